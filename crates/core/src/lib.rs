@@ -1,0 +1,24 @@
+//! httplab-core: the lab's vocabulary, with no I/O and no async runtime.
+//!
+//! It owns the scenario model (what a workload is, parsed from TOML with errors that point at the
+//! file, line and column), the protocol ids, the human units used in scenario files, the timing
+//! model (the per-request phases of HAR 1.2 / DevTools), the records a run produces, and the
+//! statistics the reports draw from them. It deliberately knows nothing of sockets, TLS or HTTP
+//! libraries: the harness fills these records, the report crate formats them.
+#![forbid(unsafe_code)]
+
+pub mod clock;
+pub mod protocol;
+pub mod record;
+pub mod scenario;
+pub mod serde_ms;
+pub mod stats;
+pub mod units;
+
+pub use clock::Clock;
+pub use protocol::Protocol;
+pub use record::{
+    CloseReason, ConnectionRecord, HandshakeKind, Phases, RequestRecord, RunRecord,
+    ServerRequestRecord, TlsRecord,
+};
+pub use scenario::{RequestSpec, Resource, Scenario, ScenarioError};

@@ -1,0 +1,264 @@
+//! What a run leaves behind: one `RunRecord` per protocol and repetition, holding every
+//! connection the client opened, every request with its phases, and the server's own log of the
+//! same requests. All times are offsets from the run's `Clock` epoch, so client and server events
+//! compare directly. The JSON form of these types is `results.json` (docs/results-schema.md).
+
+use crate::protocol::Protocol;
+use crate::serde_ms;
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+/// The request phases of HAR 1.2 and the DevTools waterfall, measured by the client.
+///
+/// They are contiguous: `blocked + connect + ssl + send + wait + receive` is the request's total
+/// time, from being issued by the workload to its last response byte. `connect` and `ssl` are
+/// `None` on a reused connection (HAR writes -1), and `ssl` is `None` without TLS. Unlike HAR,
+/// `connect` here is TCP alone; the HAR writer folds `ssl` into `connect` as HAR requires.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Phases {
+    /// Issued → connection (or stream slot) in hand, including the client's own microseconds
+    /// between holding the connection and writing the first byte.
+    #[serde(rename = "blocked_ms", with = "serde_ms")]
+    pub blocked: Duration,
+    /// TCP connect start → established, on a new connection.
+    #[serde(rename = "connect_ms", with = "serde_ms::option")]
+    pub connect: Option<Duration>,
+    /// TLS handshake start → done, on a new TLS connection.
+    #[serde(rename = "ssl_ms", with = "serde_ms::option")]
+    pub ssl: Option<Duration>,
+    /// First request byte written → last request byte written.
+    #[serde(rename = "send_ms", with = "serde_ms")]
+    pub send: Duration,
+    /// Last request byte written → first response byte read (TTFB).
+    #[serde(rename = "wait_ms", with = "serde_ms")]
+    pub wait: Duration,
+    /// First response byte read → last response byte read.
+    #[serde(rename = "receive_ms", with = "serde_ms")]
+    pub receive: Duration,
+    /// Part of `wait` during which the response was ready but queued behind earlier responses
+    /// on the same connection (pipelining only).
+    #[serde(rename = "hol_ms", with = "serde_ms::option", default)]
+    pub hol: Option<Duration>,
+}
+
+impl Phases {
+    /// The request's total time: the sum of the contiguous phases.
+    pub fn total(&self) -> Duration {
+        self.blocked
+            + self.connect.unwrap_or_default()
+            + self.ssl.unwrap_or_default()
+            + self.send
+            + self.wait
+            + self.receive
+    }
+}
+
+/// How a TLS handshake went, as rustls reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HandshakeKind {
+    Full,
+    FullWithHelloRetryRequest,
+    Resumed,
+}
+
+/// The TLS side of a connection.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TlsRecord {
+    /// e.g. "TLSv1.3".
+    pub version: String,
+    /// e.g. "TLS13_AES_128_GCM_SHA256".
+    pub cipher: String,
+    /// Negotiated key exchange group, e.g. "X25519".
+    pub key_exchange_group: Option<String>,
+    /// Negotiated ALPN protocol, e.g. "http/1.1".
+    pub alpn: Option<String>,
+    pub handshake_kind: HandshakeKind,
+    #[serde(rename = "handshake_ms", with = "serde_ms")]
+    pub handshake: Duration,
+}
+
+/// Why a connection ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind", content = "detail")]
+pub enum CloseReason {
+    /// The protocol ends the connection after one response (HTTP/1.0, `Connection: close`).
+    AfterResponse,
+    /// The server closed it (end of stream while the client could still have used it).
+    ServerClosed,
+    /// Still open and idle when the workload finished; the client closed it.
+    WorkloadDone,
+    /// An I/O or protocol error ended it.
+    Error(String),
+    /// Still open when the record was taken.
+    Open,
+}
+
+/// One client connection: its handshakes, bytes and lifetime.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConnectionRecord {
+    /// Numbered from 0 in order of opening, within one run.
+    pub id: u32,
+    pub local_addr: String,
+    pub remote_addr: String,
+    /// TCP connect started.
+    #[serde(rename = "opened_at_ms", with = "serde_ms")]
+    pub opened_at: Duration,
+    /// TCP handshake duration (SYN → established as the client sees it).
+    #[serde(rename = "tcp_connect_ms", with = "serde_ms")]
+    pub tcp_connect: Duration,
+    pub tls: Option<TlsRecord>,
+    #[serde(rename = "closed_at_ms", with = "serde_ms::option")]
+    pub closed_at: Option<Duration>,
+    pub close_reason: CloseReason,
+    /// Bytes written to / read from the TCP socket (TLS records included, TCP/IP headers not).
+    pub bytes_sent: u64,
+    pub bytes_received: u64,
+    /// Requests whose response came back on this connection.
+    pub requests_served: u32,
+}
+
+/// One request as the client saw it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RequestRecord {
+    /// Position in the workload; also sent to the server in `x-httplab-request`.
+    pub id: u32,
+    pub method: String,
+    pub url: String,
+    pub path: String,
+    /// The connection that carried it, if one was obtained.
+    pub connection: Option<u32>,
+    /// When the workload issued it.
+    #[serde(rename = "issued_at_ms", with = "serde_ms")]
+    pub issued_at: Duration,
+    pub phases: Phases,
+    /// The response's status, 0 if none arrived.
+    pub status: u16,
+    /// Response HTTP version as received, e.g. "HTTP/1.1".
+    pub http_version: String,
+    pub request_headers: Vec<(String, String)>,
+    pub response_headers: Vec<(String, String)>,
+    /// Request head bytes (request line + headers + CRLF) and body bytes as written.
+    pub request_header_bytes: u64,
+    pub request_body_bytes: u64,
+    /// Response head bytes and body bytes as read (body without chunked framing).
+    pub response_header_bytes: u64,
+    pub response_body_bytes: u64,
+    /// What went wrong, if the request failed.
+    pub error: Option<String>,
+}
+
+impl RequestRecord {
+    /// When its last response byte arrived (or when it failed).
+    pub fn ended_at(&self) -> Duration {
+        self.issued_at + self.phases.total()
+    }
+
+    /// When its first request byte was written.
+    pub fn sent_at(&self) -> Duration {
+        self.issued_at
+            + self.phases.blocked
+            + self.phases.connect.unwrap_or_default()
+            + self.phases.ssl.unwrap_or_default()
+    }
+
+    /// Whether this request paid for a new connection.
+    pub fn opened_connection(&self) -> bool {
+        self.phases.connect.is_some()
+    }
+}
+
+/// One request as the lab server saw it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServerRequestRecord {
+    /// The client's request id (`x-httplab-request`), when it sent one.
+    pub request_id: Option<u32>,
+    /// Server-side connection number, in order of acceptance.
+    pub connection: u64,
+    /// The client's address as the server saw it.
+    pub peer_addr: String,
+    pub method: String,
+    pub path: String,
+    /// Request head fully parsed.
+    #[serde(rename = "arrived_at_ms", with = "serde_ms")]
+    pub arrived_at: Duration,
+    /// Think time over, response head handed to the HTTP layer.
+    #[serde(rename = "response_ready_at_ms", with = "serde_ms")]
+    pub response_ready_at: Duration,
+    /// Last body byte handed to the connection for writing.
+    #[serde(rename = "response_sent_at_ms", with = "serde_ms::option")]
+    pub response_sent_at: Option<Duration>,
+    pub status: u16,
+    pub response_body_bytes: u64,
+}
+
+/// One protocol × one repetition of a scenario.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunRecord {
+    pub protocol: Protocol,
+    /// From 0.
+    pub repetition: u32,
+    /// Wall-clock time of the run's clock epoch, milliseconds since the Unix epoch.
+    pub epoch_unix_ms: u64,
+    /// When the workload started (issued its first request).
+    #[serde(rename = "started_at_ms", with = "serde_ms")]
+    pub started_at: Duration,
+    /// First request issued → last response byte received.
+    #[serde(rename = "page_time_ms", with = "serde_ms")]
+    pub page_time: Duration,
+    pub tls: bool,
+    pub connections: Vec<ConnectionRecord>,
+    pub requests: Vec<RequestRecord>,
+    pub server: Vec<ServerRequestRecord>,
+}
+
+impl RunRecord {
+    /// TCP handshakes the client made.
+    pub fn tcp_handshakes(&self) -> usize {
+        self.connections.len()
+    }
+
+    /// TLS handshakes the client made.
+    pub fn tls_handshakes(&self) -> usize {
+        self.connections.iter().filter(|c| c.tls.is_some()).count()
+    }
+
+    /// Bytes both ways on every connection.
+    pub fn wire_bytes(&self) -> u64 {
+        self.connections
+            .iter()
+            .map(|c| c.bytes_sent + c.bytes_received)
+            .sum()
+    }
+
+    /// Requests that failed.
+    pub fn failed_requests(&self) -> usize {
+        self.requests.iter().filter(|r| r.error.is_some()).count()
+    }
+
+    /// The server's record of a client request, matched by request id.
+    pub fn server_view(&self, request_id: u32) -> Option<&ServerRequestRecord> {
+        self.server
+            .iter()
+            .find(|s| s.request_id == Some(request_id))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phases_are_contiguous() {
+        let p = Phases {
+            blocked: Duration::from_millis(3),
+            connect: Some(Duration::from_millis(1)),
+            ssl: Some(Duration::from_millis(2)),
+            send: Duration::from_micros(10),
+            wait: Duration::from_millis(5),
+            receive: Duration::from_millis(1),
+            hol: None,
+        };
+        assert_eq!(p.total(), Duration::from_micros(12_010));
+    }
+}

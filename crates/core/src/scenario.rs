@@ -1,0 +1,497 @@
+//! Scenario files: one workload, described in TOML, that the lab runs over every protocol.
+//!
+//! Parsing is "full recognition before processing": the whole file is read into raw structs
+//! (unknown keys are errors), every value is checked, and only then is the workload expanded.
+//! Every mistake becomes a `ScenarioError` that names the file, line and column and shows the
+//! offending line with a caret, so a user can fix it without reading code.
+
+use crate::protocol::{parse_available, Protocol};
+use crate::units::{HumanDuration, HumanSize};
+use serde::Deserialize;
+use std::fmt;
+use std::ops::Range;
+use std::time::Duration;
+use toml::Spanned;
+
+/// Largest number of connections per host a scenario may ask for.
+pub const MAX_CONNECTIONS_PER_HOST: u32 = 256;
+/// Largest number of requests one scenario may expand to.
+pub const MAX_REQUESTS: usize = 10_000;
+/// Largest number of repetitions.
+pub const MAX_REPEAT: u32 = 1_000;
+/// Largest response body.
+pub const MAX_RESPONSE_SIZE: u64 = 1_000_000_000;
+/// Longest think time.
+pub const MAX_THINK: Duration = Duration::from_secs(600);
+
+/// A validated scenario, ready to run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scenario {
+    pub name: String,
+    pub description: String,
+    pub protocols: Vec<Protocol>,
+    pub repeat: u32,
+    pub client: ClientSettings,
+    pub server: ServerSettings,
+    /// Every resource, with `{i}` patterns expanded, in file order.
+    pub resources: Vec<Resource>,
+}
+
+/// The `[client]` table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClientSettings {
+    /// Connections a client keeps to one origin at most (browsers: 6).
+    pub max_connections_per_host: u32,
+    /// Whether the HTTP/1.x protocols run over TLS.
+    pub tls: bool,
+}
+
+/// The `[server]` table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServerSettings {
+    /// Think time for resources that do not set their own.
+    pub think: Duration,
+}
+
+/// One resource the lab server serves and the workload requests once.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Resource {
+    pub path: String,
+    /// Response body size in bytes.
+    pub size: u64,
+    /// Server think time before the response head.
+    pub think: Duration,
+    pub status: u16,
+}
+
+/// One request of the workload, in the order the workload issues them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestSpec {
+    pub id: u32,
+    pub method: String,
+    pub path: String,
+}
+
+impl Scenario {
+    /// Parses and validates a scenario; `file` is only used in error messages.
+    pub fn parse(source: &str, file: &str) -> Result<Self, ScenarioError> {
+        let raw: RawScenario = toml::from_str(source)
+            .map_err(|e| ScenarioError::at(file, source, e.span(), e.message().to_string()))?;
+        raw.validate(source, file)
+    }
+
+    /// The workload's requests: every resource once, in file order.
+    pub fn requests(&self) -> Vec<RequestSpec> {
+        self.resources
+            .iter()
+            .enumerate()
+            .map(|(i, r)| RequestSpec {
+                id: i as u32,
+                method: "GET".to_string(),
+                path: r.path.clone(),
+            })
+            .collect()
+    }
+
+    /// The resource served at `path`, if any.
+    pub fn resource(&self, path: &str) -> Option<&Resource> {
+        self.resources.iter().find(|r| r.path == path)
+    }
+
+    /// Total response body bytes of one page load.
+    pub fn page_bytes(&self) -> u64 {
+        self.resources.iter().map(|r| r.size).sum()
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawScenario {
+    name: Spanned<String>,
+    #[serde(default)]
+    description: String,
+    protocols: Option<Spanned<Vec<Spanned<String>>>>,
+    repeat: Option<Spanned<u32>>,
+    #[serde(default)]
+    client: RawClient,
+    #[serde(default)]
+    server: RawServer,
+    #[serde(default)]
+    resource: Vec<Spanned<RawResource>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawClient {
+    max_connections_per_host: Option<Spanned<u32>>,
+    tls: Option<bool>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawServer {
+    think: Option<Spanned<HumanDuration>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawResource {
+    path: Spanned<String>,
+    size: Option<Spanned<HumanSize>>,
+    think: Option<Spanned<HumanDuration>>,
+    status: Option<Spanned<u16>>,
+    count: Option<Spanned<u32>>,
+}
+
+impl RawScenario {
+    fn validate(self, source: &str, file: &str) -> Result<Scenario, ScenarioError> {
+        let err =
+            |span: Range<usize>, msg: String| ScenarioError::at(file, source, Some(span), msg);
+
+        let name = self.name.get_ref().trim().to_string();
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+            || name.starts_with('.')
+        {
+            return Err(err(
+                self.name.span(),
+                "`name` names the report folder: use letters, digits, '-', '_' and '.' only".into(),
+            ));
+        }
+
+        let protocols = match self.protocols {
+            None => Protocol::ALL
+                .into_iter()
+                .filter(|p| p.is_available())
+                .collect(),
+            Some(list) => {
+                if list.get_ref().is_empty() {
+                    return Err(err(
+                        list.span(),
+                        "`protocols` is empty: name at least one".into(),
+                    ));
+                }
+                let mut out = Vec::new();
+                for id in list.get_ref() {
+                    let p =
+                        parse_available(id.get_ref()).map_err(|e| err(id.span(), e.to_string()))?;
+                    if out.contains(&p) {
+                        return Err(err(id.span(), format!("protocol `{p}` is listed twice")));
+                    }
+                    out.push(p);
+                }
+                out
+            }
+        };
+
+        let repeat = match self.repeat {
+            None => 3,
+            Some(r) if (1..=MAX_REPEAT).contains(r.get_ref()) => *r.get_ref(),
+            Some(r) => {
+                return Err(err(
+                    r.span(),
+                    format!("`repeat` must be between 1 and {MAX_REPEAT}"),
+                ))
+            }
+        };
+
+        let max_connections_per_host = match self.client.max_connections_per_host {
+            None => 6,
+            Some(m) if (1..=MAX_CONNECTIONS_PER_HOST).contains(m.get_ref()) => *m.get_ref(),
+            Some(m) => {
+                return Err(err(
+                    m.span(),
+                    format!("`max_connections_per_host` must be between 1 and {MAX_CONNECTIONS_PER_HOST} (browsers use 6)"),
+                ))
+            }
+        };
+
+        let default_think = match self.server.think {
+            None => Duration::ZERO,
+            Some(t) => check_think(&t).map_err(|m| err(t.span(), m))?,
+        };
+
+        if self.resource.is_empty() {
+            return Err(ScenarioError::at(
+                file,
+                source,
+                None,
+                "the scenario has no resources: add at least one [[resource]] table with a `path`"
+                    .into(),
+            ));
+        }
+
+        let mut resources: Vec<Resource> = Vec::new();
+        for spanned in self.resource {
+            let table_span = spanned.span();
+            let raw = spanned.into_inner();
+            let path = raw.path.get_ref();
+            if !path.starts_with('/')
+                || path
+                    .chars()
+                    .any(|c| c.is_whitespace() || c.is_control() || c == '#' || c == '?')
+            {
+                return Err(err(
+                    raw.path.span(),
+                    "`path` must start with '/' and hold no spaces, '?' or '#'".into(),
+                ));
+            }
+            let size = match &raw.size {
+                None => 0,
+                Some(s) if s.get_ref().0 <= MAX_RESPONSE_SIZE => s.get_ref().0,
+                Some(s) => return Err(err(s.span(), "`size` may be at most 1gb".into())),
+            };
+            let think = match &raw.think {
+                None => default_think,
+                Some(t) => check_think(t).map_err(|m| err(t.span(), m))?,
+            };
+            let status = match &raw.status {
+                None => 200,
+                Some(s)
+                    if (200..=599).contains(s.get_ref())
+                        && *s.get_ref() != 204
+                        && *s.get_ref() != 304 =>
+                {
+                    *s.get_ref()
+                }
+                Some(s) => {
+                    return Err(err(
+                        s.span(),
+                        "`status` must be a final status with a body: 200-599, not 204 or 304"
+                            .into(),
+                    ))
+                }
+            };
+            let has_pattern = path.contains("{i}");
+            let expanded: Vec<String> = match (&raw.count, has_pattern) {
+                (None, false) => vec![path.clone()],
+                (Some(c), true) if *c.get_ref() >= 1 && (*c.get_ref() as usize) <= MAX_REQUESTS => {
+                    (1..=*c.get_ref())
+                        .map(|i| path.replace("{i}", &i.to_string()))
+                        .collect()
+                }
+                (Some(c), true) => {
+                    return Err(err(
+                        c.span(),
+                        format!("`count` must be between 1 and {MAX_REQUESTS}"),
+                    ))
+                }
+                (Some(c), false) => return Err(err(
+                    c.span(),
+                    "`count` needs a `{i}` in `path` to number the copies, e.g. \"/img/{i}.png\""
+                        .into(),
+                )),
+                (None, true) => {
+                    return Err(err(
+                        raw.path.span(),
+                        "`path` has `{i}` but the resource has no `count`: add e.g. `count = 12`"
+                            .into(),
+                    ))
+                }
+            };
+            for p in expanded {
+                if resources.iter().any(|r| r.path == p) {
+                    return Err(err(
+                        table_span.clone(),
+                        format!("path `{p}` is described twice"),
+                    ));
+                }
+                resources.push(Resource {
+                    path: p,
+                    size,
+                    think,
+                    status,
+                });
+            }
+            if resources.len() > MAX_REQUESTS {
+                return Err(err(
+                    table_span,
+                    format!("the scenario expands to more than {MAX_REQUESTS} requests"),
+                ));
+            }
+        }
+
+        Ok(Scenario {
+            name,
+            description: self.description.trim().to_string(),
+            protocols,
+            repeat,
+            client: ClientSettings {
+                max_connections_per_host,
+                tls: self.client.tls.unwrap_or(false),
+            },
+            server: ServerSettings {
+                think: default_think,
+            },
+            resources,
+        })
+    }
+}
+
+fn check_think(t: &Spanned<HumanDuration>) -> Result<Duration, String> {
+    let d = t.get_ref().0;
+    if d > MAX_THINK {
+        Err(format!(
+            "think time may be at most {}s",
+            MAX_THINK.as_secs()
+        ))
+    } else {
+        Ok(d)
+    }
+}
+
+/// A mistake in a scenario file, located for the user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScenarioError {
+    pub file: String,
+    /// 1-based; 0 when the mistake has no single place (e.g. a missing table).
+    pub line: usize,
+    /// 1-based, in characters.
+    pub column: usize,
+    pub message: String,
+    /// The offending line and a caret under the mistake, ready to print.
+    pub snippet: String,
+}
+
+impl ScenarioError {
+    /// Locates `span` (byte offsets into `source`) and builds the message.
+    pub fn at(file: &str, source: &str, span: Option<Range<usize>>, message: String) -> Self {
+        let Some(span) = span else {
+            return Self {
+                file: file.to_string(),
+                line: 0,
+                column: 0,
+                message,
+                snippet: String::new(),
+            };
+        };
+        let start = floor_char_boundary(source, span.start.min(source.len()));
+        let line_start = source[..start].rfind('\n').map_or(0, |i| i + 1);
+        let line_end = source[start..]
+            .find('\n')
+            .map_or(source.len(), |i| start + i);
+        let line_no = source[..start].matches('\n').count() + 1;
+        let text = source[line_start..line_end].trim_end_matches('\r');
+        let column = source[line_start..start].chars().count() + 1;
+        let end = floor_char_boundary(source, span.end.clamp(start, line_end));
+        let width = source[start..end].chars().count().max(1);
+        let gutter = " ".repeat(line_no.to_string().len());
+        let snippet = format!(
+            "{gutter} |\n{line_no} | {text}\n{gutter} | {}{}",
+            " ".repeat(column - 1),
+            "^".repeat(width)
+        );
+        Self {
+            file: file.to_string(),
+            line: line_no,
+            column,
+            message,
+            snippet,
+        }
+    }
+}
+
+fn floor_char_boundary(s: &str, mut i: usize) -> usize {
+    while i > 0 && !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+impl fmt::Display for ScenarioError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.line == 0 {
+            write!(f, "{}: {}", self.file, self.message)
+        } else {
+            write!(
+                f,
+                "{}:{}:{}: {}\n{}",
+                self.file, self.line, self.column, self.message, self.snippet
+            )
+        }
+    }
+}
+
+impl std::error::Error for ScenarioError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const QUICKSTART: &str = r#"
+name = "quickstart"
+description = "One page: an HTML document and twelve images"
+protocols = ["http1.0", "http1.1"]
+repeat = 5
+[client]
+max_connections_per_host = 6
+tls = true
+[server]
+think = "2ms"
+[[resource]]
+path = "/index.html"
+size = "14kb"
+[[resource]]
+path = "/img/{i}.png"
+count = 12
+size = "8kb"
+think = "5ms"
+"#;
+
+    #[test]
+    fn quickstart_expands() {
+        let s = Scenario::parse(QUICKSTART, "q.toml").unwrap();
+        assert_eq!(s.resources.len(), 13);
+        assert_eq!(s.resources[0].think, Duration::from_millis(2));
+        assert_eq!(s.resources[12].path, "/img/12.png");
+        assert_eq!(s.resources[12].size, 8_000);
+        assert_eq!(s.resources[12].think, Duration::from_millis(5));
+        assert_eq!(s.requests()[3].id, 3);
+        assert!(s.client.tls);
+        assert_eq!(s.repeat, 5);
+    }
+
+    fn error_of(src: &str) -> ScenarioError {
+        Scenario::parse(src, "bad.toml").unwrap_err()
+    }
+
+    #[test]
+    fn mistakes_are_located() {
+        // (mistake, line, column, words the message must hold)
+        let cases: &[(&str, usize, usize, &str)] = &[
+            ("name = \"x\"\n[[resource]]\npath = \"/a\"\nsize = 12kb\n", 4, 8, "quoted"),
+            ("name = \"x\"\n[client]\nmax_conections = 6\n[[resource]]\npath = \"/a\"\n", 3, 1, "unknown field"),
+            ("name = \"x\"\n[[resource]]\npath = \"/a\"\nthink = \"5 parsecs\"\n", 4, 9, "not a duration"),
+            ("name = \"x\"\nprotocols = [\"http1.1\", \"http3\"]\n[[resource]]\npath = \"/a\"\n", 2, 25, "unknown protocol"),
+            ("name = \"x\"\nprotocols = [\"h2\"]\n[[resource]]\npath = \"/a\"\n", 2, 14, "not implemented"),
+            ("name = \"x\"\n[[resource]]\npath = \"/img/{i}.png\"\n", 3, 8, "count"),
+            ("name = \"x\"\n[client]\nmax_connections_per_host = 0\n[[resource]]\npath = \"/a\"\n", 3, 28, "between 1 and"),
+            ("name = \"x\"\n[[resource]]\npath = \"a\"\n", 3, 8, "start with '/'"),
+            ("name = \"x\"\nrepeat = \"five\"\n[[resource]]\npath = \"/a\"\n", 2, 10, "invalid type"),
+        ];
+        for (src, line, col, words) in cases {
+            let e = error_of(src);
+            assert_eq!((e.line, e.column), (*line, *col), "{e}");
+            assert!(e.message.contains(words), "{e}");
+            assert!(
+                e.to_string()
+                    .starts_with(&format!("bad.toml:{line}:{col}: ")),
+                "{e}"
+            );
+            assert!(e.snippet.contains('^'), "{e}");
+        }
+    }
+
+    #[test]
+    fn duplicates_and_empty() {
+        let e =
+            error_of("name = \"x\"\n[[resource]]\npath = \"/a\"\n[[resource]]\npath = \"/a\"\n");
+        assert!(e.message.contains("twice"), "{e}");
+        let e = error_of("name = \"x\"\n");
+        assert!(e.message.contains("no resources"), "{e}");
+        let e = error_of("name = \"../etc\"\n[[resource]]\npath = \"/a\"\n");
+        assert!(e.message.contains("report folder"), "{e}");
+    }
+}
