@@ -1,1 +1,31 @@
+//! httplab-harness: runs a scenario over each protocol and collects what happened.
+//!
+//! It starts the lab server, opens every client connection itself (timing the TCP connect and
+//! the TLS handshake, `TCP_NODELAY` on each socket) and hands the connected stream to the
+//! protocol client, issues the workload's requests, and gathers per connection and per request
+//! records plus the server's own log, all on one clock, into `RunRecord`s. It repeats a scenario
+//! as often as asked. It deliberately formats nothing (that is the report crate) and speaks no
+//! HTTP itself (that is the protocol crates).
 #![forbid(unsafe_code)]
+
+mod connector;
+mod environment;
+mod lab;
+
+pub use connector::LabConnector;
+pub use environment::environment_facts;
+pub use lab::{Lab, LabOptions, Progress};
+
+/// Why a run could not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum HarnessError {
+    #[error("could not start the lab server on {addr}: {source}")]
+    Listen {
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("certificates: {0}")]
+    Tls(#[from] httplab_tls::TlsError),
+    #[error("protocol `{0}` is not implemented in this build yet")]
+    Unsupported(httplab_core::Protocol),
+}

@@ -1,1 +1,100 @@
+//! httplab-http10: HTTP/1.0, one connection per request.
+//!
+//! Every request pays for its own TCP (and TLS) handshake: the client asks the harness for a
+//! fresh connection, writes an `HTTP/1.0` request with `Connection: close`, reads the response to
+//! its end, and the connection is gone. At most `max_connections_per_host` such connections are
+//! open at once, as browsers of the HTTP/1.0 era did; a request waiting for one of those slots is
+//! `blocked`. Compare with httplab-http11, which keeps connections open and reuses them.
 #![forbid(unsafe_code)]
+
+use httplab_core::{CloseReason, RequestRecord, RequestSpec};
+use httplab_transport::client::BoxFuture;
+use httplab_transport::exchange::request_headers;
+use httplab_transport::{exchange_http1, ClientOptions, ProtocolClient, RequestTiming};
+use hyper::Version;
+use hyper_util::rt::TokioIo;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Semaphore;
+
+/// How long a finished exchange may take to close its socket before the client stops waiting.
+const CLOSE_GRACE: Duration = Duration::from_secs(5);
+
+pub struct Http10Client {
+    opts: ClientOptions,
+    /// One permit per connection the client may have open.
+    slots: Arc<Semaphore>,
+}
+
+impl Http10Client {
+    pub fn new(opts: ClientOptions) -> Self {
+        let slots = Arc::new(Semaphore::new(opts.max_connections_per_host as usize));
+        Self { opts, slots }
+    }
+
+    async fn fetch_one(&self, spec: RequestSpec) -> RequestRecord {
+        let clock = self.opts.clock;
+        let origin = self.opts.connector.origin().clone();
+        let mut timing = RequestTiming::new(spec.clone(), origin.url(&spec.path), clock.now());
+
+        // Wait for a connection slot: this wait is the request's `blocked` phase.
+        let Ok(_slot) = self.slots.acquire().await else {
+            return timing.fail(clock.now(), "client shut down".into());
+        };
+        let conn = match self.opts.connector.connect().await {
+            Ok(conn) => conn,
+            Err(e) => return timing.fail(clock.now(), format!("connect: {e}")),
+        };
+        timing.connection = Some(conn.id);
+        timing.new_connection = Some((conn.tcp_connect, conn.ssl));
+        let meter = conn.meter();
+
+        let (mut sender, driver) =
+            match hyper::client::conn::http1::handshake(TokioIo::new(conn.stream)).await {
+                Ok(pair) => pair,
+                Err(e) => return timing.fail(clock.now(), format!("http handshake: {e}")),
+            };
+        let driver = tokio::spawn(driver);
+
+        timing.request_headers =
+            request_headers(&origin.authority, spec.id, &[("connection", "close")]);
+        meter.begin_exchange();
+        let result = exchange_http1(
+            &mut sender,
+            &spec.method,
+            &spec.path,
+            Version::HTTP_10,
+            &timing.request_headers,
+        )
+        .await;
+
+        // The response is complete; the connection ends with it. Wait for the socket to close so
+        // the slot frees only when a browser's would.
+        drop(sender);
+        meter.set_close_reason(match &result {
+            Ok(_) => CloseReason::AfterResponse,
+            Err(e) => CloseReason::Error(e.to_string()),
+        });
+        if tokio::time::timeout(CLOSE_GRACE, driver).await.is_err() {
+            tracing::warn!(
+                connection = conn.id,
+                "connection did not close within {CLOSE_GRACE:?}"
+            );
+        }
+        match result {
+            Ok(response) => timing.finish(meter.exchange(), response),
+            Err(e) => timing.fail(clock.now(), e.to_string()),
+        }
+    }
+}
+
+impl ProtocolClient for Http10Client {
+    fn fetch(&self, spec: RequestSpec) -> BoxFuture<'_, RequestRecord> {
+        Box::pin(self.fetch_one(spec))
+    }
+
+    fn finish(&self) -> BoxFuture<'_, ()> {
+        // Every connection closed at the end of its own exchange.
+        Box::pin(async {})
+    }
+}

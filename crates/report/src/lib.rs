@@ -1,1 +1,198 @@
+//! httplab-report: turns the records of a finished run into the files people read.
+//!
+//! It owns every output format of `httplab run`: `results.json` (everything, schema in
+//! docs/results-schema.md), one HAR 1.2 file per protocol (the median repetition, loadable by
+//! browser DevTools) and `report.md` (the comparison in numbers and words), plus the
+//! per-protocol summary those outputs share. It deliberately runs nothing and measures nothing:
+//! it reads `RunRecord`s the harness filled and never touches a socket, a clock or the network.
+//! Each format lives in its own module; this module only wires them to files.
 #![forbid(unsafe_code)]
+
+mod date;
+mod error;
+mod har;
+mod markdown;
+mod reason;
+mod results_json;
+mod summary;
+mod verdict;
+
+#[cfg(test)]
+mod fixtures;
+
+pub use error::ReportError;
+pub use har::har;
+pub use markdown::markdown;
+pub use results_json::{results_json, SCHEMA};
+pub use summary::{summarize, ProtocolSummary};
+
+use httplab_core::{RunRecord, Scenario};
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+
+/// Facts about the environment the run happened in, shown in every output.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct Environment {
+    pub httplab_version: String,
+    pub hostname: String,
+    pub kernel: String,
+    pub congestion_control: String,
+    pub command_line: String,
+    pub notes: Vec<String>,
+}
+
+/// Writes results.json, one `<protocol-id>.har` per protocol present in `runs`, and report.md
+/// into `dir` (created if needed). Returns the paths written, in that order.
+pub fn write_all(
+    dir: &Path,
+    scenario: &Scenario,
+    runs: &[RunRecord],
+    env: &Environment,
+) -> Result<Vec<PathBuf>, ReportError> {
+    std::fs::create_dir_all(dir).map_err(|source| ReportError::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let mut written = Vec::new();
+
+    let path = dir.join("results.json");
+    write_json(&path, &results_json(scenario, runs, env))?;
+    written.push(path);
+
+    for s in summarize(runs) {
+        let Some(run) = runs
+            .iter()
+            .filter(|r| r.protocol == s.protocol)
+            .nth(s.median_repetition)
+        else {
+            continue;
+        };
+        let path = dir.join(format!("{}.har", s.protocol.id()));
+        write_json(&path, &har(scenario, run))?;
+        written.push(path);
+    }
+
+    let path = dir.join("report.md");
+    write_file(&path, markdown(scenario, runs, env).as_bytes())?;
+    written.push(path);
+    Ok(written)
+}
+
+fn write_json(path: &Path, value: &serde_json::Value) -> Result<(), ReportError> {
+    let mut bytes = serde_json::to_vec_pretty(value).map_err(|source| ReportError::Json {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    bytes.push(b'\n');
+    write_file(path, &bytes)
+}
+
+fn write_file(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
+    std::fs::write(path, bytes).map_err(|source| ReportError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixtures::{scenario, RunBuilder};
+
+    #[test]
+    fn write_all_writes_every_file_and_one_har_per_protocol() {
+        let dir = std::env::temp_dir().join(format!("httplab-report-test-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let runs = vec![
+            RunBuilder::http10(0, 10).build(),
+            RunBuilder::http11(0, 10).build(),
+            RunBuilder::http10(1, 12).build(),
+        ];
+        let written = write_all(&dir, &scenario(), &runs, &Environment::default())
+            .expect("writing into a fresh temp dir");
+        let names: Vec<String> = written
+            .iter()
+            .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .collect();
+        assert_eq!(
+            names,
+            ["results.json", "http1.0.har", "http1.1.har", "report.md"]
+        );
+        for p in &written {
+            assert!(std::fs::metadata(p).map(|m| m.len() > 0).unwrap_or(false));
+        }
+        let har: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(dir.join("http1.0.har")).expect("read har"))
+                .expect("har is JSON");
+        assert_eq!(har["log"]["pages"][0]["id"], "page_http1.0");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn write_all_names_the_path_it_could_not_create() {
+        let file = std::env::temp_dir().join(format!("httplab-report-file-{}", std::process::id()));
+        std::fs::write(&file, b"x").expect("temp file");
+        let err = write_all(&file.join("sub"), &scenario(), &[], &Environment::default())
+            .expect_err("a file is not a directory");
+        assert!(
+            err.to_string().contains(&file.display().to_string()),
+            "{err}"
+        );
+        let _ = std::fs::remove_file(&file);
+    }
+}
+
+/// Validates the HAR files against the HAR 1.2 JSON schema with the npm package
+/// `har-validator`, when present: `npm install --prefix /tmp/harv har-validator`, then
+/// `HAR_VALIDATOR_DIR=/tmp/harv cargo test -p httplab-report -- --ignored`.
+/// Node is not on the required test path, hence `#[ignore]`.
+#[cfg(test)]
+mod har_validator {
+    use super::*;
+    use crate::fixtures::{scenario, RunBuilder};
+    use std::process::Command;
+    use std::time::Duration;
+
+    #[test]
+    #[ignore = "needs node and HAR_VALIDATOR_DIR pointing at an npm prefix with har-validator"]
+    fn har_files_pass_har_validator() {
+        let Some(prefix) = std::env::var_os("HAR_VALIDATOR_DIR") else {
+            panic!("set HAR_VALIDATOR_DIR to the npm prefix holding node_modules/har-validator");
+        };
+        let dir = std::env::temp_dir().join(format!("httplab-harv-{}", std::process::id()));
+        let runs = vec![
+            RunBuilder::http10(0, 44).fail(2, "reset").build(),
+            RunBuilder::http11(0, 23)
+                .hol(3, Duration::from_micros(700))
+                .build(),
+        ];
+        let written = write_all(&dir, &scenario(), &runs, &Environment::default())
+            .expect("write into a temp dir");
+        let script = "const v = require('har-validator'); const fs = require('fs');\
+            Promise.all(process.argv.slice(1).map(f => v.har(JSON.parse(fs.readFileSync(f)))))\
+            .then(() => console.log('valid'))\
+            .catch(e => { console.error(JSON.stringify(e.errors || e.message)); process.exit(1); });";
+        let hars: Vec<&PathBuf> = written
+            .iter()
+            .filter(|p| p.extension().is_some_and(|e| e == "har"))
+            .collect();
+        assert_eq!(hars.len(), 2);
+        let out = Command::new("node")
+            .arg("-e")
+            .arg(script)
+            .args(&hars)
+            .env(
+                "NODE_PATH",
+                std::path::Path::new(&prefix).join("node_modules"),
+            )
+            .output()
+            .expect("node runs");
+        assert!(
+            out.status.success(),
+            "har-validator: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

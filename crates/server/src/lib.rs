@@ -1,1 +1,235 @@
+//! httplab-server: the lab origin, the server the scenarios describe.
+//!
+//! It owns the accept loop (TCP_NODELAY, one task per connection, numbered in acceptance order),
+//! the TLS accept when configured, HTTP/1.0 and HTTP/1.1 through hyper's http1 server, and the
+//! server side of the timeline: for every request, when it arrived, when its think time ended and
+//! when its last body byte was handed to the connection, kept in a `ServerLog` and reported to
+//! the client in a `Server-Timing` header. It deliberately knows nothing of the client, the link
+//! or the run: it serves the scenario's resources to whoever connects, and its records are
+//! offsets from the `Clock` it is given, so the harness can line them up with its own.
+//! HTTP/2 is not served yet; a connection is always HTTP/1.x whatever ALPN negotiated.
 #![forbid(unsafe_code)]
+
+mod body;
+mod log;
+mod service;
+
+pub use log::ServerLog;
+pub use service::REQUEST_ID_HEADER;
+
+use httplab_core::{Clock, Scenario};
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
+use tokio::task::{JoinHandle, JoinSet};
+
+/// Connections served at once; further ones wait in the listen backlog.
+pub const MAX_CONNECTIONS: usize = 1024;
+/// How long `shutdown` lets in-flight connections finish before aborting them.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+/// A TLS handshake that takes longer than this is abandoned.
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Pause after a failed `accept` (e.g. out of file descriptors) so the loop does not spin.
+const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(50);
+
+/// A running lab origin. Dropping it stops the accept loop too, but only `shutdown` waits.
+pub struct LabServer {
+    local_addr: SocketAddr,
+    log: ServerLog,
+    stop: watch::Sender<bool>,
+    accept_task: JoinHandle<JoinSet<()>>,
+}
+
+/// What every connection of one server shares.
+pub(crate) struct Shared {
+    pub scenario: Arc<Scenario>,
+    pub clock: Clock,
+    pub log: ServerLog,
+}
+
+impl LabServer {
+    /// Serves `scenario`'s resources on the already-bound `listener` until shutdown.
+    ///
+    /// `tls`: `Some(config)` runs a TLS handshake on every connection (ALPN from the config),
+    /// `None` serves cleartext. Must be called within a tokio runtime; outside one it returns an
+    /// error instead of panicking.
+    pub fn start(
+        listener: TcpListener,
+        scenario: Arc<Scenario>,
+        clock: Clock,
+        tls: Option<Arc<rustls::ServerConfig>>,
+    ) -> std::io::Result<LabServer> {
+        let runtime = tokio::runtime::Handle::try_current().map_err(|e| {
+            std::io::Error::other(format!("LabServer::start needs a tokio runtime: {e}"))
+        })?;
+        let local_addr = listener.local_addr()?;
+        let log = ServerLog::default();
+        let shared = Arc::new(Shared {
+            scenario,
+            clock,
+            log: log.clone(),
+        });
+        let (stop, stopped) = watch::channel(false);
+        let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
+        let accept_task = runtime.spawn(accept_loop(listener, shared, acceptor, stopped));
+        Ok(LabServer {
+            local_addr,
+            log,
+            stop,
+            accept_task,
+        })
+    }
+
+    /// The address the server listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// A handle on the server's request log.
+    pub fn log(&self) -> ServerLog {
+        self.log.clone()
+    }
+
+    /// Stops accepting, lets in-flight connections finish their current response (idle
+    /// keep-alive connections close at once), and aborts whatever is left after
+    /// `SHUTDOWN_GRACE`.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        let mut connections = match self.accept_task.await {
+            Ok(connections) => connections,
+            Err(e) => {
+                tracing::error!("lab server accept loop ended abnormally: {e}");
+                return;
+            }
+        };
+        let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
+            while connections.join_next().await.is_some() {}
+        })
+        .await;
+        if drained.is_err() {
+            tracing::warn!(
+                "lab server: {} connection(s) still open after {SHUTDOWN_GRACE:?}, aborting",
+                connections.len()
+            );
+            connections.abort_all();
+            while connections.join_next().await.is_some() {}
+        }
+    }
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    mut stopped: watch::Receiver<bool>,
+) -> JoinSet<()> {
+    let limit = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let mut connections = JoinSet::new();
+    let mut next_connection: u64 = 0;
+    loop {
+        while let Some(done) = connections.try_join_next() {
+            if let Err(e) = done {
+                tracing::error!("lab server connection task failed: {e}");
+            }
+        }
+        let permit = tokio::select! {
+            permit = limit.clone().acquire_owned() => match permit {
+                Ok(permit) => permit,
+                Err(_) => break,
+            },
+            _ = stopped.changed() => break,
+        };
+        let (tcp, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    tracing::warn!("lab server accept failed: {e}");
+                    tokio::time::sleep(ACCEPT_ERROR_PAUSE).await;
+                    continue;
+                }
+            },
+            _ = stopped.changed() => break,
+        };
+        let connection = next_connection;
+        next_connection += 1;
+        connections.spawn(serve_connection(
+            tcp,
+            peer,
+            connection,
+            tls.clone(),
+            shared.clone(),
+            stopped.clone(),
+            permit,
+        ));
+    }
+    connections
+}
+
+async fn serve_connection(
+    tcp: TcpStream,
+    peer: SocketAddr,
+    connection: u64,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    shared: Arc<Shared>,
+    stopped: watch::Receiver<bool>,
+    _permit: OwnedSemaphorePermit,
+) {
+    if let Err(e) = tcp.set_nodelay(true) {
+        tracing::warn!(connection, %peer, "TCP_NODELAY failed: {e}");
+    }
+    let conn = service::Connection {
+        shared,
+        number: connection,
+        peer,
+    };
+    match tls {
+        None => serve_http1(tcp, conn, stopped).await,
+        Some(acceptor) => {
+            match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+                Ok(Ok(stream)) => {
+                    if stream.get_ref().1.alpn_protocol() == Some(httplab_tls::ALPN_H2) {
+                        tracing::warn!(connection, %peer, "ALPN h2 negotiated, but this server speaks HTTP/1.x only");
+                    }
+                    serve_http1(stream, conn, stopped).await;
+                }
+                Ok(Err(e)) => tracing::debug!(connection, %peer, "TLS handshake failed: {e}"),
+                Err(_) => tracing::debug!(connection, %peer, "TLS handshake timed out"),
+            }
+        }
+    }
+}
+
+async fn serve_http1<S>(io: S, conn: service::Connection, mut stopped: watch::Receiver<bool>)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let number = conn.number;
+    let peer = conn.peer;
+    let conn = Arc::new(conn);
+    let service = hyper::service::service_fn(move |request| {
+        let conn = conn.clone();
+        async move { Ok::<_, std::convert::Infallible>(conn.respond(request).await) }
+    });
+    let mut builder = http1::Builder::new();
+    builder
+        .keep_alive(true)
+        .half_close(true)
+        .timer(TokioTimer::new());
+    let http = builder.serve_connection(TokioIo::new(io), service);
+    tokio::pin!(http);
+    let result = tokio::select! {
+        result = http.as_mut() => result,
+        _ = stopped.changed() => {
+            http.as_mut().graceful_shutdown();
+            http.await
+        }
+    };
+    if let Err(e) = result {
+        tracing::debug!(connection = number, %peer, "HTTP connection ended with an error: {e}");
+    }
+}

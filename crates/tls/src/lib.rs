@@ -1,1 +1,32 @@
+//! httplab-tls: everything the lab needs from TLS, and nothing about HTTP.
+//!
+//! It owns the rustls configurations (always the `ring` provider, TLS 1.2 and 1.3), the ALPN
+//! identifiers the protocols ask for, the lab's certificates (a local CA and a `localhost` leaf
+//! generated with rcgen into `certs/` on first use and reused afterwards, so a CA the user
+//! trusted keeps working), and `describe`, which turns a finished rustls handshake into the
+//! core `TlsRecord`. It deliberately does not open sockets, time handshakes (the harness does,
+//! and passes the duration in) or look at the bytes inside the TLS records.
 #![forbid(unsafe_code)]
+
+mod describe;
+mod error;
+mod generate;
+mod store;
+
+use std::sync::Arc;
+
+pub use describe::describe;
+pub use error::TlsError;
+pub use store::CertStore;
+
+/// ALPN id of HTTP/1.1 (RFC 7301).
+pub const ALPN_HTTP11: &[u8] = b"http/1.1";
+/// ALPN id of HTTP/1.0 (IANA registry).
+pub const ALPN_HTTP10: &[u8] = b"http/1.0";
+/// ALPN id of HTTP/2 over TLS (RFC 9113).
+pub const ALPN_H2: &[u8] = b"h2";
+
+/// The crypto provider every lab config uses: rustls's `ring` provider with its defaults.
+pub fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}

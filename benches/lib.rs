@@ -1,0 +1,2 @@
+//! Benchmarks live in `protocols.rs`; run them with `cargo bench -p httplab-benches`.
+#![forbid(unsafe_code)]

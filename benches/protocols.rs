@@ -1,0 +1,65 @@
+//! Loopback benchmarks, one lab per scenario:
+//! - `round_trip/<protocol>/<tls|plain>`: a page of one small resource, so the time is one request
+//!   round trip including the connection it opens (every run starts with no open connection);
+//! - `quickstart/<protocol>`: the quickstart page (13 requests, TLS) per protocol.
+//! Criterion prints the time of each and the change since the last run; `quickstart/http1.0` over
+//! `quickstart/http1.1` is the price of a connection per request on loopback.
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use httplab_core::{Protocol, Scenario};
+use httplab_harness::{Lab, LabOptions};
+use httplab_testkit::{inline_scenario, scenario, temp_dir};
+use std::sync::Arc;
+use std::time::Duration;
+
+const PROTOCOLS: [Protocol; 2] = [Protocol::Http10, Protocol::Http11];
+
+fn start(rt: &tokio::runtime::Runtime, scenario: Scenario) -> Lab {
+    let options = LabOptions {
+        certs_dir: temp_dir("bench-certs"),
+        ..LabOptions::default()
+    };
+    rt.block_on(Lab::start(Arc::new(scenario), options))
+        .expect("lab starts")
+}
+
+fn bench(c: &mut Criterion) {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+
+    let mut group = c.benchmark_group("round_trip");
+    group.measurement_time(Duration::from_secs(5));
+    for tls in [false, true] {
+        let lab = start(
+            &rt,
+            inline_scenario(&format!(
+                "name = \"round-trip\"\n[client]\ntls = {tls}\n[[resource]]\npath = \"/r\"\nsize = \"1kb\"\n"
+            )),
+        );
+        for protocol in PROTOCOLS {
+            let id = format!("{protocol}/{}", if tls { "tls" } else { "plain" });
+            group.bench_function(id, |b| {
+                b.to_async(&rt)
+                    .iter(|| async { lab.run(protocol, 0).await.expect("run") })
+            });
+        }
+        rt.block_on(lab.shutdown());
+    }
+    group.finish();
+
+    let mut group = c.benchmark_group("quickstart");
+    group
+        .measurement_time(Duration::from_secs(8))
+        .sample_size(30);
+    let lab = start(&rt, scenario("quickstart"));
+    for protocol in PROTOCOLS {
+        group.bench_function(protocol.id(), |b| {
+            b.to_async(&rt)
+                .iter(|| async { lab.run(protocol, 0).await.expect("run") })
+        });
+    }
+    rt.block_on(lab.shutdown());
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

@@ -1,0 +1,276 @@
+//! The `httplab` binary as a user runs it: scenario errors, a full quickstart run and its
+//! outputs, and `httplab serve` answering curl over TLS with the generated CA.
+
+use httplab_testkit::{repo_root, require_tool, scenario_path, temp_dir};
+use serde_json::Value;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+fn httplab(args: &[&str], cwd: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_httplab"))
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .expect("httplab runs")
+}
+
+#[test]
+fn malformed_scenarios_get_file_line_column_and_exit_2() {
+    let dir = temp_dir("bad-scenarios");
+    // (file body, expected "file:line:col", words in the message)
+    let cases = [
+        (
+            "syntax",
+            "name = \"x\"\n[[resource]\npath = \"/a\"\n",
+            ":2:",
+            "invalid",
+        ),
+        (
+            "unknown-key",
+            "name = \"x\"\n[client]\nmax_conections = 6\n[[resource]]\npath = \"/a\"\n",
+            ":3:1:",
+            "unknown field",
+        ),
+        (
+            "bad-duration",
+            "name = \"x\"\n[server]\nthink = \"2 fortnights\"\n[[resource]]\npath = \"/a\"\n",
+            ":3:9:",
+            "not a duration",
+        ),
+        (
+            "bad-size",
+            "name = \"x\"\n[[resource]]\npath = \"/a\"\nsize = \"lots\"\n",
+            ":4:8:",
+            "not a size",
+        ),
+        (
+            "unknown-protocol",
+            "name = \"x\"\nprotocols = [\"http1.1\", \"spdy\"]\n[[resource]]\npath = \"/a\"\n",
+            ":2:25:",
+            "unknown protocol",
+        ),
+        (
+            "wrong-type",
+            "name = \"x\"\nrepeat = -3\n[[resource]]\npath = \"/a\"\n",
+            ":2:10:",
+            "repeat",
+        ),
+    ];
+    for (label, body, at, words) in cases {
+        let file = dir.join(format!("{label}.toml"));
+        std::fs::write(&file, body).unwrap();
+        for cmd in ["check", "run"] {
+            let mut args = vec![cmd, file.to_str().unwrap()];
+            if cmd == "run" {
+                args.push("--quiet");
+            }
+            let out = httplab(&args, &dir);
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{label} ({cmd}): {stderr}");
+            assert!(
+                stderr.contains(&format!("{label}.toml{at}")),
+                "{label} ({cmd}): {stderr}"
+            );
+            assert!(stderr.contains(words), "{label} ({cmd}): {stderr}");
+            assert!(stderr.contains('^'), "{label}: no caret in {stderr}");
+            assert!(!stderr.contains("panicked"), "{label}: {stderr}");
+        }
+    }
+    let missing = httplab(&["check", "no-such-file.toml"], &dir);
+    assert_eq!(missing.status.code(), Some(2));
+    let bad_flag = httplab(
+        &[
+            "run",
+            scenario_path("quickstart").to_str().unwrap(),
+            "--protocols",
+            "h3",
+        ],
+        &dir,
+    );
+    assert_eq!(
+        bad_flag.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&bad_flag.stderr)
+    );
+}
+
+#[test]
+fn check_accepts_every_scenario_in_the_repository() {
+    for entry in std::fs::read_dir(repo_root().join("scenarios")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            let out = httplab(&["check", path.to_str().unwrap()], &repo_root());
+            assert!(
+                out.status.success(),
+                "{}: {}",
+                path.display(),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
+}
+
+fn ms(v: &Value) -> f64 {
+    v.as_f64().unwrap_or_else(|| panic!("not a number: {v}"))
+}
+
+#[test]
+fn quickstart_run_writes_every_output() {
+    let work = temp_dir("run");
+    let out_dir = work.join("out");
+    let out = httplab(
+        &[
+            "run",
+            scenario_path("quickstart").to_str().unwrap(),
+            "--out",
+            out_dir.to_str().unwrap(),
+            "--repeat",
+            "3",
+            "--quiet",
+        ],
+        &work,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let results: Value =
+        serde_json::from_str(&std::fs::read_to_string(out_dir.join("results.json")).unwrap())
+            .unwrap();
+    let runs = results["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 6, "2 protocols x 3 repetitions");
+    for run in runs {
+        let want = if run["protocol"] == "http1.0" { 13 } else { 6 };
+        assert_eq!(
+            run["connections"].as_array().unwrap().len(),
+            want,
+            "{}",
+            run["protocol"]
+        );
+    }
+
+    for protocol in ["http1.0", "http1.1"] {
+        let har: Value = serde_json::from_str(
+            &std::fs::read_to_string(out_dir.join(format!("{protocol}.har"))).unwrap(),
+        )
+        .unwrap_or_else(|e| panic!("{protocol}.har does not parse: {e}"));
+        assert_eq!(har["log"]["version"], "1.2");
+        let entries = har["log"]["entries"].as_array().unwrap();
+        assert_eq!(entries.len(), 13);
+        for e in entries {
+            let t = &e["timings"];
+            let sum: f64 = ["blocked", "dns", "connect", "send", "wait", "receive"]
+                .iter()
+                .map(|k| ms(&t[*k]).max(0.0))
+                .sum();
+            assert!(
+                (sum - ms(&e["time"])).abs() < 0.01,
+                "{protocol}: timings {sum} vs time {}",
+                e["time"]
+            );
+            assert_eq!(ms(&t["dns"]), -1.0);
+            assert!(e["connection"].is_string() && e["startedDateTime"].is_string());
+            assert_eq!(
+                e["response"]["content"]["size"],
+                if e["request"]["url"]
+                    .as_str()
+                    .unwrap()
+                    .ends_with("index.html")
+                {
+                    14_000
+                } else {
+                    8_000
+                }
+            );
+            if ms(&t["connect"]) < 0.0 {
+                assert_eq!(ms(&t["ssl"]), -1.0, "ssl is -1 on a reused connection");
+            } else {
+                assert!(
+                    ms(&t["ssl"]) >= 0.0 && ms(&t["ssl"]) <= ms(&t["connect"]),
+                    "HAR connect includes ssl"
+                );
+            }
+        }
+    }
+    let md = std::fs::read_to_string(out_dir.join("report.md")).unwrap();
+    assert!(
+        md.contains("http1.0") && md.contains("http1.1") && md.to_lowercase().contains("verdict"),
+        "{md}"
+    );
+}
+
+/// `httplab serve --tls` on a free port; returns the child and the port it printed.
+fn serve_tls(certs: &Path) -> (std::process::Child, u16) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_httplab"))
+        .args([
+            "serve",
+            scenario_path("quickstart").to_str().unwrap(),
+            "--tls",
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .env("HTTPLAB_CERTS", certs)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("serve starts");
+    let stdout = child.stdout.take().unwrap();
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).unwrap();
+    let port = line
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no port in {line:?}"));
+    (child, port)
+}
+
+#[test]
+fn curl_fetches_from_httplab_serve_over_tls() {
+    let Some(curl) = require_tool(
+        "curl",
+        "curl_fetches_from_httplab_serve_over_tls",
+        "apt-get install curl",
+    ) else {
+        return;
+    };
+    let certs = temp_dir("serve-certs");
+    let (mut child, port) = serve_tls(&certs);
+    let ca = certs.join("ca.pem");
+    for flag in ["--http1.1", "--http1.0"] {
+        for (path, size) in [("/index.html", "14000"), ("/img/12.png", "8000")] {
+            let out = Command::new(&curl)
+                .args([
+                    flag,
+                    "--silent",
+                    "--show-error",
+                    "--max-time",
+                    "10",
+                    "--cacert",
+                    ca.to_str().unwrap(),
+                ])
+                .args([
+                    "-o",
+                    "/dev/null",
+                    "-w",
+                    "%{http_code} %{size_download} %{http_version}",
+                ])
+                .arg(format!("https://localhost:{port}{path}"))
+                .output()
+                .unwrap();
+            let said = String::from_utf8_lossy(&out.stdout);
+            let version = if flag == "--http1.1" { "1.1" } else { "1.0" };
+            assert_eq!(
+                said,
+                format!("200 {size} {version}"),
+                "curl {flag} {path}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}

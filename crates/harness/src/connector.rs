@@ -1,0 +1,156 @@
+//! The lab's connector: TCP connect and TLS handshake, each timed, each connection registered.
+
+use httplab_core::{Clock, CloseReason, ConnectionRecord, RequestRecord, TlsRecord};
+use httplab_transport::connector::ConnectFuture;
+use httplab_transport::{BoxIo, Connection, Connector, Meter, Metered, Origin};
+use rustls_pki_types::ServerName;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::net::TcpSocket;
+use tokio_rustls::TlsConnector;
+
+/// How long a TCP connect or TLS handshake may take before the request fails.
+const SETUP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What the connector remembers of each connection it opened.
+struct Opened {
+    local_addr: String,
+    opened_at: Duration,
+    tcp_connect: Duration,
+    tls: Option<TlsRecord>,
+    /// Below TLS: bytes on the wire.
+    wire: Meter,
+    /// Above TLS: the stream the protocol client holds; its drop is the close.
+    app: Meter,
+}
+
+/// Opens connections to the lab server for one run.
+pub struct LabConnector {
+    addr: SocketAddr,
+    origin: Origin,
+    tls: Option<(TlsConnector, ServerName<'static>)>,
+    clock: Clock,
+    opened: Mutex<Vec<Opened>>,
+}
+
+impl LabConnector {
+    /// `tls`: a client config and the name to verify, or `None` for cleartext.
+    pub fn new(
+        addr: SocketAddr,
+        host: &str,
+        tls: Option<Arc<rustls::ClientConfig>>,
+        clock: Clock,
+    ) -> io::Result<Self> {
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let tls = match tls {
+            Some(config) => {
+                let name = ServerName::try_from(host.to_string())
+                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+                Some((TlsConnector::from(config), name))
+            }
+            None => None,
+        };
+        Ok(Self {
+            addr,
+            origin: Origin {
+                scheme,
+                authority: format!("{host}:{}", addr.port()),
+            },
+            tls,
+            clock,
+            opened: Mutex::new(Vec::new()),
+        })
+    }
+
+    async fn open(&self) -> io::Result<Connection> {
+        let opened_at = self.clock.now();
+        let socket = match self.addr {
+            SocketAddr::V4(_) => TcpSocket::new_v4()?,
+            SocketAddr::V6(_) => TcpSocket::new_v6()?,
+        };
+        socket.set_nodelay(true)?;
+        let tcp = tokio::time::timeout(SETUP_TIMEOUT, socket.connect(self.addr))
+            .await
+            .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "TCP connect timed out"))??;
+        let tcp_connect = self.clock.now() - opened_at;
+        let local_addr = tcp.local_addr()?.to_string();
+        let wire_stream = Metered::new(tcp, self.clock);
+        let wire = wire_stream.meter().clone();
+
+        let (io, ssl, tls): (BoxIo, _, _) = match &self.tls {
+            None => (Box::new(wire_stream), None, None),
+            Some((connector, name)) => {
+                let started = self.clock.now();
+                let stream = tokio::time::timeout(
+                    SETUP_TIMEOUT,
+                    connector.connect(name.clone(), wire_stream),
+                )
+                .await
+                .map_err(|_| {
+                    io::Error::new(io::ErrorKind::TimedOut, "TLS handshake timed out")
+                })??;
+                let handshake = self.clock.now() - started;
+                let record = httplab_tls::describe(&stream.get_ref().1, handshake);
+                (Box::new(stream), Some(handshake), Some(record))
+            }
+        };
+        let stream = Metered::new(io, self.clock);
+        let mut opened = self.opened.lock().unwrap_or_else(|p| p.into_inner());
+        let id = opened.len() as u32;
+        opened.push(Opened {
+            local_addr,
+            opened_at,
+            tcp_connect,
+            tls,
+            wire,
+            app: stream.meter().clone(),
+        });
+        Ok(Connection {
+            id,
+            stream,
+            tcp_connect,
+            ssl,
+        })
+    }
+
+    /// The records of every connection opened so far; `requests` attributes requests served.
+    pub fn connection_records(&self, requests: &[RequestRecord]) -> Vec<ConnectionRecord> {
+        let opened = self.opened.lock().unwrap_or_else(|p| p.into_inner());
+        opened
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let id = i as u32;
+                let wire = c.wire.lifetime();
+                ConnectionRecord {
+                    id,
+                    local_addr: c.local_addr.clone(),
+                    remote_addr: self.addr.to_string(),
+                    opened_at: c.opened_at,
+                    tcp_connect: c.tcp_connect,
+                    tls: c.tls.clone(),
+                    closed_at: c.app.closed_at(),
+                    close_reason: c.app.close_reason().unwrap_or(CloseReason::Open),
+                    bytes_sent: wire.bytes_written,
+                    bytes_received: wire.bytes_read,
+                    requests_served: requests
+                        .iter()
+                        .filter(|r| r.connection == Some(id) && r.error.is_none())
+                        .count() as u32,
+                }
+            })
+            .collect()
+    }
+}
+
+impl Connector for LabConnector {
+    fn origin(&self) -> &Origin {
+        &self.origin
+    }
+
+    fn connect(&self) -> ConnectFuture<'_> {
+        Box::pin(self.open())
+    }
+}

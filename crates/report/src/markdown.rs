@@ -1,0 +1,386 @@
+//! `report.md`: the comparison for people. A summary table (one column per protocol), the
+//! verdict in words, a per-request table of each protocol's median run, the environment, and
+//! one line per phase on how to read it all. Durations use `units::format_duration`, sizes
+//! `units::format_size`. It owns the layout only: the numbers come from `summary`, the words
+//! of the verdict from `verdict`, and it writes no files.
+
+use crate::date::rfc3339;
+use crate::summary::{median_run, summarize, ProtocolSummary};
+use crate::verdict::{count, verdict};
+use crate::Environment;
+use httplab_core::units::{format_duration, format_size};
+use httplab_core::{RunRecord, Scenario};
+use std::fmt::Write as _;
+use std::time::Duration;
+
+/// The whole Markdown report.
+pub fn markdown(scenario: &Scenario, runs: &[RunRecord], env: &Environment) -> String {
+    let summaries = summarize(runs);
+    let mut md = String::new();
+    let _ = writeln!(md, "# httplab report: {}\n", inline(&scenario.name));
+    if !scenario.description.trim().is_empty() {
+        let _ = writeln!(md, "{}\n", scenario.description.trim());
+    }
+    let _ = writeln!(
+        md,
+        "The workload requests {} resources ({} of bodies) with at most {} connection{} per host, \
+         {}; server think time {} unless a resource sets its own. Protocols: {}; {} repetition{} each.\n",
+        scenario.resources.len(),
+        format_size(scenario.page_bytes()),
+        scenario.client.max_connections_per_host,
+        if scenario.client.max_connections_per_host == 1 { "" } else { "s" },
+        if scenario.client.tls { "HTTP/1.x over TLS" } else { "HTTP/1.x in cleartext" },
+        format_duration(scenario.server.think),
+        scenario
+            .protocols
+            .iter()
+            .map(|p| format!("`{p}`"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        scenario.repeat,
+        if scenario.repeat == 1 { "" } else { "s" },
+    );
+    let missing: Vec<String> = scenario
+        .protocols
+        .iter()
+        .filter(|p| !summaries.iter().any(|s| s.protocol == **p))
+        .map(|p| format!("`{p}`"))
+        .collect();
+    if !missing.is_empty() {
+        let _ = writeln!(
+            md,
+            "No runs were recorded for {}; they are absent from everything below.\n",
+            missing.join(", ")
+        );
+    }
+
+    md.push_str("## Summary\n\n");
+    summary_table(&mut md, &summaries);
+
+    md.push_str("## Verdict\n\n");
+    md.push_str(&verdict(&summaries, runs));
+    md.push_str("\n\n");
+
+    md.push_str("## Requests of the median run\n\n");
+    md.push_str(
+        "One table per protocol, for the repetition with the median page load time (the one its \
+         HAR file shows). *issued* and *server arrival* are offsets from the start of the page \
+         load; the other columns are durations; \"–\" means the phase did not happen (a reused \
+         connection pays no connect, a cleartext one no ssl).\n\n",
+    );
+    for s in &summaries {
+        if let Some(run) = median_run(runs, s) {
+            request_table(&mut md, run);
+        }
+    }
+
+    environment(&mut md, env, runs);
+    how_to_read(&mut md);
+    md
+}
+
+fn summary_table(md: &mut String, summaries: &[ProtocolSummary]) {
+    if summaries.is_empty() {
+        md.push_str("No runs were recorded.\n\n");
+        return;
+    }
+    let header: Vec<String> = summaries
+        .iter()
+        .map(|s| format!("`{}`", s.protocol))
+        .collect();
+    let _ = writeln!(md, "| | {} |", header.join(" | "));
+    let _ = writeln!(md, "|---|{}", "---:|".repeat(summaries.len()));
+    type Cell = fn(&ProtocolSummary) -> String;
+    let rows: [(&str, Cell); 11] = [
+        ("Page load time, median", |s| {
+            format_duration(s.page_time_median)
+        }),
+        ("Page load time, p95", |s| format_duration(s.page_time_p95)),
+        ("Repetitions", |s| s.repetitions.to_string()),
+        ("Connections opened", |s| count(s.connections_opened)),
+        ("TCP handshakes", |s| count(s.tcp_handshakes)),
+        ("TLS handshakes", |s| count(s.tls_handshakes)),
+        ("Mean blocked", |s| format_duration(s.mean_blocked)),
+        ("Mean TTFB (wait)", |s| format_duration(s.mean_ttfb)),
+        ("Bytes on the wire", |s| {
+            format_size(s.wire_bytes.round() as u64)
+        }),
+        ("Failed requests", |s| s.failed_requests.to_string()),
+        ("Median repetition", |s| s.median_repetition.to_string()),
+    ];
+    for (name, cell) in rows {
+        let cells: Vec<String> = summaries.iter().map(cell).collect();
+        let _ = writeln!(md, "| {name} | {} |", cells.join(" | "));
+    }
+    md.push_str(
+        "\nConnections, handshakes and bytes are means per repetition; mean blocked and TTFB are \
+         over every request that did not fail; failed requests are totals over all repetitions; \
+         the median repetition counts this protocol's runs from 0.\n\n",
+    );
+}
+
+fn dur(d: Option<Duration>) -> String {
+    d.map_or_else(|| "–".to_string(), format_duration)
+}
+
+fn request_table(md: &mut String, run: &RunRecord) {
+    let _ = writeln!(
+        md,
+        "### `{}`: repetition {}, page load time {}\n",
+        run.protocol,
+        run.repetition,
+        format_duration(run.page_time)
+    );
+    let with_hol = run.requests.iter().any(|r| r.phases.hol.is_some());
+    let _ = writeln!(
+        md,
+        "| request | connection | status | issued | blocked | connect | ssl | send | wait | receive |{} total | server arrival |",
+        if with_hol { " hol |" } else { "" }
+    );
+    let _ = writeln!(
+        md,
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|{}---:|---:|",
+        if with_hol { "---:|" } else { "" }
+    );
+    let mut requests: Vec<_> = run.requests.iter().collect();
+    requests.sort_by_key(|r| (r.issued_at, r.id));
+    for r in requests {
+        let p = &r.phases;
+        let since_start = |at: Duration| format_duration(at.saturating_sub(run.started_at));
+        let arrival = run
+            .server_view(r.id)
+            .map_or_else(|| "–".to_string(), |s| since_start(s.arrived_at));
+        let status = match &r.error {
+            Some(e) => format!("failed: {}", inline(e)),
+            None => r.status.to_string(),
+        };
+        let _ = writeln!(
+            md,
+            "| {} {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |{} {} | {} |",
+            r.id,
+            inline(&r.path),
+            r.connection
+                .map_or_else(|| "–".to_string(), |c| c.to_string()),
+            status,
+            since_start(r.issued_at),
+            format_duration(p.blocked),
+            dur(p.connect),
+            dur(p.ssl),
+            format_duration(p.send),
+            format_duration(p.wait),
+            format_duration(p.receive),
+            if with_hol {
+                format!(" {} |", dur(p.hol))
+            } else {
+                String::new()
+            },
+            format_duration(p.total()),
+            arrival,
+        );
+    }
+    md.push('\n');
+}
+
+fn environment(md: &mut String, env: &Environment, runs: &[RunRecord]) {
+    let or_unknown = |s: &str| {
+        if s.trim().is_empty() {
+            "unknown".to_string()
+        } else {
+            inline(s)
+        }
+    };
+    md.push_str("## Environment\n\n");
+    let _ = writeln!(
+        md,
+        "- httplab version: {}",
+        or_unknown(&env.httplab_version)
+    );
+    let _ = writeln!(md, "- Host: {}", or_unknown(&env.hostname));
+    let _ = writeln!(md, "- Kernel: {}", or_unknown(&env.kernel));
+    let _ = writeln!(
+        md,
+        "- TCP congestion control: {}",
+        or_unknown(&env.congestion_control)
+    );
+    if let Some(first) = runs.iter().min_by_key(|r| r.epoch_unix_ms) {
+        let _ = writeln!(
+            md,
+            "- First run started: {}",
+            rfc3339(first.epoch_unix_ms, first.started_at)
+        );
+    }
+    if env.command_line.trim().is_empty() {
+        md.push_str("- Command line: unknown\n");
+    } else {
+        let _ = writeln!(md, "- Command line: {}", code(&env.command_line));
+    }
+    for note in &env.notes {
+        let _ = writeln!(md, "- Note: {}", inline(note));
+    }
+    md.push('\n');
+}
+
+fn how_to_read(md: &mut String) {
+    md.push_str(
+        "## How to read this\n\n\
+- **Page load time**: the workload's first request issued → the last response byte received.\n\
+- **blocked**: the request was issued → a connection (or HTTP/2 stream slot) was free for it.\n\
+- **connect**: the TCP handshake on a new connection; \"–\" when the connection was reused.\n\
+- **ssl**: the TLS handshake on a new connection; \"–\" on reuse or without TLS (in the HAR files it is also counted inside connect, as HAR requires).\n\
+- **send**: the first request byte written → the last one written.\n\
+- **wait (TTFB)**: the last request byte written → the first response byte read: the round trip plus the server's think time.\n\
+- **receive**: the first response byte → the last one; grows with size and the congestion window.\n\
+- **hol**: the part of wait when the response was ready but queued behind earlier responses on the same connection (pipelining).\n\
+- **total**: blocked + connect + ssl + send + wait + receive; the phases are contiguous.\n\
+- **server arrival**: when the lab server had parsed the request head, on the same clock as the client.\n\
+- **Bytes on the wire**: TCP payload both ways, TLS records included, TCP/IP headers not.\n",
+    );
+}
+
+/// Text safe inside a table cell or a line: no pipes breaking cells, no line breaks.
+fn inline(s: &str) -> String {
+    s.replace('|', "\\|").replace(['\n', '\r'], " ")
+}
+
+/// Inline code that survives backticks inside it.
+fn code(s: &str) -> String {
+    let s = s.replace(['\n', '\r'], " ");
+    if s.contains('`') {
+        format!("`` {s} ``")
+    } else {
+        format!("`{s}`")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixtures::{scenario, RunBuilder};
+
+    fn report() -> String {
+        let runs = vec![
+            RunBuilder::http10(0, 44).build(),
+            RunBuilder::http11(0, 23).build(),
+            RunBuilder::http10(1, 46).fail(3, "reset | by peer").build(),
+            RunBuilder::http11(1, 24)
+                .hol(3, Duration::from_micros(900))
+                .build(),
+            RunBuilder::http10(2, 42).build(),
+            RunBuilder::http11(2, 22).build(),
+        ];
+        let env = Environment {
+            httplab_version: "0.1.0".into(),
+            hostname: "lab1".into(),
+            kernel: "6.8.0".into(),
+            congestion_control: "bbr".into(),
+            command_line: "httplab run four.toml".into(),
+            notes: vec!["tcp_no_metrics_save=1".into()],
+        };
+        markdown(&scenario(), &runs, &env)
+    }
+
+    #[test]
+    fn summary_table_has_a_column_per_protocol() {
+        let md = report();
+        assert!(
+            md.starts_with("# httplab report: four-objects\n\nAn HTML page"),
+            "{md}"
+        );
+        assert!(md.contains("| | `http1.0` | `http1.1` |"), "{md}");
+        assert!(
+            md.contains("| Page load time, median | 44.0ms | 23.0ms |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| Page load time, p95 | 46.0ms | 24.0ms |"),
+            "{md}"
+        );
+        assert!(md.contains("| Connections opened | 4 | 2 |"), "{md}");
+        assert!(md.contains("| TCP handshakes | 4 | 2 |"), "{md}");
+        assert!(md.contains("| TLS handshakes | 4 | 2 |"), "{md}");
+        assert!(md.contains("| Failed requests | 1 | 0 |"), "{md}");
+        assert!(md.contains("| Mean TTFB (wait) | 2.0ms | 2.0ms |"), "{md}");
+    }
+
+    #[test]
+    fn verdict_requests_environment_and_legend() {
+        let md = report();
+        let verdict = md
+            .split("## Verdict\n\n")
+            .nth(1)
+            .and_then(|rest| rest.split("\n## ").next())
+            .unwrap_or_default();
+        assert!(
+            verdict.contains("**http1.0**: 1 of 12 requests failed"),
+            "{verdict}"
+        );
+        assert!(
+            verdict.contains("**http1.1** loaded the page in 23.0ms"),
+            "{verdict}"
+        );
+        // Median runs: http1.0 repetition 0 (44 ms), http1.1 repetition 0 (23 ms).
+        assert!(
+            md.contains("### `http1.0`: repetition 0, page load time 44.0ms"),
+            "{md}"
+        );
+        assert!(
+            md.contains("### `http1.1`: repetition 0, page load time 23.0ms"),
+            "{md}"
+        );
+        // http1.1's request 2 reused connection 0 after 4.1 ms blocked; the server saw it
+        // 0.5 ms after its last byte: 4.102 + 0.012 + 0.5 ms after the start.
+        assert!(
+            md.contains("| 2 /img/2.png | 0 | 200 | 0us | 4.1ms | – | – | 12us | 2.0ms | 826us | 6.9ms | 4.6ms |"),
+            "{md}"
+        );
+        let rows = md
+            .lines()
+            .filter(|l| l.starts_with("| 0 /index.html |"))
+            .count();
+        assert_eq!(rows, 2, "one request table per protocol");
+        assert!(md.contains("- TCP congestion control: bbr"), "{md}");
+        assert!(
+            md.contains("- Command line: `httplab run four.toml`"),
+            "{md}"
+        );
+        assert!(md.contains("- Note: tcp_no_metrics_save=1"), "{md}");
+        assert!(
+            md.contains("- First run started: 2023-11-14T22:13:20.001Z"),
+            "{md}"
+        );
+        for phase in [
+            "blocked",
+            "connect",
+            "ssl",
+            "send",
+            "wait (TTFB)",
+            "receive",
+            "hol",
+        ] {
+            assert!(
+                md.contains(&format!("- **{phase}**: ")),
+                "legend lacks {phase}"
+            );
+        }
+    }
+
+    #[test]
+    fn failed_request_and_hol_columns_render() {
+        let runs = vec![RunBuilder::http10(0, 44)
+            .fail(3, "reset | by peer")
+            .hol(1, Duration::from_micros(900))
+            .build()];
+        let md = markdown(&scenario(), &runs, &Environment::default());
+        assert!(md.contains("| hol | total |"), "{md}");
+        assert!(md.contains("failed: reset \\| by peer"), "{md}");
+        assert!(md.contains("| 900us |"), "{md}");
+        assert!(md.contains("- Host: unknown"), "{md}");
+        assert!(md.contains("No runs were recorded for `http1.1`"), "{md}");
+    }
+
+    #[test]
+    #[ignore = "prints a sample report for a human to read"]
+    fn print_sample() {
+        println!("{}", report());
+    }
+}

@@ -1,0 +1,172 @@
+//! `results.json`: everything a run produced, every repetition, in one document whose schema is
+//! docs/results-schema.md. It owns the document's top-level shape, the scenario and summary
+//! sections; the run records are serialized exactly as core's serde derives them (so they
+//! deserialize back into `RunRecord`). It deliberately does not write files.
+
+use crate::summary::{summarize, ProtocolSummary};
+use crate::Environment;
+use httplab_core::serde_ms::round_ms;
+use httplab_core::{RunRecord, Scenario};
+use serde_json::{json, Value};
+
+/// The schema id written at the top of every results.json; bumped on incompatible changes.
+pub const SCHEMA: &str = "httplab-results/1";
+
+/// The whole results document.
+pub fn results_json(scenario: &Scenario, runs: &[RunRecord], env: &Environment) -> Value {
+    let summaries = summarize(runs);
+    json!({
+        "schema": SCHEMA,
+        "scenario": scenario_json(scenario),
+        "environment": serde_json::to_value(env)
+            .unwrap_or_else(|e| json!({ "error": e.to_string() })),
+        "summary": summaries.iter().map(|s| summary_json(runs, s)).collect::<Vec<_>>(),
+        "runs": runs.iter().map(run_json).collect::<Vec<_>>(),
+    })
+}
+
+fn run_json(run: &RunRecord) -> Value {
+    // Core's types serialize to plain maps with string keys; this cannot fail, but a record
+    // that somehow did is shown as such rather than dropped.
+    serde_json::to_value(run).unwrap_or_else(|e| json!({ "error": e.to_string() }))
+}
+
+fn scenario_json(s: &Scenario) -> Value {
+    json!({
+        "name": s.name,
+        "description": s.description,
+        "protocols": s.protocols.iter().map(|p| p.id()).collect::<Vec<_>>(),
+        "repeat": s.repeat,
+        "client": {
+            "max_connections_per_host": s.client.max_connections_per_host,
+            "tls": s.client.tls,
+        },
+        "server": { "think_ms": round_ms(s.server.think) },
+        "resources": s.resources.iter().map(|r| json!({
+            "path": r.path,
+            "size": r.size,
+            "think_ms": round_ms(r.think),
+            "status": r.status,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+fn summary_json(runs: &[RunRecord], s: &ProtocolSummary) -> Value {
+    // Index into the top-level `runs` array of the representative repetition.
+    let median_run_index = runs
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.protocol == s.protocol)
+        .nth(s.median_repetition)
+        .map(|(i, _)| i);
+    json!({
+        "protocol": s.protocol.id(),
+        "repetitions": s.repetitions,
+        "page_time_median_ms": round_ms(s.page_time_median),
+        "page_time_p95_ms": round_ms(s.page_time_p95),
+        "connections_opened": s.connections_opened,
+        "tcp_handshakes": s.tcp_handshakes,
+        "tls_handshakes": s.tls_handshakes,
+        "mean_blocked_ms": round_ms(s.mean_blocked),
+        "mean_ttfb_ms": round_ms(s.mean_ttfb),
+        "wire_bytes": s.wire_bytes,
+        "failed_requests": s.failed_requests,
+        "median_repetition": s.median_repetition,
+        "median_run_index": median_run_index,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixtures::{scenario, RunBuilder};
+    use std::time::Duration;
+
+    fn runs() -> Vec<RunRecord> {
+        vec![
+            RunBuilder::http10(0, 44).build(),
+            RunBuilder::http11(0, 23)
+                .hol(2, Duration::from_micros(700))
+                .build(),
+            RunBuilder::http10(1, 40).fail(1, "reset").build(),
+            RunBuilder::http11(1, 25).no_tls().build(),
+            RunBuilder::http10(2, 48).build(),
+        ]
+    }
+
+    #[test]
+    fn runs_round_trip_through_the_document() {
+        let runs = runs();
+        let doc = results_json(&scenario(), &runs, &Environment::default());
+        // Through text, as a reader of the file would see it.
+        let text = serde_json::to_string_pretty(&doc).expect("encode");
+        let back: Value = serde_json::from_str(&text).expect("decode");
+        let decoded: Vec<RunRecord> =
+            serde_json::from_value(back["runs"].clone()).expect("runs deserialize as RunRecord");
+        assert_eq!(decoded, runs);
+    }
+
+    #[test]
+    fn top_level_scenario_and_summary() {
+        let runs = runs();
+        let env = Environment {
+            httplab_version: "0.1.0".into(),
+            congestion_control: "bbr".into(),
+            notes: vec!["loss-free link".into()],
+            ..Environment::default()
+        };
+        let doc = results_json(&scenario(), &runs, &env);
+        assert_eq!(doc["schema"], "httplab-results/1");
+        let sc = &doc["scenario"];
+        assert_eq!(sc["name"], "four-objects");
+        assert_eq!(sc["protocols"], json!(["http1.0", "http1.1"]));
+        assert_eq!(sc["repeat"], 5);
+        assert_eq!(sc["client"]["max_connections_per_host"], 2);
+        assert_eq!(sc["client"]["tls"], true);
+        assert_eq!(sc["server"]["think_ms"], 1.0);
+        assert_eq!(
+            sc["resources"][1],
+            json!({"path": "/img/1.png", "size": 14000, "think_ms": 1.0, "status": 200})
+        );
+        assert_eq!(doc["environment"]["congestion_control"], "bbr");
+        assert_eq!(doc["environment"]["notes"][0], "loss-free link");
+        let sum = doc["summary"].as_array().expect("summary");
+        assert_eq!(sum.len(), 2);
+        assert_eq!(sum[0]["protocol"], "http1.0");
+        assert_eq!(sum[0]["repetitions"], 3);
+        assert_eq!(sum[0]["page_time_median_ms"], 44.0);
+        assert_eq!(sum[0]["failed_requests"], 1);
+        // http1.0 page times 44, 40, 48: the 44 ms run, first in `runs`.
+        assert_eq!(sum[0]["median_repetition"], 0);
+        assert_eq!(sum[0]["median_run_index"], 0);
+        // http1.1 page times 23, 25: the lower middle, index 1 in `runs`.
+        assert_eq!(sum[1]["median_repetition"], 0);
+        assert_eq!(sum[1]["median_run_index"], 1);
+        assert_eq!(
+            sum[1]["tls_handshakes"], 1.0,
+            "one TLS run of two with 2 handshakes"
+        );
+        assert_eq!(doc["runs"].as_array().map(Vec::len), Some(5));
+        assert_eq!(doc["runs"][1]["requests"][2]["phases"]["hol_ms"], 0.7);
+        // Shapes docs/results-schema.md promises.
+        let run = &doc["runs"][0];
+        assert_eq!(
+            run["connections"][0]["close_reason"],
+            json!({"kind": "after_response"})
+        );
+        assert_eq!(run["requests"][0]["phases"]["connect_ms"], 1.5);
+        assert_eq!(
+            doc["runs"][1]["requests"][2]["phases"]["connect_ms"],
+            Value::Null
+        );
+        assert_eq!(
+            doc["runs"][3]["requests"][0]["phases"]["ssl_ms"],
+            Value::Null
+        );
+        assert_eq!(
+            run["requests"][0]["request_headers"][0],
+            json!(["host", "lab.test:8443"])
+        );
+        assert_eq!(run["epoch_unix_ms"], 1_700_000_000_000_u64);
+    }
+}

@@ -1,0 +1,159 @@
+//! The per-protocol summary across repetitions: the numbers the Markdown report (and later the
+//! HTML one) print and the verdict reasons from. It owns how repetitions are aggregated and
+//! which repetition represents a protocol; it deliberately formats nothing.
+
+use httplab_core::{stats, Protocol, RunRecord};
+use std::time::Duration;
+
+/// Per-protocol summary across repetitions.
+///
+/// Counts (`connections_opened`, handshakes, `wire_bytes`) are means per repetition.
+/// `mean_blocked` and `mean_ttfb` are means over every request that did not fail, across all
+/// repetitions; `failed_requests` is the total across all repetitions.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProtocolSummary {
+    pub protocol: Protocol,
+    pub repetitions: usize,
+    pub page_time_median: Duration,
+    /// Nearest-rank 95th percentile (with fewer than 20 repetitions, the slowest one).
+    pub page_time_p95: Duration,
+    /// Mean per repetition.
+    pub connections_opened: f64,
+    pub tcp_handshakes: f64,
+    pub tls_handshakes: f64,
+    pub mean_blocked: Duration,
+    /// Mean `wait`: last request byte written → first response byte read.
+    pub mean_ttfb: Duration,
+    /// Mean per repetition, both directions, TLS records included.
+    pub wire_bytes: f64,
+    pub failed_requests: usize,
+    /// Index into this protocol's runs (in the order they appear in `runs`) of the
+    /// representative repetition by page time (`stats::median_index`).
+    pub median_repetition: usize,
+}
+
+/// Protocols present in `runs`, in order of first appearance.
+pub fn protocols(runs: &[RunRecord]) -> Vec<Protocol> {
+    let mut out: Vec<Protocol> = Vec::new();
+    for r in runs {
+        if !out.contains(&r.protocol) {
+            out.push(r.protocol);
+        }
+    }
+    out
+}
+
+/// One protocol's runs, in the order they appear in `runs`.
+pub fn runs_of(runs: &[RunRecord], protocol: Protocol) -> Vec<&RunRecord> {
+    runs.iter().filter(|r| r.protocol == protocol).collect()
+}
+
+/// The representative run of each summary, alongside it.
+pub fn median_run<'a>(runs: &'a [RunRecord], s: &ProtocolSummary) -> Option<&'a RunRecord> {
+    runs.iter()
+        .filter(|r| r.protocol == s.protocol)
+        .nth(s.median_repetition)
+}
+
+/// Summarizes every protocol present in `runs`, in order of first appearance.
+pub fn summarize(runs: &[RunRecord]) -> Vec<ProtocolSummary> {
+    protocols(runs)
+        .into_iter()
+        .map(|p| summarize_one(p, &runs_of(runs, p)))
+        .collect()
+}
+
+fn summarize_one(protocol: Protocol, runs: &[&RunRecord]) -> ProtocolSummary {
+    let page_times: Vec<Duration> = runs.iter().map(|r| r.page_time).collect();
+    let per_rep = |f: &dyn Fn(&RunRecord) -> f64| -> f64 {
+        if runs.is_empty() {
+            0.0
+        } else {
+            runs.iter().map(|r| f(r)).sum::<f64>() / runs.len() as f64
+        }
+    };
+    let ok_requests = || {
+        runs.iter()
+            .flat_map(|r| r.requests.iter())
+            .filter(|q| q.error.is_none())
+    };
+    let blocked: Vec<Duration> = ok_requests().map(|q| q.phases.blocked).collect();
+    let waits: Vec<Duration> = ok_requests().map(|q| q.phases.wait).collect();
+    ProtocolSummary {
+        protocol,
+        repetitions: runs.len(),
+        page_time_median: stats::median(&page_times).unwrap_or_default(),
+        page_time_p95: stats::percentile(&page_times, 95.0).unwrap_or_default(),
+        connections_opened: per_rep(&|r| r.connections.len() as f64),
+        tcp_handshakes: per_rep(&|r| r.tcp_handshakes() as f64),
+        tls_handshakes: per_rep(&|r| r.tls_handshakes() as f64),
+        mean_blocked: stats::mean(&blocked).unwrap_or_default(),
+        mean_ttfb: stats::mean(&waits).unwrap_or_default(),
+        wire_bytes: per_rep(&|r| r.wire_bytes() as f64),
+        failed_requests: runs.iter().map(|r| r.failed_requests()).sum(),
+        median_repetition: stats::median_index(&page_times).unwrap_or(0),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixtures::RunBuilder;
+
+    #[test]
+    fn median_repetition_is_the_middle_page_time_among_that_protocols_runs() {
+        // Interleaved protocols: the index counts only http1.0's runs.
+        let runs = vec![
+            RunBuilder::http10(0, 50).build(),
+            RunBuilder::http11(0, 5).build(),
+            RunBuilder::http10(1, 10).build(),
+            RunBuilder::http11(1, 7).build(),
+            RunBuilder::http10(2, 40).build(),
+            RunBuilder::http10(3, 20).build(),
+            RunBuilder::http10(4, 30).build(),
+        ];
+        let s = summarize(&runs);
+        assert_eq!(
+            s.iter().map(|s| s.protocol).collect::<Vec<_>>(),
+            [Protocol::Http10, Protocol::Http11]
+        );
+        let h10 = &s[0];
+        assert_eq!(h10.repetitions, 5);
+        assert_eq!(
+            h10.median_repetition, 4,
+            "page times 50,10,40,20,30 → the 30 ms one"
+        );
+        assert_eq!(
+            median_run(&runs, h10).map(|r| (r.repetition, r.page_time)),
+            Some((4, Duration::from_millis(30)))
+        );
+        assert_eq!(h10.page_time_median, Duration::from_millis(30));
+        assert_eq!(h10.page_time_p95, Duration::from_millis(50));
+        // Two runs: the lower middle one is the representative, the median is their mean.
+        let h11 = &s[1];
+        assert_eq!(h11.median_repetition, 0);
+        assert_eq!(h11.page_time_median, Duration::from_millis(6));
+    }
+
+    #[test]
+    fn counts_are_means_per_repetition_and_failures_are_totals() {
+        let runs = vec![
+            RunBuilder::http10(0, 10).build(),
+            RunBuilder::http10(1, 10)
+                .fail(2, "connection reset")
+                .build(),
+        ];
+        let s = &summarize(&runs)[0];
+        // The fixture's http1.0 run: 4 requests, a TLS connection each.
+        assert_eq!(s.connections_opened, 4.0);
+        assert_eq!(s.tcp_handshakes, 4.0);
+        assert_eq!(s.tls_handshakes, 4.0);
+        assert_eq!(s.failed_requests, 1);
+        let one = runs[0].wire_bytes() as f64;
+        let two = runs[1].wire_bytes() as f64;
+        assert_eq!(s.wire_bytes, (one + two) / 2.0);
+        // The fixture's TTFB is 2 ms for every request; blocked is 3 us on new connections.
+        assert_eq!(s.mean_ttfb, Duration::from_millis(2));
+        assert_eq!(s.mean_blocked, Duration::from_micros(3));
+    }
+}

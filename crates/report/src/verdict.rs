@@ -1,0 +1,468 @@
+//! The verdict: a paragraph in words, derived only from the numbers, saying which protocol
+//! loaded the page fastest and what the records show about why (handshakes paid, time blocked
+//! waiting for a connection, time to first byte, head-of-line blocking). It claims nothing the
+//! numbers do not show: differences within 5% are called noise, and failed requests are named
+//! before anything else. It deliberately does not model or predict (that is the analytical
+//! model's job) and does not format tables.
+
+use crate::summary::{runs_of, ProtocolSummary};
+use httplab_core::units::format_duration;
+use httplab_core::{Protocol, RunRecord};
+use std::time::Duration;
+
+/// Page times within this fraction of each other are "about the same".
+const NOISE: f64 = 0.05;
+/// Phase differences smaller than this are not worth a sentence.
+const MEANINGFUL: Duration = Duration::from_micros(100);
+
+/// Numbers per protocol the summary does not carry, means per repetition unless named.
+struct Detail {
+    requests: f64,
+    /// Requests carried by a connection an earlier request opened.
+    reused: f64,
+    /// Mean blocked of those requests (not failed).
+    reused_blocked: Duration,
+    /// Mean head-of-line time over requests that had any.
+    hol: Option<Duration>,
+    /// Requests with head-of-line time, over all repetitions.
+    hol_requests: usize,
+}
+
+fn detail(runs: &[RunRecord], p: Protocol) -> Detail {
+    let runs = runs_of(runs, p);
+    let n = runs.len().max(1) as f64;
+    let all = || runs.iter().flat_map(|r| r.requests.iter());
+    let reused =
+        || all().filter(|q| q.connection.is_some() && !q.opened_connection() && q.error.is_none());
+    let reused_blocked: Vec<Duration> = reused().map(|q| q.phases.blocked).collect();
+    let hols: Vec<Duration> = all()
+        .filter_map(|q| q.phases.hol)
+        .filter(|h| !h.is_zero())
+        .collect();
+    Detail {
+        requests: all().count() as f64 / n,
+        reused: reused().count() as f64 / n,
+        reused_blocked: httplab_core::stats::mean(&reused_blocked).unwrap_or_default(),
+        hol: httplab_core::stats::mean(&hols),
+        hol_requests: hols.len(),
+    }
+}
+
+/// A per-repetition mean as people say it: "13", or "6.5" when repetitions differ.
+pub fn count(x: f64) -> String {
+    if (x - x.round()).abs() < 0.05 {
+        format!("{}", x.round() as i64)
+    } else {
+        format!("{x:.1}")
+    }
+}
+
+fn plural(x: f64, one: &str, many: &str) -> String {
+    if count(x) == "1" {
+        format!("1 {one}")
+    } else {
+        format!("{} {many}", count(x))
+    }
+}
+
+fn handshakes(s: &ProtocolSummary) -> String {
+    let suffix = |x: f64| if count(x) == "1" { "" } else { "s" };
+    if s.tls_handshakes < 0.05 {
+        format!(
+            "{} TCP handshake{}",
+            count(s.tcp_handshakes),
+            suffix(s.tcp_handshakes)
+        )
+    } else {
+        format!(
+            "{} TCP and {} TLS handshake{}",
+            count(s.tcp_handshakes),
+            count(s.tls_handshakes),
+            suffix(s.tls_handshakes)
+        )
+    }
+}
+
+fn same(a: f64, b: f64) -> bool {
+    (a - b).abs() < 0.05
+}
+
+fn differs(a: Duration, b: Duration) -> bool {
+    let (lo, hi) = if a < b { (a, b) } else { (b, a) };
+    hi - lo >= MEANINGFUL && hi.as_secs_f64() > lo.as_secs_f64() * (1.0 + NOISE)
+}
+
+/// The verdict paragraph(s), Markdown.
+pub fn verdict(summaries: &[ProtocolSummary], runs: &[RunRecord]) -> String {
+    if summaries.is_empty() {
+        return "No runs were recorded, so there is nothing to compare.".to_string();
+    }
+    let mut out: Vec<String> = Vec::new();
+
+    for s in summaries.iter().filter(|s| s.failed_requests > 0) {
+        let d = detail(runs, s.protocol);
+        out.push(format!(
+            "**{}**: {} of {} requests failed across {} (see `error` in results.json); \
+             its page times describe loads that did not complete and do not compare fairly.",
+            s.protocol,
+            s.failed_requests,
+            count(d.requests * s.repetitions as f64),
+            plural(s.repetitions as f64, "repetition", "repetitions"),
+        ));
+    }
+
+    let mut by_time: Vec<&ProtocolSummary> = summaries.iter().collect();
+    by_time.sort_by_key(|s| s.page_time_median);
+    let fast = by_time[0];
+    let fd = detail(runs, fast.protocol);
+
+    if by_time.len() == 1 {
+        out.push(format!(
+            "**{}** loaded the page in {} (median of {}, p95 {}). It opened {} for {} and paid {}; \
+             mean blocked {}, mean TTFB {}. Only one protocol ran, so there is nothing to compare it with.",
+            fast.protocol,
+            format_duration(fast.page_time_median),
+            fast.repetitions,
+            format_duration(fast.page_time_p95),
+            plural(fast.connections_opened, "connection", "connections"),
+            plural(fd.requests, "request", "requests"),
+            handshakes(fast),
+            format_duration(fast.mean_blocked),
+            format_duration(fast.mean_ttfb),
+        ));
+        out.extend(hol_sentences(summaries, runs));
+        return out.join("\n\n");
+    }
+
+    let slower = &by_time[1..];
+    let is_tie = |s: &ProtocolSummary| {
+        s.page_time_median.as_secs_f64() <= fast.page_time_median.as_secs_f64() * (1.0 + NOISE)
+    };
+    if slower.iter().all(|s| is_tie(s)) {
+        let all: Vec<String> = by_time
+            .iter()
+            .map(|s| format!("**{}** {}", s.protocol, format_duration(s.page_time_median)))
+            .collect();
+        out.push(format!(
+            "All protocols loaded the page in about the same time, within run-to-run noise \
+             (medians: {}).",
+            all.join(", ")
+        ));
+        for s in slower {
+            if !same(s.tcp_handshakes, fast.tcp_handshakes)
+                || !same(s.tls_handshakes, fast.tls_handshakes)
+            {
+                out.push(format!(
+                    "{} paid {} and {} paid {}, yet the page times did not differ beyond noise.",
+                    fast.protocol,
+                    handshakes(fast),
+                    s.protocol,
+                    handshakes(s)
+                ));
+            }
+        }
+        out.extend(hol_sentences(summaries, runs));
+        return out.join("\n\n");
+    }
+
+    let comparisons: Vec<String> = slower
+        .iter()
+        .map(|s| {
+            if is_tie(s) {
+                format!(
+                    "about the same as {} ({}, within run-to-run noise)",
+                    s.protocol,
+                    format_duration(s.page_time_median)
+                )
+            } else {
+                format!(
+                    "{:.1}× faster than {} ({})",
+                    s.page_time_median.as_secs_f64() / fast.page_time_median.as_secs_f64(),
+                    s.protocol,
+                    format_duration(s.page_time_median)
+                )
+            }
+        })
+        .collect();
+    let mut lead = format!(
+        "**{}** loaded the page in {} (median of {}{}), {}.",
+        fast.protocol,
+        format_duration(fast.page_time_median),
+        fast.repetitions,
+        if fast.failed_requests > 0 {
+            format!(
+                ", with {}",
+                plural(
+                    fast.failed_requests as f64,
+                    "failed request",
+                    "failed requests"
+                )
+            )
+        } else {
+            String::new()
+        },
+        join_and(&comparisons)
+    );
+    for s in slower.iter().filter(|s| !is_tie(s)) {
+        lead.push(' ');
+        lead.push_str(&explain(fast, &fd, s, &detail(runs, s.protocol)));
+    }
+    out.push(lead);
+    out.extend(hol_sentences(summaries, runs));
+    out.join("\n\n")
+}
+
+fn join_and(parts: &[String]) -> String {
+    match parts {
+        [] => String::new(),
+        [one] => one.clone(),
+        [rest @ .., last] => format!("{} and {}", rest.join(", "), last),
+    }
+}
+
+/// Why `slow` took longer than `fast`, in the terms the records measure.
+fn explain(fast: &ProtocolSummary, fd: &Detail, slow: &ProtocolSummary, sd: &Detail) -> String {
+    let mut s = String::new();
+    if slow.tcp_handshakes > fast.tcp_handshakes + 0.05 {
+        s.push_str(&format!(
+            "{} opened {} and paid {}",
+            slow.protocol,
+            plural(slow.connections_opened, "connection", "connections"),
+            handshakes(slow)
+        ));
+        if same(slow.connections_opened, sd.requests) && sd.requests > 1.0 {
+            s.push_str(", one per request");
+        }
+        s.push_str(&format!(
+            "; {} opened {}",
+            fast.protocol,
+            count(fast.connections_opened)
+        ));
+        if fd.reused >= 0.05 {
+            if fd.reused_blocked >= MEANINGFUL {
+                s.push_str(&format!(
+                    " and reused them, so {} waited for a free connection (mean blocked {}) \
+                     instead of paying a handshake.",
+                    plural(fd.reused, "request", "requests"),
+                    format_duration(fd.reused_blocked)
+                ));
+            } else {
+                s.push_str(&format!(
+                    " and reused them for {} without paying a handshake.",
+                    plural(fd.reused, "more request", "more requests")
+                ));
+            }
+        } else {
+            s.push('.');
+        }
+        if differs(fast.mean_ttfb, slow.mean_ttfb) {
+            s.push_str(&format!(
+                " Mean TTFB was {} for {} and {} for {}.",
+                format_duration(fast.mean_ttfb),
+                fast.protocol,
+                format_duration(slow.mean_ttfb),
+                slow.protocol
+            ));
+        }
+        return s;
+    }
+
+    if slow.tcp_handshakes + 0.05 < fast.tcp_handshakes {
+        s.push_str(&format!(
+            "{} was faster despite paying more handshakes ({} against {}'s {})",
+            fast.protocol,
+            handshakes(fast),
+            slow.protocol,
+            handshakes(slow)
+        ));
+    } else {
+        s.push_str(&format!(
+            "Both paid the same handshakes ({})",
+            handshakes(fast)
+        ));
+    }
+    let mut where_: Vec<String> = Vec::new();
+    if slow.mean_blocked > fast.mean_blocked && differs(fast.mean_blocked, slow.mean_blocked) {
+        where_.push(format!(
+            "{}'s requests waited longer for a connection (mean blocked {} against {})",
+            slow.protocol,
+            format_duration(slow.mean_blocked),
+            format_duration(fast.mean_blocked)
+        ));
+    }
+    if slow.mean_ttfb > fast.mean_ttfb && differs(fast.mean_ttfb, slow.mean_ttfb) {
+        where_.push(format!(
+            "{}'s first response bytes came later (mean TTFB {} against {})",
+            slow.protocol,
+            format_duration(slow.mean_ttfb),
+            format_duration(fast.mean_ttfb)
+        ));
+    }
+    if where_.is_empty() {
+        s.push_str(&format!(
+            ", and mean blocked ({} against {}) and TTFB ({} against {}) do not account for \
+             the difference; compare the per-request tables below.",
+            format_duration(slow.mean_blocked),
+            format_duration(fast.mean_blocked),
+            format_duration(slow.mean_ttfb),
+            format_duration(fast.mean_ttfb)
+        ));
+    } else {
+        s.push_str(&format!("; {}.", join_and(&where_)));
+    }
+    s
+}
+
+fn hol_sentences(summaries: &[ProtocolSummary], runs: &[RunRecord]) -> Vec<String> {
+    summaries
+        .iter()
+        .filter_map(|s| {
+            let d = detail(runs, s.protocol);
+            let hol = d.hol?;
+            Some(format!(
+                "On {}, {} over {} had a response ready but queued behind earlier ones \
+                 on the same connection (head-of-line blocking, mean {}).",
+                s.protocol,
+                plural(d.hol_requests as f64, "request", "requests"),
+                plural(s.repetitions as f64, "repetition", "repetitions"),
+                format_duration(hol)
+            ))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixtures::RunBuilder;
+    use crate::summary::summarize;
+
+    fn verdict_of(runs: &[RunRecord]) -> String {
+        verdict(&summarize(runs), runs)
+    }
+
+    #[test]
+    fn names_the_faster_protocol_and_the_handshakes() {
+        let runs = vec![
+            RunBuilder::http10(0, 44).build(),
+            RunBuilder::http11(0, 23).build(),
+            RunBuilder::http10(1, 46).build(),
+            RunBuilder::http11(1, 24).build(),
+            RunBuilder::http10(2, 42).build(),
+            RunBuilder::http11(2, 22).build(),
+        ];
+        let v = verdict_of(&runs);
+        assert!(
+            v.starts_with("**http1.1** loaded the page in 23.0ms (median of 3), 1.9× faster than http1.0 (44.0ms)."),
+            "{v}"
+        );
+        assert!(
+            v.contains(
+                "http1.0 opened 4 connections and paid 4 TCP and 4 TLS handshakes, one per request"
+            ),
+            "{v}"
+        );
+        assert!(
+            v.contains("http1.1 opened 2 and reused them, so 2 requests waited for a free connection (mean blocked 4.1ms)"),
+            "{v}"
+        );
+        assert!(!v.contains("failed"), "{v}");
+        assert!(!v.contains("noise"), "{v}");
+    }
+
+    #[test]
+    fn within_five_percent_is_noise() {
+        let runs = vec![
+            RunBuilder::http10(0, 100).build(),
+            RunBuilder::http11(0, 97).build(),
+        ];
+        let v = verdict_of(&runs);
+        assert!(
+            v.contains("about the same time, within run-to-run noise"),
+            "{v}"
+        );
+        assert!(!v.contains("faster than"), "{v}");
+        assert!(v.contains("http1.0 paid 4 TCP and 4 TLS handshakes"), "{v}");
+    }
+
+    #[test]
+    fn single_protocol_has_nothing_to_compare() {
+        let runs = vec![RunBuilder::http11(0, 20).no_tls().build()];
+        let v = verdict_of(&runs);
+        assert!(
+            v.starts_with("**http1.1** loaded the page in 20.0ms (median of 1"),
+            "{v}"
+        );
+        assert!(
+            v.contains("opened 2 connections for 4 requests and paid 2 TCP handshakes"),
+            "{v}"
+        );
+        assert!(v.contains("nothing to compare"), "{v}");
+    }
+
+    #[test]
+    fn failures_are_named_with_their_count() {
+        let runs = vec![
+            RunBuilder::http10(0, 44)
+                .fail(1, "reset")
+                .fail(2, "reset")
+                .build(),
+            RunBuilder::http10(1, 44).build(),
+            RunBuilder::http11(0, 23).build(),
+        ];
+        let v = verdict_of(&runs);
+        assert!(
+            v.starts_with("**http1.0**: 2 of 8 requests failed across 2 repetitions"),
+            "{v}"
+        );
+        assert!(v.contains("**http1.1** loaded the page"), "{v}");
+        // A fast protocol whose requests failed says so where it is called fastest.
+        let runs = vec![
+            RunBuilder::http10(0, 44).build(),
+            RunBuilder::http11(0, 23).fail(0, "reset").build(),
+        ];
+        let v = verdict_of(&runs);
+        assert!(
+            v.starts_with("**http1.1**: 1 of 4 requests failed across 1 repetition"),
+            "{v}"
+        );
+        assert!(
+            v.contains("**http1.1** loaded the page in 23.0ms (median of 1, with 1 failed request), 1.9× faster"),
+            "{v}"
+        );
+    }
+
+    #[test]
+    fn same_handshakes_points_at_ttfb() {
+        let runs = vec![
+            RunBuilder::http11(0, 30)
+                .wait(Duration::from_millis(9))
+                .build(),
+            RunBuilder::new(Protocol::Http11Pipelined, 0)
+                .page_ms(15)
+                .hol(3, Duration::from_micros(1_500))
+                .build(),
+        ];
+        let v = verdict_of(&runs);
+        assert!(
+            v.starts_with("**http1.1-pipelined** loaded the page in 15.0ms"),
+            "{v}"
+        );
+        assert!(v.contains("2.0× faster than http1.1 (30.0ms)"), "{v}");
+        assert!(
+            v.contains("Both paid the same handshakes (2 TCP and 2 TLS handshakes)"),
+            "{v}"
+        );
+        assert!(v.contains("mean TTFB 9.0ms against 2.0ms"), "{v}");
+        assert!(
+            v.contains("On http1.1-pipelined, 1 request over 1 repetition had a response ready"),
+            "{v}"
+        );
+        assert!(v.contains("head-of-line blocking, mean 1.5ms"), "{v}");
+    }
+
+    #[test]
+    fn no_runs() {
+        assert!(verdict_of(&[]).contains("nothing to compare"));
+    }
+}

@@ -1,0 +1,111 @@
+//! `ServerLog`: the server's record of every request, shared by all connection tasks.
+//!
+//! A record is pushed when its response head is ready and completed later, when its body has
+//! been handed over (`response_sent_at`). Records are addressed by their sequence number since
+//! the server started, so `take` can drain the log while responses are still in flight without
+//! a late completion landing on the wrong record.
+
+use httplab_core::ServerRequestRecord;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+/// The server's request log. Cheap to clone; all clones share one log.
+#[derive(Clone, Default)]
+pub struct ServerLog {
+    inner: Arc<Mutex<Inner>>,
+}
+
+#[derive(Default)]
+struct Inner {
+    /// Records already taken: the sequence number of `records[0]`.
+    taken: u64,
+    records: Vec<ServerRequestRecord>,
+}
+
+impl ServerLog {
+    /// Removes and returns every record so far, in the order their responses became ready.
+    /// A record taken before its body was sent keeps `response_sent_at: None`.
+    pub fn take(&self) -> Vec<ServerRequestRecord> {
+        let mut inner = self.lock();
+        let records = std::mem::take(&mut inner.records);
+        inner.taken += records.len() as u64;
+        records
+    }
+
+    /// A copy of the records so far, leaving them in the log.
+    pub fn snapshot(&self) -> Vec<ServerRequestRecord> {
+        self.lock().records.clone()
+    }
+
+    /// Appends a record; returns its sequence number for `mark_sent`.
+    pub(crate) fn push(&self, record: ServerRequestRecord) -> u64 {
+        let mut inner = self.lock();
+        inner.records.push(record);
+        inner.taken + inner.records.len() as u64 - 1
+    }
+
+    /// Sets `response_sent_at` of record `seq`, unless it was taken already.
+    pub(crate) fn mark_sent(&self, seq: u64, at: Duration) {
+        let mut inner = self.lock();
+        let Some(index) = seq.checked_sub(inner.taken) else {
+            return;
+        };
+        if let Some(record) = usize::try_from(index)
+            .ok()
+            .and_then(|i| inner.records.get_mut(i))
+        {
+            record.response_sent_at = Some(at);
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic elsewhere while holding the lock leaves the records intact; keep serving.
+        self.inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl std::fmt::Debug for ServerLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerLog")
+            .field("records", &self.lock().records.len())
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(path: &str) -> ServerRequestRecord {
+        ServerRequestRecord {
+            request_id: None,
+            connection: 0,
+            peer_addr: "127.0.0.1:1".into(),
+            method: "GET".into(),
+            path: path.into(),
+            arrived_at: Duration::ZERO,
+            response_ready_at: Duration::ZERO,
+            response_sent_at: None,
+            status: 200,
+            response_body_bytes: 0,
+        }
+    }
+
+    #[test]
+    fn completion_after_take_does_not_hit_another_record() {
+        let log = ServerLog::default();
+        let a = log.push(record("/a"));
+        let taken = log.take();
+        assert_eq!(taken.len(), 1);
+        let b = log.push(record("/b"));
+        log.mark_sent(a, Duration::from_millis(1));
+        assert_eq!(log.snapshot()[0].response_sent_at, None);
+        log.mark_sent(b, Duration::from_millis(2));
+        let now = log.take();
+        assert_eq!(now[0].path, "/b");
+        assert_eq!(now[0].response_sent_at, Some(Duration::from_millis(2)));
+        assert!(log.snapshot().is_empty());
+    }
+}

@@ -1,0 +1,67 @@
+//! Helpers shared by the test suites: the repository's scenario files, private temporary
+//! folders, and the rule for tests that need an outside peer (curl, nginx, h2load): a loud SKIP
+//! line when the peer is missing, and a failure instead when running under CI (`CI=true`).
+#![forbid(unsafe_code)]
+
+use httplab_core::Scenario;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// The repository root (the workspace that holds `scenarios/`).
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Path of a scenario file in the repository, e.g. `scenario_path("quickstart")`.
+pub fn scenario_path(name: &str) -> PathBuf {
+    repo_root().join("scenarios").join(format!("{name}.toml"))
+}
+
+/// Loads and validates a scenario file from the repository.
+pub fn scenario(name: &str) -> Scenario {
+    let path = scenario_path(name);
+    let source =
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    Scenario::parse(&source, &path.display().to_string()).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Parses a scenario written inline in a test.
+pub fn inline_scenario(toml: &str) -> Scenario {
+    Scenario::parse(toml, "inline.toml").unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// A new empty folder under the system temp dir, unique to this process and call.
+pub fn temp_dir(label: &str) -> PathBuf {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "httplab-test-{label}-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+    dir
+}
+
+/// Whether the tests run under CI, where a missing peer is a failure rather than a skip.
+pub fn under_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+}
+
+/// Finds an outside tool on PATH. Missing: under CI, panics; otherwise prints a loud SKIP line
+/// naming the test and how to install the tool, and returns `None` so the test can return.
+pub fn require_tool(tool: &str, test: &str, install: &str) -> Option<PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join(tool))
+            .find(|candidate| candidate.is_file())
+    });
+    if found.is_none() {
+        let msg = format!("{test}: `{tool}` not found on PATH (install: {install})");
+        if under_ci() {
+            panic!("CI=true and {msg}");
+        }
+        eprintln!("\n**************** SKIP: {msg} ****************\n");
+    }
+    found
+}

@@ -1,0 +1,158 @@
+//! The certificate store on a real filesystem and handshakes over real 127.0.0.1 sockets.
+
+use httplab_core::HandshakeKind;
+use httplab_tls::{describe, CertStore, TlsError, ALPN_H2, ALPN_HTTP10, ALPN_HTTP11};
+use rustls_pki_types::ServerName;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+/// A fresh directory under the system temp dir (from the testkit), removed on drop because
+/// it holds private keys.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> Self {
+        Self(httplab_testkit::temp_dir(&format!("tls-{name}")))
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[cfg(unix)]
+fn mode(path: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+#[test]
+#[cfg(unix)]
+fn generated_keys_are_private_and_the_ca_is_reused() {
+    let tmp = TempDir::new("reuse");
+    let store = CertStore::open_or_create(&tmp.0).unwrap();
+    assert_eq!(store.dir(), tmp.0.as_path());
+    assert_eq!(store.ca_cert_path(), tmp.0.join("ca.pem"));
+    for key in ["ca.key", "localhost.key"] {
+        assert_eq!(mode(&tmp.0.join(key)), 0o600, "{key}");
+    }
+    for name in ["ca.pem", "localhost.pem"] {
+        assert!(
+            std::fs::metadata(tmp.0.join(name)).unwrap().len() > 100,
+            "{name}"
+        );
+    }
+    let ca = std::fs::read(tmp.0.join("ca.pem")).unwrap();
+    let ca_key = std::fs::read(tmp.0.join("ca.key")).unwrap();
+    let leaf = std::fs::read(tmp.0.join("localhost.pem")).unwrap();
+
+    // Reopening reuses everything.
+    CertStore::open_or_create(&tmp.0).unwrap();
+    assert_eq!(std::fs::read(tmp.0.join("ca.pem")).unwrap(), ca);
+    assert_eq!(std::fs::read(tmp.0.join("ca.key")).unwrap(), ca_key);
+    assert_eq!(std::fs::read(tmp.0.join("localhost.pem")).unwrap(), leaf);
+
+    // A broken leaf is re-issued from the same CA.
+    std::fs::write(tmp.0.join("localhost.pem"), b"garbage").unwrap();
+    CertStore::open_or_create(&tmp.0).unwrap();
+    let reissued = std::fs::read(tmp.0.join("localhost.pem")).unwrap();
+    assert_ne!(reissued, leaf);
+    assert_eq!(std::fs::read(tmp.0.join("ca.pem")).unwrap(), ca);
+    assert_eq!(mode(&tmp.0.join("localhost.key")), 0o600);
+}
+
+#[test]
+fn an_unusable_ca_names_the_file_and_the_fix() {
+    let tmp = TempDir::new("badca");
+    CertStore::open_or_create(&tmp.0).unwrap();
+    std::fs::write(tmp.0.join("ca.key"), b"not a key").unwrap();
+    let err = CertStore::open_or_create(&tmp.0).unwrap_err();
+    assert!(matches!(err, TlsError::UnusableCa { .. }), "{err}");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("ca.key") && msg.contains("Delete the directory"),
+        "{msg}"
+    );
+
+    // A CA certificate that does not belong to the key is caught too.
+    let other = TempDir::new("otherca");
+    CertStore::open_or_create(&other.0).unwrap();
+    std::fs::copy(other.0.join("ca.key"), tmp.0.join("ca.key")).unwrap();
+    let msg = CertStore::open_or_create(&tmp.0).unwrap_err().to_string();
+    assert!(
+        msg.contains("ca.pem") && msg.contains("does not match"),
+        "{msg}"
+    );
+}
+
+/// Serves one TLS connection: handshake, write one byte, read until the client closes.
+async fn serve_one(listener: &TcpListener, config: Arc<rustls::ServerConfig>) {
+    let (tcp, _) = listener.accept().await.unwrap();
+    let mut tls = tokio_rustls::TlsAcceptor::from(config)
+        .accept(tcp)
+        .await
+        .unwrap();
+    tls.write_all(b"!").await.unwrap();
+    tls.flush().await.unwrap();
+    let mut rest = Vec::new();
+    let _ = tls.read_to_end(&mut rest).await;
+}
+
+/// Connects, handshakes, reads the server's byte (which also takes in TLS 1.3 tickets), closes.
+async fn connect_one(
+    addr: std::net::SocketAddr,
+    config: Arc<rustls::ClientConfig>,
+) -> httplab_core::TlsRecord {
+    let tcp = TcpStream::connect(addr).await.unwrap();
+    let started = Instant::now();
+    let mut tls = tokio_rustls::TlsConnector::from(config)
+        .connect(ServerName::try_from("localhost").unwrap(), tcp)
+        .await
+        .unwrap();
+    let record = describe(tls.get_ref().1, started.elapsed());
+    let mut byte = [0u8; 1];
+    tls.read_exact(&mut byte).await.unwrap();
+    assert_eq!(&byte, b"!");
+    tls.shutdown().await.unwrap();
+    record
+}
+
+#[tokio::test]
+async fn tls13_handshake_then_resumption() {
+    let tmp = TempDir::new("handshake");
+    let store = CertStore::open_or_create(&tmp.0).unwrap();
+    let server = store.server_config(&[ALPN_HTTP11, ALPN_HTTP10]).unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server_task = tokio::spawn(async move {
+        for _ in 0..4 {
+            serve_one(&listener, server.clone()).await;
+        }
+    });
+
+    // Without resumption: two full handshakes.
+    let fresh = store.client_config(&[ALPN_H2, ALPN_HTTP11], false).unwrap();
+    for _ in 0..2 {
+        let record = connect_one(addr, fresh.clone()).await;
+        assert_eq!(record.version, "TLSv1.3");
+        assert_eq!(record.alpn.as_deref(), Some("http/1.1"));
+        assert_eq!(record.handshake_kind, HandshakeKind::Full);
+        assert!(record.cipher.starts_with("TLS13_"), "{}", record.cipher);
+        assert!(record.key_exchange_group.is_some());
+        assert!(record.handshake > Duration::ZERO);
+    }
+
+    // With resumption: the second connection resumes.
+    let resuming = store.client_config(&[ALPN_HTTP11], true).unwrap();
+    let first = connect_one(addr, resuming.clone()).await;
+    assert_eq!(first.handshake_kind, HandshakeKind::Full);
+    let second = connect_one(addr, resuming).await;
+    assert_eq!(second.handshake_kind, HandshakeKind::Resumed);
+    assert_eq!(second.alpn.as_deref(), Some("http/1.1"));
+    server_task.await.unwrap();
+}

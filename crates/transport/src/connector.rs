@@ -1,0 +1,58 @@
+//! The harness's side of the contract: something that opens timed connections on request.
+
+use crate::meter::{Meter, Metered};
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite};
+
+/// Any byte stream a protocol client can speak on (TCP, or TLS over TCP).
+pub trait Io: AsyncRead + AsyncWrite + Send + Unpin + 'static {}
+impl<T: AsyncRead + AsyncWrite + Send + Unpin + 'static> Io for T {}
+
+/// A boxed stream, so protocol clients need not care whether TLS is underneath.
+pub type BoxIo = Box<dyn Io>;
+
+/// Where requests go: the scheme and authority for URLs and the `Host` header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    /// "http" or "https".
+    pub scheme: &'static str,
+    /// e.g. "localhost:8443".
+    pub authority: String,
+}
+
+impl Origin {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}://{}{}", self.scheme, self.authority, path)
+    }
+}
+
+/// A connected (and, with TLS, handshaken) stream, with what it cost to set up.
+pub struct Connection {
+    /// The harness's number for it, in order of opening.
+    pub id: u32,
+    /// The stream, metered above TLS: its byte times are the request's own.
+    pub stream: Metered<BoxIo>,
+    /// TCP connect duration.
+    pub tcp_connect: Duration,
+    /// TLS handshake duration, if TLS.
+    pub ssl: Option<Duration>,
+}
+
+impl Connection {
+    /// A handle on the stream's meter that outlives the stream.
+    pub fn meter(&self) -> Meter {
+        self.stream.meter().clone()
+    }
+}
+
+/// The future a connector returns.
+pub type ConnectFuture<'a> = Pin<Box<dyn Future<Output = io::Result<Connection>> + Send + 'a>>;
+
+/// Opens connections to the origin, timing TCP and TLS; implemented by the harness.
+pub trait Connector: Send + Sync + 'static {
+    fn origin(&self) -> &Origin;
+    fn connect(&self) -> ConnectFuture<'_>;
+}

@@ -1,0 +1,100 @@
+//! One HTTP/1.x request and response over a hyper connection, as both hyper-based clients use
+//! it: build the request head, send it, read the body to its end counting bytes, and return what
+//! the record needs. Timing comes from the connection's meter, not from here.
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Empty};
+use hyper::client::conn::http1::SendRequest;
+use hyper::{Request, Version};
+
+/// What came back.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ResponseSummary {
+    pub status: u16,
+    /// e.g. "HTTP/1.1".
+    pub http_version: String,
+    pub headers: Vec<(String, String)>,
+    pub body_bytes: u64,
+    /// Whether the response asked for the connection to close (or HTTP/1.0 without keep-alive).
+    pub connection_close: bool,
+    pub error: Option<String>,
+}
+
+/// The header the lab server uses to match its log to the client's requests.
+pub const REQUEST_ID_HEADER: &str = "x-httplab-request";
+
+/// The request head every HTTP/1.x client sends, in order.
+pub fn request_headers(
+    authority: &str,
+    request_id: u32,
+    extra: &[(&str, &str)],
+) -> Vec<(String, String)> {
+    let mut headers = vec![
+        ("host".to_string(), authority.to_string()),
+        (
+            "user-agent".to_string(),
+            format!("httplab/{}", env!("CARGO_PKG_VERSION")),
+        ),
+        ("accept".to_string(), "*/*".to_string()),
+        (REQUEST_ID_HEADER.to_string(), request_id.to_string()),
+    ];
+    headers.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    headers
+}
+
+/// Sends one GET-like request (no body) and reads the whole response.
+pub async fn exchange_http1(
+    sender: &mut SendRequest<Empty<Bytes>>,
+    method: &str,
+    path: &str,
+    version: Version,
+    headers: &[(String, String)],
+) -> Result<ResponseSummary, hyper::Error> {
+    let mut builder = Request::builder().method(method).uri(path).version(version);
+    for (name, value) in headers {
+        builder = builder.header(name, value);
+    }
+    let request = match builder.body(Empty::new()) {
+        Ok(r) => r,
+        Err(e) => {
+            return Ok(ResponseSummary {
+                error: Some(format!("could not build the request: {e}")),
+                ..Default::default()
+            })
+        }
+    };
+    let response = sender.send_request(request).await?;
+    let status = response.status().as_u16();
+    let http_version = format!("{:?}", response.version());
+    let connection_close = response
+        .headers()
+        .get(hyper::header::CONNECTION)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("close"))
+        || response.version() == Version::HTTP_10;
+    let headers = response
+        .headers()
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.as_str().to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    let mut body = response.into_body();
+    let mut body_bytes = 0u64;
+    while let Some(frame) = body.frame().await {
+        if let Some(data) = frame?.data_ref() {
+            body_bytes += data.len() as u64;
+        }
+    }
+    Ok(ResponseSummary {
+        status,
+        http_version,
+        headers,
+        body_bytes,
+        connection_close,
+        error: None,
+    })
+}

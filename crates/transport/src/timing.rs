@@ -1,0 +1,157 @@
+//! From byte times to a `RequestRecord`: the one place phases are computed.
+
+use crate::meter::ByteTimes;
+use crate::ResponseSummary;
+use httplab_core::{Phases, RequestRecord, RequestSpec};
+use std::time::Duration;
+
+/// What a protocol client knows about one request, gathered as it goes.
+#[derive(Debug, Clone)]
+pub struct RequestTiming {
+    pub spec: RequestSpec,
+    pub url: String,
+    pub issued_at: Duration,
+    pub connection: Option<u32>,
+    /// TCP and TLS setup, when this request opened the connection it went out on.
+    pub new_connection: Option<(Duration, Option<Duration>)>,
+    pub request_headers: Vec<(String, String)>,
+    pub request_body_bytes: u64,
+}
+
+impl RequestTiming {
+    pub fn new(spec: RequestSpec, url: String, issued_at: Duration) -> Self {
+        Self {
+            spec,
+            url,
+            issued_at,
+            connection: None,
+            new_connection: None,
+            request_headers: Vec::new(),
+            request_body_bytes: 0,
+        }
+    }
+
+    /// The record of a completed exchange, phases taken from the exchange's byte times.
+    ///
+    /// Phases are contiguous from `issued_at` to the last response byte; `blocked` absorbs the
+    /// client's own overhead between holding a connection and writing its first byte.
+    pub fn finish(self, bytes: ByteTimes, response: ResponseSummary) -> RequestRecord {
+        let (connect, ssl) = match self.new_connection {
+            Some((tcp, tls)) => (Some(tcp), tls),
+            None => (None, None),
+        };
+        let setup = connect.unwrap_or_default() + ssl.unwrap_or_default();
+        let first_write = bytes.first_write.unwrap_or(self.issued_at + setup);
+        let last_write = bytes.last_write.unwrap_or(first_write).max(first_write);
+        let first_read = bytes.first_read.unwrap_or(last_write).max(last_write);
+        let last_read = bytes.last_read.unwrap_or(first_read).max(first_read);
+        let phases = Phases {
+            blocked: first_write.saturating_sub(self.issued_at + setup),
+            connect,
+            ssl,
+            send: last_write - first_write,
+            wait: first_read - last_write,
+            receive: last_read - first_read,
+            hol: None,
+        };
+        let request_header_bytes = bytes.bytes_written.saturating_sub(self.request_body_bytes);
+        let response_header_bytes = bytes.bytes_read.saturating_sub(response.body_bytes);
+        self.record(
+            phases,
+            response,
+            request_header_bytes,
+            response_header_bytes,
+        )
+    }
+
+    /// The record of a request that failed at `failed_at`, with whatever was measured before.
+    pub fn fail(self, failed_at: Duration, error: String) -> RequestRecord {
+        let (connect, ssl) = match self.new_connection {
+            Some((tcp, tls)) => (Some(tcp), tls),
+            None => (None, None),
+        };
+        let setup = connect.unwrap_or_default() + ssl.unwrap_or_default();
+        let phases = Phases {
+            blocked: failed_at.saturating_sub(self.issued_at + setup),
+            connect,
+            ssl,
+            ..Phases::default()
+        };
+        let response = ResponseSummary {
+            error: Some(error),
+            ..ResponseSummary::default()
+        };
+        self.record(phases, response, 0, 0)
+    }
+
+    fn record(
+        self,
+        phases: Phases,
+        response: ResponseSummary,
+        request_header_bytes: u64,
+        response_header_bytes: u64,
+    ) -> RequestRecord {
+        RequestRecord {
+            id: self.spec.id,
+            method: self.spec.method,
+            url: self.url,
+            path: self.spec.path,
+            connection: self.connection,
+            issued_at: self.issued_at,
+            phases,
+            status: response.status,
+            http_version: response.http_version,
+            request_headers: self.request_headers,
+            response_headers: response.headers,
+            request_header_bytes,
+            request_body_bytes: self.request_body_bytes,
+            response_header_bytes,
+            response_body_bytes: response.body_bytes,
+            error: response.error,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ms(v: u64) -> Duration {
+        Duration::from_millis(v)
+    }
+
+    #[test]
+    fn phases_from_byte_times() {
+        let spec = RequestSpec {
+            id: 7,
+            method: "GET".into(),
+            path: "/a".into(),
+        };
+        let mut t = RequestTiming::new(spec, "http://x/a".into(), ms(10));
+        t.new_connection = Some((ms(1), Some(ms(2))));
+        let bytes = ByteTimes {
+            bytes_written: 100,
+            bytes_read: 1_200,
+            first_write: Some(ms(20)),
+            last_write: Some(ms(21)),
+            first_read: Some(ms(31)),
+            last_read: Some(ms(35)),
+        };
+        let resp = ResponseSummary {
+            status: 200,
+            body_bytes: 1_000,
+            ..Default::default()
+        };
+        let r = t.finish(bytes, resp);
+        assert_eq!(r.phases.blocked, ms(7));
+        assert_eq!(
+            (r.phases.send, r.phases.wait, r.phases.receive),
+            (ms(1), ms(10), ms(4))
+        );
+        assert_eq!(r.ended_at(), ms(35));
+        assert_eq!(
+            (r.request_header_bytes, r.response_header_bytes),
+            (100, 200)
+        );
+    }
+}
