@@ -21,4 +21,4 @@ pub use record::{
     CloseReason, ConnectionRecord, HandshakeKind, Phases, RequestRecord, RunRecord,
     ServerRequestRecord, TlsRecord,
 };
-pub use scenario::{RequestSpec, Resource, Scenario, ScenarioError};
+pub use scenario::{PipeliningModel, RequestSpec, Resource, Scenario, ScenarioError};

@@ -146,6 +146,9 @@ pub struct RequestRecord {
     pub response_body_bytes: u64,
     /// What went wrong, if the request failed.
     pub error: Option<String>,
+    /// Times the client sent it again after a connection closed with it unanswered.
+    #[serde(default)]
+    pub retries: u32,
 }
 
 impl RequestRecord {
@@ -196,6 +199,9 @@ pub struct ServerRequestRecord {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunRecord {
     pub protocol: Protocol,
+    /// The server's pipelining model for this run, when the scenario chose one.
+    #[serde(default)]
+    pub server_pipelining: Option<crate::scenario::PipeliningModel>,
     /// From 0.
     pub repetition: u32,
     /// Wall-clock time of the run's clock epoch, milliseconds since the Unix epoch.
@@ -213,6 +219,15 @@ pub struct RunRecord {
 }
 
 impl RunRecord {
+    /// The name of this run's configuration in reports: the protocol id, plus the server's
+    /// pipelining model when the scenario compares models (e.g. `http1.1-pipelined/parallel`).
+    pub fn label(&self) -> String {
+        match self.server_pipelining {
+            Some(model) => format!("{}/{}", self.protocol.id(), model.id()),
+            None => self.protocol.id().to_string(),
+        }
+    }
+
     /// TCP handshakes the client made.
     pub fn tcp_handshakes(&self) -> usize {
         self.connections.len()

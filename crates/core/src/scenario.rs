@@ -44,6 +44,10 @@ pub struct ClientSettings {
     pub max_connections_per_host: u32,
     /// Whether the HTTP/1.x protocols run over TLS.
     pub tls: bool,
+    /// Connections `http1.1-pipelined` spreads its requests over (default 1).
+    pub pipeline_connections: u32,
+    /// Requests in flight at most on one pipelined connection (`None`: all of them).
+    pub pipeline_depth: Option<u32>,
 }
 
 /// The `[server]` table.
@@ -51,12 +55,48 @@ pub struct ClientSettings {
 pub struct ServerSettings {
     /// Think time for resources that do not set their own.
     pub think: Duration,
+    /// How the server treats pipelined requests, one run of `http1.1-pipelined` per model
+    /// listed. Empty: the scenario did not ask, and the lab serves HTTP/1.x with hyper (which
+    /// handles pipelined requests serially).
+    pub pipelining: Vec<PipeliningModel>,
+}
+
+/// How a server handles requests pipelined on one connection (responses always leave in order).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PipeliningModel {
+    /// One request at a time: the next is read and handled after the previous response is sent.
+    Serial,
+    /// Every request starts as soon as it is read; finished responses wait for their turn.
+    Parallel,
+}
+
+impl PipeliningModel {
+    pub fn id(self) -> &'static str {
+        match self {
+            PipeliningModel::Serial => "serial",
+            PipeliningModel::Parallel => "parallel",
+        }
+    }
+}
+
+/// Methods a resource may be requested with.
+pub const METHODS: [&str; 6] = ["GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS"];
+
+/// Whether a method is idempotent (RFC 9110 §9.2.2): safe to resend after a lost connection and
+/// to pipeline behind other requests.
+pub fn is_idempotent(method: &str) -> bool {
+    matches!(method, "GET" | "HEAD" | "PUT" | "DELETE" | "OPTIONS")
 }
 
 /// One resource the lab server serves and the workload requests once.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Resource {
     pub path: String,
+    /// The method the workload requests it with (default GET).
+    pub method: String,
+    /// Request body bytes the client uploads (default 0).
+    pub request_body: u64,
     /// Response body size in bytes.
     pub size: u64,
     /// Server think time before the response head.
@@ -70,6 +110,8 @@ pub struct RequestSpec {
     pub id: u32,
     pub method: String,
     pub path: String,
+    /// Request body bytes to upload.
+    pub body_bytes: u64,
 }
 
 impl Scenario {
@@ -87,8 +129,9 @@ impl Scenario {
             .enumerate()
             .map(|(i, r)| RequestSpec {
                 id: i as u32,
-                method: "GET".to_string(),
+                method: r.method.clone(),
                 path: r.path.clone(),
+                body_bytes: r.request_body,
             })
             .collect()
     }
@@ -125,12 +168,23 @@ struct RawScenario {
 struct RawClient {
     max_connections_per_host: Option<Spanned<u32>>,
     tls: Option<bool>,
+    pipeline_connections: Option<Spanned<u32>>,
+    pipeline_depth: Option<Spanned<u32>>,
 }
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct RawServer {
     think: Option<Spanned<HumanDuration>>,
+    pipelining: Option<Spanned<OneOrMany<PipeliningModel>>>,
+}
+
+/// A value written either alone or as a list.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum OneOrMany<T> {
+    One(T),
+    Many(Vec<T>),
 }
 
 #[derive(Deserialize)]
@@ -141,6 +195,8 @@ struct RawResource {
     think: Option<Spanned<HumanDuration>>,
     status: Option<Spanned<u16>>,
     count: Option<Spanned<u32>>,
+    method: Option<Spanned<String>>,
+    body: Option<Spanned<HumanSize>>,
 }
 
 impl RawScenario {
@@ -208,6 +264,45 @@ impl RawScenario {
             }
         };
 
+        let in_range = |v: &Option<Spanned<u32>>, key: &str, default: u32| match v {
+            None => Ok(default),
+            Some(v) if (1..=MAX_REQUESTS as u32).contains(v.get_ref()) => Ok(*v.get_ref()),
+            Some(v) => Err(err(
+                v.span(),
+                format!("`{key}` must be between 1 and {MAX_REQUESTS}"),
+            )),
+        };
+        let pipeline_connections =
+            in_range(&self.client.pipeline_connections, "pipeline_connections", 1)?;
+        let pipeline_depth = match &self.client.pipeline_depth {
+            None => None,
+            depth => Some(in_range(depth, "pipeline_depth", 1)?),
+        };
+        let pipelining = match self.server.pipelining {
+            None => Vec::new(),
+            Some(p) => {
+                let span = p.span();
+                let list = match p.into_inner() {
+                    OneOrMany::One(m) => vec![m],
+                    OneOrMany::Many(list) => list,
+                };
+                let mut unique: Vec<PipeliningModel> = Vec::new();
+                for m in list {
+                    if !unique.contains(&m) {
+                        unique.push(m);
+                    }
+                }
+                if unique.is_empty() {
+                    return Err(err(
+                        span,
+                        "`pipelining` is empty: use \"serial\", \"parallel\" or both in a list"
+                            .into(),
+                    ));
+                }
+                unique
+            }
+        };
+
         let default_think = match self.server.think {
             None => Duration::ZERO,
             Some(t) => check_think(&t).map_err(|m| err(t.span(), m))?,
@@ -264,6 +359,26 @@ impl RawScenario {
                     ))
                 }
             };
+            let method = match &raw.method {
+                None => "GET".to_string(),
+                Some(m) if METHODS.contains(&m.get_ref().as_str()) => m.get_ref().clone(),
+                Some(m) => {
+                    return Err(err(
+                        m.span(),
+                        format!("`method` must be one of {}", METHODS.join(", ")),
+                    ))
+                }
+            };
+            let request_body = match &raw.body {
+                None => 0,
+                Some(b) if b.get_ref().0 > MAX_RESPONSE_SIZE => {
+                    return Err(err(b.span(), "`body` may be at most 1gb".into()))
+                }
+                Some(b) if matches!(method.as_str(), "GET" | "HEAD") && b.get_ref().0 > 0 => {
+                    return Err(err(b.span(), format!("a {method} request carries no body: set `method = \"POST\"` (or PUT) to upload")))
+                }
+                Some(b) => b.get_ref().0,
+            };
             let has_pattern = path.contains("{i}");
             let expanded: Vec<String> = match (&raw.count, has_pattern) {
                 (None, false) => vec![path.clone()],
@@ -300,6 +415,8 @@ impl RawScenario {
                 }
                 resources.push(Resource {
                     path: p,
+                    method: method.clone(),
+                    request_body,
                     size,
                     think,
                     status,
@@ -321,9 +438,12 @@ impl RawScenario {
             client: ClientSettings {
                 max_connections_per_host,
                 tls: self.client.tls.unwrap_or(false),
+                pipeline_connections,
+                pipeline_depth,
             },
             server: ServerSettings {
                 think: default_think,
+                pipelining,
             },
             resources,
         })
@@ -482,6 +602,39 @@ think = "5ms"
             );
             assert!(e.snippet.contains('^'), "{e}");
         }
+    }
+
+    #[test]
+    fn pipelining_and_methods() {
+        let s = Scenario::parse(
+            "name = \"p\"\n[client]\npipeline_depth = 4\n[server]\npipelining = [\"serial\", \"parallel\"]\n[[resource]]\npath = \"/up\"\nmethod = \"POST\"\nbody = \"2kb\"\n",
+            "p.toml",
+        )
+        .unwrap();
+        assert_eq!(
+            s.server.pipelining,
+            vec![PipeliningModel::Serial, PipeliningModel::Parallel]
+        );
+        assert_eq!(
+            (s.client.pipeline_connections, s.client.pipeline_depth),
+            (1, Some(4))
+        );
+        assert_eq!(s.requests()[0].body_bytes, 2_000);
+        assert!(!is_idempotent(&s.requests()[0].method));
+        let s = Scenario::parse(
+            "name = \"p\"\n[server]\npipelining = \"parallel\"\n[[resource]]\npath = \"/a\"\n",
+            "p.toml",
+        )
+        .unwrap();
+        assert_eq!(s.server.pipelining, vec![PipeliningModel::Parallel]);
+        let e = error_of(
+            "name = \"x\"\n[server]\npipelining = \"eager\"\n[[resource]]\npath = \"/a\"\n",
+        );
+        assert_eq!(e.line, 3, "{e}");
+        let e = error_of("name = \"x\"\n[[resource]]\npath = \"/a\"\nbody = \"1kb\"\n");
+        assert!(e.message.contains("carries no body"), "{e}");
+        let e = error_of("name = \"x\"\n[[resource]]\npath = \"/a\"\nmethod = \"BREW\"\n");
+        assert!(e.message.contains("must be one of"), "{e}");
     }
 
     #[test]

@@ -145,6 +145,7 @@ impl Lab {
 
         Ok(RunRecord {
             protocol,
+            server_pipelining: None,
             repetition,
             epoch_unix_ms: self.clock.epoch_unix().as_millis() as u64,
             started_at,

@@ -164,6 +164,7 @@ impl RunBuilder {
                 response_header_bytes: if failed.is_some() { 0 } else { 96 },
                 response_body_bytes: if failed.is_some() { 0 } else { *size },
                 error: failed.map(|(_, e)| e.clone()),
+                retries: 0,
             };
             if req.error.is_none() {
                 let arrived_at = req.sent_at() + phases.send + us(500);
@@ -228,6 +229,7 @@ impl RunBuilder {
             - started_at;
         RunRecord {
             protocol: self.protocol,
+            server_pipelining: None,
             repetition: self.repetition,
             epoch_unix_ms: 1_700_000_000_000,
             started_at,

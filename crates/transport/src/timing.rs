@@ -16,6 +16,10 @@ pub struct RequestTiming {
     pub new_connection: Option<(Duration, Option<Duration>)>,
     pub request_headers: Vec<(String, String)>,
     pub request_body_bytes: u64,
+    /// Head-of-line time the server reported (pipelining), from `Server-Timing: hol;dur=`.
+    pub hol: Option<Duration>,
+    /// Times the request was sent again on a new connection.
+    pub retries: u32,
 }
 
 impl RequestTiming {
@@ -28,6 +32,8 @@ impl RequestTiming {
             new_connection: None,
             request_headers: Vec::new(),
             request_body_bytes: 0,
+            hol: None,
+            retries: 0,
         }
     }
 
@@ -52,7 +58,7 @@ impl RequestTiming {
             send: last_write - first_write,
             wait: first_read - last_write,
             receive: last_read - first_read,
-            hol: None,
+            hol: self.hol,
         };
         let request_header_bytes = bytes.bytes_written.saturating_sub(self.request_body_bytes);
         let response_header_bytes = bytes.bytes_read.saturating_sub(response.body_bytes);
@@ -108,6 +114,7 @@ impl RequestTiming {
             response_header_bytes,
             response_body_bytes: response.body_bytes,
             error: response.error,
+            retries: self.retries,
         }
     }
 }
@@ -126,6 +133,7 @@ mod tests {
             id: 7,
             method: "GET".into(),
             path: "/a".into(),
+            body_bytes: 0,
         };
         let mut t = RequestTiming::new(spec, "http://x/a".into(), ms(10));
         t.new_connection = Some((ms(1), Some(ms(2))));
