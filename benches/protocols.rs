@@ -2,6 +2,7 @@
 //! - `round_trip/<protocol>/<tls|plain>`: a page of one small resource, so the time is one request
 //!   round trip including the connection it opens (every run starts with no open connection);
 //! - `quickstart/<protocol>`: the quickstart page (13 requests, TLS) per protocol.
+//!
 //! Criterion prints the time of each and the change since the last run; `quickstart/http1.0` over
 //! `quickstart/http1.1` is the price of a connection per request on loopback.
 

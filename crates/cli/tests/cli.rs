@@ -196,6 +196,8 @@ fn quickstart_run_writes_every_output() {
             }
         }
     }
+    let hars = ["http1.0", "http1.1"].map(|p| out_dir.join(format!("{p}.har")));
+    httplab_testkit::validate_har_files("quickstart_run_writes_every_output", &hars);
     let md = std::fs::read_to_string(out_dir.join("report.md")).unwrap();
     assert!(
         md.contains("http1.0") && md.contains("http1.1") && md.to_lowercase().contains("verdict"),

@@ -92,7 +92,7 @@ impl LabConnector {
                     io::Error::new(io::ErrorKind::TimedOut, "TLS handshake timed out")
                 })??;
                 let handshake = self.clock.now() - started;
-                let record = httplab_tls::describe(&stream.get_ref().1, handshake);
+                let record = httplab_tls::describe(stream.get_ref().1, handshake);
                 (Box::new(stream), Some(handshake), Some(record))
             }
         };

@@ -142,24 +142,17 @@ mod tests {
     }
 }
 
-/// Validates the HAR files against the HAR 1.2 JSON schema with the npm package
-/// `har-validator`, when present: `npm install --prefix /tmp/harv har-validator`, then
-/// `HAR_VALIDATOR_DIR=/tmp/harv cargo test -p httplab-report -- --ignored`.
-/// Node is not on the required test path, hence `#[ignore]`.
+/// Validates HAR files built from fixtures (a failed request, a head-of-line wait) with
+/// har-validator, the independent HAR 1.2 schema check `.ci/run` installs.
 #[cfg(test)]
 mod har_validator {
     use super::*;
     use crate::fixtures::{scenario, RunBuilder};
-    use std::process::Command;
     use std::time::Duration;
 
     #[test]
-    #[ignore = "needs node and HAR_VALIDATOR_DIR pointing at an npm prefix with har-validator"]
     fn har_files_pass_har_validator() {
-        let Some(prefix) = std::env::var_os("HAR_VALIDATOR_DIR") else {
-            panic!("set HAR_VALIDATOR_DIR to the npm prefix holding node_modules/har-validator");
-        };
-        let dir = std::env::temp_dir().join(format!("httplab-harv-{}", std::process::id()));
+        let dir = httplab_testkit::temp_dir("harv");
         let runs = vec![
             RunBuilder::http10(0, 44).fail(2, "reset").build(),
             RunBuilder::http11(0, 23)
@@ -168,31 +161,12 @@ mod har_validator {
         ];
         let written = write_all(&dir, &scenario(), &runs, &Environment::default())
             .expect("write into a temp dir");
-        let script = "const v = require('har-validator'); const fs = require('fs');\
-            Promise.all(process.argv.slice(1).map(f => v.har(JSON.parse(fs.readFileSync(f)))))\
-            .then(() => console.log('valid'))\
-            .catch(e => { console.error(JSON.stringify(e.errors || e.message)); process.exit(1); });";
-        let hars: Vec<&PathBuf> = written
-            .iter()
+        let hars: Vec<PathBuf> = written
+            .into_iter()
             .filter(|p| p.extension().is_some_and(|e| e == "har"))
             .collect();
         assert_eq!(hars.len(), 2);
-        let out = Command::new("node")
-            .arg("-e")
-            .arg(script)
-            .args(&hars)
-            .env(
-                "NODE_PATH",
-                std::path::Path::new(&prefix).join("node_modules"),
-            )
-            .output()
-            .expect("node runs");
-        assert!(
-            out.status.success(),
-            "har-validator: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        httplab_testkit::validate_har_files("har_files_pass_har_validator", &hars);
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -65,3 +65,51 @@ pub fn require_tool(tool: &str, test: &str, install: &str) -> Option<PathBuf> {
     }
     found
 }
+
+/// The npm prefix holding `node_modules/har-validator` (`.ci/run` installs it into
+/// `target/har-validator`; `HAR_VALIDATOR_DIR` overrides), checked like [`require_tool`].
+pub fn har_validator(test: &str) -> Option<PathBuf> {
+    let install = "npm install --prefix target/har-validator har-validator@5.1.5";
+    require_tool("node", test, "apt-get install nodejs")?;
+    let dir = std::env::var_os("HAR_VALIDATOR_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("target/har-validator"));
+    if dir.join("node_modules/har-validator").is_dir() {
+        return Some(dir);
+    }
+    let msg = format!(
+        "{test}: har-validator not found in {} (install: {install})",
+        dir.display()
+    );
+    if under_ci() {
+        panic!("CI=true and {msg}");
+    }
+    eprintln!("\n**************** SKIP: {msg} ****************\n");
+    None
+}
+
+/// Validates HAR files with har-validator (an implementation of the HAR 1.2 JSON schema that
+/// no one here wrote); panics with its complaints. Returns false when it had to skip.
+pub fn validate_har_files(test: &str, files: &[PathBuf]) -> bool {
+    let Some(prefix) = har_validator(test) else {
+        return false;
+    };
+    let script = "const v = require('har-validator'); const fs = require('fs');\
+        Promise.all(process.argv.slice(1).map(f => v.har(JSON.parse(fs.readFileSync(f)))))\
+        .then(() => console.log('valid'))\
+        .catch(e => { console.error(JSON.stringify(e.errors || e.message)); process.exit(1); });";
+    let out = std::process::Command::new("node")
+        .arg("-e")
+        .arg(script)
+        .args(files)
+        .env("NODE_PATH", prefix.join("node_modules"))
+        .output()
+        .expect("node runs");
+    assert!(
+        out.status.success(),
+        "har-validator rejected {files:?}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    true
+}
