@@ -195,6 +195,18 @@ pub struct ServerRequestRecord {
     pub response_body_bytes: u64,
 }
 
+/// The name of a run configuration: the protocol id, plus the server's pipelining model for
+/// pipelined runs that chose one (e.g. `http1.1-pipelined/parallel`).
+pub fn config_label(
+    protocol: Protocol,
+    server_pipelining: Option<crate::scenario::PipeliningModel>,
+) -> String {
+    match (protocol, server_pipelining) {
+        (Protocol::Http11Pipelined, Some(model)) => format!("{}/{}", protocol.id(), model.id()),
+        _ => protocol.id().to_string(),
+    }
+}
+
 /// One protocol × one repetition of a scenario.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunRecord {
@@ -220,12 +232,9 @@ pub struct RunRecord {
 
 impl RunRecord {
     /// The name of this run's configuration in reports: the protocol id, plus the server's
-    /// pipelining model when the scenario compares models (e.g. `http1.1-pipelined/parallel`).
+    /// pipelining model for pipelined runs that chose one (e.g. `http1.1-pipelined/parallel`).
     pub fn label(&self) -> String {
-        match self.server_pipelining {
-            Some(model) => format!("{}/{}", self.protocol.id(), model.id()),
-            None => self.protocol.id().to_string(),
-        }
+        config_label(self.protocol, self.server_pipelining)
     }
 
     /// TCP handshakes the client made.

@@ -16,11 +16,11 @@ use std::time::Duration;
 
 /// The HAR 1.2 document of one run.
 pub fn har(scenario: &Scenario, run: &RunRecord) -> Value {
-    let page_id = format!("page_{}", run.protocol.id());
+    let page_id = format!("page_{}", run.label());
     let page = json!({
         "startedDateTime": rfc3339(run.epoch_unix_ms, run.started_at),
         "id": page_id,
-        "title": format!("{} over {}", scenario.name, run.protocol.id()),
+        "title": format!("{} over {}", scenario.name, run.label()),
         "pageTimings": {
             "onContentLoad": -1,
             "onLoad": ms(micros(run.page_time)),

@@ -60,14 +60,10 @@ pub fn write_all(
     written.push(path);
 
     for s in summarize(runs) {
-        let Some(run) = runs
-            .iter()
-            .filter(|r| r.protocol == s.protocol)
-            .nth(s.median_repetition)
-        else {
+        let Some(run) = summary::median_run(runs, &s) else {
             continue;
         };
-        let path = dir.join(format!("{}.har", s.protocol.id()));
+        let path = dir.join(format!("{}.har", s.label.replace('/', "-")));
         write_json(&path, &har(scenario, run))?;
         written.push(path);
     }
@@ -125,6 +121,22 @@ mod tests {
             serde_json::from_slice(&std::fs::read(dir.join("http1.0.har")).expect("read har"))
                 .expect("har is JSON");
         assert_eq!(har["log"]["pages"][0]["id"], "page_http1.0");
+        let _ = std::fs::remove_dir_all(&dir);
+
+        // Pipelined runs under two server models are two configurations, each with its HAR.
+        let pipelined = |rep, model| {
+            let mut run = RunBuilder::new(httplab_core::Protocol::Http11Pipelined, rep).build();
+            run.server_pipelining = Some(model);
+            run
+        };
+        use httplab_core::PipeliningModel::{Parallel, Serial};
+        let runs = vec![pipelined(0, Serial), pipelined(0, Parallel), pipelined(1, Serial)];
+        let summaries = summarize(&runs);
+        let labels: Vec<&str> = summaries.iter().map(|s| s.label.as_str()).collect();
+        assert_eq!(labels, ["http1.1-pipelined/serial", "http1.1-pipelined/parallel"]);
+        assert_eq!(summaries[0].repetitions, 2);
+        let written = write_all(&dir, &scenario(), &runs, &Environment::default()).expect("write");
+        assert!(written.iter().any(|p| p.ends_with("http1.1-pipelined-parallel.har")), "{written:?}");
         let _ = std::fs::remove_dir_all(&dir);
     }
 

@@ -86,7 +86,7 @@ fn summary_table(md: &mut String, summaries: &[ProtocolSummary]) {
     }
     let header: Vec<String> = summaries
         .iter()
-        .map(|s| format!("`{}`", s.protocol))
+        .map(|s| format!("`{}`", s.label))
         .collect();
     let _ = writeln!(md, "| | {} |", header.join(" | "));
     let _ = writeln!(md, "|---|{}", "---:|".repeat(summaries.len()));
@@ -127,7 +127,7 @@ fn request_table(md: &mut String, run: &RunRecord) {
     let _ = writeln!(
         md,
         "### `{}`: repetition {}, page load time {}\n",
-        run.protocol,
+        run.label(),
         run.repetition,
         format_duration(run.page_time)
     );

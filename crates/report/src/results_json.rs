@@ -56,10 +56,11 @@ fn summary_json(runs: &[RunRecord], s: &ProtocolSummary) -> Value {
     let median_run_index = runs
         .iter()
         .enumerate()
-        .filter(|(_, r)| r.protocol == s.protocol)
+        .filter(|(_, r)| r.label() == s.label)
         .nth(s.median_repetition)
         .map(|(i, _)| i);
     json!({
+        "label": s.label,
         "protocol": s.protocol.id(),
         "repetitions": s.repetitions,
         "page_time_median_ms": round_ms(s.page_time_median),

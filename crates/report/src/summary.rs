@@ -12,6 +12,9 @@ use std::time::Duration;
 /// repetitions; `failed_requests` is the total across all repetitions.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ProtocolSummary {
+    /// The configuration's name: `RunRecord::label` (the protocol id, plus the server's
+    /// pipelining model for pipelined runs that chose one).
+    pub label: String,
     pub protocol: Protocol,
     pub repetitions: usize,
     pub page_time_median: Duration,
@@ -32,38 +35,42 @@ pub struct ProtocolSummary {
     pub median_repetition: usize,
 }
 
-/// Protocols present in `runs`, in order of first appearance.
-pub fn protocols(runs: &[RunRecord]) -> Vec<Protocol> {
-    let mut out: Vec<Protocol> = Vec::new();
+/// Configuration labels present in `runs`, with their protocol, in order of first appearance.
+pub fn labels(runs: &[RunRecord]) -> Vec<(String, Protocol)> {
+    let mut out: Vec<(String, Protocol)> = Vec::new();
     for r in runs {
-        if !out.contains(&r.protocol) {
-            out.push(r.protocol);
+        let label = r.label();
+        if !out.iter().any(|(l, _)| *l == label) {
+            out.push((label, r.protocol));
         }
     }
     out
 }
 
-/// One protocol's runs, in the order they appear in `runs`.
-pub fn runs_of(runs: &[RunRecord], protocol: Protocol) -> Vec<&RunRecord> {
-    runs.iter().filter(|r| r.protocol == protocol).collect()
+/// One configuration's runs, in the order they appear in `runs`.
+pub fn runs_of<'a>(runs: &'a [RunRecord], label: &str) -> Vec<&'a RunRecord> {
+    runs.iter().filter(|r| r.label() == label).collect()
 }
 
 /// The representative run of each summary, alongside it.
 pub fn median_run<'a>(runs: &'a [RunRecord], s: &ProtocolSummary) -> Option<&'a RunRecord> {
     runs.iter()
-        .filter(|r| r.protocol == s.protocol)
+        .filter(|r| r.label() == s.label)
         .nth(s.median_repetition)
 }
 
 /// Summarizes every protocol present in `runs`, in order of first appearance.
 pub fn summarize(runs: &[RunRecord]) -> Vec<ProtocolSummary> {
-    protocols(runs)
+    labels(runs)
         .into_iter()
-        .map(|p| summarize_one(p, &runs_of(runs, p)))
+        .map(|(label, p)| {
+            let of = runs_of(runs, &label);
+            summarize_one(label, p, &of)
+        })
         .collect()
 }
 
-fn summarize_one(protocol: Protocol, runs: &[&RunRecord]) -> ProtocolSummary {
+fn summarize_one(label: String, protocol: Protocol, runs: &[&RunRecord]) -> ProtocolSummary {
     let page_times: Vec<Duration> = runs.iter().map(|r| r.page_time).collect();
     let per_rep = |f: &dyn Fn(&RunRecord) -> f64| -> f64 {
         if runs.is_empty() {
@@ -80,6 +87,7 @@ fn summarize_one(protocol: Protocol, runs: &[&RunRecord]) -> ProtocolSummary {
     let blocked: Vec<Duration> = ok_requests().map(|q| q.phases.blocked).collect();
     let waits: Vec<Duration> = ok_requests().map(|q| q.phases.wait).collect();
     ProtocolSummary {
+        label,
         protocol,
         repetitions: runs.len(),
         page_time_median: stats::median(&page_times).unwrap_or_default(),

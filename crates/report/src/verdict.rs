@@ -7,7 +7,7 @@
 
 use crate::summary::{runs_of, ProtocolSummary};
 use httplab_core::units::format_duration;
-use httplab_core::{Protocol, RunRecord};
+use httplab_core::RunRecord;
 use std::time::Duration;
 
 /// Page times within this fraction of each other are "about the same".
@@ -28,8 +28,8 @@ struct Detail {
     hol_requests: usize,
 }
 
-fn detail(runs: &[RunRecord], p: Protocol) -> Detail {
-    let runs = runs_of(runs, p);
+fn detail(runs: &[RunRecord], label: &str) -> Detail {
+    let runs = runs_of(runs, label);
     let n = runs.len().max(1) as f64;
     let all = || runs.iter().flat_map(|r| r.requests.iter());
     let reused =
@@ -100,11 +100,11 @@ pub fn verdict(summaries: &[ProtocolSummary], runs: &[RunRecord]) -> String {
     let mut out: Vec<String> = Vec::new();
 
     for s in summaries.iter().filter(|s| s.failed_requests > 0) {
-        let d = detail(runs, s.protocol);
+        let d = detail(runs, &s.label);
         out.push(format!(
             "**{}**: {} of {} requests failed across {} (see `error` in results.json); \
              its page times describe loads that did not complete and do not compare fairly.",
-            s.protocol,
+            s.label,
             s.failed_requests,
             count(d.requests * s.repetitions as f64),
             plural(s.repetitions as f64, "repetition", "repetitions"),
@@ -114,13 +114,13 @@ pub fn verdict(summaries: &[ProtocolSummary], runs: &[RunRecord]) -> String {
     let mut by_time: Vec<&ProtocolSummary> = summaries.iter().collect();
     by_time.sort_by_key(|s| s.page_time_median);
     let fast = by_time[0];
-    let fd = detail(runs, fast.protocol);
+    let fd = detail(runs, &fast.label);
 
     if by_time.len() == 1 {
         out.push(format!(
             "**{}** loaded the page in {} (median of {}, p95 {}). It opened {} for {} and paid {}; \
              mean blocked {}, mean TTFB {}. Only one protocol ran, so there is nothing to compare it with.",
-            fast.protocol,
+            fast.label,
             format_duration(fast.page_time_median),
             fast.repetitions,
             format_duration(fast.page_time_p95),
@@ -141,7 +141,7 @@ pub fn verdict(summaries: &[ProtocolSummary], runs: &[RunRecord]) -> String {
     if slower.iter().all(|s| is_tie(s)) {
         let all: Vec<String> = by_time
             .iter()
-            .map(|s| format!("**{}** {}", s.protocol, format_duration(s.page_time_median)))
+            .map(|s| format!("**{}** {}", s.label, format_duration(s.page_time_median)))
             .collect();
         out.push(format!(
             "All protocols loaded the page in about the same time, within run-to-run noise \
@@ -154,9 +154,9 @@ pub fn verdict(summaries: &[ProtocolSummary], runs: &[RunRecord]) -> String {
             {
                 out.push(format!(
                     "{} paid {} and {} paid {}, yet the page times did not differ beyond noise.",
-                    fast.protocol,
+                    fast.label,
                     handshakes(fast),
-                    s.protocol,
+                    s.label,
                     handshakes(s)
                 ));
             }
@@ -171,14 +171,14 @@ pub fn verdict(summaries: &[ProtocolSummary], runs: &[RunRecord]) -> String {
             if is_tie(s) {
                 format!(
                     "about the same as {} ({}, within run-to-run noise)",
-                    s.protocol,
+                    s.label,
                     format_duration(s.page_time_median)
                 )
             } else {
                 format!(
                     "{:.1}× faster than {} ({})",
                     s.page_time_median.as_secs_f64() / fast.page_time_median.as_secs_f64(),
-                    s.protocol,
+                    s.label,
                     format_duration(s.page_time_median)
                 )
             }
@@ -186,7 +186,7 @@ pub fn verdict(summaries: &[ProtocolSummary], runs: &[RunRecord]) -> String {
         .collect();
     let mut lead = format!(
         "**{}** loaded the page in {} (median of {}{}), {}.",
-        fast.protocol,
+        fast.label,
         format_duration(fast.page_time_median),
         fast.repetitions,
         if fast.failed_requests > 0 {
@@ -205,7 +205,7 @@ pub fn verdict(summaries: &[ProtocolSummary], runs: &[RunRecord]) -> String {
     );
     for s in slower.iter().filter(|s| !is_tie(s)) {
         lead.push(' ');
-        lead.push_str(&explain(fast, &fd, s, &detail(runs, s.protocol)));
+        lead.push_str(&explain(fast, &fd, s, &detail(runs, &s.label)));
     }
     out.push(lead);
     out.extend(hol_sentences(summaries, runs));
@@ -226,7 +226,7 @@ fn explain(fast: &ProtocolSummary, fd: &Detail, slow: &ProtocolSummary, sd: &Det
     if slow.tcp_handshakes > fast.tcp_handshakes + 0.05 {
         s.push_str(&format!(
             "{} opened {} and paid {}",
-            slow.protocol,
+            slow.label,
             plural(slow.connections_opened, "connection", "connections"),
             handshakes(slow)
         ));
@@ -235,7 +235,7 @@ fn explain(fast: &ProtocolSummary, fd: &Detail, slow: &ProtocolSummary, sd: &Det
         }
         s.push_str(&format!(
             "; {} opened {}",
-            fast.protocol,
+            fast.label,
             count(fast.connections_opened)
         ));
         if fd.reused >= 0.05 {
@@ -259,9 +259,9 @@ fn explain(fast: &ProtocolSummary, fd: &Detail, slow: &ProtocolSummary, sd: &Det
             s.push_str(&format!(
                 " Mean TTFB was {} for {} and {} for {}.",
                 format_duration(fast.mean_ttfb),
-                fast.protocol,
+                fast.label,
                 format_duration(slow.mean_ttfb),
-                slow.protocol
+                slow.label
             ));
         }
         return s;
@@ -270,9 +270,9 @@ fn explain(fast: &ProtocolSummary, fd: &Detail, slow: &ProtocolSummary, sd: &Det
     if slow.tcp_handshakes + 0.05 < fast.tcp_handshakes {
         s.push_str(&format!(
             "{} was faster despite paying more handshakes ({} against {}'s {})",
-            fast.protocol,
+            fast.label,
             handshakes(fast),
-            slow.protocol,
+            slow.label,
             handshakes(slow)
         ));
     } else {
@@ -285,7 +285,7 @@ fn explain(fast: &ProtocolSummary, fd: &Detail, slow: &ProtocolSummary, sd: &Det
     if slow.mean_blocked > fast.mean_blocked && differs(fast.mean_blocked, slow.mean_blocked) {
         where_.push(format!(
             "{}'s requests waited longer for a connection (mean blocked {} against {})",
-            slow.protocol,
+            slow.label,
             format_duration(slow.mean_blocked),
             format_duration(fast.mean_blocked)
         ));
@@ -293,7 +293,7 @@ fn explain(fast: &ProtocolSummary, fd: &Detail, slow: &ProtocolSummary, sd: &Det
     if slow.mean_ttfb > fast.mean_ttfb && differs(fast.mean_ttfb, slow.mean_ttfb) {
         where_.push(format!(
             "{}'s first response bytes came later (mean TTFB {} against {})",
-            slow.protocol,
+            slow.label,
             format_duration(slow.mean_ttfb),
             format_duration(fast.mean_ttfb)
         ));
@@ -317,12 +317,12 @@ fn hol_sentences(summaries: &[ProtocolSummary], runs: &[RunRecord]) -> Vec<Strin
     summaries
         .iter()
         .filter_map(|s| {
-            let d = detail(runs, s.protocol);
+            let d = detail(runs, &s.label);
             let hol = d.hol?;
             Some(format!(
                 "On {}, {} over {} had a response ready but queued behind earlier ones \
                  on the same connection (head-of-line blocking, mean {}).",
-                s.protocol,
+                s.label,
                 plural(d.hol_requests as f64, "request", "requests"),
                 plural(s.repetitions as f64, "repetition", "repetitions"),
                 format_duration(hol)
@@ -438,7 +438,7 @@ mod tests {
             RunBuilder::http11(0, 30)
                 .wait(Duration::from_millis(9))
                 .build(),
-            RunBuilder::new(Protocol::Http11Pipelined, 0)
+            RunBuilder::new(httplab_core::Protocol::Http11Pipelined, 0)
                 .page_ms(15)
                 .hol(3, Duration::from_micros(1_500))
                 .build(),
