@@ -182,12 +182,22 @@ pub struct ServerRequestRecord {
     pub peer_addr: String,
     pub method: String,
     pub path: String,
-    /// Request head fully parsed.
+    /// Request head fully read from the socket.
     #[serde(rename = "arrived_at_ms", with = "serde_ms")]
     pub arrived_at: Duration,
+    /// Handler started (think began); `started_at - arrived_at` is the server's queue.
+    #[serde(rename = "started_at_ms", with = "serde_ms", default)]
+    pub started_at: Duration,
+    /// Request body bytes the server read.
+    #[serde(default)]
+    pub request_body_bytes: u64,
     /// Think time over, response head handed to the HTTP layer.
     #[serde(rename = "response_ready_at_ms", with = "serde_ms")]
     pub response_ready_at: Duration,
+    /// Its turn to be written came: every earlier response on the connection was written. Only
+    /// the lab's own HTTP/1.1 loop (a scenario with `[server] pipelining`) records it.
+    #[serde(rename = "turn_at_ms", with = "serde_ms::option", default)]
+    pub turn_at: Option<Duration>,
     /// Last body byte handed to the connection for writing.
     #[serde(rename = "response_sent_at_ms", with = "serde_ms::option")]
     pub response_sent_at: Option<Duration>,
@@ -204,6 +214,25 @@ pub fn config_label(
     match (protocol, server_pipelining) {
         (Protocol::Http11Pipelined, Some(model)) => format!("{}/{}", protocol.id(), model.id()),
         _ => protocol.id().to_string(),
+    }
+}
+
+impl ServerRequestRecord {
+    /// Arrival → handler start: time the request waited in the server (a serial server's
+    /// pipelined requests wait here behind earlier ones).
+    pub fn queue(&self) -> Duration {
+        self.started_at.saturating_sub(self.arrived_at)
+    }
+
+    /// Handler start → response ready: the think time actually spent.
+    pub fn think(&self) -> Duration {
+        self.response_ready_at.saturating_sub(self.started_at)
+    }
+
+    /// Response ready → its turn to be written: head-of-line time, when recorded.
+    pub fn hol(&self) -> Option<Duration> {
+        self.turn_at
+            .map(|t| t.saturating_sub(self.response_ready_at))
     }
 }
 

@@ -130,13 +130,25 @@ mod tests {
             run
         };
         use httplab_core::PipeliningModel::{Parallel, Serial};
-        let runs = vec![pipelined(0, Serial), pipelined(0, Parallel), pipelined(1, Serial)];
+        let runs = vec![
+            pipelined(0, Serial),
+            pipelined(0, Parallel),
+            pipelined(1, Serial),
+        ];
         let summaries = summarize(&runs);
         let labels: Vec<&str> = summaries.iter().map(|s| s.label.as_str()).collect();
-        assert_eq!(labels, ["http1.1-pipelined/serial", "http1.1-pipelined/parallel"]);
+        assert_eq!(
+            labels,
+            ["http1.1-pipelined/serial", "http1.1-pipelined/parallel"]
+        );
         assert_eq!(summaries[0].repetitions, 2);
         let written = write_all(&dir, &scenario(), &runs, &Environment::default()).expect("write");
-        assert!(written.iter().any(|p| p.ends_with("http1.1-pipelined-parallel.har")), "{written:?}");
+        assert!(
+            written
+                .iter()
+                .any(|p| p.ends_with("http1.1-pipelined-parallel.har")),
+            "{written:?}"
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 

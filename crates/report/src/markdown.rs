@@ -84,10 +84,7 @@ fn summary_table(md: &mut String, summaries: &[ProtocolSummary]) {
         md.push_str("No runs were recorded.\n\n");
         return;
     }
-    let header: Vec<String> = summaries
-        .iter()
-        .map(|s| format!("`{}`", s.label))
-        .collect();
+    let header: Vec<String> = summaries.iter().map(|s| format!("`{}`", s.label)).collect();
     let _ = writeln!(md, "| | {} |", header.join(" | "));
     let _ = writeln!(md, "|---|{}", "---:|".repeat(summaries.len()));
     type Cell = fn(&ProtocolSummary) -> String;

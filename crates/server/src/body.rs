@@ -28,6 +28,12 @@ const fn filler() -> [u8; CHUNK] {
 
 static FILLER: [u8; CHUNK] = filler();
 
+/// The first `len` bytes (at most `CHUNK`) of every filler body; a body of `size` bytes is
+/// `size / CHUNK` whole blocks followed by `filler_chunk(size % CHUNK)`.
+pub(crate) fn filler_chunk(len: usize) -> &'static [u8] {
+    &FILLER[..len.min(CHUNK)]
+}
+
 /// Where to note that the body is done.
 pub(crate) struct SentHook {
     pub log: ServerLog,
@@ -133,7 +139,10 @@ mod tests {
             method: "GET".into(),
             path: "/".into(),
             arrived_at: Duration::ZERO,
+            started_at: Duration::ZERO,
+            request_body_bytes: 0,
             response_ready_at: Duration::ZERO,
+            turn_at: None,
             response_sent_at: None,
             status: 200,
             response_body_bytes: 0,

@@ -7,20 +7,26 @@
 //! the client in a `Server-Timing` header. It deliberately knows nothing of the client, the link
 //! or the run: it serves the scenario's resources to whoever connects, and its records are
 //! offsets from the `Clock` it is given, so the harness can line them up with its own.
+//! When a run asks for a pipelining model (`set_pipelining`), HTTP/1.x connections are served by
+//! the server's own loop (`pipeline.rs`) instead of hyper, serially or in parallel, with each
+//! response's head-of-line wait reported in `Server-Timing`.
 //! HTTP/2 is not served yet; a connection is always HTTP/1.x whatever ALPN negotiated.
 #![forbid(unsafe_code)]
 
 mod body;
 mod log;
+mod pipeline;
 mod service;
 
 pub use log::ServerLog;
+pub use pipeline::{MAX_HEAD, MAX_HEADERS, MAX_READ_AHEAD};
 pub use service::REQUEST_ID_HEADER;
 
-use httplab_core::{Clock, Scenario};
+use httplab_core::{Clock, PipeliningModel, Scenario};
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -41,6 +47,7 @@ const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(50);
 pub struct LabServer {
     local_addr: SocketAddr,
     log: ServerLog,
+    shared: Arc<Shared>,
     stop: watch::Sender<bool>,
     accept_task: JoinHandle<JoinSet<()>>,
 }
@@ -50,14 +57,45 @@ pub(crate) struct Shared {
     pub scenario: Arc<Scenario>,
     pub clock: Clock,
     pub log: ServerLog,
+    /// The pipelining model for connections accepted from now on.
+    pub pipelining: PipeliningSwitch,
+}
+
+/// `Option<PipeliningModel>` that the accept loop reads while the run changes it.
+#[derive(Default)]
+pub(crate) struct PipeliningSwitch(AtomicU8);
+
+impl PipeliningSwitch {
+    const HYPER: u8 = 0;
+    const SERIAL: u8 = 1;
+    const PARALLEL: u8 = 2;
+
+    fn set(&self, model: Option<PipeliningModel>) {
+        let value = match model {
+            None => Self::HYPER,
+            Some(PipeliningModel::Serial) => Self::SERIAL,
+            Some(PipeliningModel::Parallel) => Self::PARALLEL,
+        };
+        self.0.store(value, Ordering::SeqCst);
+    }
+
+    fn get(&self) -> Option<PipeliningModel> {
+        match self.0.load(Ordering::SeqCst) {
+            Self::SERIAL => Some(PipeliningModel::Serial),
+            Self::PARALLEL => Some(PipeliningModel::Parallel),
+            _ => None,
+        }
+    }
 }
 
 impl LabServer {
     /// Serves `scenario`'s resources on the already-bound `listener` until shutdown.
     ///
     /// `tls`: `Some(config)` runs a TLS handshake on every connection (ALPN from the config),
-    /// `None` serves cleartext. Must be called within a tokio runtime; outside one it returns an
-    /// error instead of panicking.
+    /// `None` serves cleartext. The pipelining model starts as the scenario's first
+    /// (`scenario.server.pipelining`), none (hyper) if it lists none; see `set_pipelining`.
+    /// Must be called within a tokio runtime; outside one it returns an error instead of
+    /// panicking.
     pub fn start(
         listener: TcpListener,
         scenario: Arc<Scenario>,
@@ -69,17 +107,21 @@ impl LabServer {
         })?;
         let local_addr = listener.local_addr()?;
         let log = ServerLog::default();
+        let pipelining = PipeliningSwitch::default();
+        pipelining.set(scenario.server.pipelining.first().copied());
         let shared = Arc::new(Shared {
             scenario,
             clock,
             log: log.clone(),
+            pipelining,
         });
         let (stop, stopped) = watch::channel(false);
         let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
-        let accept_task = runtime.spawn(accept_loop(listener, shared, acceptor, stopped));
+        let accept_task = runtime.spawn(accept_loop(listener, shared.clone(), acceptor, stopped));
         Ok(LabServer {
             local_addr,
             log,
+            shared,
             stop,
             accept_task,
         })
@@ -88,6 +130,19 @@ impl LabServer {
     /// The address the server listens on.
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// How HTTP/1.x connections accepted from now on treat pipelined requests: `None` serves
+    /// them with hyper (which handles them one at a time), `Some(model)` with the server's own
+    /// loop, serially or in parallel, reporting each response's `hol` in `Server-Timing`.
+    /// Connections already open keep their model.
+    pub fn set_pipelining(&self, model: Option<PipeliningModel>) {
+        self.shared.pipelining.set(model);
+    }
+
+    /// The pipelining model new connections get.
+    pub fn pipelining(&self) -> Option<PipeliningModel> {
+        self.shared.pipelining.get()
     }
 
     /// A handle on the server's request log.
@@ -155,14 +210,17 @@ async fn accept_loop(
             },
             _ = stopped.changed() => break,
         };
-        let connection = next_connection;
+        let conn = service::Connection {
+            shared: shared.clone(),
+            number: next_connection,
+            peer,
+        };
         next_connection += 1;
         connections.spawn(serve_connection(
             tcp,
-            peer,
-            connection,
+            conn,
+            shared.pipelining.get(),
             tls.clone(),
-            shared.clone(),
             stopped.clone(),
             permit,
         ));
@@ -170,32 +228,29 @@ async fn accept_loop(
     connections
 }
 
+/// Serves one accepted connection: TLS if configured, then HTTP/1.x with hyper, or with the
+/// server's own loop when a `pipelining` model was set when it was accepted.
 async fn serve_connection(
     tcp: TcpStream,
-    peer: SocketAddr,
-    connection: u64,
+    conn: service::Connection,
+    pipelining: Option<PipeliningModel>,
     tls: Option<tokio_rustls::TlsAcceptor>,
-    shared: Arc<Shared>,
     stopped: watch::Receiver<bool>,
     _permit: OwnedSemaphorePermit,
 ) {
+    let (connection, peer) = (conn.number, conn.peer);
     if let Err(e) = tcp.set_nodelay(true) {
         tracing::warn!(connection, %peer, "TCP_NODELAY failed: {e}");
     }
-    let conn = service::Connection {
-        shared,
-        number: connection,
-        peer,
-    };
     match tls {
-        None => serve_http1(tcp, conn, stopped).await,
+        None => serve_http1(tcp, conn, pipelining, stopped).await,
         Some(acceptor) => {
             match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
                 Ok(Ok(stream)) => {
                     if stream.get_ref().1.alpn_protocol() == Some(httplab_tls::ALPN_H2) {
                         tracing::warn!(connection, %peer, "ALPN h2 negotiated, but this server speaks HTTP/1.x only");
                     }
-                    serve_http1(stream, conn, stopped).await;
+                    serve_http1(stream, conn, pipelining, stopped).await;
                 }
                 Ok(Err(e)) => tracing::debug!(connection, %peer, "TLS handshake failed: {e}"),
                 Err(_) => tracing::debug!(connection, %peer, "TLS handshake timed out"),
@@ -204,10 +259,17 @@ async fn serve_connection(
     }
 }
 
-async fn serve_http1<S>(io: S, conn: service::Connection, mut stopped: watch::Receiver<bool>)
-where
+async fn serve_http1<S>(
+    io: S,
+    conn: service::Connection,
+    pipelining: Option<PipeliningModel>,
+    mut stopped: watch::Receiver<bool>,
+) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    if let Some(model) = pipelining {
+        return pipeline::serve(io, conn, model, stopped).await;
+    }
     let number = conn.number;
     let peer = conn.peer;
     let conn = Arc::new(conn);

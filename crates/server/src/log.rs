@@ -46,6 +46,15 @@ impl ServerLog {
 
     /// Sets `response_sent_at` of record `seq`, unless it was taken already.
     pub(crate) fn mark_sent(&self, seq: u64, at: Duration) {
+        self.update(seq, |record| record.response_sent_at = Some(at));
+    }
+
+    /// Sets `turn_at` of record `seq`, unless it was taken already.
+    pub(crate) fn mark_turn(&self, seq: u64, at: Duration) {
+        self.update(seq, |record| record.turn_at = Some(at));
+    }
+
+    fn update(&self, seq: u64, change: impl FnOnce(&mut ServerRequestRecord)) {
         let mut inner = self.lock();
         let Some(index) = seq.checked_sub(inner.taken) else {
             return;
@@ -54,7 +63,7 @@ impl ServerLog {
             .ok()
             .and_then(|i| inner.records.get_mut(i))
         {
-            record.response_sent_at = Some(at);
+            change(record);
         }
     }
 
@@ -86,7 +95,10 @@ mod tests {
             method: "GET".into(),
             path: path.into(),
             arrived_at: Duration::ZERO,
+            started_at: Duration::ZERO,
+            request_body_bytes: 0,
             response_ready_at: Duration::ZERO,
+            turn_at: None,
             response_sent_at: None,
             status: 200,
             response_body_bytes: 0,

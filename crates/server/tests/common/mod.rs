@@ -39,8 +39,15 @@ pub fn scenario() -> Arc<Scenario> {
 }
 
 pub async fn start(tls: Option<Arc<rustls::ServerConfig>>) -> LabServer {
+    start_with(scenario(), tls).await
+}
+
+pub async fn start_with(
+    scenario: Arc<Scenario>,
+    tls: Option<Arc<rustls::ServerConfig>>,
+) -> LabServer {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    LabServer::start(listener, scenario(), Clock::start(), tls).unwrap()
+    LabServer::start(listener, scenario, Clock::start(), tls).unwrap()
 }
 
 /// A fresh directory under the system temp dir (from the testkit), removed on drop because
@@ -68,6 +75,14 @@ pub struct Response {
 }
 
 impl Response {
+    /// The `dur` of each metric in `Server-Timing`, in milliseconds, e.g. `timing("hol")`.
+    pub fn timing(&self, metric: &str) -> Option<f64> {
+        self.header("server-timing")?.split(',').find_map(|entry| {
+            let (name, dur) = entry.trim().split_once(";dur=")?;
+            (name == metric).then(|| dur.parse().ok())?
+        })
+    }
+
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
