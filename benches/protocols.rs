@@ -1,7 +1,9 @@
 //! Loopback benchmarks, one lab per scenario:
 //! - `round_trip/<protocol>/<tls|plain>`: a page of one small resource, so the time is one request
 //!   round trip including the connection it opens (every run starts with no open connection);
-//! - `quickstart/<protocol>`: the quickstart page (13 requests, TLS) per protocol.
+//! - `quickstart/<protocol>`: the quickstart page (13 requests, TLS) per protocol;
+//! - `pipelining/<N>/<one-by-one|pipelined>`: N small requests on ONE persistent connection,
+//!   sent one at a time (`http1.1` capped at 1 connection) or all pipelined, for N = 10 and 100.
 //!
 //! Criterion prints the time of each and the change since the last run; `quickstart/http1.0` over
 //! `quickstart/http1.1` is the price of a connection per request on loopback.
@@ -59,6 +61,31 @@ fn bench(c: &mut Criterion) {
         });
     }
     rt.block_on(lab.shutdown());
+    group.finish();
+
+    let mut group = c.benchmark_group("pipelining");
+    group
+        .measurement_time(Duration::from_secs(5))
+        .sample_size(20);
+    for n in [10, 100] {
+        let lab = start(
+            &rt,
+            inline_scenario(&format!(
+                "name = \"pipelining\"\n[client]\nmax_connections_per_host = 1\npipeline_connections = 1\n\
+                 [server]\npipelining = \"parallel\"\n[[resource]]\npath = \"/r/{{i}}\"\ncount = {n}\nsize = \"1kb\"\n"
+            )),
+        );
+        for (name, protocol) in [
+            ("one-by-one", Protocol::Http11),
+            ("pipelined", Protocol::Http11Pipelined),
+        ] {
+            group.bench_function(format!("{n}/{name}"), |b| {
+                b.to_async(&rt)
+                    .iter(|| async { lab.run(protocol, 0).await.expect("run") })
+            });
+        }
+        rt.block_on(lab.shutdown());
+    }
     group.finish();
 }
 

@@ -183,7 +183,7 @@ async fn run(
     let scenario = Arc::new(scenario);
 
     let lab = Lab::start(scenario.clone(), LabOptions::default()).await?;
-    let total = (scenario.protocols.len() * scenario.repeat as usize) as u64;
+    let total = (lab.plan(&scenario.protocols).len() * scenario.repeat as usize) as u64;
     let bar = if quiet {
         ProgressBar::hidden()
     } else {
@@ -203,7 +203,7 @@ async fn run(
         .run_all(&scenario.protocols, scenario.repeat, |p| {
             bar.set_message(format!(
                 "{} repetition {}/{}",
-                p.protocol,
+                httplab_core::record::config_label(p.config.protocol, p.config.server_pipelining),
                 p.repetition + 1,
                 scenario.repeat
             ));
@@ -224,8 +224,8 @@ async fn run(
     if !quiet {
         for s in summarize(&runs) {
             println!(
-                "{:<18} page {:>9} median ({:>9} p95), {:>5.1} connections, mean blocked {:>8}, mean TTFB {:>8}{}",
-                s.protocol.id(),
+                "{:<26} page {:>9} median ({:>9} p95), {:>5.1} connections, mean blocked {:>8}, mean TTFB {:>8}{}",
+                s.label,
                 units::format_duration(s.page_time_median),
                 units::format_duration(s.page_time_p95),
                 s.connections_opened,

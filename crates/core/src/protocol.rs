@@ -46,7 +46,10 @@ impl Protocol {
 
     /// Whether this build of the lab can run the protocol yet.
     pub fn is_available(self) -> bool {
-        matches!(self, Protocol::Http10 | Protocol::Http11)
+        matches!(
+            self,
+            Protocol::Http10 | Protocol::Http11 | Protocol::Http11Pipelined
+        )
     }
 
     /// The HTTP version string its responses carry (HAR's `httpVersion`).
@@ -117,6 +120,7 @@ mod tests {
             "http2".parse::<Protocol>(),
             Err(ProtocolError::Unknown(_))
         ));
+        assert!(parse_available("http1.1-pipelined").is_ok());
         assert!(matches!(
             parse_available("h2"),
             Err(ProtocolError::NotYetAvailable(Protocol::H2))

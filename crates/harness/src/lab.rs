@@ -3,9 +3,10 @@
 use crate::connector::LabConnector;
 use crate::HarnessError;
 use futures_util::future::join_all;
-use httplab_core::{Clock, Protocol, RunRecord, Scenario};
+use httplab_core::{Clock, PipeliningModel, Protocol, RunRecord, Scenario};
 use httplab_http10::Http10Client;
 use httplab_http11::Http11Client;
+use httplab_http11_pipelined::Http11PipelinedClient;
 use httplab_server::LabServer;
 use httplab_tls::{CertStore, ALPN_HTTP10, ALPN_HTTP11};
 use httplab_transport::{ClientOptions, ProtocolClient};
@@ -35,10 +36,18 @@ impl Default for LabOptions {
     }
 }
 
+/// One configuration to run: a protocol, and the server's pipelining model during the run
+/// (`None`: the scenario chose none, and hyper serves HTTP/1.x).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunConfig {
+    pub protocol: Protocol,
+    pub server_pipelining: Option<PipeliningModel>,
+}
+
 /// Progress through a scenario's runs, for a progress bar.
 #[derive(Debug, Clone, Copy)]
 pub struct Progress {
-    pub protocol: Protocol,
+    pub config: RunConfig,
     pub repetition: u32,
     pub done: usize,
     pub total: usize,
@@ -89,12 +98,50 @@ impl Lab {
         self.clock
     }
 
-    /// Runs the workload once over `protocol`.
+    /// The configurations a scenario asks for, in order: each protocol once, except
+    /// `http1.1-pipelined`, which runs once per server pipelining model the scenario lists.
+    pub fn plan(&self, protocols: &[Protocol]) -> Vec<RunConfig> {
+        let models = &self.scenario.server.pipelining;
+        protocols
+            .iter()
+            .flat_map(|&protocol| {
+                let per_model: Vec<Option<PipeliningModel>> = match protocol {
+                    Protocol::Http11Pipelined if !models.is_empty() => {
+                        models.iter().copied().map(Some).collect()
+                    }
+                    _ => vec![models.first().copied()],
+                };
+                per_model
+                    .into_iter()
+                    .map(move |server_pipelining| RunConfig {
+                        protocol,
+                        server_pipelining,
+                    })
+            })
+            .collect()
+    }
+
+    /// Runs the workload once over `protocol`, with the scenario's first server model.
     pub async fn run(
         &self,
         protocol: Protocol,
         repetition: u32,
     ) -> Result<RunRecord, HarnessError> {
+        let config = RunConfig {
+            protocol,
+            server_pipelining: self.scenario.server.pipelining.first().copied(),
+        };
+        self.run_config(config, repetition).await
+    }
+
+    /// Runs the workload once in one configuration.
+    pub async fn run_config(
+        &self,
+        config: RunConfig,
+        repetition: u32,
+    ) -> Result<RunRecord, HarnessError> {
+        let protocol = config.protocol;
+        self.server.set_pipelining(config.server_pipelining);
         let tls = match &self.certs {
             // A fresh config per run: no session resumes across runs or repetitions.
             Some(store) => Some(store.client_config(&[alpn_for(protocol)?], false)?),
@@ -116,6 +163,11 @@ impl Lab {
         let client: Box<dyn ProtocolClient> = match protocol {
             Protocol::Http10 => Box::new(Http10Client::new(options)),
             Protocol::Http11 => Box::new(Http11Client::new(options)),
+            Protocol::Http11Pipelined => Box::new(Http11PipelinedClient::new(
+                options,
+                self.scenario.client.pipeline_connections,
+                self.scenario.client.pipeline_depth,
+            )),
             other => return Err(HarnessError::Unsupported(other)),
         };
 
@@ -145,7 +197,7 @@ impl Lab {
 
         Ok(RunRecord {
             protocol,
-            server_pipelining: None,
+            server_pipelining: config.server_pipelining,
             repetition,
             epoch_unix_ms: self.clock.epoch_unix().as_millis() as u64,
             started_at,
@@ -157,20 +209,21 @@ impl Lab {
         })
     }
 
-    /// Runs every protocol `repeat` times, protocol by protocol, reporting progress.
+    /// Runs every configuration of `plan(protocols)` `repeat` times, reporting progress.
     pub async fn run_all(
         &self,
         protocols: &[Protocol],
         repeat: u32,
         mut progress: impl FnMut(Progress),
     ) -> Result<Vec<RunRecord>, HarnessError> {
-        let total = protocols.len() * repeat as usize;
+        let plan = self.plan(protocols);
+        let total = plan.len() * repeat as usize;
         let mut runs = Vec::with_capacity(total);
-        for &protocol in protocols {
+        for config in plan {
             for repetition in 0..repeat {
-                runs.push(self.run(protocol, repetition).await?);
+                runs.push(self.run_config(config, repetition).await?);
                 progress(Progress {
-                    protocol,
+                    config,
                     repetition,
                     done: runs.len(),
                     total,
@@ -188,7 +241,7 @@ impl Lab {
 fn alpn_for(protocol: Protocol) -> Result<&'static [u8], HarnessError> {
     match protocol {
         Protocol::Http10 => Ok(ALPN_HTTP10),
-        Protocol::Http11 => Ok(ALPN_HTTP11),
+        Protocol::Http11 | Protocol::Http11Pipelined => Ok(ALPN_HTTP11),
         other => Err(HarnessError::Unsupported(other)),
     }
 }

@@ -14,7 +14,7 @@ mod lab;
 
 pub use connector::LabConnector;
 pub use environment::environment_facts;
-pub use lab::{Lab, LabOptions, Progress};
+pub use lab::{Lab, LabOptions, Progress, RunConfig};
 
 /// Why a run could not happen.
 #[derive(Debug, thiserror::Error)]

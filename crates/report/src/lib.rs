@@ -11,6 +11,7 @@
 mod date;
 mod error;
 mod har;
+mod hol;
 mod markdown;
 mod reason;
 mod results_json;

@@ -317,6 +317,9 @@ fn hol_sentences(summaries: &[ProtocolSummary], runs: &[RunRecord]) -> Vec<Strin
     summaries
         .iter()
         .filter_map(|s| {
+            if let Some(sentence) = behind_sentence(s, runs) {
+                return Some(sentence);
+            }
             let d = detail(runs, &s.label);
             let hol = d.hol?;
             Some(format!(
@@ -329,6 +332,43 @@ fn hol_sentences(summaries: &[ProtocolSummary], runs: &[RunRecord]) -> Vec<Strin
             ))
         })
         .collect()
+}
+
+/// What waited behind a slow response on one connection in the median run, from the server's
+/// own queue and turn times.
+fn behind_sentence(s: &ProtocolSummary, runs: &[RunRecord]) -> Option<String> {
+    let run = crate::summary::median_run(runs, s)?;
+    let groups = crate::hol::behind(run);
+    let g = groups.first()?;
+    let range = if g.max - g.min < MEANINGFUL {
+        format_duration(g.max)
+    } else {
+        format!("{}–{}", format_duration(g.min), format_duration(g.max))
+    };
+    let where_ = match g.cause {
+        crate::hol::Cause::Hol => format!(
+            "they were ready at the server early but could not be written before {} \
+             (head-of-line blocking: the `hol` column)",
+            g.blocker
+        ),
+        crate::hol::Cause::Queue => format!(
+            "the server handles one request at a time, so it did not start them until {} \
+             was answered (the server's queue); a parallel server would move that wait into \
+             head-of-line time, since responses must leave in request order",
+            g.blocker
+        ),
+    };
+    Some(format!(
+        "On {}, the {} behind {} on the same connection waited {} after it ({} took {} at \
+         the server): {}.",
+        s.label,
+        plural(g.count as f64, "response", "responses"),
+        g.blocker,
+        range,
+        g.blocker,
+        format_duration(g.blocker_think),
+        where_
+    ))
 }
 
 #[cfg(test)]

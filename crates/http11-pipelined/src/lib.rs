@@ -1,0 +1,164 @@
+//! httplab-http11-pipelined: HTTP/1.1 pipelining (RFC 9112 §9.3.2), written on the wire.
+//!
+//! With persistent connections (httplab-http11) a connection carries one request at a time: the
+//! client writes a request, waits a round trip for the whole response, and only then writes the
+//! next, so N requests on one connection cost N round trips. Pipelining removes that wait: the
+//! client writes requests back to back without waiting for responses, and the server answers
+//! them **strictly in the order they arrived**, because an HTTP/1.1 response carries nothing that
+//! says which request it answers. Ten requests then cost about one round trip plus the server's
+//! time. The price is head-of-line blocking: one slow response holds every response behind it,
+//! even ones the server had ready long before (the lab server reports that time in
+//! `Server-Timing: hol;dur=`, which becomes the request's `hol` phase). HTTP/2 exists largely to
+//! remove that price, by giving each response its own stream.
+//!
+//! Pipelining has rules that a persistent connection does not need:
+//! - a request that is not idempotent (POST) is never pipelined: it is written only once every
+//!   earlier request on its connection is answered, and nothing is written behind it until its
+//!   own response is in, since the client could not safely send it again after a failure;
+//! - if the connection ends with requests unanswered, the client cannot know which ones the
+//!   server acted on, so it re-sends only the idempotent ones, on a new connection;
+//! - the client must know how each response is delimited to find where the next one starts
+//!   (`Content-Length`, chunked, nothing for HEAD/204/304), which is the job of `parse.rs`.
+//!
+//! hyper cannot pipeline, so this crate speaks HTTP/1.1 itself. Its parts, one file each:
+//! `lib.rs` (this [`Http11PipelinedClient`]: hands each request to one of `connections`
+//! connection workers, round-robin in order of arrival), `conn.rs` (a worker: one connection,
+//! its write/read loop, per-request timing and recovery), `parse.rs` (the pure response parser),
+//! `request.rs` (request bytes) and `server_timing.rs` (reading `hol`). It deliberately opens no
+//! sockets and does no TLS itself (the harness's connector does, and times it), and it keeps no
+//! connection pool beyond its fixed set of workers.
+#![forbid(unsafe_code)]
+
+mod conn;
+pub mod parse;
+pub mod request;
+pub mod server_timing;
+
+pub use conn::MAX_RECONNECTS;
+pub use parse::{ParseError, ParseErrorKind, ParsedResponse, ResponseParser};
+pub use server_timing::hol_from_server_timing;
+
+use conn::{Job, Worker};
+use httplab_core::{RequestRecord, RequestSpec};
+use httplab_transport::client::BoxFuture;
+use httplab_transport::{ClientOptions, ProtocolClient, RequestTiming};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+/// How long `finish` waits for the workers to close their connections.
+const CLOSE_GRACE: Duration = Duration::from_secs(5);
+
+/// A started worker: where to send it requests, and its task.
+struct WorkerHandle {
+    jobs: mpsc::UnboundedSender<Job>,
+    task: JoinHandle<()>,
+}
+
+#[derive(Default)]
+struct Workers {
+    /// One slot per connection, started when its first request arrives.
+    slots: Vec<Option<WorkerHandle>>,
+    finished: bool,
+}
+
+/// The `http1.1-pipelined` protocol client.
+pub struct Http11PipelinedClient {
+    opts: ClientOptions,
+    depth: usize,
+    next: AtomicUsize,
+    workers: Mutex<Workers>,
+}
+
+impl Http11PipelinedClient {
+    /// `connections`: the scenario's `pipeline_connections` (at least 1); `depth`: its
+    /// `pipeline_depth`, the unanswered requests allowed per connection (`None`: no limit).
+    pub fn new(opts: ClientOptions, connections: u32, depth: Option<u32>) -> Self {
+        let connections = connections.max(1) as usize;
+        let depth = depth.map_or(usize::MAX, |d| (d.max(1)) as usize);
+        Self {
+            opts,
+            depth,
+            next: AtomicUsize::new(0),
+            workers: Mutex::new(Workers {
+                slots: (0..connections).map(|_| None).collect(),
+                finished: false,
+            }),
+        }
+    }
+
+    fn workers(&self) -> MutexGuard<'_, Workers> {
+        // A poisoned lock only means a panic elsewhere; the handles are still valid.
+        self.workers.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Hands `job` to the next worker in turn, starting it if needed; gives the job back if the
+    /// client has finished.
+    fn dispatch(&self, job: Job) -> Result<(), Box<Job>> {
+        let mut workers = self.workers();
+        if workers.finished {
+            return Err(Box::new(job));
+        }
+        let index = self.next.fetch_add(1, Ordering::Relaxed) % workers.slots.len();
+        let slot = &mut workers.slots[index];
+        let handle = slot.get_or_insert_with(|| {
+            let (jobs, rx) = mpsc::unbounded_channel();
+            let task = tokio::spawn(Worker::new(self.opts.clone(), self.depth, rx).run());
+            WorkerHandle { jobs, task }
+        });
+        handle.jobs.send(job).map_err(|e| Box::new(e.0))
+    }
+
+    async fn fetch_one(&self, spec: RequestSpec) -> RequestRecord {
+        let clock = self.opts.clock;
+        let url = self.opts.connector.origin().url(&spec.path);
+        let timing = RequestTiming::new(spec.clone(), url, clock.now());
+        let fallback = timing.clone();
+        let (reply, answer) = oneshot::channel();
+        if let Err(job) = self.dispatch(Job {
+            spec,
+            timing,
+            reply,
+            sent_before: false,
+        }) {
+            return job.timing.fail(
+                clock.now(),
+                "the client has finished and takes no more requests".into(),
+            );
+        }
+        match answer.await {
+            Ok(record) => record,
+            Err(_) => fallback.fail(clock.now(), "the connection worker stopped".into()),
+        }
+    }
+
+    async fn close_all(&self) {
+        let slots = {
+            let mut workers = self.workers();
+            workers.finished = true;
+            std::mem::take(&mut workers.slots)
+        };
+        // Dropping the senders tells each worker that no more requests are coming; it closes
+        // its connection once the requests it holds are answered.
+        let tasks: Vec<JoinHandle<()>> = slots.into_iter().flatten().map(|h| h.task).collect();
+        let deadline = tokio::time::Instant::now() + CLOSE_GRACE;
+        for mut task in tasks {
+            if tokio::time::timeout_at(deadline, &mut task).await.is_err() {
+                tracing::warn!("a pipelined connection did not close within {CLOSE_GRACE:?}");
+                task.abort();
+            }
+        }
+    }
+}
+
+impl ProtocolClient for Http11PipelinedClient {
+    fn fetch(&self, spec: RequestSpec) -> BoxFuture<'_, RequestRecord> {
+        Box::pin(self.fetch_one(spec))
+    }
+
+    fn finish(&self) -> BoxFuture<'_, ()> {
+        Box::pin(self.close_all())
+    }
+}

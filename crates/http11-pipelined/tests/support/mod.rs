@@ -1,0 +1,280 @@
+//! Test support: a plain-TCP `Connector` standing in for the harness, and a raw-bytes HTTP/1.1
+//! server whose behaviour each test scripts, logging when each request head arrived and when
+//! each response started to leave. No lab server (it is not this crate's to depend on), no
+//! mocks of the network: real sockets on 127.0.0.1.
+
+use httplab_core::{Clock, RequestSpec};
+use httplab_http11_pipelined::Http11PipelinedClient;
+use httplab_transport::connector::ConnectFuture;
+use httplab_transport::{BoxIo, ClientOptions, Connection, Connector, Meter, Metered, Origin};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::tcp::OwnedWriteHalf;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+
+/// Opens plain TCP connections, as the harness would without TLS, and keeps their meters.
+pub struct TestConnector {
+    origin: Origin,
+    addr: SocketAddr,
+    clock: Clock,
+    next_id: AtomicU32,
+    pub meters: Mutex<Vec<Meter>>,
+}
+
+impl Connector for TestConnector {
+    fn origin(&self) -> &Origin {
+        &self.origin
+    }
+
+    fn connect(&self) -> ConnectFuture<'_> {
+        Box::pin(async move {
+            let started = self.clock.now();
+            let tcp = TcpStream::connect(self.addr).await?;
+            tcp.set_nodelay(true)?;
+            let tcp_connect = self.clock.now() - started;
+            let stream = Metered::new(Box::new(tcp) as BoxIo, self.clock);
+            self.meters.lock().unwrap().push(stream.meter().clone());
+            Ok(Connection {
+                id: self.next_id.fetch_add(1, Ordering::SeqCst),
+                stream,
+                tcp_connect,
+                ssl: None,
+            })
+        })
+    }
+}
+
+impl TestConnector {
+    pub fn meter(&self, connection: usize) -> Meter {
+        self.meters.lock().unwrap()[connection].clone()
+    }
+}
+
+/// A client of `server`, with the connector kept for its meters.
+pub fn client(
+    server: &Server,
+    clock: Clock,
+    connections: u32,
+    depth: Option<u32>,
+) -> (Http11PipelinedClient, Arc<TestConnector>) {
+    let connector = Arc::new(TestConnector {
+        origin: Origin {
+            scheme: "http",
+            authority: server.addr.to_string(),
+        },
+        addr: server.addr,
+        clock,
+        next_id: AtomicU32::new(0),
+        meters: Mutex::new(Vec::new()),
+    });
+    let opts = ClientOptions {
+        connector: connector.clone(),
+        clock,
+        max_connections_per_host: 6,
+    };
+    (
+        Http11PipelinedClient::new(opts, connections, depth),
+        connector,
+    )
+}
+
+pub fn get(id: u32) -> RequestSpec {
+    RequestSpec {
+        id,
+        method: "GET".into(),
+        path: format!("/r/{id}"),
+        body_bytes: 0,
+    }
+}
+
+pub fn post(id: u32, body_bytes: u64) -> RequestSpec {
+    RequestSpec {
+        id,
+        method: "POST".into(),
+        path: format!("/up/{id}"),
+        body_bytes,
+    }
+}
+
+/// What the server saw and did, in the order it happened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// A request head (and its body) was read.
+    Arrived { conn: u32, id: u32 },
+    /// A response is about to be written (logged before the first byte leaves).
+    Sending { conn: u32, id: u32 },
+}
+
+pub type Log = Arc<Mutex<Vec<Event>>>;
+
+/// One request as the server read it.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub method: String,
+    pub id: u32,
+    pub body_bytes: usize,
+}
+
+/// The server's end of one accepted connection, handed to the test's handler.
+pub struct Peer {
+    pub conn: u32,
+    requests: mpsc::UnboundedReceiver<Request>,
+    writer: OwnedWriteHalf,
+    log: Log,
+}
+
+impl Peer {
+    /// The next request head, or `None` when the client closed (or sent nothing for 3 s).
+    pub async fn next(&mut self) -> Option<Request> {
+        tokio::time::timeout(Duration::from_secs(3), self.requests.recv())
+            .await
+            .ok()
+            .flatten()
+    }
+
+    /// Answers `request` with a small body; `extra` is header lines ending in CRLF.
+    pub async fn respond(&mut self, request: &Request, extra: &str) {
+        let body = format!("response to {}", request.id);
+        let head = format!(
+            "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nx-echo-request: {}\r\n{extra}\r\n",
+            body.len(),
+            request.id
+        );
+        self.log.lock().unwrap().push(Event::Sending {
+            conn: self.conn,
+            id: request.id,
+        });
+        self.send_raw(format!("{head}{body}").as_bytes()).await;
+    }
+
+    pub async fn send_raw(&mut self, bytes: &[u8]) {
+        // The client may have gone; the test's assertions will say so.
+        let _ = self.writer.write_all(bytes).await;
+    }
+}
+
+pub struct Server {
+    pub addr: SocketAddr,
+    pub accepted: Arc<AtomicU32>,
+    pub log: Log,
+}
+
+impl Server {
+    pub fn accepted(&self) -> u32 {
+        self.accepted.load(Ordering::SeqCst)
+    }
+
+    pub fn events(&self) -> Vec<Event> {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// Where `event` is in the log.
+    pub fn position(&self, event: &Event) -> usize {
+        let events = self.events();
+        events
+            .iter()
+            .position(|e| e == event)
+            .unwrap_or_else(|| panic!("{event:?} not in {events:?}"))
+    }
+
+    /// The most requests that had arrived without a response started, at any moment.
+    pub fn max_unanswered(&self) -> usize {
+        let mut open: i64 = 0;
+        let mut max = 0;
+        for e in self.events() {
+            open += match e {
+                Event::Arrived { .. } => 1,
+                Event::Sending { .. } => -1,
+            };
+            max = max.max(open);
+        }
+        max as usize
+    }
+}
+
+/// Starts a server on 127.0.0.1:0; `handler` runs once per accepted connection. When it
+/// returns, the server's writing side closes (the client reads EOF).
+pub async fn serve<F, Fut>(handler: F) -> Server
+where
+    F: Fn(Peer) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let accepted = Arc::new(AtomicU32::new(0));
+    let log: Log = Arc::default();
+    let (count, events) = (accepted.clone(), log.clone());
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            tcp.set_nodelay(true).unwrap();
+            let conn = count.fetch_add(1, Ordering::SeqCst);
+            let (read, writer) = tcp.into_split();
+            let (tx, requests) = mpsc::unbounded_channel();
+            tokio::spawn(read_requests(
+                BufReader::new(read),
+                conn,
+                tx,
+                events.clone(),
+            ));
+            tokio::spawn(handler(Peer {
+                conn,
+                requests,
+                writer,
+                log: events.clone(),
+            }));
+        }
+    });
+    Server {
+        addr,
+        accepted,
+        log,
+    }
+}
+
+/// Reads request heads and bodies as fast as they come, logging each arrival.
+async fn read_requests(
+    mut read: BufReader<tokio::net::tcp::OwnedReadHalf>,
+    conn: u32,
+    tx: mpsc::UnboundedSender<Request>,
+    log: Log,
+) {
+    loop {
+        let mut line = String::new();
+        if read.read_line(&mut line).await.unwrap_or(0) == 0 {
+            return;
+        }
+        let method = line.split(' ').next().unwrap_or_default().to_string();
+        let (mut id, mut body_bytes) = (u32::MAX, 0usize);
+        loop {
+            let mut field = String::new();
+            if read.read_line(&mut field).await.unwrap_or(0) == 0 {
+                return;
+            }
+            let field = field.trim_end();
+            if field.is_empty() {
+                break;
+            }
+            let (name, value) = field.split_once(':').unwrap();
+            match name.to_ascii_lowercase().as_str() {
+                "x-httplab-request" => id = value.trim().parse().unwrap(),
+                "content-length" => body_bytes = value.trim().parse().unwrap(),
+                _ => {}
+            }
+        }
+        let mut body = vec![0u8; body_bytes];
+        if read.read_exact(&mut body).await.is_err() {
+            return;
+        }
+        log.lock().unwrap().push(Event::Arrived { conn, id });
+        let _ = tx.send(Request {
+            method,
+            id,
+            body_bytes,
+        });
+    }
+}
