@@ -113,3 +113,74 @@ pub fn validate_har_files(test: &str, files: &[PathBuf]) -> bool {
     );
     true
 }
+
+/// A process killed when dropped, so no server outlives its test.
+pub struct KillOnDrop(pub std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A private nginx serving `www` (a folder) on a free loopback port, in the foreground, with
+/// its config, logs and temp files under `dir`; `None` (after a SKIP line) when nginx is missing.
+pub struct Nginx {
+    pub port: u16,
+    pub dir: PathBuf,
+    _process: KillOnDrop,
+}
+
+impl Nginx {
+    pub fn start(test: &str, www: &Path, extra_server_config: &str) -> Option<Nginx> {
+        // Debian puts nginx in /usr/sbin, which a non-root PATH may lack.
+        let binary = Some(PathBuf::from("/usr/sbin/nginx"))
+            .filter(|p| p.is_file())
+            .or_else(|| require_tool("nginx", test, "apt-get install nginx"))?;
+        let dir = temp_dir("nginx");
+        let port = free_port();
+        let d = dir.display();
+        let config = format!(
+            "daemon off;\nmaster_process off;\nworker_processes 1;\npid {d}/nginx.pid;\n\
+             error_log {d}/error.log info;\nevents {{ worker_connections 64; }}\n\
+             http {{\n  access_log {d}/access.log;\n  client_body_temp_path {d}/body;\n\
+             proxy_temp_path {d}/proxy;\n  fastcgi_temp_path {d}/fastcgi;\n  uwsgi_temp_path {d}/uwsgi;\n\
+             scgi_temp_path {d}/scgi;\n  keepalive_requests 10000;\n  server {{\n    listen 127.0.0.1:{port};\n\
+             root {www};\n{extra_server_config}\n  }}\n}}\n",
+            www = www.display()
+        );
+        let conf = dir.join("nginx.conf");
+        std::fs::write(&conf, config).expect("write nginx.conf");
+        let child = std::process::Command::new(binary)
+            .arg("-p")
+            .arg(&dir)
+            .arg("-c")
+            .arg(&conf)
+            .stderr(std::process::Stdio::inherit())
+            .spawn()
+            .expect("nginx starts");
+        let process = KillOnDrop(child);
+        // Bounded wait until it accepts connections.
+        for _ in 0..250 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return Some(Nginx {
+                    port,
+                    dir,
+                    _process: process,
+                });
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let log = std::fs::read_to_string(dir.join("error.log")).unwrap_or_default();
+        panic!("nginx did not listen on 127.0.0.1:{port} within 5 s:\n{log}");
+    }
+}
+
+/// A loopback port that was free a moment ago.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("bind 127.0.0.1:0")
+}

@@ -1,0 +1,90 @@
+//! Interoperability with a server no one here wrote: the pipelined client against nginx.
+
+use futures_util::future::join_all;
+use httplab_core::{Clock, RequestSpec};
+use httplab_harness::LabConnector;
+use httplab_http11_pipelined::Http11PipelinedClient;
+use httplab_testkit::{temp_dir, Nginx};
+use httplab_transport::{ClientOptions, ProtocolClient};
+use std::sync::Arc;
+
+const N: u32 = 20;
+
+/// File i's size: all different, so a response matched to the wrong request shows.
+fn size(i: u32) -> u64 {
+    u64::from(i) * 731 + 17
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pipelines_twenty_requests_to_nginx_over_one_connection() {
+    let www = temp_dir("nginx-www");
+    for i in 0..N {
+        std::fs::write(www.join(format!("{i}.bin")), vec![b'x'; size(i) as usize]).unwrap();
+    }
+    let Some(nginx) = Nginx::start(
+        "pipelines_twenty_requests_to_nginx_over_one_connection",
+        &www,
+        "",
+    ) else {
+        return;
+    };
+    let clock = Clock::start();
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], nginx.port));
+    let connector = Arc::new(LabConnector::new(addr, "localhost", None, clock).unwrap());
+    let client = Http11PipelinedClient::new(
+        ClientOptions {
+            connector: connector.clone(),
+            clock,
+            max_connections_per_host: 6,
+        },
+        1,
+        None,
+    );
+    let specs = (0..N).map(|i| RequestSpec {
+        id: i,
+        method: "GET".into(),
+        path: format!("/{i}.bin"),
+        body_bytes: 0,
+    });
+    let records = join_all(specs.map(|spec| client.fetch(spec))).await;
+    client.finish().await;
+
+    assert_eq!(
+        connector.connection_records(&records).len(),
+        1,
+        "one connection"
+    );
+    for (i, r) in records.iter().enumerate() {
+        assert_eq!(r.error, None, "request {i}");
+        assert_eq!(r.status, 200, "request {i}");
+        assert_eq!(
+            r.response_body_bytes,
+            size(i as u32),
+            "request {i}: body of another file?"
+        );
+        let server = r
+            .response_headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("server"));
+        assert!(
+            server.is_some_and(|(_, v)| v.starts_with("nginx")),
+            "{:?}",
+            r.response_headers
+        );
+    }
+    // Pipelined: requests went out while earlier responses were still outstanding.
+    let overlapping = records
+        .windows(2)
+        .filter(|w| w[1].sent_at() < w[0].ended_at())
+        .count();
+    assert!(
+        overlapping > 0,
+        "no request was written before the previous response arrived"
+    );
+    // In order: each response finished no earlier than the one before it.
+    assert!(records
+        .windows(2)
+        .all(|w| w[1].ended_at() >= w[0].ended_at()));
+    let log = std::fs::read_to_string(nginx.dir.join("access.log")).unwrap_or_default();
+    assert_eq!(log.lines().count(), N as usize, "nginx's access log: {log}");
+}
