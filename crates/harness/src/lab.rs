@@ -15,6 +15,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// Longest wait for the server's log to record every response as sent.
+const SERVER_LOG_GRACE: Duration = Duration::from_millis(100);
+
 /// The name clients use for the lab server (the leaf certificate covers it).
 const HOST: &str = "localhost";
 
@@ -189,9 +192,7 @@ impl Lab {
             .max()
             .unwrap_or(started_at)
             .saturating_sub(started_at);
-        // The server records a response as sent once its last byte is handed to the socket,
-        // which precedes the client's read; a short grace covers the handler's bookkeeping.
-        tokio::time::sleep(Duration::from_millis(1)).await;
+        self.settle_server_log().await;
         let mut server = self.server.log().take();
         server.sort_by_key(|s| (s.arrived_at, s.request_id));
 
@@ -207,6 +208,31 @@ impl Lab {
             requests,
             server,
         })
+    }
+
+    /// Waits until the server has marked every logged response as sent. The server marks it as
+    /// its last byte is handed to the socket, which races the client reading that byte on
+    /// another task; a response the server never finished (a broken connection) would keep
+    /// this waiting, so the wait is bounded, and mostly yields rather than sleeps so it adds
+    /// no timer granularity to the run.
+    async fn settle_server_log(&self) {
+        let all_sent = || {
+            self.server
+                .log()
+                .snapshot()
+                .iter()
+                .all(|s| s.response_sent_at.is_some())
+        };
+        for _ in 0..100 {
+            if all_sent() {
+                return;
+            }
+            tokio::task::yield_now().await;
+        }
+        let deadline = tokio::time::Instant::now() + SERVER_LOG_GRACE;
+        while !all_sent() && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
     }
 
     /// Runs every configuration of `plan(protocols)` `repeat` times, reporting progress.

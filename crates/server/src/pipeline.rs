@@ -95,14 +95,7 @@ impl Reject {
                 "send the request body with content-length\n",
             ),
         };
-        Answer {
-            status,
-            think: Duration::ZERO,
-            content_type: "text/plain; charset=utf-8",
-            allow: None,
-            body: AnswerBody::Text(text),
-            head_only: false,
-        }
+        Answer::error(status, text)
     }
 }
 
@@ -225,31 +218,7 @@ pub(crate) fn response_head(
 
 /// An HTTP date (RFC 9110 §5.6.7 IMF-fixdate) for seconds since the Unix epoch.
 pub(crate) fn imf_fixdate(unix_secs: u64) -> String {
-    const WEEKDAYS: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let days = unix_secs / 86_400;
-    let secs = unix_secs % 86_400;
-    // 1970-01-01 was a Thursday.
-    let weekday = WEEKDAYS[((days + 4) % 7) as usize];
-    // Civil date from days since 1970-01-01 (H. Hinnant's algorithm, eras of 400 years).
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + u64::from(month <= 2);
-    format!(
-        "{weekday}, {day:02} {} {year} {:02}:{:02}:{:02} GMT",
-        MONTHS[(month - 1) as usize],
-        secs / 3_600,
-        secs / 60 % 60,
-        secs % 60
-    )
+    httpdate::fmt_http_date(std::time::UNIX_EPOCH + Duration::from_secs(unix_secs))
 }
 
 /// A handler running on its own task (parallel model); aborted if the connection goes away

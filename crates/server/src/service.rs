@@ -84,7 +84,7 @@ impl Answer {
         matches!(self.body, AnswerBody::Filler(_))
     }
 
-    fn error(status: StatusCode, text: &'static str) -> Self {
+    pub(crate) fn error(status: StatusCode, text: &'static str) -> Self {
         Answer {
             status,
             think: Duration::ZERO,
