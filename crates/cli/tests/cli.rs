@@ -290,3 +290,52 @@ fn curl_fetches_from_httplab_serve_over_tls() {
         }
     }
 }
+
+#[test]
+fn hol_blocking_report_explains_the_wait_in_words_from_the_numbers() {
+    let work = temp_dir("hol-run");
+    let out_dir = work.join("out");
+    let out = httplab(
+        &[
+            "run",
+            scenario_path("hol-blocking").to_str().unwrap(),
+            "--out",
+            out_dir.to_str().unwrap(),
+            "--repeat",
+            "1",
+            "--quiet",
+        ],
+        &work,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let md = std::fs::read_to_string(out_dir.join("report.md")).unwrap();
+    for label in ["http1.1-pipelined/serial", "http1.1-pipelined/parallel"] {
+        let sentence =
+            format!("On {label}, the 9 responses behind /slow on the same connection waited ");
+        assert!(
+            md.contains(&sentence),
+            "no explanation for {label} in:\n{md}"
+        );
+    }
+    assert!(md.contains("head-of-line blocking"), "{md}");
+    assert!(md.contains("the server's queue"), "{md}");
+    // The parallel run's HAR carries each fast response's hol, about 500 ms less its 2 ms think.
+    let har: Value = serde_json::from_str(
+        &std::fs::read_to_string(out_dir.join("http1.1-pipelined-parallel.har")).unwrap(),
+    )
+    .unwrap();
+    let entries = har["log"]["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 10);
+    for e in &entries[1..] {
+        let hol = ms(&e["_hol"]);
+        assert!(
+            (488.0..=508.0).contains(&hol),
+            "{}: _hol {hol}",
+            e["request"]["url"]
+        );
+    }
+}
