@@ -18,7 +18,7 @@ pub mod units;
 pub use clock::Clock;
 pub use protocol::Protocol;
 pub use record::{
-    CloseReason, ConnectionRecord, HandshakeKind, Phases, RequestRecord, RunRecord,
-    ServerRequestRecord, TlsRecord,
+    CloseReason, ConnectionRecord, H2FrameCounts, H2FrameDirection, HandshakeKind, Phases,
+    RequestRecord, RunRecord, ServerRequestRecord, TlsRecord,
 };
-pub use scenario::{PipeliningModel, RequestSpec, Resource, Scenario, ScenarioError};
+pub use scenario::{PipeliningModel, RequestSpec, Resource, Scenario, ScenarioError, TlsVersion};

@@ -116,6 +116,43 @@ pub struct ConnectionRecord {
     pub bytes_received: u64,
     /// Requests whose response came back on this connection.
     pub requests_served: u32,
+    /// Round trip of an HTTP/2 PING sent right after the handshake: the RTT as the protocol
+    /// sees it, to set beside `tcp_connect`.
+    #[serde(rename = "ping_rtt_ms", with = "serde_ms::option", default)]
+    pub ping_rtt: Option<Duration>,
+    /// HTTP/2 frames counted on the plaintext between TLS and HTTP/2, each way.
+    #[serde(default)]
+    pub h2_frames: Option<H2FrameCounts>,
+}
+
+/// HTTP/2 frames one way on a connection, by type, and the bytes of header blocks (HEADERS and
+/// CONTINUATION payloads, HPACK-compressed) against DATA payload bytes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct H2FrameDirection {
+    pub data: u64,
+    pub headers: u64,
+    pub priority: u64,
+    pub rst_stream: u64,
+    pub settings: u64,
+    pub push_promise: u64,
+    pub ping: u64,
+    pub goaway: u64,
+    pub window_update: u64,
+    pub continuation: u64,
+    pub unknown: u64,
+    /// HEADERS + CONTINUATION payload bytes (padding and priority fields excluded).
+    pub header_block_bytes: u64,
+    /// DATA payload bytes (padding excluded).
+    pub data_bytes: u64,
+    /// Every frame's bytes, the 9-byte frame headers included.
+    pub frame_bytes: u64,
+}
+
+/// HTTP/2 frames both ways on one connection.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct H2FrameCounts {
+    pub sent: H2FrameDirection,
+    pub received: H2FrameDirection,
 }
 
 /// One request as the client saw it.

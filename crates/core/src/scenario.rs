@@ -48,6 +48,33 @@ pub struct ClientSettings {
     pub pipeline_connections: u32,
     /// Requests in flight at most on one pipelined connection (`None`: all of them).
     pub pipeline_depth: Option<u32>,
+    /// TLS version to insist on (`None`: negotiate, which picks 1.3).
+    pub tls_version: Option<TlsVersion>,
+    /// Whether later TLS connections of a run resume the first one's session.
+    pub resumption: bool,
+    /// HTTP/2 initial stream window the client advertises (SETTINGS_INITIAL_WINDOW_SIZE).
+    pub h2_stream_window: u32,
+    /// HTTP/2 connection window the client opens to (WINDOW_UPDATE on stream 0).
+    pub h2_connection_window: u32,
+    /// Bytes of a `cookie` header sent with every request (0: none): the repeated header
+    /// HPACK compresses and HTTP/1.x sends in full each time.
+    pub cookie: u64,
+}
+
+/// Chrome's HTTP/2 stream window (6 MiB), the default `h2_stream_window`.
+pub const BROWSER_H2_STREAM_WINDOW: u32 = 6 * 1024 * 1024;
+/// Chrome's HTTP/2 connection window (15 MiB), the default `h2_connection_window`.
+pub const BROWSER_H2_CONNECTION_WINDOW: u32 = 15 * 1024 * 1024;
+/// The largest window HTTP/2 allows (RFC 9113 §6.9.1).
+pub const MAX_H2_WINDOW: u32 = (1 << 31) - 1;
+
+/// A TLS protocol version a scenario can insist on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, Deserialize)]
+pub enum TlsVersion {
+    #[serde(rename = "1.2")]
+    Tls12,
+    #[serde(rename = "1.3")]
+    Tls13,
 }
 
 /// The `[server]` table.
@@ -59,6 +86,12 @@ pub struct ServerSettings {
     /// listed. Empty: the scenario did not ask, and the lab serves HTTP/1.x with hyper (which
     /// handles pipelined requests serially).
     pub pipelining: Vec<PipeliningModel>,
+    /// HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS the server advertises (default 100).
+    pub max_concurrent_streams: u32,
+    /// HTTP/2 initial stream window the server advertises (governs uploads; default 1 MiB).
+    pub h2_stream_window: u32,
+    /// HTTP/2 SETTINGS_MAX_FRAME_SIZE the server advertises (default 16384, the minimum).
+    pub max_frame_size: u32,
 }
 
 /// How a server handles requests pipelined on one connection (responses always leave in order).
@@ -170,6 +203,11 @@ struct RawClient {
     tls: Option<bool>,
     pipeline_connections: Option<Spanned<u32>>,
     pipeline_depth: Option<Spanned<u32>>,
+    tls_version: Option<TlsVersion>,
+    resumption: Option<bool>,
+    h2_stream_window: Option<Spanned<HumanSize>>,
+    h2_connection_window: Option<Spanned<HumanSize>>,
+    cookie: Option<Spanned<HumanSize>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -177,6 +215,9 @@ struct RawClient {
 struct RawServer {
     think: Option<Spanned<HumanDuration>>,
     pipelining: Option<Spanned<OneOrMany<PipeliningModel>>>,
+    max_concurrent_streams: Option<Spanned<u32>>,
+    h2_stream_window: Option<Spanned<HumanSize>>,
+    max_frame_size: Option<Spanned<HumanSize>>,
 }
 
 /// A value written either alone or as a list.
@@ -300,6 +341,63 @@ impl RawScenario {
                     ));
                 }
                 unique
+            }
+        };
+
+        let window = |v: &Option<Spanned<HumanSize>>, key: &str, default: u32| match v {
+            None => Ok(default),
+            Some(w) if (1..=u64::from(MAX_H2_WINDOW)).contains(&w.get_ref().0) => {
+                Ok(w.get_ref().0 as u32)
+            }
+            Some(w) => Err(err(
+                w.span(),
+                format!("`{key}` must be between 1b and 2147483647b (2^31-1, RFC 9113 §6.9.1)"),
+            )),
+        };
+        let h2_stream_window = window(
+            &self.client.h2_stream_window,
+            "h2_stream_window",
+            BROWSER_H2_STREAM_WINDOW,
+        )?;
+        let h2_connection_window = window(
+            &self.client.h2_connection_window,
+            "h2_connection_window",
+            BROWSER_H2_CONNECTION_WINDOW,
+        )?;
+        let server_h2_stream_window = window(
+            &self.server.h2_stream_window,
+            "h2_stream_window",
+            1024 * 1024,
+        )?;
+        let cookie = match &self.client.cookie {
+            None => 0,
+            Some(c) if c.get_ref().0 <= 64 * 1024 => c.get_ref().0,
+            Some(c) => {
+                return Err(err(
+                    c.span(),
+                    "`cookie` may be at most 64kib (servers reject larger heads)".into(),
+                ))
+            }
+        };
+        let max_concurrent_streams = match &self.server.max_concurrent_streams {
+            None => 100,
+            Some(m) if *m.get_ref() >= 1 => *m.get_ref(),
+            Some(m) => {
+                return Err(err(
+                    m.span(),
+                    "`max_concurrent_streams` must be at least 1".into(),
+                ))
+            }
+        };
+        let max_frame_size = match &self.server.max_frame_size {
+            None => 16_384,
+            Some(f) if (16_384..=16_777_215).contains(&f.get_ref().0) => f.get_ref().0 as u32,
+            Some(f) => {
+                return Err(err(
+                    f.span(),
+                    "`max_frame_size` must be between 16384b and 16777215b (RFC 9113 §6.5.2)"
+                        .into(),
+                ))
             }
         };
 
@@ -440,10 +538,18 @@ impl RawScenario {
                 tls: self.client.tls.unwrap_or(false),
                 pipeline_connections,
                 pipeline_depth,
+                tls_version: self.client.tls_version,
+                resumption: self.client.resumption.unwrap_or(false),
+                h2_stream_window,
+                h2_connection_window,
+                cookie,
             },
             server: ServerSettings {
                 think: default_think,
                 pipelining,
+                max_concurrent_streams,
+                h2_stream_window: server_h2_stream_window,
+                max_frame_size,
             },
             resources,
         })

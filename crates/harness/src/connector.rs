@@ -139,6 +139,8 @@ impl LabConnector {
                         .iter()
                         .filter(|r| r.connection == Some(id) && r.error.is_none())
                         .count() as u32,
+                    ping_rtt: c.app.ping_rtt(),
+                    h2_frames: None,
                 }
             })
             .collect()

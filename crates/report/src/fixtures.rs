@@ -221,6 +221,8 @@ impl RunBuilder {
                         .sum::<u64>()
                         + 3_000,
                     requests_served: mine.iter().filter(|r| r.error.is_none()).count() as u32,
+                    ping_rtt: None,
+                    h2_frames: None,
                 }
             })
             .collect();

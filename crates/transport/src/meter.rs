@@ -46,6 +46,7 @@ struct MeterState {
     window: ByteTimes,
     closed_at: Option<Duration>,
     close_reason: Option<CloseReason>,
+    ping_rtt: Option<Duration>,
 }
 
 /// Shared view of one metered stream; clone it before handing the stream away.
@@ -80,6 +81,15 @@ impl Meter {
 
     pub fn close_reason(&self) -> Option<CloseReason> {
         self.state().close_reason.clone()
+    }
+
+    /// Records the round trip of a protocol-level ping (HTTP/2 PING) on this connection.
+    pub fn set_ping_rtt(&self, rtt: Duration) {
+        self.state().ping_rtt = Some(rtt);
+    }
+
+    pub fn ping_rtt(&self) -> Option<Duration> {
+        self.state().ping_rtt
     }
 
     /// When the stream was dropped (the socket closed), if it was.
