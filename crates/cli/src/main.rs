@@ -273,7 +273,10 @@ async fn serve(path: &Path, listen: SocketAddr, tls: bool) -> Result<()> {
         None
     };
     let config = match &certs {
-        Some(store) => Some(store.server_config(&[ALPN_HTTP11, ALPN_HTTP10])?),
+        // ALPN picks the protocol per connection: h2 first, as browsers prefer it.
+        Some(store) => {
+            Some(store.server_config(&[httplab_tls::ALPN_H2, ALPN_HTTP11, ALPN_HTTP10])?)
+        }
         None => None,
     };
     let listener = tokio::net::TcpListener::bind(listen)
@@ -303,6 +306,12 @@ async fn serve(path: &Path, listen: SocketAddr, tls: bool) -> Result<()> {
             .map(|c| format!(" --cacert {}", c.ca_cert_path().display()))
             .unwrap_or_default();
         println!("try: curl --http1.1{cacert} {scheme}://{host}:{}{} -o /dev/null -w '%{{http_code}} %{{size_download}}\\n'", addr.port(), first.path);
+        let h2 = if tls {
+            "--http2"
+        } else {
+            "--http2-prior-knowledge"
+        };
+        println!("     curl {h2}{cacert} {scheme}://{host}:{}{} -o /dev/null -w '%{{http_version}} %{{size_download}}\\n'", addr.port(), first.path);
     }
     println!("Ctrl-C stops it.");
     tokio::signal::ctrl_c()

@@ -33,6 +33,9 @@ pub struct LabConnector {
     tls: Option<(TlsConnector, ServerName<'static>)>,
     clock: Clock,
     opened: Mutex<Vec<Opened>>,
+    /// Count HTTP/2 frames on each connection's plaintext (h2 and h2c runs only: on HTTP/1.x
+    /// the counter would read text as frames).
+    count_h2_frames: bool,
 }
 
 impl LabConnector {
@@ -61,7 +64,14 @@ impl LabConnector {
             tls,
             clock,
             opened: Mutex::new(Vec::new()),
+            count_h2_frames: false,
         })
+    }
+
+    /// Counts HTTP/2 frames by type on every connection this connector opens.
+    pub fn with_h2_frame_tap(mut self) -> Self {
+        self.count_h2_frames = true;
+        self
     }
 
     async fn open(&self) -> io::Result<Connection> {
@@ -97,6 +107,9 @@ impl LabConnector {
             }
         };
         let stream = Metered::new(io, self.clock);
+        if self.count_h2_frames {
+            stream.meter().enable_h2_frames();
+        }
         let mut opened = self.opened.lock().unwrap_or_else(|p| p.into_inner());
         let id = opened.len() as u32;
         opened.push(Opened {
@@ -140,7 +153,7 @@ impl LabConnector {
                         .filter(|r| r.connection == Some(id) && r.error.is_none())
                         .count() as u32,
                     ping_rtt: c.app.ping_rtt(),
-                    h2_frames: None,
+                    h2_frames: c.app.h2_frames(),
                 }
             })
             .collect()

@@ -4,11 +4,12 @@ use crate::connector::LabConnector;
 use crate::HarnessError;
 use futures_util::future::join_all;
 use httplab_core::{Clock, PipeliningModel, Protocol, RunRecord, Scenario};
+use httplab_h2::{H2Options, Http2Client};
 use httplab_http10::Http10Client;
 use httplab_http11::Http11Client;
 use httplab_http11_pipelined::Http11PipelinedClient;
 use httplab_server::LabServer;
-use httplab_tls::{CertStore, ALPN_HTTP10, ALPN_HTTP11};
+use httplab_tls::{CertStore, ALPN_H2, ALPN_HTTP10, ALPN_HTTP11};
 use httplab_transport::{ClientOptions, ProtocolClient};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -17,6 +18,9 @@ use std::time::Duration;
 
 /// Longest wait for the server's log to record every response as sent.
 const SERVER_LOG_GRACE: Duration = Duration::from_millis(100);
+
+/// What the lab's TLS server offers in ALPN, in its order of preference.
+const SERVER_ALPN: &[&[u8]] = &[ALPN_H2, ALPN_HTTP11, ALPN_HTTP10];
 
 /// The name clients use for the lab server (the leaf certificate covers it).
 const HOST: &str = "localhost";
@@ -56,45 +60,67 @@ pub struct Progress {
     pub total: usize,
 }
 
-/// A running lab: the server, the clock, the certificates.
+/// A running lab: the servers, the clock, the certificates.
+///
+/// Two lab servers serve the same scenario on the same clock: one over TLS, where ALPN chooses
+/// h2 or HTTP/1.x, and one in cleartext, where the HTTP/2 preface chooses h2c (prior knowledge)
+/// or HTTP/1.x. A run uses the one its protocol needs: h2 the TLS one, h2c the cleartext one,
+/// HTTP/1.x the TLS one when the scenario says `tls = true`.
 pub struct Lab {
     scenario: Arc<Scenario>,
     clock: Clock,
-    server: LabServer,
-    certs: Option<CertStore>,
+    tls_server: LabServer,
+    plain_server: LabServer,
+    certs: CertStore,
 }
 
 impl Lab {
     pub async fn start(scenario: Arc<Scenario>, options: LabOptions) -> Result<Lab, HarnessError> {
         let clock = Clock::start();
-        let certs = if scenario.client.tls {
-            Some(CertStore::open_or_create(&options.certs_dir)?)
-        } else {
-            None
-        };
-        let server_tls = match &certs {
-            Some(store) => Some(store.server_config(&[ALPN_HTTP11, ALPN_HTTP10])?),
-            None => None,
-        };
+        let certs = CertStore::open_or_create(&options.certs_dir)?;
+        let server_tls = certs.server_config(SERVER_ALPN)?;
         let listen_err = |source| HarnessError::Listen {
             addr: options.listen,
             source,
         };
-        let listener = tokio::net::TcpListener::bind(options.listen)
-            .await
+        let bind = || async {
+            tokio::net::TcpListener::bind(options.listen)
+                .await
+                .map_err(listen_err)
+        };
+        let tls_server = LabServer::start(bind().await?, scenario.clone(), clock, Some(server_tls))
             .map_err(listen_err)?;
-        let server =
-            LabServer::start(listener, scenario.clone(), clock, server_tls).map_err(listen_err)?;
+        let plain_server =
+            LabServer::start(bind().await?, scenario.clone(), clock, None).map_err(listen_err)?;
         Ok(Lab {
             scenario,
             clock,
-            server,
+            tls_server,
+            plain_server,
             certs,
         })
     }
 
-    pub fn server_addr(&self) -> SocketAddr {
-        self.server.local_addr()
+    /// Whether runs of `protocol` go over TLS.
+    pub fn uses_tls(&self, protocol: Protocol) -> bool {
+        match protocol {
+            Protocol::H2 => true,
+            Protocol::H2c => false,
+            _ => self.scenario.client.tls,
+        }
+    }
+
+    fn server_for(&self, protocol: Protocol) -> &LabServer {
+        if self.uses_tls(protocol) {
+            &self.tls_server
+        } else {
+            &self.plain_server
+        }
+    }
+
+    /// The address runs of `protocol` connect to.
+    pub fn server_addr(&self, protocol: Protocol) -> SocketAddr {
+        self.server_for(protocol).local_addr()
     }
 
     pub fn clock(&self) -> Clock {
@@ -144,20 +170,26 @@ impl Lab {
         repetition: u32,
     ) -> Result<RunRecord, HarnessError> {
         let protocol = config.protocol;
-        self.server.set_pipelining(config.server_pipelining);
-        let tls = match &self.certs {
-            // A fresh config per run: no session resumes across runs or repetitions.
-            Some(store) => Some(store.client_config(&[alpn_for(protocol)?], false)?),
-            None => None,
+        let server = self.server_for(protocol);
+        server.set_pipelining(config.server_pipelining);
+        let tls = if self.uses_tls(protocol) {
+            // A fresh config per run: sessions resume (when the scenario asks) only between the
+            // connections of one run, never across runs or repetitions.
+            Some(self.certs.client_config(
+                &[alpn_for(protocol)],
+                self.scenario.client.resumption,
+                self.scenario.client.tls_version,
+            )?)
+        } else {
+            None
         };
-        let connector = Arc::new(
-            LabConnector::new(self.server_addr(), HOST, tls, self.clock).map_err(|source| {
-                HarnessError::Listen {
-                    addr: self.server_addr(),
-                    source,
-                }
-            })?,
-        );
+        let addr = server.local_addr();
+        let mut connector = LabConnector::new(addr, HOST, tls, self.clock)
+            .map_err(|source| HarnessError::Listen { addr, source })?;
+        if matches!(protocol, Protocol::H2 | Protocol::H2c) {
+            connector = connector.with_h2_frame_tap();
+        }
+        let connector = Arc::new(connector);
         let options = ClientOptions {
             connector: connector.clone(),
             clock: self.clock,
@@ -171,12 +203,18 @@ impl Lab {
                 self.scenario.client.pipeline_connections,
                 self.scenario.client.pipeline_depth,
             )),
-            other => return Err(HarnessError::Unsupported(other)),
+            Protocol::H2 | Protocol::H2c => Box::new(Http2Client::new(
+                options,
+                H2Options {
+                    stream_window: self.scenario.client.h2_stream_window,
+                    connection_window: self.scenario.client.h2_connection_window,
+                },
+            )),
         };
 
         // Clear what earlier runs left in the server's log, then issue every request at once,
         // in workload order (join_all polls them in order, so they queue for slots in order).
-        self.server.log().take();
+        server.log().take();
         let started_at = self.clock.now();
         let requests = join_all(
             self.scenario
@@ -192,9 +230,9 @@ impl Lab {
             .max()
             .unwrap_or(started_at)
             .saturating_sub(started_at);
-        self.settle_server_log().await;
-        let mut server = self.server.log().take();
-        server.sort_by_key(|s| (s.arrived_at, s.request_id));
+        settle_server_log(server).await;
+        let mut server_log = server.log().take();
+        server_log.sort_by_key(|s| (s.arrived_at, s.request_id));
 
         Ok(RunRecord {
             protocol,
@@ -203,36 +241,11 @@ impl Lab {
             epoch_unix_ms: self.clock.epoch_unix().as_millis() as u64,
             started_at,
             page_time,
-            tls: self.certs.is_some(),
+            tls: self.uses_tls(protocol),
             connections: connector.connection_records(&requests),
             requests,
-            server,
+            server: server_log,
         })
-    }
-
-    /// Waits until the server has marked every logged response as sent. The server marks it as
-    /// its last byte is handed to the socket, which races the client reading that byte on
-    /// another task; a response the server never finished (a broken connection) would keep
-    /// this waiting, so the wait is bounded, and mostly yields rather than sleeps so it adds
-    /// no timer granularity to the run.
-    async fn settle_server_log(&self) {
-        let all_sent = || {
-            self.server
-                .log()
-                .snapshot()
-                .iter()
-                .all(|s| s.response_sent_at.is_some())
-        };
-        for _ in 0..100 {
-            if all_sent() {
-                return;
-            }
-            tokio::task::yield_now().await;
-        }
-        let deadline = tokio::time::Instant::now() + SERVER_LOG_GRACE;
-        while !all_sent() && tokio::time::Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(1)).await;
-        }
     }
 
     /// Runs every configuration of `plan(protocols)` `repeat` times, reporting progress.
@@ -260,14 +273,41 @@ impl Lab {
     }
 
     pub async fn shutdown(self) {
-        self.server.shutdown().await;
+        self.tls_server.shutdown().await;
+        self.plain_server.shutdown().await;
     }
 }
 
-fn alpn_for(protocol: Protocol) -> Result<&'static [u8], HarnessError> {
+/// Waits until the server has marked every logged response as sent. The server marks it as
+/// its last byte is handed to the socket, which races the client reading that byte on
+/// another task; a response the server never finished (a broken connection) would keep
+/// this waiting, so the wait is bounded, and mostly yields rather than sleeps so it adds
+/// no timer granularity to the run.
+async fn settle_server_log(server: &LabServer) {
+    let all_sent = || {
+        server
+            .log()
+            .snapshot()
+            .iter()
+            .all(|s| s.response_sent_at.is_some())
+    };
+    for _ in 0..100 {
+        if all_sent() {
+            return;
+        }
+        tokio::task::yield_now().await;
+    }
+    let deadline = tokio::time::Instant::now() + SERVER_LOG_GRACE;
+    while !all_sent() && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+}
+
+/// What the client offers in ALPN: exactly its own protocol, so the server cannot pick another.
+fn alpn_for(protocol: Protocol) -> &'static [u8] {
     match protocol {
-        Protocol::Http10 => Ok(ALPN_HTTP10),
-        Protocol::Http11 | Protocol::Http11Pipelined => Ok(ALPN_HTTP11),
-        other => Err(HarnessError::Unsupported(other)),
+        Protocol::Http10 => ALPN_HTTP10,
+        Protocol::Http11 | Protocol::Http11Pipelined => ALPN_HTTP11,
+        Protocol::H2 | Protocol::H2c => ALPN_H2,
     }
 }

@@ -2,8 +2,8 @@
 //! offsets, so every test can assert exact numbers. Not part of the crate's public face.
 
 use httplab_core::{
-    CloseReason, ConnectionRecord, HandshakeKind, Phases, Protocol, RequestRecord, RunRecord,
-    Scenario, ServerRequestRecord, TlsRecord,
+    CloseReason, ConnectionRecord, H2FrameCounts, H2FrameDirection, HandshakeKind, Phases,
+    Protocol, RequestRecord, RunRecord, Scenario, ServerRequestRecord, TlsRecord,
 };
 use std::time::Duration;
 
@@ -42,6 +42,37 @@ fn us(v: u64) -> Duration {
     Duration::from_micros(v)
 }
 
+/// The frames an h2 connection carrying `requests` counts: each way SETTINGS and its ACK, and
+/// a WINDOW_UPDATE from the client; per request a HEADERS frame each way whose HPACK block is
+/// 30 bytes for the first request and 8 for each later one (sent), 40 and 6 (received), and
+/// one DATA frame per response body.
+pub fn h2_frames_of(requests: &[&RequestRecord]) -> H2FrameCounts {
+    let k = requests.len() as u64;
+    let blocks = |first: u64, later: u64| if k == 0 { 0 } else { first + later * (k - 1) };
+    let body: u64 = requests.iter().map(|r| r.response_body_bytes).sum();
+    let sent_blocks = blocks(30, 8);
+    let received_blocks = blocks(40, 6);
+    H2FrameCounts {
+        sent: H2FrameDirection {
+            settings: 2,
+            window_update: 1,
+            headers: k,
+            header_block_bytes: sent_blocks,
+            frame_bytes: (9 + 12) + 9 + (9 + 4) + 9 * k + sent_blocks,
+            ..H2FrameDirection::default()
+        },
+        received: H2FrameDirection {
+            settings: 2,
+            headers: k,
+            data: k,
+            header_block_bytes: received_blocks,
+            data_bytes: body,
+            frame_bytes: (9 + 6) + 9 + 18 * k + received_blocks + body,
+            ..H2FrameDirection::default()
+        },
+    }
+}
+
 /// Builds one run: http1.0 opens a connection per request; anything else opens up to
 /// `max_connections` and reuses them round-robin, the reusing requests blocked meanwhile.
 pub struct RunBuilder {
@@ -54,6 +85,7 @@ pub struct RunBuilder {
     wait: Duration,
     failures: Vec<(u32, String)>,
     hol: Vec<(u32, Duration)>,
+    h2_frames: bool,
 }
 
 impl RunBuilder {
@@ -68,7 +100,31 @@ impl RunBuilder {
             wait: us(2_000),
             failures: Vec::new(),
             hol: Vec::new(),
+            h2_frames: false,
         }
+    }
+
+    /// An h2 run whose page time is `page_ms`: one connection carrying every request, each
+    /// blocked 20 us for a stream slot, with HTTP/2 frame counts (`h2_frames_of`).
+    pub fn h2(repetition: u32, page_ms: u64) -> Self {
+        let mut b = Self::new(Protocol::H2, repetition).page_ms(page_ms);
+        b.max_connections = 1;
+        b.reuse_blocked = us(20);
+        b.h2_frames = true;
+        b
+    }
+
+    /// The same as `h2`, over cleartext (h2c).
+    pub fn h2c(repetition: u32, page_ms: u64) -> Self {
+        let mut b = Self::h2(repetition, page_ms).no_tls();
+        b.protocol = Protocol::H2c;
+        b
+    }
+
+    /// Leaves `ConnectionRecord::h2_frames` empty, as a harness that does not count frames.
+    pub fn without_h2_frames(mut self) -> Self {
+        self.h2_frames = false;
+        self
     }
 
     /// An http1.0 run whose page time is `page_ms`.
@@ -204,7 +260,14 @@ impl RunBuilder {
                         version: "TLSv1.3".into(),
                         cipher: "TLS13_AES_128_GCM_SHA256".into(),
                         key_exchange_group: Some("X25519".into()),
-                        alpn: Some("http/1.1".into()),
+                        alpn: Some(
+                            if matches!(self.protocol, Protocol::H2 | Protocol::H2c) {
+                                "h2"
+                            } else {
+                                "http/1.1"
+                            }
+                            .into(),
+                        ),
                         handshake_kind: HandshakeKind::Full,
                         handshake: opener.ssl.unwrap_or_default(),
                     }),
@@ -222,7 +285,7 @@ impl RunBuilder {
                         + 3_000,
                     requests_served: mine.iter().filter(|r| r.error.is_none()).count() as u32,
                     ping_rtt: None,
-                    h2_frames: None,
+                    h2_frames: self.h2_frames.then(|| h2_frames_of(&mine)),
                 }
             })
             .collect();

@@ -84,7 +84,7 @@ pub fn behind(run: &RunRecord) -> Vec<Behind> {
             g
         })
         .collect();
-    out.sort_by(|a, b| b.max.cmp(&a.max));
+    out.sort_by_key(|g| std::cmp::Reverse(g.max));
     out
 }
 

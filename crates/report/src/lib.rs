@@ -8,6 +8,7 @@
 //! Each format lives in its own module; this module only wires them to files.
 #![forbid(unsafe_code)]
 
+mod bytes;
 mod date;
 mod error;
 mod har;

@@ -1,9 +1,11 @@
-//! `report.md`: the comparison for people. A summary table (one column per protocol), the
-//! verdict in words, a per-request table of each protocol's median run, the environment, and
-//! one line per phase on how to read it all. Durations use `units::format_duration`, sizes
+//! `report.md`: the comparison for people. A summary table (one column per protocol) with a
+//! sentence on header bytes, the verdict in words, a per-request table of each protocol's
+//! median run, HTTP/2 frame tables, the environment, and one line per phase on how to read it
+//! all. Durations use `units::format_duration`, sizes
 //! `units::format_size`. It owns the layout only: the numbers come from `summary`, the words
 //! of the verdict from `verdict`, and it writes no files.
 
+use crate::bytes::{frame_tables, header_sentences};
 use crate::date::rfc3339;
 use crate::summary::{median_run, summarize, ProtocolSummary};
 use crate::verdict::{count, verdict};
@@ -56,6 +58,10 @@ pub fn markdown(scenario: &Scenario, runs: &[RunRecord], env: &Environment) -> S
 
     md.push_str("## Summary\n\n");
     summary_table(&mut md, &summaries);
+    let headers = header_sentences(&summaries);
+    if !headers.is_empty() {
+        let _ = writeln!(md, "{}\n", headers.join(" "));
+    }
 
     md.push_str("## Verdict\n\n");
     md.push_str(&verdict(&summaries, runs));
@@ -73,6 +79,7 @@ pub fn markdown(scenario: &Scenario, runs: &[RunRecord], env: &Environment) -> S
             request_table(&mut md, run);
         }
     }
+    frame_tables(&mut md, runs, &summaries);
 
     environment(&mut md, env, runs);
     how_to_read(&mut md);
@@ -88,7 +95,7 @@ fn summary_table(md: &mut String, summaries: &[ProtocolSummary]) {
     let _ = writeln!(md, "| | {} |", header.join(" | "));
     let _ = writeln!(md, "|---|{}", "---:|".repeat(summaries.len()));
     type Cell = fn(&ProtocolSummary) -> String;
-    let rows: [(&str, Cell); 11] = [
+    let rows: [(&str, Cell); 14] = [
         ("Page load time, median", |s| {
             format_duration(s.page_time_median)
         }),
@@ -102,6 +109,15 @@ fn summary_table(md: &mut String, summaries: &[ProtocolSummary]) {
         ("Bytes on the wire", |s| {
             format_size(s.wire_bytes.round() as u64)
         }),
+        ("Request header bytes", |s| {
+            format_size(s.request_header_bytes.round() as u64)
+        }),
+        ("Response header bytes", |s| {
+            format_size(s.response_header_bytes.round() as u64)
+        }),
+        ("Body bytes (down)", |s| {
+            format_size(s.response_body_bytes.round() as u64)
+        }),
         ("Failed requests", |s| s.failed_requests.to_string()),
         ("Median repetition", |s| s.median_repetition.to_string()),
     ];
@@ -112,7 +128,8 @@ fn summary_table(md: &mut String, summaries: &[ProtocolSummary]) {
     md.push_str(
         "\nConnections, handshakes and bytes are means per repetition; mean blocked and TTFB are \
          over every request that did not fail; failed requests are totals over all repetitions; \
-         the median repetition counts this protocol's runs from 0.\n\n",
+         the median repetition counts this protocol's runs from 0. Header bytes are HTTP/1.x's \
+         text heads and HTTP/2's HPACK-compressed header blocks.\n\n",
     );
 }
 
@@ -230,7 +247,8 @@ fn how_to_read(md: &mut String) {
 - **hol**: the part of wait when the response was ready but queued behind earlier responses on the same connection (pipelining).\n\
 - **total**: blocked + connect + ssl + send + wait + receive; the phases are contiguous.\n\
 - **server arrival**: when the lab server had parsed the request head, on the same clock as the client.\n\
-- **Bytes on the wire**: TCP payload both ways, TLS records included, TCP/IP headers not.\n",
+- **Bytes on the wire**: TCP payload both ways, TLS records included, TCP/IP headers not.\n\
+- **Header bytes**: for HTTP/1.x the request and response heads as text (request or status line, header lines, blank line); for HTTP/2 the HEADERS and CONTINUATION payloads, HPACK-compressed, counted in the frames (padding and priority fields excluded). **Body bytes (down)**: response bodies, without chunked or DATA framing.\n",
     );
 }
 
@@ -373,6 +391,49 @@ mod tests {
         assert!(md.contains("| 900us |"), "{md}");
         assert!(md.contains("- Host: unknown"), "{md}");
         assert!(md.contains("No runs were recorded for `http1.1`"), "{md}");
+    }
+
+    #[test]
+    fn header_bytes_rows_sentence_and_frame_table() {
+        let runs = vec![
+            RunBuilder::http11(0, 23).build(),
+            RunBuilder::h2(0, 15).build(),
+        ];
+        let md = markdown(&scenario(), &runs, &Environment::default());
+        assert!(md.contains("| | `http1.1` | `h2` |"), "{md}");
+        assert!(
+            md.contains("| Request header bytes | 256 B | 54 B |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| Response header bytes | 384 B | 58 B |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| Body bytes (down) | 44.0 kB | 44.0 kB |"),
+            "{md}"
+        );
+        let summary = md
+            .split("## Summary\n\n")
+            .nth(1)
+            .and_then(|rest| rest.split("\n## ").next())
+            .unwrap_or_default();
+        assert!(
+            summary.contains("`h2` sent 54 B of request headers for 4 requests against 256 B"),
+            "{summary}"
+        );
+        let frames = md
+            .split("## HTTP/2 frames of the median run\n\n")
+            .nth(1)
+            .and_then(|rest| rest.split("\n## ").next())
+            .unwrap_or_default();
+        assert!(frames.contains("### `h2`: repetition 0"), "{frames}");
+        assert!(frames.contains("| 0 | client → server |"), "{frames}");
+        assert!(md.contains("- **Header bytes**: "), "{md}");
+        // HTTP/1.x alone: no sentence, no frame section.
+        let md = report();
+        assert!(!md.contains("HPACK's table"), "{md}");
+        assert!(!md.contains("## HTTP/2 frames"), "{md}");
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! HTML one) print and the verdict reasons from. It owns how repetitions are aggregated and
 //! which repetition represents a protocol; it deliberately formats nothing.
 
-use httplab_core::{stats, Protocol, RunRecord};
+use httplab_core::{stats, Protocol, RequestRecord, RunRecord};
 use std::time::Duration;
 
 /// Per-protocol summary across repetitions.
@@ -30,6 +30,20 @@ pub struct ProtocolSummary {
     /// Mean per repetition, both directions, TLS records included.
     pub wire_bytes: f64,
     pub failed_requests: usize,
+    /// Requests issued, mean per repetition.
+    pub requests: f64,
+    /// Header bytes each way, mean per repetition: for HTTP/1.x the text heads as written and
+    /// read; for HTTP/2 the HPACK-compressed header blocks (HEADERS + CONTINUATION payloads)
+    /// counted in the frames, or the request records' counts on a connection without frame
+    /// counts (see `header_bytes_from_frames`).
+    pub request_header_bytes: f64,
+    pub response_header_bytes: f64,
+    /// Body bytes each way, mean per repetition, as the request records count them (without
+    /// chunked or DATA framing).
+    pub request_body_bytes: f64,
+    pub response_body_bytes: f64,
+    /// Whether any header bytes above came from counted HTTP/2 frames.
+    pub header_bytes_from_frames: bool,
     /// Index into this protocol's runs (in the order they appear in `runs`) of the
     /// representative repetition by page time (`stats::median_index`).
     pub median_repetition: usize,
@@ -99,8 +113,65 @@ fn summarize_one(label: String, protocol: Protocol, runs: &[&RunRecord]) -> Prot
         mean_ttfb: stats::mean(&waits).unwrap_or_default(),
         wire_bytes: per_rep(&|r| r.wire_bytes() as f64),
         failed_requests: runs.iter().map(|r| r.failed_requests()).sum(),
+        requests: per_rep(&|r| r.requests.len() as f64),
+        request_header_bytes: per_rep(&|r| header_bytes(r).request as f64),
+        response_header_bytes: per_rep(&|r| header_bytes(r).response as f64),
+        request_body_bytes: per_rep(&|r| {
+            r.requests.iter().map(|q| q.request_body_bytes).sum::<u64>() as f64
+        }),
+        response_body_bytes: per_rep(&|r| {
+            r.requests
+                .iter()
+                .map(|q| q.response_body_bytes)
+                .sum::<u64>() as f64
+        }),
+        header_bytes_from_frames: runs.iter().any(|r| header_bytes(r).from_frames),
         median_repetition: stats::median_index(&page_times).unwrap_or(0),
     }
+}
+
+/// One run's header bytes each way.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HeaderBytes {
+    pub request: u64,
+    pub response: u64,
+    /// Whether any connection's count came from its HTTP/2 frames.
+    pub from_frames: bool,
+}
+
+/// A run's header bytes: per connection, the HTTP/2 header blocks its frames counted when it
+/// has frame counts (HTTP/2 runs), else the request records' head bytes of the requests it
+/// carried; plus the records of requests that got no connection.
+pub fn header_bytes(run: &RunRecord) -> HeaderBytes {
+    let h2 = matches!(run.protocol, Protocol::H2 | Protocol::H2c);
+    let mut out = HeaderBytes::default();
+    fn add_records<'a>(out: &mut HeaderBytes, rs: impl Iterator<Item = &'a RequestRecord>) {
+        for r in rs {
+            out.request += r.request_header_bytes;
+            out.response += r.response_header_bytes;
+        }
+    }
+    for c in &run.connections {
+        match c.h2_frames.filter(|_| h2) {
+            Some(f) => {
+                out.request += f.sent.header_block_bytes;
+                out.response += f.received.header_block_bytes;
+                out.from_frames = true;
+            }
+            None => add_records(
+                &mut out,
+                run.requests.iter().filter(|r| r.connection == Some(c.id)),
+            ),
+        }
+    }
+    let known = |id: u32| run.connections.iter().any(|c| c.id == id);
+    add_records(
+        &mut out,
+        run.requests
+            .iter()
+            .filter(|r| !r.connection.is_some_and(known)),
+    );
+    out
 }
 
 #[cfg(test)]
@@ -163,5 +234,58 @@ mod tests {
         // The fixture's TTFB is 2 ms for every request; blocked is 3 us on new connections.
         assert_eq!(s.mean_ttfb, Duration::from_millis(2));
         assert_eq!(s.mean_blocked, Duration::from_micros(3));
+    }
+
+    #[test]
+    fn header_bytes_are_text_heads_for_http1_and_hpack_blocks_for_h2() {
+        let runs = vec![
+            RunBuilder::http11(0, 23).build(),
+            RunBuilder::http11(1, 23).fail(1, "reset").build(),
+            RunBuilder::h2(0, 15).build(),
+            // A repetition whose connection carries no frame counts: its records count.
+            RunBuilder::h2(1, 16).without_h2_frames().build(),
+        ];
+        let s = summarize(&runs);
+        let (h1, h2) = (&s[0], &s[1]);
+        // 4 requests of 64-byte heads; 96-byte response heads, none for the failed request.
+        assert_eq!(h1.requests, 4.0);
+        assert_eq!(h1.request_header_bytes, 256.0);
+        assert_eq!(h1.response_header_bytes, (384.0 + 288.0) / 2.0);
+        assert_eq!(h1.request_body_bytes, 0.0);
+        assert_eq!(h1.response_body_bytes, (44_000.0 + 30_000.0) / 2.0);
+        assert!(!h1.header_bytes_from_frames);
+        // h2: HPACK blocks of 30 + 3 × 8 and 40 + 3 × 6 bytes in repetition 0, the records'
+        // 256 and 384 in repetition 1.
+        assert_eq!(h2.protocol, Protocol::H2);
+        assert_eq!(h2.request_header_bytes, (54.0 + 256.0) / 2.0);
+        assert_eq!(h2.response_header_bytes, (58.0 + 384.0) / 2.0);
+        assert_eq!(h2.response_body_bytes, 44_000.0);
+        assert!(h2.header_bytes_from_frames);
+    }
+
+    #[test]
+    fn frame_counts_on_an_http1_run_are_ignored_and_orphan_requests_count() {
+        let mut run = RunBuilder::http11(0, 23).build();
+        run.connections[0].h2_frames = RunBuilder::h2(0, 1).build().connections[0].h2_frames;
+        // A request that never got a connection still wrote its head.
+        run.requests[3].connection = None;
+        assert_eq!(
+            header_bytes(&run),
+            HeaderBytes {
+                request: 256,
+                response: 384,
+                from_frames: false
+            }
+        );
+        let mut h2 = RunBuilder::h2(0, 15).build();
+        h2.requests[3].connection = Some(7);
+        assert_eq!(
+            header_bytes(&h2),
+            HeaderBytes {
+                request: 54 + 64,
+                response: 58 + 96,
+                from_frames: true
+            }
+        );
     }
 }

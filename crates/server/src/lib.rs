@@ -10,14 +10,21 @@
 //! When a run asks for a pipelining model (`set_pipelining`), HTTP/1.x connections are served by
 //! the server's own loop (`pipeline.rs`) instead of hyper, serially or in parallel, with each
 //! response's head-of-line wait reported in `Server-Timing`.
-//! HTTP/2 is not served yet; a connection is always HTTP/1.x whatever ALPN negotiated.
+//! HTTP/2 (`http2.rs`, hyper's http2 server with the scenario's SETTINGS) is chosen per
+//! connection: over TLS by ALPN (`h2`; anything else or none is HTTP/1.x), in cleartext by the
+//! client's opening bytes (`preface.rs`: the HTTP/2 preface means h2c with prior knowledge).
+//! Every protocol is answered by the same service (`service.rs`), so HTTP/2 responses carry
+//! the same `Server-Timing` and leave the same log records.
 #![forbid(unsafe_code)]
 
 mod body;
+mod http2;
 mod log;
 mod pipeline;
+mod preface;
 mod service;
 
+pub use http2::MIN_CONNECTION_WINDOW;
 pub use log::ServerLog;
 pub use pipeline::{MAX_HEAD, MAX_HEADERS, MAX_READ_AHEAD};
 pub use service::REQUEST_ID_HEADER;
@@ -40,6 +47,9 @@ pub const MAX_CONNECTIONS: usize = 1024;
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 /// A TLS handshake that takes longer than this is abandoned.
 const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// A cleartext connection that sends nothing for this long is closed (hyper's own default
+/// for reading a request head).
+const FIRST_BYTES_TIMEOUT: Duration = Duration::from_secs(30);
 /// Pause after a failed `accept` (e.g. out of file descriptors) so the loop does not spin.
 const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(50);
 
@@ -91,8 +101,9 @@ impl PipeliningSwitch {
 impl LabServer {
     /// Serves `scenario`'s resources on the already-bound `listener` until shutdown.
     ///
-    /// `tls`: `Some(config)` runs a TLS handshake on every connection (ALPN from the config),
-    /// `None` serves cleartext. The pipelining model starts as the scenario's first
+    /// `tls`: `Some(config)` runs a TLS handshake on every connection (the config's ALPN list
+    /// is what the server offers; `h2` in it enables HTTP/2 over TLS), `None` serves cleartext
+    /// (HTTP/1.x, or h2c when a client opens with the HTTP/2 preface). The pipelining model starts as the scenario's first
     /// (`scenario.server.pipelining`), none (hyper) if it lists none; see `set_pipelining`.
     /// Must be called within a tokio runtime; outside one it returns an error instead of
     /// panicking.
@@ -228,14 +239,15 @@ async fn accept_loop(
     connections
 }
 
-/// Serves one accepted connection: TLS if configured, then HTTP/1.x with hyper, or with the
-/// server's own loop when a `pipelining` model was set when it was accepted.
+/// Serves one accepted connection: TLS if configured, then HTTP/2 when ALPN chose `h2` (TLS)
+/// or the client opened with the HTTP/2 preface (cleartext), else HTTP/1.x with hyper, or with
+/// the server's own loop when a `pipelining` model was set when it was accepted.
 async fn serve_connection(
-    tcp: TcpStream,
+    mut tcp: TcpStream,
     conn: service::Connection,
     pipelining: Option<PipeliningModel>,
     tls: Option<tokio_rustls::TlsAcceptor>,
-    stopped: watch::Receiver<bool>,
+    mut stopped: watch::Receiver<bool>,
     _permit: OwnedSemaphorePermit,
 ) {
     let (connection, peer) = (conn.number, conn.peer);
@@ -243,19 +255,60 @@ async fn serve_connection(
         tracing::warn!(connection, %peer, "TCP_NODELAY failed: {e}");
     }
     match tls {
-        None => serve_http1(tcp, conn, pipelining, stopped).await,
+        None => {
+            let sniffed = tokio::select! {
+                sniffed = tokio::time::timeout(FIRST_BYTES_TIMEOUT, preface::sniff(&mut tcp)) => sniffed,
+                _ = stopped.changed() => return,
+            };
+            let (opening, first) = match sniffed {
+                Ok(Ok(sniffed)) => sniffed,
+                Ok(Err(e)) => {
+                    tracing::debug!(connection, %peer, "reading the first bytes failed: {e}");
+                    return;
+                }
+                Err(_) => {
+                    tracing::debug!(connection, %peer, "no request within {FIRST_BYTES_TIMEOUT:?}");
+                    return;
+                }
+            };
+            let io = preface::Rewind::new(first, tcp);
+            if opening == preface::Opening::H2 {
+                http2::serve(io, conn, stopped).await;
+            } else {
+                serve_http1(io, conn, pipelining, stopped).await;
+            }
+        }
         Some(acceptor) => {
             match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
                 Ok(Ok(stream)) => {
                     if stream.get_ref().1.alpn_protocol() == Some(httplab_tls::ALPN_H2) {
-                        tracing::warn!(connection, %peer, "ALPN h2 negotiated, but this server speaks HTTP/1.x only");
+                        http2::serve(stream, conn, stopped).await;
+                    } else {
+                        serve_http1(stream, conn, pipelining, stopped).await;
                     }
-                    serve_http1(stream, conn, pipelining, stopped).await;
                 }
                 Ok(Err(e)) => tracing::debug!(connection, %peer, "TLS handshake failed: {e}"),
                 Err(_) => tracing::debug!(connection, %peer, "TLS handshake timed out"),
             }
         }
+    }
+}
+
+/// The hyper service of one connection, whatever its HTTP version: every request (an HTTP/1.x
+/// exchange or an HTTP/2 stream) goes to `Connection::respond`.
+#[derive(Clone)]
+pub(crate) struct LabService(pub Arc<service::Connection>);
+
+impl hyper::service::Service<http::Request<hyper::body::Incoming>> for LabService {
+    type Response = http::Response<body::LabBody>;
+    type Error = std::convert::Infallible;
+    type Future = std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<Self::Response, Self::Error>> + Send>,
+    >;
+
+    fn call(&self, request: http::Request<hyper::body::Incoming>) -> Self::Future {
+        let conn = self.0.clone();
+        Box::pin(async move { Ok(conn.respond(request).await) })
     }
 }
 
@@ -272,11 +325,7 @@ async fn serve_http1<S>(
     }
     let number = conn.number;
     let peer = conn.peer;
-    let conn = Arc::new(conn);
-    let service = hyper::service::service_fn(move |request| {
-        let conn = conn.clone();
-        async move { Ok::<_, std::convert::Infallible>(conn.respond(request).await) }
-    });
+    let service = LabService(Arc::new(conn));
     let mut builder = http1::Builder::new();
     builder
         .keep_alive(true)

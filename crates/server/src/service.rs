@@ -1,8 +1,8 @@
 //! One request: look the resource up, think, answer, and log the server's side of it.
 //!
 //! The decision (which resource, which status, which methods, how long to think) is shared by
-//! both HTTP/1.x paths: hyper's connection (`Connection::respond`, here) and the server's own
-//! pipelining loop (`pipeline.rs`). This module does no socket I/O; it hands back an `Answer`
+//! every path: hyper's HTTP/1.x and HTTP/2 connections (both through `Connection::respond`,
+//! here) and the server's own pipelining loop (`pipeline.rs`). This module does no socket I/O; it hands back an `Answer`
 //! that each path puts on the wire its own way.
 
 use crate::body::{LabBody, SentHook};

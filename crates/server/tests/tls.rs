@@ -19,7 +19,7 @@ async fn get_over_tls() {
     .await;
 
     let tcp = TcpStream::connect(server.local_addr()).await.unwrap();
-    let client = store.client_config(&[ALPN_HTTP11], false).unwrap();
+    let client = store.client_config(&[ALPN_HTTP11], false, None).unwrap();
     let mut tls = tokio_rustls::TlsConnector::from(client)
         .connect(ServerName::try_from("localhost").unwrap(), tcp)
         .await

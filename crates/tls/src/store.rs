@@ -9,6 +9,7 @@
 use crate::error::TlsError;
 use crate::generate::{self, Pems};
 use crate::provider;
+use httplab_core::TlsVersion;
 use rcgen::KeyPair;
 use rustls::client::danger::ServerCertVerifier;
 use rustls::client::{Resumption, WebPkiServerVerifier};
@@ -100,31 +101,42 @@ impl CertStore {
     }
 
     /// A server config presenting the `localhost` leaf, offering `alpn` in that order of
-    /// preference, with TLS 1.2 and 1.3 enabled and `SSLKEYLOGFILE` honoured.
+    /// preference, with TLS 1.2 and 1.3 enabled (the client's `version` decides) and
+    /// `SSLKEYLOGFILE` honoured.
     ///
-    /// Session resumption state (the server's session cache) lives in the returned config: share
-    /// one `Arc` across connections for resumption to work.
+    /// Resumption works for both versions: rustls's in-memory session cache (TLS 1.2 session
+    /// ids) plus a ring `Ticketer` (TLS 1.2 session tickets, RFC 5077, and TLS 1.3 tickets).
+    /// That state lives in the returned config: share one `Arc` across connections.
     pub fn server_config(&self, alpn: &[&[u8]]) -> Result<Arc<ServerConfig>, TlsError> {
         let mut config = ServerConfig::builder_with_provider(provider())
             .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?
             .with_no_client_auth()
             .with_single_cert(self.leaf_chain.clone(), self.leaf_key.clone_key())?;
         config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+        config.ticketer = rustls::crypto::ring::Ticketer::new()?;
         config.key_log = Arc::new(KeyLogFile::new());
         Ok(Arc::new(config))
     }
 
-    /// A client config trusting only the lab CA, offering `alpn`, with TLS 1.2 and 1.3 enabled
-    /// and `SSLKEYLOGFILE` honoured. `resumption` false disables session resumption entirely;
-    /// true keeps rustls's default in-memory session cache (held by the returned config: share
-    /// one `Arc` across connections to resume).
+    /// A client config trusting only the lab CA, offering `alpn`, with `SSLKEYLOGFILE`
+    /// honoured. `version`: `None` offers TLS 1.3 and 1.2 (the lab server picks 1.3),
+    /// `Some(v)` offers only `v`. `resumption` false disables session resumption entirely;
+    /// true keeps rustls's default in-memory session cache, which resumes TLS 1.3 with a ticket
+    /// and TLS 1.2 with a ticket or session id (held by the returned config: share one `Arc`
+    /// across connections to resume).
     pub fn client_config(
         &self,
         alpn: &[&[u8]],
         resumption: bool,
+        version: Option<TlsVersion>,
     ) -> Result<Arc<ClientConfig>, TlsError> {
+        let versions: &[&'static rustls::SupportedProtocolVersion] = match version {
+            None => &[&rustls::version::TLS13, &rustls::version::TLS12],
+            Some(TlsVersion::Tls13) => &[&rustls::version::TLS13],
+            Some(TlsVersion::Tls12) => &[&rustls::version::TLS12],
+        };
         let mut config = ClientConfig::builder_with_provider(provider())
-            .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?
+            .with_protocol_versions(versions)?
             .with_root_certificates(self.roots()?)
             .with_no_client_auth();
         config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();

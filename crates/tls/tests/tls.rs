@@ -1,6 +1,6 @@
 //! The certificate store on a real filesystem and handshakes over real 127.0.0.1 sockets.
 
-use httplab_core::HandshakeKind;
+use httplab_core::{HandshakeKind, TlsVersion};
 use httplab_tls::{describe, CertStore, TlsError, ALPN_H2, ALPN_HTTP10, ALPN_HTTP11};
 use rustls_pki_types::ServerName;
 use std::path::PathBuf;
@@ -136,7 +136,9 @@ async fn tls13_handshake_then_resumption() {
     });
 
     // Without resumption: two full handshakes.
-    let fresh = store.client_config(&[ALPN_H2, ALPN_HTTP11], false).unwrap();
+    let fresh = store
+        .client_config(&[ALPN_H2, ALPN_HTTP11], false, None)
+        .unwrap();
     for _ in 0..2 {
         let record = connect_one(addr, fresh.clone()).await;
         assert_eq!(record.version, "TLSv1.3");
@@ -148,11 +150,77 @@ async fn tls13_handshake_then_resumption() {
     }
 
     // With resumption: the second connection resumes.
-    let resuming = store.client_config(&[ALPN_HTTP11], true).unwrap();
+    let resuming = store.client_config(&[ALPN_HTTP11], true, None).unwrap();
     let first = connect_one(addr, resuming.clone()).await;
     assert_eq!(first.handshake_kind, HandshakeKind::Full);
     let second = connect_one(addr, resuming).await;
     assert_eq!(second.handshake_kind, HandshakeKind::Resumed);
     assert_eq!(second.alpn.as_deref(), Some("http/1.1"));
+    server_task.await.unwrap();
+}
+
+/// `version` pins the client to one TLS version; each resumes against the one server config
+/// (TLS 1.2 with a session ticket from the ring `Ticketer`, TLS 1.3 with a TLS 1.3 ticket).
+#[tokio::test]
+async fn pinned_versions_handshake_then_resume() {
+    let tmp = TempDir::new("versions");
+    let store = CertStore::open_or_create(&tmp.0).unwrap();
+    let server = store
+        .server_config(&[ALPN_H2, ALPN_HTTP11, ALPN_HTTP10])
+        .unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server_task = tokio::spawn(async move {
+        for _ in 0..5 {
+            serve_one(&listener, server.clone()).await;
+        }
+    });
+
+    // TLS 1.2: an ECDHE suite (the leaf is ECDSA P-256) and a named group, then resumed.
+    let tls12 = store
+        .client_config(&[ALPN_H2, ALPN_HTTP11], true, Some(TlsVersion::Tls12))
+        .unwrap();
+    let full = connect_one(addr, tls12.clone()).await;
+    assert_eq!(full.version, "TLSv1.2");
+    assert_eq!(full.handshake_kind, HandshakeKind::Full);
+    assert!(
+        full.cipher.starts_with("TLS_ECDHE_ECDSA_WITH_"),
+        "{}",
+        full.cipher
+    );
+    assert_eq!(full.key_exchange_group.as_deref(), Some("X25519"));
+    assert_eq!(full.alpn.as_deref(), Some("h2"));
+    let resumed = connect_one(addr, tls12).await;
+    assert_eq!(resumed.version, "TLSv1.2");
+    assert_eq!(resumed.handshake_kind, HandshakeKind::Resumed);
+    assert_eq!(resumed.cipher, full.cipher);
+    assert_eq!(resumed.alpn.as_deref(), Some("h2"));
+
+    // TLS 1.3 pinned: full, then resumed (PSK with a fresh (EC)DHE share).
+    let tls13 = store
+        .client_config(&[ALPN_HTTP11], true, Some(TlsVersion::Tls13))
+        .unwrap();
+    let full = connect_one(addr, tls13.clone()).await;
+    assert_eq!(
+        (full.version.as_str(), full.handshake_kind),
+        ("TLSv1.3", HandshakeKind::Full)
+    );
+    assert!(full.cipher.starts_with("TLS13_"), "{}", full.cipher);
+    let resumed = connect_one(addr, tls13).await;
+    assert_eq!(
+        (resumed.version.as_str(), resumed.handshake_kind),
+        ("TLSv1.3", HandshakeKind::Resumed)
+    );
+    assert_eq!(resumed.alpn.as_deref(), Some("http/1.1"));
+
+    // TLS 1.2 without resumption: always full.
+    let fresh12 = store
+        .client_config(&[ALPN_HTTP11], false, Some(TlsVersion::Tls12))
+        .unwrap();
+    let again = connect_one(addr, fresh12).await;
+    assert_eq!(
+        (again.version.as_str(), again.handshake_kind),
+        ("TLSv1.2", HandshakeKind::Full)
+    );
     server_task.await.unwrap();
 }

@@ -12,11 +12,13 @@
 pub mod client;
 pub mod connector;
 pub mod exchange;
+pub mod frames;
 pub mod meter;
 pub mod timing;
 
 pub use client::{ClientOptions, ProtocolClient};
 pub use connector::{BoxIo, Connection, Connector, Origin};
 pub use exchange::{exchange_http1, ResponseSummary};
+pub use frames::FrameCounter;
 pub use meter::{ByteTimes, Meter, Metered};
 pub use timing::RequestTiming;

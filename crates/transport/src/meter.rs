@@ -4,8 +4,12 @@
 //! time the request's own bytes: TLS session tickets and record overhead never shift a phase).
 //! The per-exchange window (`begin_exchange` → `exchange`) gives a protocol client the send, wait
 //! and receive boundaries of one request/response without the client reading any clock itself.
+//! On an HTTP/2 connection the harness can also switch on [`Meter::enable_h2_frames`]: the
+//! metered stream then feeds what it writes and reads to two [`FrameCounter`]s (it sits on the
+//! client side, so writes are client → server), giving frames by type each way.
 
-use httplab_core::{Clock, CloseReason};
+use crate::frames::FrameCounter;
+use httplab_core::{Clock, CloseReason, H2FrameCounts};
 use std::io;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -47,6 +51,14 @@ struct MeterState {
     closed_at: Option<Duration>,
     close_reason: Option<CloseReason>,
     ping_rtt: Option<Duration>,
+    h2_frames: Option<H2Tap>,
+}
+
+/// The frame counters of a stream with HTTP/2 frame counting on.
+#[derive(Debug)]
+struct H2Tap {
+    sent: FrameCounter,
+    received: FrameCounter,
 }
 
 /// Shared view of one metered stream; clone it before handing the stream away.
@@ -90,6 +102,35 @@ impl Meter {
 
     pub fn ping_rtt(&self) -> Option<Duration> {
         self.state().ping_rtt
+    }
+
+    /// Switches on HTTP/2 frame counting for this stream: what it writes is counted as the
+    /// client's frames (after the connection preface), what it reads as the server's. Call it
+    /// before any byte flows; a second call changes nothing.
+    pub fn enable_h2_frames(&self) {
+        self.state().h2_frames.get_or_insert_with(|| H2Tap {
+            sent: FrameCounter::client_to_server(),
+            received: FrameCounter::server_to_client(),
+        });
+    }
+
+    /// Frames counted each way so far; `None` unless [`Meter::enable_h2_frames`] was called.
+    pub fn h2_frames(&self) -> Option<H2FrameCounts> {
+        self.state().h2_frames.as_ref().map(|t| H2FrameCounts {
+            sent: t.sent.counts(),
+            received: t.received.counts(),
+        })
+    }
+
+    /// Why frame counting stopped early (bytes that are not HTTP/2), if it did.
+    pub fn h2_frames_error(&self) -> Option<String> {
+        let st = self.state();
+        let tap = st.h2_frames.as_ref()?;
+        match (tap.sent.broken(), tap.received.broken()) {
+            (Some(r), _) => Some(format!("client to server: {r}")),
+            (None, Some(r)) => Some(format!("server to client: {r}")),
+            (None, None) => None,
+        }
     }
 
     /// When the stream was dropped (the socket closed), if it was.
@@ -144,6 +185,9 @@ impl<S: AsyncRead + Unpin> AsyncRead for Metered<S> {
             let mut st = self.meter.state();
             st.lifetime.read(n, at);
             st.window.read(n, at);
+            if let Some(tap) = &mut st.h2_frames {
+                tap.received.feed(&buf.filled()[before..]);
+            }
         }
         poll
     }
@@ -159,6 +203,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Metered<S> {
         let poll = Pin::new(&mut self.inner).poll_write(cx, buf);
         if let Poll::Ready(Ok(n)) = poll {
             self.record_write(n, started);
+            self.tap_written(std::iter::once(&buf[..n.min(buf.len())]));
         }
         poll
     }
@@ -172,6 +217,13 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Metered<S> {
         let poll = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
         if let Poll::Ready(Ok(n)) = poll {
             self.record_write(n, started);
+            // The first `n` bytes across the slices are the ones written.
+            let mut left = n;
+            self.tap_written(bufs.iter().map(|b| {
+                let take = left.min(b.len());
+                left -= take;
+                &b[..take]
+            }));
         }
         poll
     }
@@ -196,6 +248,16 @@ impl<S> Metered<S> {
             let mut st = self.meter.state();
             st.lifetime.wrote(n, started, done);
             st.window.wrote(n, started, done);
+        }
+    }
+
+    /// Feeds written bytes to the client → server frame counter, when counting is on.
+    fn tap_written<'a>(&self, written: impl Iterator<Item = &'a [u8]>) {
+        let mut st = self.meter.state();
+        if let Some(tap) = &mut st.h2_frames {
+            for bytes in written {
+                tap.sent.feed(bytes);
+            }
         }
     }
 }
@@ -234,5 +296,133 @@ mod tests {
         assert!(meter.closed_at().is_none());
         drop(m);
         assert!(meter.closed_at().is_some());
+        assert_eq!(
+            meter.h2_frames(),
+            None,
+            "frame counting is off unless enabled"
+        );
+    }
+
+    #[tokio::test]
+    async fn counts_h2_frames_each_way_on_real_sockets() {
+        use crate::frames::build::{client_opening, frame};
+        let clock = Clock::start();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let opening = client_opening();
+        // The server side: a metered stream too, reading what the client wrote; its writes
+        // (the server's frames) are what the client's meter reads.
+        let server_frames = [
+            frame(0x4, 0, 0, &[]),
+            frame(0x4, 0x1, 0, &[]),
+            frame(0x1, 0x4, 1, &[0x88, 0x5f, 0x87]),
+            frame(0x0, 0x8, 1, &[4, b'a', b'b', 0, 0, 0, 0]),
+            frame(0x0, 0x1, 1, &[b'c'; 3000]),
+        ]
+        .concat();
+        let to_send = server_frames.clone();
+        let expected_len = opening.len();
+        let server = tokio::spawn(async move {
+            let (s, _) = listener.accept().await.unwrap();
+            let mut m = Metered::new(s, clock);
+            let meter = m.meter().clone();
+            // The server reads the client's bytes: count them as client → server by hand.
+            let mut got = vec![0u8; expected_len];
+            m.read_exact(&mut got).await.unwrap();
+            let mut c = crate::frames::FrameCounter::client_to_server();
+            c.feed(&got);
+            // Written in uneven pieces, so frame headers straddle reads.
+            for piece in to_send.chunks(7) {
+                m.write_all(piece).await.unwrap();
+            }
+            m.shutdown().await.unwrap();
+            (c.counts(), meter.h2_frames())
+        });
+        let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let mut m = Metered::new(tcp, clock);
+        let meter = m.meter().clone();
+        meter.enable_h2_frames();
+        // The preface and frames written in two pieces split inside a frame header.
+        m.write_all(&opening[..30]).await.unwrap();
+        m.write_all(&opening[30..]).await.unwrap();
+        let mut got = Vec::new();
+        m.read_to_end(&mut got).await.unwrap();
+        assert_eq!(got, server_frames);
+        let (server_saw, server_meter) = server.await.unwrap();
+        assert_eq!(server_meter, None);
+
+        let counts = meter.h2_frames().expect("counting was enabled");
+        assert_eq!(meter.h2_frames_error(), None);
+        let sent = counts.sent;
+        assert_eq!((sent.settings, sent.headers, sent.data), (1, 1, 1));
+        assert_eq!((sent.header_block_bytes, sent.data_bytes), (10, 5));
+        assert_eq!(sent.frame_bytes, (opening.len() - 24) as u64);
+        assert_eq!(
+            sent, server_saw,
+            "the client's tap agrees with the server's bytes"
+        );
+        let received = counts.received;
+        assert_eq!(
+            (received.settings, received.headers, received.data),
+            (2, 1, 2)
+        );
+        assert_eq!(received.header_block_bytes, 3);
+        assert_eq!(received.data_bytes, 2 + 3000);
+        assert_eq!(received.frame_bytes, server_frames.len() as u64);
+        assert_eq!(received.frame_bytes, meter.lifetime().bytes_read);
+    }
+
+    #[tokio::test]
+    async fn vectored_writes_feed_only_the_bytes_written() {
+        let opening = crate::frames::build::client_opening();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let reader = tokio::spawn(async move {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let mut all = Vec::new();
+            s.read_to_end(&mut all).await.unwrap();
+            all
+        });
+        let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let mut m = Metered::new(tcp, Clock::start());
+        m.meter().enable_h2_frames();
+        // An empty slice first, then the opening in three slices; partial writes resume.
+        let (a, rest) = opening.split_at(20);
+        let (b, c) = rest.split_at(17);
+        let mut written = 0;
+        while written < opening.len() {
+            let mut skip = written;
+            let slices: Vec<io::IoSlice<'_>> = [&[][..], a, b, c]
+                .into_iter()
+                .map(|s| {
+                    let from = skip.min(s.len());
+                    skip -= from;
+                    io::IoSlice::new(&s[from..])
+                })
+                .collect();
+            written += m.write_vectored(&slices).await.unwrap();
+        }
+        m.shutdown().await.unwrap();
+        let meter = m.meter().clone();
+        drop(m);
+        assert_eq!(reader.await.unwrap(), opening);
+        let sent = meter.h2_frames().map(|c| c.sent);
+        assert_eq!(
+            sent.map(|s| (s.settings, s.headers, s.data, s.frame_bytes)),
+            Some((1, 1, 1, (opening.len() - 24) as u64))
+        );
+    }
+
+    #[tokio::test]
+    async fn a_stream_that_is_not_h2_is_reported_not_counted() {
+        let (a, mut b) = tokio::io::duplex(64);
+        let mut m = Metered::new(a, Clock::start());
+        m.meter().enable_h2_frames();
+        m.write_all(b"GET / HTTP/1.1\r\n\r\n").await.unwrap();
+        let mut got = [0u8; 18];
+        b.read_exact(&mut got).await.unwrap();
+        let err = m.meter().h2_frames_error().expect("not HTTP/2");
+        assert!(err.starts_with("client to server"), "{err}");
+        assert_eq!(m.meter().h2_frames().map(|c| c.sent.frame_bytes), Some(0));
     }
 }

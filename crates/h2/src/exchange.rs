@@ -1,0 +1,151 @@
+//! One request and its response on one HTTP/2 stream, timed at h2's stream API.
+//!
+//! HTTP/2 multiplexes every stream over one socket, so the socket's byte times cannot say which
+//! request a byte belonged to; the times here are taken where this client hands data to h2 and
+//! where h2 hands data back: HEADERS queued on an open stream (first write), the last request
+//! DATA queued (last write), the response HEADERS delivered (first read), END_STREAM delivered
+//! (last read). Byte counts are the DATA payloads plus an estimate of each header block: the sum
+//! of name + value lengths + 32 per field, the size HPACK's dynamic table charges (RFC 7541
+//! §4.1). That is neither the compressed size on the wire nor the HTTP/1.1 text size; the exact
+//! header-block bytes come from the connection's frame tap. This module owns the stream's flow
+//! control (sending within the peer's window, releasing ours as data is read); it does not
+//! choose the stream slot or open the connection.
+
+use crate::error::H2ClientError;
+use bytes::Bytes;
+use h2::client::SendRequest;
+use h2::SendStream;
+use http::{HeaderMap, Request};
+use httplab_core::Clock;
+use httplab_transport::{ByteTimes, ResponseSummary};
+use std::future::poll_fn;
+
+/// The request body filler: DATA frames carry slices of it (at most one frame's worth each).
+static FILLER: [u8; FILLER_CHUNK] = [b'x'; FILLER_CHUNK];
+const FILLER_CHUNK: usize = 16 * 1024;
+
+/// What HPACK charges a header field in its table: name + value + 32 octets.
+pub const HPACK_FIELD_OVERHEAD: u64 = 32;
+
+/// The estimated size of a header block (see the module header).
+pub(crate) fn header_block_estimate<'a>(
+    fields: impl IntoIterator<Item = (&'a str, &'a [u8])>,
+) -> u64 {
+    fields
+        .into_iter()
+        .map(|(name, value)| name.len() as u64 + value.len() as u64 + HPACK_FIELD_OVERHEAD)
+        .sum()
+}
+
+/// A completed exchange.
+#[derive(Debug)]
+pub(crate) struct Exchanged {
+    pub bytes: ByteTimes,
+    pub response: ResponseSummary,
+}
+
+/// Sends `request` (HEADERS, then `body_bytes` of filler in DATA frames) on a new stream and
+/// reads the response to its end. `request_header_bytes` is the caller's estimate of the
+/// request's header block.
+pub(crate) async fn exchange(
+    sender: SendRequest<Bytes>,
+    request: Request<()>,
+    body_bytes: u64,
+    request_header_bytes: u64,
+    clock: Clock,
+) -> Result<Exchanged, H2ClientError> {
+    let mut sender = sender;
+    let (response, mut stream) = sender.send_request(request, body_bytes == 0)?;
+    // Normally at once. If h2 had to queue the stream behind the server's stream cap (the slot
+    // count raced a SETTINGS change), this waits until the stream opens, and the wait stays in
+    // `blocked` instead of `wait`.
+    if let Err(e) = sender.ready().await {
+        tracing::debug!("h2 connection no longer ready after sending HEADERS: {e}");
+    }
+    let first_write = clock.now();
+    send_body(&mut stream, body_bytes).await?;
+    let last_write = clock.now();
+
+    let response = response.await?;
+    let first_read = clock.now();
+    let (head, mut body) = response.into_parts();
+    let mut received = 0u64;
+    while let Some(chunk) = body.data().await {
+        let chunk = chunk?;
+        received += chunk.len() as u64;
+        // Give the window back as data is consumed; without this a response larger than the
+        // stream window stalls until the server times out.
+        body.flow_control().release_capacity(chunk.len())?;
+    }
+    if !body.is_end_stream() {
+        return Err(H2ClientError::StreamGone);
+    }
+    let last_read = clock.now();
+    drop(stream);
+
+    let status = head.status.as_str().to_string();
+    let response_header_bytes = header_block_estimate(
+        std::iter::once((":status", status.as_bytes())).chain(fields(&head.headers)),
+    );
+    let bytes = ByteTimes {
+        bytes_written: request_header_bytes + body_bytes,
+        bytes_read: response_header_bytes + received,
+        first_write: Some(first_write),
+        last_write: Some(last_write),
+        first_read: Some(first_read),
+        last_read: Some(last_read),
+    };
+    let response = ResponseSummary {
+        status: head.status.as_u16(),
+        http_version: "HTTP/2".into(),
+        headers: head
+            .headers
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_string(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect(),
+        body_bytes: received,
+        connection_close: false,
+        error: None,
+    };
+    Ok(Exchanged { bytes, response })
+}
+
+fn fields(headers: &HeaderMap) -> impl Iterator<Item = (&str, &[u8])> {
+    headers.iter().map(|(k, v)| (k.as_str(), v.as_bytes()))
+}
+
+/// Sends `len` filler bytes within the peer's flow-control windows, END_STREAM on the last.
+async fn send_body(stream: &mut SendStream<Bytes>, len: u64) -> Result<(), H2ClientError> {
+    let mut remaining = len;
+    while remaining > 0 {
+        let want = remaining.min(FILLER_CHUNK as u64) as usize;
+        stream.reserve_capacity(want);
+        let granted = match poll_fn(|cx| stream.poll_capacity(cx)).await {
+            Some(granted) => granted?,
+            None => return Err(H2ClientError::StreamGone),
+        };
+        let n = granted.min(want);
+        if n == 0 {
+            continue;
+        }
+        remaining -= n as u64;
+        stream.send_data(Bytes::from_static(&FILLER[..n]), remaining == 0)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_estimate_charges_32_octets_a_field() {
+        let n = header_block_estimate([(":status", &b"200"[..]), ("content-length", b"5")]);
+        assert_eq!(n, (7 + 3 + 32) + (14 + 1 + 32));
+    }
+}

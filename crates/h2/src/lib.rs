@@ -1,0 +1,217 @@
+//! httplab-h2: the HTTP/2 client, for both `h2` (TLS, ALPN "h2") and `h2c` (cleartext, prior
+//! knowledge). It does not care which: the harness hands it a connected stream either way.
+//!
+//! How HTTP/2 differs from HTTP/1.1 (compare httplab-http11):
+//! - **One connection, many streams.** The whole workload runs over a single connection, opened
+//!   by the first request (the others wait for it; that wait is their `blocked`). Each request
+//!   is a stream: HEADERS, DATA, and END_STREAM, interleaved with every other stream's frames.
+//! - **A stream slot instead of a connection slot.** Where HTTP/1.1 queues a request until a
+//!   pooled connection is idle, HTTP/2 queues it until the server's
+//!   SETTINGS_MAX_CONCURRENT_STREAMS allows another open stream (see `slots`). Until the server's
+//!   SETTINGS arrive the client assumes 100 streams, as browsers do, rather than spend a round
+//!   trip waiting for them; a stream the server refuses (REFUSED_STREAM: never processed) is
+//!   sent again, counted in `retries`. In that first round trip a server cap below 100 can also
+//!   make h2 hold HEADERS back where the client cannot see it, and that wait then shows in
+//!   `wait` rather than `blocked`; once the SETTINGS are in, the slot count is exact.
+//! - **Flow-control windows.** Each stream and the connection have a receive window the sender
+//!   may not exceed; the client opens with `H2Options` (the scenario's `h2_stream_window` and
+//!   `h2_connection_window`, Chrome's 6 MiB / 15 MiB by default) and hands window back as it
+//!   reads. Left at the 65,535-byte default, a large response would wait a round trip per window.
+//! - **PING.** Right after the handshake the client sends one PING; its round trip is recorded
+//!   on the connection's meter as the RTT HTTP/2 itself sees.
+//!
+//! Timing: HTTP/2 send, wait and receive are taken at h2's stream API (when HEADERS and DATA
+//! are handed to h2, when response HEADERS and END_STREAM come back), not at the socket — the
+//! socket carries all streams at once. See `exchange` for what is measured and what the byte
+//! counts estimate. What this crate deliberately does not do: TCP or TLS (the harness), frame
+//! counting (the frame tap), server push (disabled), more than one connection, or retrying on a
+//! new connection after GOAWAY.
+#![forbid(unsafe_code)]
+
+mod connection;
+mod error;
+mod exchange;
+mod slots;
+
+pub use connection::{ASSUMED_MAX_CONCURRENT_STREAMS, CLOSE_GRACE, PING_TIMEOUT};
+pub use error::H2ClientError;
+pub use exchange::HPACK_FIELD_OVERHEAD;
+
+use connection::H2Connection;
+use exchange::{exchange, header_block_estimate};
+use httplab_core::scenario::ClientSettings;
+use httplab_core::{RequestRecord, RequestSpec};
+use httplab_transport::client::BoxFuture;
+use httplab_transport::exchange::request_headers;
+use httplab_transport::{ClientOptions, ProtocolClient, RequestTiming};
+use std::sync::Arc;
+use tokio::sync::OnceCell;
+
+/// Times a request refused by the server (REFUSED_STREAM) is sent again before it fails.
+pub const MAX_REFUSED_RETRIES: u32 = 3;
+
+/// Headers HTTP/2 forbids (RFC 9113 §8.2.2) or replaces with pseudo-headers (`host`).
+const NOT_IN_HTTP2: [&str; 6] = [
+    "host",
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "transfer-encoding",
+    "upgrade",
+];
+
+/// The flow-control windows the client advertises.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct H2Options {
+    /// SETTINGS_INITIAL_WINDOW_SIZE: bytes the server may send on one stream unacknowledged.
+    pub stream_window: u32,
+    /// The connection window, opened with a WINDOW_UPDATE on stream 0 after the preface.
+    pub connection_window: u32,
+}
+
+impl H2Options {
+    /// The windows a scenario's `[client]` table asks for.
+    pub fn from_settings(settings: &ClientSettings) -> Self {
+        Self {
+            stream_window: settings.h2_stream_window,
+            connection_window: settings.h2_connection_window,
+        }
+    }
+}
+
+impl Default for H2Options {
+    /// Chrome's windows.
+    fn default() -> Self {
+        Self {
+            stream_window: httplab_core::scenario::BROWSER_H2_STREAM_WINDOW,
+            connection_window: httplab_core::scenario::BROWSER_H2_CONNECTION_WINDOW,
+        }
+    }
+}
+
+/// The HTTP/2 client: one connection, a stream per request.
+pub struct Http2Client {
+    opts: ClientOptions,
+    h2: H2Options,
+    /// The connection, opened by the first `fetch`; a failure to open is kept, and fails every
+    /// request, rather than opening a second connection.
+    conn: OnceCell<Result<Arc<H2Connection>, String>>,
+}
+
+impl Http2Client {
+    pub fn new(opts: ClientOptions, h2: H2Options) -> Self {
+        Self {
+            opts,
+            h2,
+            conn: OnceCell::new(),
+        }
+    }
+
+    async fn fetch_one(&self, spec: RequestSpec) -> RequestRecord {
+        let clock = self.opts.clock;
+        let origin = self.opts.connector.origin().clone();
+        let url = origin.url(&spec.path);
+        let mut timing = RequestTiming::new(spec.clone(), url.clone(), clock.now());
+
+        // The first request opens the connection; the others wait for it (their `blocked`).
+        let mut opened_here = false;
+        let opened = self
+            .conn
+            .get_or_init(|| {
+                opened_here = true;
+                async {
+                    H2Connection::open(&self.opts, self.h2)
+                        .await
+                        .map(Arc::new)
+                        .map_err(|e| e.to_string())
+                }
+            })
+            .await;
+        let conn = match opened {
+            Ok(conn) => conn.clone(),
+            Err(e) => return timing.fail(clock.now(), e.clone()),
+        };
+        if opened_here {
+            timing.new_connection = Some(conn.setup);
+        }
+        timing.connection = Some(conn.id);
+
+        let mut fields = vec![
+            (":method".to_string(), spec.method.clone()),
+            (":scheme".to_string(), origin.scheme.to_string()),
+            (":authority".to_string(), origin.authority.clone()),
+            (":path".to_string(), spec.path.clone()),
+        ];
+        fields.extend(
+            request_headers(&origin.authority, spec.id, &[])
+                .into_iter()
+                .filter(|(name, _)| !NOT_IN_HTTP2.contains(&name.as_str())),
+        );
+        if spec.body_bytes > 0 {
+            fields.push(("content-length".into(), spec.body_bytes.to_string()));
+        }
+        let header_bytes =
+            header_block_estimate(fields.iter().map(|(k, v)| (k.as_str(), v.as_bytes())));
+        timing.request_headers = fields;
+        timing.request_body_bytes = spec.body_bytes;
+
+        loop {
+            let Some(sender) = conn.sender() else {
+                return timing.fail(clock.now(), H2ClientError::Finished.to_string());
+            };
+            // Wait for a stream slot under the server's current cap: the `blocked` phase.
+            conn.slots.set_limit(sender.current_max_send_streams());
+            let slot = conn.slots.acquire().await;
+            let request = match build_request(&spec.method, &url, &timing.request_headers) {
+                Ok(request) => request,
+                Err(e) => return timing.fail(clock.now(), e.to_string()),
+            };
+            let result = exchange(sender, request, spec.body_bytes, header_bytes, clock).await;
+            drop(slot);
+            match result {
+                Ok(done) => return timing.finish(done.bytes, done.response),
+                Err(e) if e.is_refused() && timing.retries < MAX_REFUSED_RETRIES => {
+                    tracing::debug!(
+                        "request {} refused by the server; sending it again",
+                        spec.id
+                    );
+                    timing.retries += 1;
+                }
+                Err(e) => return timing.fail(clock.now(), e.to_string()),
+            }
+        }
+    }
+
+    async fn close(&self) {
+        if let Some(Ok(conn)) = self.conn.get() {
+            conn.close().await;
+        }
+    }
+}
+
+/// The request head h2 encodes: pseudo-headers from the method and absolute URI, the rest from
+/// `fields` (pseudo-headers there are only for the record).
+fn build_request(
+    method: &str,
+    url: &str,
+    fields: &[(String, String)],
+) -> Result<http::Request<()>, H2ClientError> {
+    let mut builder = http::Request::builder()
+        .method(method)
+        .uri(url)
+        .version(http::Version::HTTP_2);
+    for (name, value) in fields.iter().filter(|(name, _)| !name.starts_with(':')) {
+        builder = builder.header(name, value);
+    }
+    Ok(builder.body(())?)
+}
+
+impl ProtocolClient for Http2Client {
+    fn fetch(&self, spec: RequestSpec) -> BoxFuture<'_, RequestRecord> {
+        Box::pin(self.fetch_one(spec))
+    }
+
+    fn finish(&self) -> BoxFuture<'_, ()> {
+        Box::pin(self.close())
+    }
+}

@@ -1,0 +1,57 @@
+//! HTTP/2 connections (h2 over TLS, h2c with prior knowledge) through hyper's http2 server.
+//!
+//! Only the connection's settings are decided here, from the scenario's `[server]` table:
+//! SETTINGS_MAX_CONCURRENT_STREAMS, SETTINGS_INITIAL_WINDOW_SIZE (the window the *client* may
+//! fill per stream, so it governs uploads), SETTINGS_MAX_FRAME_SIZE, and the connection window
+//! the server opens with a WINDOW_UPDATE on stream 0. Each stream is answered by the same
+//! service as HTTP/1.x (`Connection::respond`: resource, think, status, `Server-Timing`, log).
+//! How fast responses flow is up to the client's windows; hyper's adaptive (BDP) window stays
+//! off so the advertised numbers are the ones the scenario names.
+
+use crate::service::Connection;
+use httplab_core::scenario::{ServerSettings, BROWSER_H2_CONNECTION_WINDOW};
+use hyper::server::conn::http2;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use std::sync::Arc;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::watch;
+
+/// The least connection window the server opens (Chrome's, 15 MiB), so that with a few
+/// streams uploading at once the connection window is not what limits them.
+pub const MIN_CONNECTION_WINDOW: u32 = BROWSER_H2_CONNECTION_WINDOW;
+
+/// The connection window for `settings`: at least the stream window, at least
+/// `MIN_CONNECTION_WINDOW`.
+pub(crate) fn connection_window(settings: &ServerSettings) -> u32 {
+    settings.h2_stream_window.max(MIN_CONNECTION_WINDOW)
+}
+
+/// Serves HTTP/2 on `io` (the client's preface not yet read, or replayed) until the client
+/// closes or the server stops (then GOAWAY, letting open streams finish).
+pub(crate) async fn serve<S>(io: S, conn: Connection, mut stopped: watch::Receiver<bool>)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let (number, peer) = (conn.number, conn.peer);
+    let settings = &conn.shared.scenario.server;
+    let mut builder = http2::Builder::new(TokioExecutor::new());
+    builder
+        .timer(TokioTimer::new())
+        .adaptive_window(false)
+        .max_concurrent_streams(settings.max_concurrent_streams)
+        .initial_stream_window_size(settings.h2_stream_window)
+        .initial_connection_window_size(connection_window(settings))
+        .max_frame_size(settings.max_frame_size);
+    let http = builder.serve_connection(TokioIo::new(io), crate::LabService(Arc::new(conn)));
+    tokio::pin!(http);
+    let result = tokio::select! {
+        result = http.as_mut() => result,
+        _ = stopped.changed() => {
+            http.as_mut().graceful_shutdown();
+            http.await
+        }
+    };
+    if let Err(e) = result {
+        tracing::debug!(connection = number, %peer, "HTTP/2 connection ended with an error: {e}");
+    }
+}
