@@ -3,9 +3,8 @@
 
 use httplab_testkit::{repo_root, require_tool, scenario_path, temp_dir};
 use serde_json::Value;
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
 fn httplab(args: &[&str], cwd: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_httplab"))
@@ -205,43 +204,6 @@ fn quickstart_run_writes_every_output() {
     );
 }
 
-/// A child process killed when the test ends, pass or fail, so no server outlives its test.
-struct KillOnDrop(std::process::Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// `httplab serve --tls` on a free port; returns the child and the port it printed.
-fn serve_tls(certs: &Path) -> (KillOnDrop, u16) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_httplab"))
-        .args([
-            "serve",
-            scenario_path("quickstart").to_str().unwrap(),
-            "--tls",
-            "--listen",
-            "127.0.0.1:0",
-        ])
-        .env("HTTPLAB_CERTS", certs)
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("serve starts");
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    stdout.read_line(&mut line).unwrap();
-    // Keep reading what it prints, so its writes never meet a closed pipe.
-    std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
-    let port = line
-        .rsplit(':')
-        .next()
-        .and_then(|p| p.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no port in {line:?}"));
-    (KillOnDrop(child), port)
-}
-
 #[test]
 fn curl_fetches_from_httplab_serve_over_tls() {
     let Some(curl) = require_tool(
@@ -252,7 +214,11 @@ fn curl_fetches_from_httplab_serve_over_tls() {
         return;
     };
     let certs = temp_dir("serve-certs");
-    let (_server, port) = serve_tls(&certs);
+    let (_server, port) = httplab_testkit::serve(
+        Path::new(env!("CARGO_BIN_EXE_httplab")),
+        "quickstart",
+        Some(&certs),
+    );
     let ca = certs.join("ca.pem");
     for flag in ["--http1.1", "--http1.0"] {
         for (path, size) in [("/index.html", "14000"), ("/img/12.png", "8000")] {

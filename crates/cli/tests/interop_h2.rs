@@ -2,41 +2,16 @@
 //! trusting only the lab CA) and nghttp2's h2load (h2 over TLS, and h2c with prior knowledge).
 
 use httplab_testkit::{require_tool, scenario_path, temp_dir, KillOnDrop};
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
-/// `httplab serve scenarios/quickstart.toml` on a free port (`--tls` when `certs` is given);
-/// returns the child and the port from its first line, "serving … on https://localhost:PORT".
+/// `httplab serve scenarios/quickstart.toml` on a free port (`--tls` when `certs` is given).
 fn serve(certs: Option<&Path>) -> (KillOnDrop, u16) {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_httplab"));
-    command.args([
-        "serve",
-        scenario_path("quickstart").to_str().unwrap(),
-        "--listen",
-        "127.0.0.1:0",
-    ]);
-    if let Some(certs) = certs {
-        command.arg("--tls").env("HTTPLAB_CERTS", certs);
-    }
-    let mut child = command
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("httplab serve starts");
-    let stdout = child.stdout.take().expect("piped stdout");
-    let child = KillOnDrop(child);
-    let mut stdout = BufReader::new(stdout);
-    let mut line = String::new();
-    stdout.read_line(&mut line).expect("first stdout line");
-    // Keep draining what it prints, so its writes never meet a full or closed pipe.
-    std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
-    assert!(line.starts_with("serving "), "{line:?}");
-    let port = line
-        .rsplit(':')
-        .next()
-        .and_then(|p| p.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no port in {line:?}"));
-    (child, port)
+    httplab_testkit::serve(
+        Path::new(env!("CARGO_BIN_EXE_httplab")),
+        "quickstart",
+        certs,
+    )
 }
 
 /// Runs a peer to completion (bounded by its own timeouts) and returns its stdout.
@@ -165,4 +140,116 @@ fn h2load_h2c_prior_knowledge() {
     );
     assert!(out.contains("Application protocol: h2c"), "{out}");
     assert_h2load_clean(&out, 200);
+}
+
+/// The report's header bytes against counts no one here wrote: h2load's "headers" figure for
+/// the same responses from the same server, and a byte-exact hand count of HTTP/1.1's heads.
+#[test]
+fn header_bytes_agree_with_h2load_and_a_hand_count() {
+    let test = "header_bytes_agree_with_h2load_and_a_hand_count";
+    let Some(h2load) = require_tool("h2load", test, "apt-get install nghttp2-client") else {
+        return;
+    };
+    // h2load: 30 responses of the large-cookies scenario on one connection.
+    let certs = temp_dir("hdr-certs");
+    let (_server, port) = httplab_testkit::serve(
+        Path::new(env!("CARGO_BIN_EXE_httplab")),
+        "large-cookies",
+        Some(&certs),
+    );
+    let out = run(
+        &h2load,
+        &[
+            "-n",
+            "30",
+            "-c",
+            "1",
+            "-m",
+            "10",
+            &format!("https://localhost:{port}/api/1.json"),
+        ]
+        .map(String::from),
+    );
+    assert_h2load_clean(&out, 30);
+    let theirs: f64 = out
+        .lines()
+        .find(|l| l.starts_with("traffic:"))
+        .and_then(|l| l.split(" headers").next())
+        .and_then(|l| l.rsplit('(').next())
+        .and_then(|n| n.trim_end_matches(')').parse().ok())
+        .unwrap_or_else(|| panic!("no headers count in h2load's output:\n{out}"));
+
+    // The lab: the same scenario over h2 and http1.1.
+    let work = temp_dir("hdr-run");
+    let status = Command::new(env!("CARGO_BIN_EXE_httplab"))
+        .args([
+            "run",
+            scenario_path("large-cookies").to_str().unwrap(),
+            "--out",
+        ])
+        .arg(work.join("out"))
+        .args(["--repeat", "1", "--quiet"])
+        .env("HTTPLAB_CERTS", &certs)
+        .status()
+        .expect("httplab run");
+    assert!(status.success());
+    let results: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(work.join("out/results.json")).unwrap())
+            .unwrap();
+    let summary = |protocol: &str| {
+        results["summary"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["protocol"] == protocol)
+            .cloned()
+            .unwrap_or_else(|| panic!("no {protocol} summary"))
+    };
+    let ours = summary("h2")["response_header_bytes"].as_f64().unwrap();
+    assert!(summary("h2")["header_bytes_from_frames"].as_bool().unwrap());
+    // Same server, same header lists, same HPACK encoder history: within a few bytes (a Date
+    // second or a Server-Timing digit may differ in length).
+    assert!(
+        (ours - theirs).abs() <= theirs * 0.05,
+        "h2 response header bytes: lab {ours}, h2load {theirs}"
+    );
+
+    // HTTP/1.1: each request's head, counted by hand from the headers it recorded, is exactly
+    // the bytes the report counted; and the 2 kB cookie is in it.
+    let run = results["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["protocol"] == "http1.1")
+        .unwrap();
+    let mut total = 0u64;
+    for r in run["requests"].as_array().unwrap() {
+        let headers = r["request_headers"].as_array().unwrap();
+        let hand: usize = format!(
+            "{} {} HTTP/1.1\r\n",
+            r["method"].as_str().unwrap(),
+            r["path"].as_str().unwrap()
+        )
+        .len()
+            + headers
+                .iter()
+                .map(|h| h[0].as_str().unwrap().len() + 2 + h[1].as_str().unwrap().len() + 2)
+                .sum::<usize>()
+            + 2;
+        assert_eq!(
+            r["request_header_bytes"].as_u64().unwrap(),
+            hand as u64,
+            "{r}"
+        );
+        let cookie = headers
+            .iter()
+            .find(|h| h[0] == "cookie")
+            .expect("cookie sent");
+        assert_eq!(cookie[1].as_str().unwrap().len(), 2_000);
+        total += hand as u64;
+    }
+    assert_eq!(
+        summary("http1.1")["request_header_bytes"].as_f64().unwrap(),
+        total as f64
+    );
 }

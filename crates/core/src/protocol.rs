@@ -46,10 +46,7 @@ impl Protocol {
 
     /// Whether this build of the lab can run the protocol yet.
     pub fn is_available(self) -> bool {
-        matches!(
-            self,
-            Protocol::Http10 | Protocol::Http11 | Protocol::Http11Pipelined
-        )
+        true
     }
 
     /// The HTTP version string its responses carry (HAR's `httpVersion`).
@@ -121,9 +118,6 @@ mod tests {
             Err(ProtocolError::Unknown(_))
         ));
         assert!(parse_available("http1.1-pipelined").is_ok());
-        assert!(matches!(
-            parse_available("h2"),
-            Err(ProtocolError::NotYetAvailable(Protocol::H2))
-        ));
+        assert!(parse_available("h2").is_ok() && parse_available("h2c").is_ok());
     }
 }

@@ -145,6 +145,9 @@ pub struct RequestSpec {
     pub path: String,
     /// Request body bytes to upload.
     pub body_bytes: u64,
+    /// Headers the workload adds to this request (the scenario's `cookie`), after the ones
+    /// every client sends.
+    pub headers: Vec<(String, String)>,
 }
 
 impl Scenario {
@@ -165,8 +168,24 @@ impl Scenario {
                 method: r.method.clone(),
                 path: r.path.clone(),
                 body_bytes: r.request_body,
+                headers: self.workload_headers(),
             })
             .collect()
+    }
+
+    /// Headers the workload adds to every request: a `cookie` of `[client] cookie` bytes.
+    pub fn workload_headers(&self) -> Vec<(String, String)> {
+        if self.client.cookie == 0 {
+            return Vec::new();
+        }
+        // `session=` then letters: a plausible cookie of exactly the configured size.
+        let prefix = "session=";
+        let filler = (self.client.cookie as usize).saturating_sub(prefix.len());
+        let value: String = prefix
+            .chars()
+            .chain((0..filler).map(|i| (b'a' + (i % 26) as u8) as char))
+            .collect();
+        vec![("cookie".to_string(), value)]
     }
 
     /// The resource served at `path`, if any.
@@ -691,7 +710,6 @@ think = "5ms"
             ("name = \"x\"\n[client]\nmax_conections = 6\n[[resource]]\npath = \"/a\"\n", 3, 1, "unknown field"),
             ("name = \"x\"\n[[resource]]\npath = \"/a\"\nthink = \"5 parsecs\"\n", 4, 9, "not a duration"),
             ("name = \"x\"\nprotocols = [\"http1.1\", \"http3\"]\n[[resource]]\npath = \"/a\"\n", 2, 25, "unknown protocol"),
-            ("name = \"x\"\nprotocols = [\"h2\"]\n[[resource]]\npath = \"/a\"\n", 2, 14, "not implemented"),
             ("name = \"x\"\n[[resource]]\npath = \"/img/{i}.png\"\n", 3, 8, "count"),
             ("name = \"x\"\n[client]\nmax_connections_per_host = 0\n[[resource]]\npath = \"/a\"\n", 3, 28, "between 1 and"),
             ("name = \"x\"\n[[resource]]\npath = \"a\"\n", 3, 8, "start with '/'"),

@@ -143,7 +143,7 @@ impl Http2Client {
             (":path".to_string(), spec.path.clone()),
         ];
         fields.extend(
-            request_headers(&origin.authority, spec.id, &[])
+            request_headers(&origin.authority, &spec, &[])
                 .into_iter()
                 .filter(|(name, _)| !NOT_IN_HTTP2.contains(&name.as_str())),
         );

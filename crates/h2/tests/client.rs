@@ -238,6 +238,7 @@ async fn an_upload_larger_than_the_server_window_arrives_whole() {
         method: "POST".into(),
         path: "/size/10".into(),
         body_bytes: 300_000,
+        headers: Vec::new(),
     };
     let record = client.fetch(spec).await;
     client.finish().await;

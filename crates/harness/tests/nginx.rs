@@ -45,6 +45,7 @@ async fn pipelines_twenty_requests_to_nginx_over_one_connection() {
         method: "GET".into(),
         path: format!("/{i}.bin"),
         body_bytes: 0,
+        headers: Vec::new(),
     });
     let records = join_all(specs.map(|spec| client.fetch(spec))).await;
     client.finish().await;

@@ -57,7 +57,7 @@ impl Http10Client {
         let driver = tokio::spawn(driver);
 
         timing.request_headers =
-            request_headers(&origin.authority, spec.id, &[("connection", "close")]);
+            request_headers(&origin.authority, &spec, &[("connection", "close")]);
         meter.begin_exchange();
         let result = exchange_http1(
             &mut sender,

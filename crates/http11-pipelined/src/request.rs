@@ -47,7 +47,7 @@ pub fn encode(spec: &RequestSpec, authority: &str) -> Result<EncodedRequest, Req
     } else {
         &[]
     };
-    let headers = request_headers(authority, spec.id, extra);
+    let headers = request_headers(authority, spec, extra);
     let mut head = format!("{} {} HTTP/1.1\r\n", spec.method, spec.path).into_bytes();
     for (name, value) in &headers {
         head.extend_from_slice(name.as_bytes());
@@ -73,6 +73,7 @@ mod tests {
             method: method.into(),
             path: path.into(),
             body_bytes,
+            headers: Vec::new(),
         }
     }
 

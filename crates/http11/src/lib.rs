@@ -112,7 +112,7 @@ impl Http11Client {
             return timing.fail(clock.now(), "connection closed before the request".into());
         }
 
-        timing.request_headers = request_headers(&origin.authority, spec.id, &[]);
+        timing.request_headers = request_headers(&origin.authority, &spec, &[]);
         conn.meter.begin_exchange();
         let result = exchange_http1(
             &mut conn.sender,

@@ -184,3 +184,38 @@ pub fn free_port() -> u16 {
         .map(|a| a.port())
         .expect("bind 127.0.0.1:0")
 }
+
+/// Starts `BINARY serve scenarios/SCENARIO.toml --listen 127.0.0.1:0` (with `--tls` and
+/// `HTTPLAB_CERTS` when `certs` is given) and returns the process with the port from its first
+/// line, "serving … on SCHEME://HOST:PORT". Its later output is drained, so its writes never
+/// meet a full or closed pipe. `binary` is the test's `env!("CARGO_BIN_EXE_httplab")`.
+pub fn serve(binary: &Path, scenario: &str, certs: Option<&Path>) -> (KillOnDrop, u16) {
+    use std::io::BufRead;
+    let mut command = std::process::Command::new(binary);
+    command.args([
+        "serve",
+        scenario_path(scenario).to_str().expect("utf-8 path"),
+        "--listen",
+        "127.0.0.1:0",
+    ]);
+    if let Some(certs) = certs {
+        command.arg("--tls").env("HTTPLAB_CERTS", certs);
+    }
+    let mut child = command
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("httplab serve starts");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let child = KillOnDrop(child);
+    let mut stdout = std::io::BufReader::new(stdout);
+    let mut line = String::new();
+    stdout.read_line(&mut line).expect("first stdout line");
+    std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+    assert!(line.starts_with("serving "), "{line:?}");
+    let port = line
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no port in {line:?}"));
+    (child, port)
+}

@@ -4,6 +4,7 @@
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
+use httplab_core::RequestSpec;
 use hyper::client::conn::http1::SendRequest;
 use hyper::{Request, Version};
 
@@ -23,10 +24,11 @@ pub struct ResponseSummary {
 /// The header the lab server uses to match its log to the client's requests.
 pub const REQUEST_ID_HEADER: &str = "x-httplab-request";
 
-/// The request head every HTTP/1.x client sends, in order.
+/// The request head every client sends, in order: the common headers, the protocol's own
+/// `extra` ones, then the workload's (`spec.headers`, e.g. the scenario's cookie).
 pub fn request_headers(
     authority: &str,
-    request_id: u32,
+    spec: &RequestSpec,
     extra: &[(&str, &str)],
 ) -> Vec<(String, String)> {
     let mut headers = vec![
@@ -36,9 +38,10 @@ pub fn request_headers(
             format!("httplab/{}", env!("CARGO_PKG_VERSION")),
         ),
         ("accept".to_string(), "*/*".to_string()),
-        (REQUEST_ID_HEADER.to_string(), request_id.to_string()),
+        (REQUEST_ID_HEADER.to_string(), spec.id.to_string()),
     ];
     headers.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    headers.extend(spec.headers.iter().cloned());
     headers
 }
 

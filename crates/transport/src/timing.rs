@@ -134,6 +134,7 @@ mod tests {
             method: "GET".into(),
             path: "/a".into(),
             body_bytes: 0,
+            headers: Vec::new(),
         };
         let mut t = RequestTiming::new(spec, "http://x/a".into(), ms(10));
         t.new_connection = Some((ms(1), Some(ms(2))));

@@ -93,6 +93,7 @@ pub fn get(id: u32, path: &str) -> RequestSpec {
         method: "GET".into(),
         path: path.into(),
         body_bytes: 0,
+        headers: Vec::new(),
     }
 }
 

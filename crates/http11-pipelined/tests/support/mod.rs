@@ -89,6 +89,7 @@ pub fn get(id: u32) -> RequestSpec {
         method: "GET".into(),
         path: format!("/r/{id}"),
         body_bytes: 0,
+        headers: Vec::new(),
     }
 }
 
@@ -98,6 +99,7 @@ pub fn post(id: u32, body_bytes: u64) -> RequestSpec {
         method: "POST".into(),
         path: format!("/up/{id}"),
         body_bytes,
+        headers: Vec::new(),
     }
 }
 
