@@ -207,11 +207,12 @@ fn header_bytes_agree_with_h2load_and_a_hand_count() {
     };
     let ours = summary("h2")["response_header_bytes"].as_f64().unwrap();
     assert!(summary("h2")["header_bytes_from_frames"].as_bool().unwrap());
-    // Same server, same header lists, same HPACK encoder history: within a few bytes (a Date
-    // second or a Server-Timing digit may differ in length).
+    // Same server, same header lists, same HPACK encoder history: the blocks differ only where
+    // values differ, the Date second and the Server-Timing durations, whose digits depend on
+    // load. Allow those 2 bytes per response.
     assert!(
-        (ours - theirs).abs() <= theirs * 0.05,
-        "h2 response header bytes: lab {ours}, h2load {theirs}"
+        (ours - theirs).abs() <= 2.0 * 30.0,
+        "h2 response header bytes for 30 responses: lab {ours}, h2load {theirs}"
     );
 
     // HTTP/1.1: each request's head, counted by hand from the headers it recorded, is exactly
