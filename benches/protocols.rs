@@ -3,7 +3,12 @@
 //!   round trip including the connection it opens (every run starts with no open connection);
 //! - `quickstart/<protocol>`: the quickstart page (13 requests, TLS) per protocol;
 //! - `pipelining/<N>/<one-by-one|pipelined>`: N small requests on ONE persistent connection,
-//!   sent one at a time (`http1.1` capped at 1 connection) or all pipelined, for N = 10 and 100.
+//!   sent one at a time (`http1.1` capped at 1 connection) or all pipelined, for N = 10 and 100;
+//! - `h2_single/<h2|h2c>`: a one-request page over HTTP/2 with and without TLS;
+//! - `multiplexed/<N>/<h2|http1.1>`: N small requests (TLS) as streams on one HTTP/2
+//!   connection against HTTP/1.1 over 6 connections, N = 10 and 100;
+//! - `tls_handshake/<1.2|1.3>/<full|resumed>`: four HTTP/1.0 requests one after another, each on
+//!   a new TLS connection, with every handshake full or the last three resumed.
 //!
 //! Criterion prints the time of each and the change since the last run; `quickstart/http1.0` over
 //! `quickstart/http1.1` is the price of a connection per request on loopback.
@@ -61,6 +66,65 @@ fn bench(c: &mut Criterion) {
         });
     }
     rt.block_on(lab.shutdown());
+    group.finish();
+
+    let mut group = c.benchmark_group("h2_single");
+    group.measurement_time(Duration::from_secs(5));
+    let lab = start(
+        &rt,
+        inline_scenario("name = \"h2-single\"\n[[resource]]\npath = \"/r\"\nsize = \"1kb\"\n"),
+    );
+    for protocol in [Protocol::H2, Protocol::H2c] {
+        group.bench_function(protocol.id(), |b| {
+            b.to_async(&rt)
+                .iter(|| async { lab.run(protocol, 0).await.expect("run") })
+        });
+    }
+    rt.block_on(lab.shutdown());
+    group.finish();
+
+    let mut group = c.benchmark_group("multiplexed");
+    group
+        .measurement_time(Duration::from_secs(5))
+        .sample_size(20);
+    for n in [10, 100] {
+        let lab = start(
+            &rt,
+            inline_scenario(&format!(
+                "name = \"multiplexed\"\n[client]\ntls = true\n[[resource]]\npath = \"/r/{{i}}\"\ncount = {n}\nsize = \"1kb\"\n"
+            )),
+        );
+        for protocol in [Protocol::H2, Protocol::Http11] {
+            group.bench_function(format!("{n}/{protocol}"), |b| {
+                b.to_async(&rt)
+                    .iter(|| async { lab.run(protocol, 0).await.expect("run") })
+            });
+        }
+        rt.block_on(lab.shutdown());
+    }
+    group.finish();
+
+    let mut group = c.benchmark_group("tls_handshake");
+    group
+        .measurement_time(Duration::from_secs(5))
+        .sample_size(20);
+    for version in ["1.2", "1.3"] {
+        for resumption in [false, true] {
+            let lab = start(
+                &rt,
+                inline_scenario(&format!(
+                    "name = \"tls\"\n[client]\ntls = true\ntls_version = \"{version}\"\nresumption = {resumption}\n\
+                     max_connections_per_host = 1\n[[resource]]\npath = \"/r/{{i}}\"\ncount = 4\nsize = \"1kb\"\n"
+                )),
+            );
+            let kind = if resumption { "resumed" } else { "full" };
+            group.bench_function(format!("{version}/{kind}"), |b| {
+                b.to_async(&rt)
+                    .iter(|| async { lab.run(Protocol::Http10, 0).await.expect("run") })
+            });
+            rt.block_on(lab.shutdown());
+        }
+    }
     group.finish();
 
     let mut group = c.benchmark_group("pipelining");
