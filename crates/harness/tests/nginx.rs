@@ -1,7 +1,9 @@
-//! Interoperability with a server no one here wrote: the pipelined client against nginx.
+//! Interoperability with a server no one here wrote: the pipelined client and the HTTP/2
+//! client against nginx.
 
 use futures_util::future::join_all;
 use httplab_core::{Clock, RequestSpec};
+use httplab_h2::{H2Options, Http2Client};
 use httplab_harness::LabConnector;
 use httplab_http11_pipelined::Http11PipelinedClient;
 use httplab_testkit::{temp_dir, Nginx};
@@ -88,4 +90,80 @@ async fn pipelines_twenty_requests_to_nginx_over_one_connection() {
         .all(|w| w[1].ended_at() >= w[0].ended_at()));
     let log = std::fs::read_to_string(nginx.dir.join("access.log")).unwrap_or_default();
     assert_eq!(log.lines().count(), N as usize, "nginx's access log: {log}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn h2_client_fetches_from_nginx_over_tls_with_alpn_h2() {
+    let test = "h2_client_fetches_from_nginx_over_tls_with_alpn_h2";
+    let www = temp_dir("nginx-h2-www");
+    for i in 0..N {
+        std::fs::write(www.join(format!("{i}.bin")), vec![b'x'; size(i) as usize]).unwrap();
+    }
+    // nginx serves the lab's own certificate, so the client verifies it against the lab CA.
+    let certs = httplab_tls::CertStore::open_or_create(temp_dir("nginx-h2-certs")).unwrap();
+    let (cert, key) = (
+        certs.dir().join("localhost.pem"),
+        certs.dir().join("localhost.key"),
+    );
+    let Some(nginx) = Nginx::start_tls(test, &www, &cert, &key) else {
+        return;
+    };
+    let clock = Clock::start();
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], nginx.port));
+    let tls = certs
+        .client_config(&[httplab_tls::ALPN_H2], false, None)
+        .unwrap();
+    let connector = Arc::new(
+        LabConnector::new(addr, "localhost", Some(tls), clock)
+            .unwrap()
+            .with_h2_frame_tap(),
+    );
+    let client = Http2Client::new(
+        ClientOptions {
+            connector: connector.clone(),
+            clock,
+            max_connections_per_host: 6,
+        },
+        H2Options::default(),
+    );
+    let specs = (0..N).map(|i| RequestSpec {
+        id: i,
+        method: "GET".into(),
+        path: format!("/{i}.bin"),
+        body_bytes: 0,
+        headers: Vec::new(),
+    });
+    let records = join_all(specs.map(|spec| client.fetch(spec))).await;
+    client.finish().await;
+
+    let connections = connector.connection_records(&records);
+    assert_eq!(connections.len(), 1, "one connection");
+    let conn = &connections[0];
+    assert_eq!(
+        conn.tls.as_ref().and_then(|t| t.alpn.as_deref()),
+        Some("h2")
+    );
+    for (i, r) in records.iter().enumerate() {
+        assert_eq!(r.error, None, "request {i}");
+        assert_eq!(
+            (r.status, r.http_version.as_str()),
+            (200, "HTTP/2"),
+            "request {i}"
+        );
+        assert_eq!(r.response_body_bytes, size(i as u32), "request {i}");
+        let server = r.response_headers.iter().find(|(k, _)| k == "server");
+        assert!(
+            server.is_some_and(|(_, v)| v.starts_with("nginx")),
+            "{:?}",
+            r.response_headers
+        );
+    }
+    let frames = conn.h2_frames.expect("frames counted");
+    assert_eq!(
+        (frames.sent.headers, frames.received.headers),
+        (u64::from(N), u64::from(N))
+    );
+    let body: u64 = (0..N).map(size).sum();
+    assert_eq!(frames.received.data_bytes, body);
+    assert!(conn.ping_rtt.is_some(), "nginx answered the PING");
 }

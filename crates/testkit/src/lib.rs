@@ -133,7 +133,28 @@ pub struct Nginx {
 }
 
 impl Nginx {
+    /// Plain HTTP/1.x on the port.
     pub fn start(test: &str, www: &Path, extra_server_config: &str) -> Option<Nginx> {
+        Self::start_with_listen(test, www, "", extra_server_config)
+    }
+
+    /// HTTPS with HTTP/2 (ALPN h2 and http/1.1) on the port, with the given certificate chain
+    /// and key (nginx 1.22 syntax: `listen … ssl http2`).
+    pub fn start_tls(test: &str, www: &Path, cert: &Path, key: &Path) -> Option<Nginx> {
+        let config = format!(
+            "    ssl_certificate {};\n    ssl_certificate_key {};\n",
+            cert.display(),
+            key.display()
+        );
+        Self::start_with_listen(test, www, " ssl http2", &config)
+    }
+
+    fn start_with_listen(
+        test: &str,
+        www: &Path,
+        listen_options: &str,
+        extra_server_config: &str,
+    ) -> Option<Nginx> {
         // Debian puts nginx in /usr/sbin, which a non-root PATH may lack.
         let binary = Some(PathBuf::from("/usr/sbin/nginx"))
             .filter(|p| p.is_file())
@@ -146,7 +167,7 @@ impl Nginx {
              error_log {d}/error.log info;\nevents {{ worker_connections 64; }}\n\
              http {{\n  access_log {d}/access.log;\n  client_body_temp_path {d}/body;\n\
              proxy_temp_path {d}/proxy;\n  fastcgi_temp_path {d}/fastcgi;\n  uwsgi_temp_path {d}/uwsgi;\n\
-             scgi_temp_path {d}/scgi;\n  keepalive_requests 10000;\n  server {{\n    listen 127.0.0.1:{port};\n\
+             scgi_temp_path {d}/scgi;\n  keepalive_requests 10000;\n  server {{\n    listen 127.0.0.1:{port}{listen_options};\n\
              root {www};\n{extra_server_config}\n  }}\n}}\n",
             www = www.display()
         );
