@@ -171,6 +171,19 @@ fn frame_table(md: &mut String, run: &RunRecord) {
             d.frame_bytes
         );
     }
+    // The RTT as HTTP/2 measures it (a PING right after the handshake) beside the TCP connect,
+    // the RTT as the kernel's handshake shows it.
+    for c in &run.connections {
+        if let Some(rtt) = c.ping_rtt {
+            let _ = writeln!(
+                md,
+                "\nConnection {}: HTTP/2 PING round trip {}, TCP connect {}.",
+                c.id,
+                httplab_core::units::format_duration(rtt),
+                httplab_core::units::format_duration(c.tcp_connect)
+            );
+        }
+    }
     let uncounted = run
         .connections
         .iter()
@@ -262,6 +275,18 @@ mod tests {
         // Received: bodies 2 000 + 3 × 14 000.
         assert!(
             md.contains("| 0 | server → client | 4 | 4 | 2 | 0 | 58 | 44000 | 44154 |"),
+            "{md}"
+        );
+        assert!(
+            !md.contains("PING round trip"),
+            "no PING measured in the fixture: {md}"
+        );
+        let mut runs = runs;
+        runs[0].connections[0].ping_rtt = Some(std::time::Duration::from_micros(470));
+        let mut md = String::new();
+        frame_tables(&mut md, &runs, &summarize(&runs));
+        assert!(
+            md.contains("Connection 0: HTTP/2 PING round trip 470us, TCP connect "),
             "{md}"
         );
 
