@@ -3,6 +3,9 @@
 //! line when the peer is missing, and a failure instead when running under CI (`CI=true`).
 #![forbid(unsafe_code)]
 
+mod connector;
+pub use connector::PlainConnector;
+
 use httplab_core::Scenario;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};

@@ -1,4 +1,4 @@
-//! Test support: a plain-TCP `Connector` standing in for the harness, and an HTTP/2 server
+//! Test support: clients on testkit's plain-TCP connector (standing in for the harness), and an HTTP/2 server
 //! (h2's own, cleartext with prior knowledge) whose behaviour each test configures, counting
 //! the connections it accepts and the streams it has open. No lab server, no mocks of the
 //! network: real sockets on 127.0.0.1.
@@ -9,75 +9,22 @@ use h2::server::SendResponse;
 use h2::{Reason, RecvStream, SendStream};
 use httplab_core::{Clock, RequestRecord, RequestSpec};
 use httplab_h2::{H2Options, Http2Client};
-use httplab_transport::connector::ConnectFuture;
-use httplab_transport::{
-    BoxIo, ClientOptions, Connection, Connector, Meter, Metered, Origin, ProtocolClient,
-};
+use httplab_testkit::PlainConnector;
+use httplab_transport::{ClientOptions, ProtocolClient};
 use std::future::poll_fn;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
-
-/// Opens plain TCP connections, as the harness would for h2c, and keeps their meters.
-pub struct TestConnector {
-    origin: Origin,
-    addr: SocketAddr,
-    clock: Clock,
-    next_id: AtomicU32,
-    meters: Mutex<Vec<Meter>>,
-}
-
-impl Connector for TestConnector {
-    fn origin(&self) -> &Origin {
-        &self.origin
-    }
-
-    fn connect(&self) -> ConnectFuture<'_> {
-        Box::pin(async move {
-            let started = self.clock.now();
-            let tcp = TcpStream::connect(self.addr).await?;
-            tcp.set_nodelay(true)?;
-            let tcp_connect = self.clock.now() - started;
-            let stream = Metered::new(Box::new(tcp) as BoxIo, self.clock);
-            self.meters.lock().unwrap().push(stream.meter().clone());
-            Ok(Connection {
-                id: self.next_id.fetch_add(1, Ordering::SeqCst),
-                stream,
-                tcp_connect,
-                ssl: None,
-            })
-        })
-    }
-}
-
-impl TestConnector {
-    pub fn meter(&self, connection: usize) -> Meter {
-        self.meters.lock().unwrap()[connection].clone()
-    }
-
-    pub fn opened(&self) -> usize {
-        self.meters.lock().unwrap().len()
-    }
-}
 
 /// A client of `server` with the given windows, and its connector (for the meters).
 pub fn client(
     server: &Server,
     clock: Clock,
     h2: H2Options,
-) -> (Arc<Http2Client>, Arc<TestConnector>) {
-    let connector = Arc::new(TestConnector {
-        origin: Origin {
-            scheme: "http",
-            authority: server.addr.to_string(),
-        },
-        addr: server.addr,
-        clock,
-        next_id: AtomicU32::new(0),
-        meters: Mutex::new(Vec::new()),
-    });
+) -> (Arc<Http2Client>, Arc<PlainConnector>) {
+    let connector = PlainConnector::new(server.addr, clock);
     let opts = ClientOptions {
         connector: connector.clone(),
         clock,

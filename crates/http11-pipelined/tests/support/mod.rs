@@ -1,12 +1,12 @@
-//! Test support: a plain-TCP `Connector` standing in for the harness, and a raw-bytes HTTP/1.1
+//! Test support: clients on testkit's plain-TCP connector (standing in for the harness), and a raw-bytes HTTP/1.1
 //! server whose behaviour each test scripts, logging when each request head arrived and when
 //! each response started to leave. No lab server (it is not this crate's to depend on), no
 //! mocks of the network: real sockets on 127.0.0.1.
 
 use httplab_core::{Clock, RequestSpec};
 use httplab_http11_pipelined::Http11PipelinedClient;
-use httplab_transport::connector::ConnectFuture;
-use httplab_transport::{BoxIo, ClientOptions, Connection, Connector, Meter, Metered, Origin};
+use httplab_testkit::PlainConnector;
+use httplab_transport::ClientOptions;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -14,46 +14,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::tcp::OwnedWriteHalf;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::mpsc;
-
-/// Opens plain TCP connections, as the harness would without TLS, and keeps their meters.
-pub struct TestConnector {
-    origin: Origin,
-    addr: SocketAddr,
-    clock: Clock,
-    next_id: AtomicU32,
-    pub meters: Mutex<Vec<Meter>>,
-}
-
-impl Connector for TestConnector {
-    fn origin(&self) -> &Origin {
-        &self.origin
-    }
-
-    fn connect(&self) -> ConnectFuture<'_> {
-        Box::pin(async move {
-            let started = self.clock.now();
-            let tcp = TcpStream::connect(self.addr).await?;
-            tcp.set_nodelay(true)?;
-            let tcp_connect = self.clock.now() - started;
-            let stream = Metered::new(Box::new(tcp) as BoxIo, self.clock);
-            self.meters.lock().unwrap().push(stream.meter().clone());
-            Ok(Connection {
-                id: self.next_id.fetch_add(1, Ordering::SeqCst),
-                stream,
-                tcp_connect,
-                ssl: None,
-            })
-        })
-    }
-}
-
-impl TestConnector {
-    pub fn meter(&self, connection: usize) -> Meter {
-        self.meters.lock().unwrap()[connection].clone()
-    }
-}
 
 /// A client of `server`, with the connector kept for its meters.
 pub fn client(
@@ -61,17 +23,8 @@ pub fn client(
     clock: Clock,
     connections: u32,
     depth: Option<u32>,
-) -> (Http11PipelinedClient, Arc<TestConnector>) {
-    let connector = Arc::new(TestConnector {
-        origin: Origin {
-            scheme: "http",
-            authority: server.addr.to_string(),
-        },
-        addr: server.addr,
-        clock,
-        next_id: AtomicU32::new(0),
-        meters: Mutex::new(Vec::new()),
-    });
+) -> (Http11PipelinedClient, Arc<PlainConnector>) {
+    let connector = PlainConnector::new(server.addr, clock);
     let opts = ClientOptions {
         connector: connector.clone(),
         clock,
