@@ -762,6 +762,38 @@ think = "5ms"
     }
 
     #[test]
+    fn http2_and_tls_keys() {
+        let s = Scenario::parse(
+            "name = \"h\"\n[client]\ntls_version = \"1.2\"\nresumption = true\nh2_stream_window = \"64kib\"\ncookie = \"2kb\"\n\
+             [server]\nmax_concurrent_streams = 4\nmax_frame_size = \"32kib\"\n[[resource]]\npath = \"/a\"\n",
+            "h.toml",
+        )
+        .unwrap();
+        assert_eq!(s.client.tls_version, Some(TlsVersion::Tls12));
+        assert!(s.client.resumption);
+        assert_eq!(s.client.h2_stream_window, 65_536);
+        assert_eq!(s.client.h2_connection_window, BROWSER_H2_CONNECTION_WINDOW);
+        assert_eq!(
+            (s.server.max_concurrent_streams, s.server.max_frame_size),
+            (4, 32_768)
+        );
+        let cookie = &s.requests()[0].headers[0];
+        assert_eq!((cookie.0.as_str(), cookie.1.len()), ("cookie", 2_000));
+        // Bad values are located like every other mistake.
+        for (src, line, words) in [
+            ("[client]\ntls_version = \"1.1\"\n", 3, "unknown variant"),
+            ("[client]\ncookie = \"1mb\"\n", 3, "at most 64kib"),
+            ("[client]\nh2_stream_window = \"3gb\"\n", 3, "2^31-1"),
+            ("[server]\nmax_concurrent_streams = 0\n", 3, "at least 1"),
+            ("[server]\nmax_frame_size = \"1kb\"\n", 3, "16384b"),
+        ] {
+            let e = error_of(&format!("name = \"x\"\n{src}[[resource]]\npath = \"/a\"\n"));
+            assert_eq!(e.line, line, "{e}");
+            assert!(e.message.contains(words), "{e}");
+        }
+    }
+
+    #[test]
     fn duplicates_and_empty() {
         let e =
             error_of("name = \"x\"\n[[resource]]\npath = \"/a\"\n[[resource]]\npath = \"/a\"\n");
