@@ -13,7 +13,8 @@
 //! Criterion prints the time of each and the change since the last run; `quickstart/http1.0` over
 //! `quickstart/http1.1` is the price of a connection per request on loopback.
 
-use criterion::{criterion_group, criterion_main, Criterion};
+use criterion::measurement::WallTime;
+use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion};
 use httplab_core::{Protocol, Scenario};
 use httplab_harness::{Lab, LabOptions};
 use httplab_testkit::{inline_scenario, scenario, temp_dir};
@@ -22,35 +23,47 @@ use std::time::Duration;
 
 const PROTOCOLS: [Protocol; 2] = [Protocol::Http10, Protocol::Http11];
 
-fn start(rt: &tokio::runtime::Runtime, scenario: Scenario) -> Lab {
+/// Starts a lab on `scenario`, benches one run of each `(id, protocol)` in `group`, and stops
+/// the lab: every run opens its connections afresh, so each sample is a cold page load.
+fn bench_runs(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    rt: &tokio::runtime::Runtime,
+    scenario: Scenario,
+    runs: &[(String, Protocol)],
+) {
     let options = LabOptions {
         certs_dir: temp_dir("bench-certs"),
         ..LabOptions::default()
     };
-    rt.block_on(Lab::start(Arc::new(scenario), options))
-        .expect("lab starts")
+    let lab = rt
+        .block_on(Lab::start(Arc::new(scenario), options))
+        .expect("lab starts");
+    for (id, protocol) in runs {
+        group.bench_function(id.as_str(), |b| {
+            b.to_async(rt)
+                .iter(|| async { lab.run(*protocol, 0).await.expect("run") })
+        });
+    }
+    rt.block_on(lab.shutdown());
 }
 
 fn bench(c: &mut Criterion) {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let ids = |protocols: &[Protocol], suffix: &str| -> Vec<(String, Protocol)> {
+        protocols
+            .iter()
+            .map(|&p| (format!("{p}{suffix}"), p))
+            .collect()
+    };
 
     let mut group = c.benchmark_group("round_trip");
     group.measurement_time(Duration::from_secs(5));
     for tls in [false, true] {
-        let lab = start(
-            &rt,
-            inline_scenario(&format!(
-                "name = \"round-trip\"\n[client]\ntls = {tls}\n[[resource]]\npath = \"/r\"\nsize = \"1kb\"\n"
-            )),
-        );
-        for protocol in PROTOCOLS {
-            let id = format!("{protocol}/{}", if tls { "tls" } else { "plain" });
-            group.bench_function(id, |b| {
-                b.to_async(&rt)
-                    .iter(|| async { lab.run(protocol, 0).await.expect("run") })
-            });
-        }
-        rt.block_on(lab.shutdown());
+        let scenario = inline_scenario(&format!(
+            "name = \"round-trip\"\n[client]\ntls = {tls}\n[[resource]]\npath = \"/r\"\nsize = \"1kb\"\n"
+        ));
+        let suffix = if tls { "/tls" } else { "/plain" };
+        bench_runs(&mut group, &rt, scenario, &ids(&PROTOCOLS, suffix));
     }
     group.finish();
 
@@ -58,29 +71,24 @@ fn bench(c: &mut Criterion) {
     group
         .measurement_time(Duration::from_secs(8))
         .sample_size(30);
-    let lab = start(&rt, scenario("quickstart"));
-    for protocol in PROTOCOLS {
-        group.bench_function(protocol.id(), |b| {
-            b.to_async(&rt)
-                .iter(|| async { lab.run(protocol, 0).await.expect("run") })
-        });
-    }
-    rt.block_on(lab.shutdown());
+    bench_runs(
+        &mut group,
+        &rt,
+        scenario("quickstart"),
+        &ids(&PROTOCOLS, ""),
+    );
     group.finish();
 
     let mut group = c.benchmark_group("h2_single");
     group.measurement_time(Duration::from_secs(5));
-    let lab = start(
+    let single =
+        inline_scenario("name = \"h2-single\"\n[[resource]]\npath = \"/r\"\nsize = \"1kb\"\n");
+    bench_runs(
+        &mut group,
         &rt,
-        inline_scenario("name = \"h2-single\"\n[[resource]]\npath = \"/r\"\nsize = \"1kb\"\n"),
+        single,
+        &ids(&[Protocol::H2, Protocol::H2c], ""),
     );
-    for protocol in [Protocol::H2, Protocol::H2c] {
-        group.bench_function(protocol.id(), |b| {
-            b.to_async(&rt)
-                .iter(|| async { lab.run(protocol, 0).await.expect("run") })
-        });
-    }
-    rt.block_on(lab.shutdown());
     group.finish();
 
     let mut group = c.benchmark_group("multiplexed");
@@ -88,19 +96,11 @@ fn bench(c: &mut Criterion) {
         .measurement_time(Duration::from_secs(5))
         .sample_size(20);
     for n in [10, 100] {
-        let lab = start(
-            &rt,
-            inline_scenario(&format!(
-                "name = \"multiplexed\"\n[client]\ntls = true\n[[resource]]\npath = \"/r/{{i}}\"\ncount = {n}\nsize = \"1kb\"\n"
-            )),
-        );
-        for protocol in [Protocol::H2, Protocol::Http11] {
-            group.bench_function(format!("{n}/{protocol}"), |b| {
-                b.to_async(&rt)
-                    .iter(|| async { lab.run(protocol, 0).await.expect("run") })
-            });
-        }
-        rt.block_on(lab.shutdown());
+        let scenario = inline_scenario(&format!(
+            "name = \"multiplexed\"\n[client]\ntls = true\n[[resource]]\npath = \"/r/{{i}}\"\ncount = {n}\nsize = \"1kb\"\n"
+        ));
+        let runs = [Protocol::H2, Protocol::Http11].map(|p| (format!("{n}/{p}"), p));
+        bench_runs(&mut group, &rt, scenario, &runs);
     }
     group.finish();
 
@@ -110,19 +110,17 @@ fn bench(c: &mut Criterion) {
         .sample_size(20);
     for version in ["1.2", "1.3"] {
         for resumption in [false, true] {
-            let lab = start(
-                &rt,
-                inline_scenario(&format!(
-                    "name = \"tls\"\n[client]\ntls = true\ntls_version = \"{version}\"\nresumption = {resumption}\n\
-                     max_connections_per_host = 1\n[[resource]]\npath = \"/r/{{i}}\"\ncount = 4\nsize = \"1kb\"\n"
-                )),
-            );
+            let scenario = inline_scenario(&format!(
+                "name = \"tls\"\n[client]\ntls = true\ntls_version = \"{version}\"\nresumption = {resumption}\n\
+                 max_connections_per_host = 1\n[[resource]]\npath = \"/r/{{i}}\"\ncount = 4\nsize = \"1kb\"\n"
+            ));
             let kind = if resumption { "resumed" } else { "full" };
-            group.bench_function(format!("{version}/{kind}"), |b| {
-                b.to_async(&rt)
-                    .iter(|| async { lab.run(Protocol::Http10, 0).await.expect("run") })
-            });
-            rt.block_on(lab.shutdown());
+            bench_runs(
+                &mut group,
+                &rt,
+                scenario,
+                &[(format!("{version}/{kind}"), Protocol::Http10)],
+            );
         }
     }
     group.finish();
@@ -132,23 +130,15 @@ fn bench(c: &mut Criterion) {
         .measurement_time(Duration::from_secs(5))
         .sample_size(20);
     for n in [10, 100] {
-        let lab = start(
-            &rt,
-            inline_scenario(&format!(
-                "name = \"pipelining\"\n[client]\nmax_connections_per_host = 1\npipeline_connections = 1\n\
-                 [server]\npipelining = \"parallel\"\n[[resource]]\npath = \"/r/{{i}}\"\ncount = {n}\nsize = \"1kb\"\n"
-            )),
-        );
-        for (name, protocol) in [
-            ("one-by-one", Protocol::Http11),
-            ("pipelined", Protocol::Http11Pipelined),
-        ] {
-            group.bench_function(format!("{n}/{name}"), |b| {
-                b.to_async(&rt)
-                    .iter(|| async { lab.run(protocol, 0).await.expect("run") })
-            });
-        }
-        rt.block_on(lab.shutdown());
+        let scenario = inline_scenario(&format!(
+            "name = \"pipelining\"\n[client]\nmax_connections_per_host = 1\npipeline_connections = 1\n\
+             [server]\npipelining = \"parallel\"\n[[resource]]\npath = \"/r/{{i}}\"\ncount = {n}\nsize = \"1kb\"\n"
+        ));
+        let runs = [
+            (format!("{n}/one-by-one"), Protocol::Http11),
+            (format!("{n}/pipelined"), Protocol::Http11Pipelined),
+        ];
+        bench_runs(&mut group, &rt, scenario, &runs);
     }
     group.finish();
 }
