@@ -5,7 +5,6 @@
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use httplab_core::protocol::parse_available;
 use httplab_core::{units, Protocol, Scenario};
 use httplab_harness::{environment_facts, Lab, LabOptions};
 use httplab_report::{summarize, Environment};
@@ -159,7 +158,9 @@ async fn run(
     if let Some(list) = protocols {
         let mut chosen = Vec::new();
         for id in list.iter().map(|s| s.trim()).filter(|s| !s.is_empty()) {
-            let p = parse_available(id).map_err(|e| UsageError(format!("--protocols: {e}")))?;
+            let p: Protocol = id
+                .parse()
+                .map_err(|e| UsageError(format!("--protocols: {e}")))?;
             if !chosen.contains(&p) {
                 chosen.push(p);
             }

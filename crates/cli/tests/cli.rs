@@ -3,7 +3,7 @@
 
 use httplab_testkit::{repo_root, require_tool, scenario_path, temp_dir};
 use serde_json::Value;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn httplab(args: &[&str], cwd: &Path) -> Output {
@@ -111,31 +111,38 @@ fn check_accepts_every_scenario_in_the_repository() {
     }
 }
 
+/// `httplab run scenarios/NAME.toml --repeat N --quiet` into a fresh folder; returns the
+/// output folder after asserting the run succeeded.
+fn run_scenario(name: &str, repeat: u32) -> PathBuf {
+    let work = temp_dir(name);
+    let out_dir = work.join("out");
+    let path = scenario_path(name);
+    let repeat = repeat.to_string();
+    let args = [
+        "run",
+        path.to_str().unwrap(),
+        "--out",
+        out_dir.to_str().unwrap(),
+        "--repeat",
+        &repeat,
+        "--quiet",
+    ];
+    let out = httplab(&args, &work);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out_dir
+}
+
 fn ms(v: &Value) -> f64 {
     v.as_f64().unwrap_or_else(|| panic!("not a number: {v}"))
 }
 
 #[test]
 fn quickstart_run_writes_every_output() {
-    let work = temp_dir("run");
-    let out_dir = work.join("out");
-    let out = httplab(
-        &[
-            "run",
-            scenario_path("quickstart").to_str().unwrap(),
-            "--out",
-            out_dir.to_str().unwrap(),
-            "--repeat",
-            "3",
-            "--quiet",
-        ],
-        &work,
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out_dir = run_scenario("quickstart", 3);
 
     let results: Value =
         serde_json::from_str(&std::fs::read_to_string(out_dir.join("results.json")).unwrap())
@@ -259,25 +266,7 @@ fn curl_fetches_from_httplab_serve_over_tls() {
 
 #[test]
 fn hol_blocking_report_explains_the_wait_in_words_from_the_numbers() {
-    let work = temp_dir("hol-run");
-    let out_dir = work.join("out");
-    let out = httplab(
-        &[
-            "run",
-            scenario_path("hol-blocking").to_str().unwrap(),
-            "--out",
-            out_dir.to_str().unwrap(),
-            "--repeat",
-            "1",
-            "--quiet",
-        ],
-        &work,
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out_dir = run_scenario("hol-blocking", 1);
     let md = std::fs::read_to_string(out_dir.join("report.md")).unwrap();
     for label in ["http1.1-pipelined/serial", "http1.1-pipelined/parallel"] {
         let sentence =

@@ -44,11 +44,6 @@ impl Protocol {
         }
     }
 
-    /// Whether this build of the lab can run the protocol yet.
-    pub fn is_available(self) -> bool {
-        true
-    }
-
     /// The HTTP version string its responses carry (HAR's `httpVersion`).
     pub fn http_version(self) -> &'static str {
         match self {
@@ -56,15 +51,6 @@ impl Protocol {
             Protocol::Http11 | Protocol::Http11Pipelined => "HTTP/1.1",
             Protocol::H2 | Protocol::H2c => "HTTP/2",
         }
-    }
-
-    /// Ids this build can run, for error messages.
-    pub fn available_ids() -> Vec<&'static str> {
-        Self::ALL
-            .iter()
-            .filter(|p| p.is_available())
-            .map(|p| p.id())
-            .collect()
     }
 }
 
@@ -74,13 +60,11 @@ impl fmt::Display for Protocol {
     }
 }
 
-/// An unknown protocol id, or one this build cannot run yet.
+/// A protocol id no protocol has.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ProtocolError {
     #[error("unknown protocol `{0}`; known ids: http1.0, http1.1, http1.1-pipelined, h2, h2c")]
     Unknown(String),
-    #[error("protocol `{0}` is not implemented in this build yet; available: {avail}", avail = Protocol::available_ids().join(", "))]
-    NotYetAvailable(Protocol),
 }
 
 impl FromStr for Protocol {
@@ -91,16 +75,6 @@ impl FromStr for Protocol {
             .copied()
             .find(|p| p.id() == s)
             .ok_or_else(|| ProtocolError::Unknown(s.to_string()))
-    }
-}
-
-/// Parses an id and insists that this build can run it.
-pub fn parse_available(s: &str) -> Result<Protocol, ProtocolError> {
-    let p: Protocol = s.parse()?;
-    if p.is_available() {
-        Ok(p)
-    } else {
-        Err(ProtocolError::NotYetAvailable(p))
     }
 }
 
@@ -117,7 +91,5 @@ mod tests {
             "http2".parse::<Protocol>(),
             Err(ProtocolError::Unknown(_))
         ));
-        assert!(parse_available("http1.1-pipelined").is_ok());
-        assert!(parse_available("h2").is_ok() && parse_available("h2c").is_ok());
     }
 }

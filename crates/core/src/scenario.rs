@@ -5,7 +5,7 @@
 //! Every mistake becomes a `ScenarioError` that names the file, line and column and shows the
 //! offending line with a caret, so a user can fix it without reading code.
 
-use crate::protocol::{parse_available, Protocol};
+use crate::protocol::Protocol;
 use crate::units::{HumanDuration, HumanSize};
 use serde::Deserialize;
 use std::fmt;
@@ -278,10 +278,7 @@ impl RawScenario {
         }
 
         let protocols = match self.protocols {
-            None => Protocol::ALL
-                .into_iter()
-                .filter(|p| p.is_available())
-                .collect(),
+            None => Protocol::ALL.to_vec(),
             Some(list) => {
                 if list.get_ref().is_empty() {
                     return Err(err(
@@ -291,8 +288,12 @@ impl RawScenario {
                 }
                 let mut out = Vec::new();
                 for id in list.get_ref() {
-                    let p =
-                        parse_available(id.get_ref()).map_err(|e| err(id.span(), e.to_string()))?;
+                    let p: Protocol =
+                        id.get_ref()
+                            .parse()
+                            .map_err(|e: crate::protocol::ProtocolError| {
+                                err(id.span(), e.to_string())
+                            })?;
                     if out.contains(&p) {
                         return Err(err(id.span(), format!("protocol `{p}` is listed twice")));
                     }

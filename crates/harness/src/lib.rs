@@ -26,6 +26,4 @@ pub enum HarnessError {
     },
     #[error("certificates: {0}")]
     Tls(#[from] httplab_tls::TlsError),
-    #[error("protocol `{0}` is not implemented in this build yet")]
-    Unsupported(httplab_core::Protocol),
 }
