@@ -50,6 +50,9 @@ impl H2Connection {
     pub(crate) async fn open(opts: &ClientOptions, h2: H2Options) -> Result<Self, H2ClientError> {
         let conn = opts.connector.connect().await?;
         let (id, meter, setup) = (conn.id, conn.meter(), (conn.tcp_connect, conn.ssl));
+        // The frame tap times each stream at the socket (see `exchange`); no byte has flowed
+        // above TLS yet, so it sees the preface.
+        meter.enable_h2_frames();
         let handshake = h2::client::Builder::new()
             .initial_window_size(h2.stream_window)
             .initial_connection_window_size(h2.connection_window)

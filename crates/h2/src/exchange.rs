@@ -1,10 +1,13 @@
-//! One request and its response on one HTTP/2 stream, timed at h2's stream API.
+//! One request and its response on one HTTP/2 stream, timed where its frames cross the socket.
 //!
-//! HTTP/2 multiplexes every stream over one socket, so the socket's byte times cannot say which
-//! request a byte belonged to; the times here are taken where this client hands data to h2 and
-//! where h2 hands data back: HEADERS queued on an open stream (first write), the last request
-//! DATA queued (last write), the response HEADERS delivered (first read), END_STREAM delivered
-//! (last read). Byte counts are the DATA payloads plus an estimate of each header block: the sum
+//! HTTP/2 multiplexes every stream over one socket, so the socket's byte counts cannot say which
+//! request a byte belonged to; the connection's frame tap can: it sees each frame's stream id as
+//! the plaintext passes, and records when the stream's HEADERS and END_STREAM were written and
+//! read ([`httplab_transport::H2StreamTimes`]). Those are the request's first and last write and the response's
+//! first and last read. So a stream h2 held back behind the server's stream cap (while the
+//! client still assumed 100 streams) shows that wait in `blocked`, not in `wait`. Without a tap
+//! (a caller that did not meter the stream), the times fall back to h2's stream API: HEADERS
+//! handed to h2, the last DATA handed over, response HEADERS and END_STREAM delivered. Byte counts are the DATA payloads plus an estimate of each header block: the sum
 //! of name + value lengths + 32 per field, the size HPACK's dynamic table charges (RFC 7541
 //! §4.1). That is neither the compressed size on the wire nor the HTTP/1.1 text size; the exact
 //! header-block bytes come from the connection's frame tap. This module owns the stream's flow
@@ -17,7 +20,7 @@ use h2::client::SendRequest;
 use h2::SendStream;
 use http::{HeaderMap, Request};
 use httplab_core::Clock;
-use httplab_transport::{ByteTimes, ResponseSummary};
+use httplab_transport::{ByteTimes, Meter, ResponseSummary};
 use std::future::poll_fn;
 
 /// The request body filler: DATA frames carry slices of it (at most one frame's worth each).
@@ -46,16 +49,18 @@ pub(crate) struct Exchanged {
 
 /// Sends `request` (HEADERS, then `body_bytes` of filler in DATA frames) on a new stream and
 /// reads the response to its end. `request_header_bytes` is the caller's estimate of the
-/// request's header block.
+/// request's header block; `meter` is the connection's, whose frame tap times the stream.
 pub(crate) async fn exchange(
     sender: SendRequest<Bytes>,
     request: Request<()>,
     body_bytes: u64,
     request_header_bytes: u64,
     clock: Clock,
+    meter: &Meter,
 ) -> Result<Exchanged, H2ClientError> {
     let mut sender = sender;
     let (response, mut stream) = sender.send_request(request, body_bytes == 0)?;
+    let stream_id = u32::from(stream.stream_id());
     // Normally at once. If h2 had to queue the stream behind the server's stream cap (the slot
     // count raced a SETTINGS change), this waits until the stream opens, and the wait stays in
     // `blocked` instead of `wait`.
@@ -82,6 +87,7 @@ pub(crate) async fn exchange(
     }
     let last_read = clock.now();
     drop(stream);
+    let on_wire = meter.take_h2_stream(stream_id).unwrap_or_default();
 
     let status = head.status.as_str().to_string();
     let response_header_bytes = header_block_estimate(
@@ -90,10 +96,10 @@ pub(crate) async fn exchange(
     let bytes = ByteTimes {
         bytes_written: request_header_bytes + body_bytes,
         bytes_read: response_header_bytes + received,
-        first_write: Some(first_write),
-        last_write: Some(last_write),
-        first_read: Some(first_read),
-        last_read: Some(last_read),
+        first_write: on_wire.headers_sent.or(Some(first_write)),
+        last_write: on_wire.end_sent.or(Some(last_write)),
+        first_read: on_wire.headers_received.or(Some(first_read)),
+        last_read: on_wire.end_received.or(Some(last_read)),
     };
     let response = ResponseSummary {
         status: head.status.as_u16(),

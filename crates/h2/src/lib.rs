@@ -10,9 +10,10 @@
 //!   SETTINGS_MAX_CONCURRENT_STREAMS allows another open stream (see `slots`). Until the server's
 //!   SETTINGS arrive the client assumes 100 streams, as browsers do, rather than spend a round
 //!   trip waiting for them; a stream the server refuses (REFUSED_STREAM: never processed) is
-//!   sent again, counted in `retries`. In that first round trip a server cap below 100 can also
-//!   make h2 hold HEADERS back where the client cannot see it, and that wait then shows in
-//!   `wait` rather than `blocked`; once the SETTINGS are in, the slot count is exact.
+//!   sent again, counted in `retries`, and its refused attempt and the wait for a slot are its
+//!   `blocked`. In that first round trip a server cap below 100 can also make h2 hold HEADERS
+//!   back inside itself; the frame tap sees when they really leave, so that wait is `blocked`
+//!   too, never `wait`.
 //! - **Flow-control windows.** Each stream and the connection have a receive window the sender
 //!   may not exceed; the client opens with `H2Options` (the scenario's `h2_stream_window` and
 //!   `h2_connection_window`, Chrome's 6 MiB / 15 MiB by default) and hands window back as it
@@ -20,10 +21,10 @@
 //! - **PING.** Right after the handshake the client sends one PING; its round trip is recorded
 //!   on the connection's meter as the RTT HTTP/2 itself sees.
 //!
-//! Timing: HTTP/2 send, wait and receive are taken at h2's stream API (when HEADERS and DATA
-//! are handed to h2, when response HEADERS and END_STREAM come back), not at the socket — the
-//! socket carries all streams at once. See `exchange` for what is measured and what the byte
-//! counts estimate. What this crate deliberately does not do: TCP or TLS (the harness), frame
+//! Timing: HTTP/2 send, wait and receive are taken per stream at the socket, by the frame tap
+//! the client switches on for its connection (when the stream's HEADERS and END_STREAM frames
+//! are written and read). See `exchange` for what is measured and what the byte counts
+//! estimate. What this crate deliberately does not do: TCP or TLS (the harness), frame
 //! counting (the frame tap), server push (disabled), more than one connection, or retrying on a
 //! new connection after GOAWAY.
 #![forbid(unsafe_code)]
@@ -166,7 +167,15 @@ impl Http2Client {
                 Ok(request) => request,
                 Err(e) => return timing.fail(clock.now(), e.to_string()),
             };
-            let result = exchange(sender, request, spec.body_bytes, header_bytes, clock).await;
+            let result = exchange(
+                sender,
+                request,
+                spec.body_bytes,
+                header_bytes,
+                clock,
+                &conn.meter,
+            )
+            .await;
             drop(slot);
             match result {
                 Ok(done) => return timing.finish(done.bytes, done.response),

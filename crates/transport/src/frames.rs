@@ -5,7 +5,9 @@
 //! CONTINUATION payloads) and of DATA payloads. It reads the 9-byte frame headers and, of a
 //! payload, only the pad-length byte of a padded HEADERS or DATA frame; every other payload
 //! byte is skipped, never buffered. It is pure code: no I/O, no clock, no allocation after
-//! construction. It deliberately does not decode HPACK, follow streams, or enforce the peer's
+//! construction. [`FrameCounter::feed_with`] also reports each frame as its last byte passes
+//! ([`FrameEnd`]: type, flags, stream), so the meter can timestamp when a stream's HEADERS and
+//! END_STREAM actually crossed the socket. It deliberately does not decode HPACK, follow streams, or enforce the peer's
 //! SETTINGS (a frame longer than SETTINGS_MAX_FRAME_SIZE is counted like any other); what it
 //! cannot make sense of — a wrong connection preface, padding longer than its frame — stops the
 //! count and is reported by [`FrameCounter::broken`], never by a panic.
@@ -29,6 +31,7 @@ const TYPE_GOAWAY: u8 = 0x7;
 const TYPE_WINDOW_UPDATE: u8 = 0x8;
 const TYPE_CONTINUATION: u8 = 0x9;
 
+const FLAG_END_STREAM: u8 = 0x1;
 const FLAG_PADDED: u8 = 0x8;
 const FLAG_PRIORITY: u8 = 0x20;
 /// Stream dependency (4) + weight (1) of a HEADERS frame with the PRIORITY flag.
@@ -64,11 +67,33 @@ enum State {
     Broken { reason: &'static str },
 }
 
+/// A frame whose last byte has just passed the tap.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FrameEnd {
+    pub kind: u8,
+    pub flags: u8,
+    pub stream_id: u32,
+}
+
+impl FrameEnd {
+    /// A HEADERS frame: it opens a stream (request) or starts a response.
+    pub fn is_headers(&self) -> bool {
+        self.kind == TYPE_HEADERS
+    }
+
+    /// A HEADERS or DATA frame with END_STREAM: the last frame of that side of the stream.
+    pub fn ends_stream(&self) -> bool {
+        matches!(self.kind, TYPE_HEADERS | TYPE_DATA) && self.flags & FLAG_END_STREAM != 0
+    }
+}
+
 /// Counts the HTTP/2 frames of one direction of a connection, fed in arbitrary pieces.
 #[derive(Debug, Clone)]
 pub struct FrameCounter {
     state: State,
     counts: H2FrameDirection,
+    /// The frame being read, reported when its last byte passes.
+    current: FrameEnd,
 }
 
 impl FrameCounter {
@@ -77,6 +102,7 @@ impl FrameCounter {
         Self {
             state: State::Preface { matched: 0 },
             counts: H2FrameDirection::default(),
+            current: FrameEnd::default(),
         }
     }
 
@@ -89,6 +115,7 @@ impl FrameCounter {
                 have: 0,
             },
             counts: H2FrameDirection::default(),
+            current: FrameEnd::default(),
         }
     }
 
@@ -112,7 +139,12 @@ impl FrameCounter {
     }
 
     /// Feeds the next bytes of this direction, in order.
-    pub fn feed(&mut self, mut bytes: &[u8]) {
+    pub fn feed(&mut self, bytes: &[u8]) {
+        self.feed_with(bytes, &mut |_| {});
+    }
+
+    /// Feeds the next bytes, calling `on_end` for every frame whose last byte is among them.
+    pub fn feed_with(&mut self, mut bytes: &[u8], on_end: &mut impl FnMut(FrameEnd)) {
         while !bytes.is_empty() {
             match &mut self.state {
                 State::Broken { .. } => return,
@@ -142,6 +174,7 @@ impl FrameCounter {
                     if *have == FRAME_HEADER_LEN {
                         let header = *header;
                         self.state = self.frame_header(&header);
+                        self.report_end(on_end);
                     }
                 }
                 State::PadLength {
@@ -161,6 +194,7 @@ impl FrameCounter {
                     };
                     self.count_content(content, counted);
                     self.state = skip(len - 1);
+                    self.report_end(on_end);
                 }
                 State::Skip { remaining } => {
                     let n = (*remaining as usize).min(bytes.len());
@@ -171,9 +205,17 @@ impl FrameCounter {
                             header: [0; FRAME_HEADER_LEN],
                             have: 0,
                         };
+                        self.report_end(on_end);
                     }
                 }
             }
+        }
+    }
+
+    /// Reports the current frame if the state has just come back to a frame boundary.
+    fn report_end(&self, on_end: &mut impl FnMut(FrameEnd)) {
+        if matches!(self.state, State::Header { have: 0, .. }) {
+            on_end(self.current);
         }
     }
 
@@ -181,6 +223,13 @@ impl FrameCounter {
     fn frame_header(&mut self, h: &[u8; FRAME_HEADER_LEN]) -> State {
         let len = u32::from_be_bytes([0, h[0], h[1], h[2]]);
         let (kind, flags) = (h[3], h[4]);
+        // The reserved bit is ignored (RFC 9113 §4.1).
+        let stream_id = u32::from_be_bytes([h[5], h[6], h[7], h[8]]) & 0x7fff_ffff;
+        self.current = FrameEnd {
+            kind,
+            flags,
+            stream_id,
+        };
         let c = &mut self.counts;
         c.frame_bytes += FRAME_HEADER_LEN as u64 + u64::from(len);
         let content = match kind {
@@ -349,6 +398,38 @@ mod tests {
                 ..H2FrameDirection::default()
             }
         );
+    }
+
+    #[test]
+    fn each_frame_is_reported_at_its_last_byte() {
+        let mut bytes = build::client_opening();
+        // A SETTINGS ACK: no payload, so it ends with its header.
+        bytes.extend(frame(0x4, 0x1, 0, &[]));
+        let mut counter = FrameCounter::client_to_server();
+        let mut ends = Vec::new();
+        for (i, b) in bytes.iter().enumerate() {
+            counter.feed_with(std::slice::from_ref(b), &mut |end| ends.push((i, end)));
+        }
+        let settings = 24 + 9 + 6 - 1;
+        let headers = settings + 9 + 10;
+        let data = headers + 9 + 5;
+        let ack = data + 9;
+        let at: Vec<usize> = ends.iter().map(|(i, _)| *i).collect();
+        assert_eq!(at, [settings, headers, data, ack]);
+        let (_, h) = ends[1];
+        assert!(h.is_headers() && !h.ends_stream());
+        assert_eq!(h.stream_id, 1);
+        let (_, d) = ends[2];
+        assert!(!d.is_headers() && d.ends_stream());
+        assert_eq!(d.stream_id, 1);
+        // A SETTINGS ACK carries the same flag bit as END_STREAM but ends no stream.
+        assert!(!ends[3].1.ends_stream());
+
+        // Fed whole, the same frames in the same order.
+        let mut whole = FrameCounter::client_to_server();
+        let mut whole_ends = Vec::new();
+        whole.feed_with(&bytes, &mut |end| whole_ends.push(end));
+        assert_eq!(whole_ends, ends.iter().map(|(_, e)| *e).collect::<Vec<_>>());
     }
 
     #[test]

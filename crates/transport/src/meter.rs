@@ -8,8 +8,9 @@
 //! metered stream then feeds what it writes and reads to two [`FrameCounter`]s (it sits on the
 //! client side, so writes are client → server), giving frames by type each way.
 
-use crate::frames::FrameCounter;
+use crate::frames::{FrameCounter, FrameEnd};
 use httplab_core::{Clock, CloseReason, H2FrameCounts};
+use std::collections::HashMap;
 use std::io;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -54,11 +55,73 @@ struct MeterState {
     h2_frames: Option<H2Tap>,
 }
 
+/// When one HTTP/2 stream's frames crossed the tap: its HEADERS and its END_STREAM, each way.
+/// These are socket times (the plaintext under h2), so a stream h2 held back behind the
+/// server's stream cap shows when its HEADERS really left, not when it was handed to h2.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct H2StreamTimes {
+    /// The write that carried the stream's first HEADERS frame began.
+    pub headers_sent: Option<Duration>,
+    /// The write that carried its END_STREAM returned.
+    pub end_sent: Option<Duration>,
+    /// The read that completed the first response HEADERS frame.
+    pub headers_received: Option<Duration>,
+    /// The read that completed the response's END_STREAM frame.
+    pub end_received: Option<Duration>,
+}
+
 /// The frame counters of a stream with HTTP/2 frame counting on.
 #[derive(Debug)]
 struct H2Tap {
     sent: FrameCounter,
     received: FrameCounter,
+    /// Per stream id, until taken by [`Meter::take_h2_stream`].
+    streams: HashMap<u32, H2StreamTimes>,
+}
+
+impl H2Tap {
+    fn feed_sent(&mut self, bytes: &[u8], started: Duration, done: Duration) {
+        let streams = &mut self.streams;
+        self.sent
+            .feed_with(bytes, &mut |end| sent_frame(streams, end, started, done));
+    }
+
+    fn feed_received(&mut self, bytes: &[u8], at: Duration) {
+        let streams = &mut self.streams;
+        self.received
+            .feed_with(bytes, &mut |end| received_frame(streams, end, at));
+    }
+}
+
+fn sent_frame(
+    streams: &mut HashMap<u32, H2StreamTimes>,
+    end: FrameEnd,
+    started: Duration,
+    done: Duration,
+) {
+    if end.stream_id == 0 {
+        return;
+    }
+    let times = streams.entry(end.stream_id).or_default();
+    if end.is_headers() {
+        times.headers_sent.get_or_insert(started);
+    }
+    if end.ends_stream() {
+        times.end_sent.get_or_insert(done);
+    }
+}
+
+fn received_frame(streams: &mut HashMap<u32, H2StreamTimes>, end: FrameEnd, at: Duration) {
+    if end.stream_id == 0 {
+        return;
+    }
+    let times = streams.entry(end.stream_id).or_default();
+    if end.is_headers() {
+        times.headers_received.get_or_insert(at);
+    }
+    if end.ends_stream() {
+        times.end_received.get_or_insert(at);
+    }
 }
 
 /// Shared view of one metered stream; clone it before handing the stream away.
@@ -111,7 +174,15 @@ impl Meter {
         self.state().h2_frames.get_or_insert_with(|| H2Tap {
             sent: FrameCounter::client_to_server(),
             received: FrameCounter::server_to_client(),
+            streams: HashMap::new(),
         });
+    }
+
+    /// When stream `stream_id`'s frames crossed the tap, forgetting them (a workload of
+    /// thousands of streams keeps no more than those in flight); `None` unless frame counting
+    /// is on and the stream was seen.
+    pub fn take_h2_stream(&self, stream_id: u32) -> Option<H2StreamTimes> {
+        self.state().h2_frames.as_mut()?.streams.remove(&stream_id)
     }
 
     /// Frames counted each way so far; `None` unless [`Meter::enable_h2_frames`] was called.
@@ -186,7 +257,7 @@ impl<S: AsyncRead + Unpin> AsyncRead for Metered<S> {
             st.lifetime.read(n, at);
             st.window.read(n, at);
             if let Some(tap) = &mut st.h2_frames {
-                tap.received.feed(&buf.filled()[before..]);
+                tap.feed_received(&buf.filled()[before..], at);
             }
         }
         poll
@@ -202,8 +273,8 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Metered<S> {
         let started = self.clock.now();
         let poll = Pin::new(&mut self.inner).poll_write(cx, buf);
         if let Poll::Ready(Ok(n)) = poll {
-            self.record_write(n, started);
-            self.tap_written(std::iter::once(&buf[..n.min(buf.len())]));
+            let done = self.record_write(n, started);
+            self.tap_written(std::iter::once(&buf[..n.min(buf.len())]), started, done);
         }
         poll
     }
@@ -216,14 +287,18 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Metered<S> {
         let started = self.clock.now();
         let poll = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
         if let Poll::Ready(Ok(n)) = poll {
-            self.record_write(n, started);
+            let done = self.record_write(n, started);
             // The first `n` bytes across the slices are the ones written.
             let mut left = n;
-            self.tap_written(bufs.iter().map(|b| {
-                let take = left.min(b.len());
-                left -= take;
-                &b[..take]
-            }));
+            self.tap_written(
+                bufs.iter().map(|b| {
+                    let take = left.min(b.len());
+                    left -= take;
+                    &b[..take]
+                }),
+                started,
+                done,
+            );
         }
         poll
     }
@@ -242,21 +317,28 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Metered<S> {
 }
 
 impl<S> Metered<S> {
-    fn record_write(&mut self, n: usize, started: Duration) {
+    /// Counts a write that began at `started`; returns when it returned.
+    fn record_write(&mut self, n: usize, started: Duration) -> Duration {
+        let done = self.clock.now();
         if n > 0 {
-            let done = self.clock.now();
             let mut st = self.meter.state();
             st.lifetime.wrote(n, started, done);
             st.window.wrote(n, started, done);
         }
+        done
     }
 
     /// Feeds written bytes to the client → server frame counter, when counting is on.
-    fn tap_written<'a>(&self, written: impl Iterator<Item = &'a [u8]>) {
+    fn tap_written<'a>(
+        &self,
+        written: impl Iterator<Item = &'a [u8]>,
+        started: Duration,
+        done: Duration,
+    ) {
         let mut st = self.meter.state();
         if let Some(tap) = &mut st.h2_frames {
             for bytes in written {
-                tap.sent.feed(bytes);
+                tap.feed_sent(bytes, started, done);
             }
         }
     }
@@ -370,6 +452,21 @@ mod tests {
         assert_eq!(received.data_bytes, 2 + 3000);
         assert_eq!(received.frame_bytes, server_frames.len() as u64);
         assert_eq!(received.frame_bytes, meter.lifetime().bytes_read);
+
+        // Stream 1's frames, timed as they crossed: its HEADERS and END_STREAM went out in the
+        // second write, the response's HEADERS came before its END_STREAM, and all of it lies
+        // inside the connection's byte times.
+        let life = meter.lifetime();
+        let times = meter.take_h2_stream(1).expect("stream 1 was seen");
+        let sent = times.headers_sent.expect("HEADERS sent");
+        let ended = times.end_sent.expect("END_STREAM sent");
+        let first = times.headers_received.expect("HEADERS received");
+        let last = times.end_received.expect("END_STREAM received");
+        assert!(life.first_write.unwrap() <= sent && sent <= ended);
+        assert!(ended <= life.last_write.unwrap());
+        assert!(first <= last && last == life.last_read.unwrap());
+        assert_eq!(meter.take_h2_stream(1), None, "taken once");
+        assert_eq!(meter.take_h2_stream(0), None, "stream 0 is the connection");
     }
 
     #[tokio::test]
