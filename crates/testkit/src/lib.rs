@@ -3,7 +3,9 @@
 //! line when the peer is missing, and a failure instead when running under CI (`CI=true`).
 #![forbid(unsafe_code)]
 
+mod capture;
 mod connector;
+pub use capture::{http2_paths, Capture};
 pub use connector::PlainConnector;
 
 use httplab_core::Scenario;
