@@ -1,13 +1,16 @@
 //! httplab-core: the lab's vocabulary, with no I/O and no async runtime.
 //!
 //! It owns the scenario model (what a workload is, parsed from TOML with errors that point at the
-//! file, line and column), the protocol ids, the human units used in scenario files, the timing
+//! file, line and column) with its `[network]` table (the emulated link's settings; the link
+//! crate emulates them), the protocol ids, the human units used in scenario files, the timing
 //! model (the per-request phases of HAR 1.2 / DevTools), the records a run produces, and the
 //! statistics the reports draw from them. It deliberately knows nothing of sockets, TLS or HTTP
 //! libraries: the harness fills these records, the report crate formats them.
 #![forbid(unsafe_code)]
 
+pub mod analytical;
 pub mod clock;
+pub mod network;
 pub mod protocol;
 pub mod record;
 pub mod scenario;
@@ -16,6 +19,7 @@ pub mod stats;
 pub mod units;
 
 pub use clock::Clock;
+pub use network::{LossModel, NetworkSettings};
 pub use protocol::Protocol;
 pub use record::{
     CloseReason, ConnectionRecord, H2FrameCounts, H2FrameDirection, HandshakeKind, Phases,

@@ -5,6 +5,7 @@
 //! Every mistake becomes a `ScenarioError` that names the file, line and column and shows the
 //! offending line with a caret, so a user can fix it without reading code.
 
+use crate::network::{NetworkSettings, RawNetwork};
 use crate::protocol::Protocol;
 use crate::units::{HumanDuration, HumanSize};
 use serde::Deserialize;
@@ -33,6 +34,8 @@ pub struct Scenario {
     pub repeat: u32,
     pub client: ClientSettings,
     pub server: ServerSettings,
+    /// The `[network]` table: the emulated link; `None` (no table) runs over plain loopback.
+    pub network: Option<NetworkSettings>,
     /// Every resource, with `{i}` patterns expanded, in file order.
     pub resources: Vec<Resource>,
 }
@@ -211,6 +214,7 @@ struct RawScenario {
     client: RawClient,
     #[serde(default)]
     server: RawServer,
+    network: Option<Spanned<RawNetwork>>,
     #[serde(default)]
     resource: Vec<Spanned<RawResource>>,
 }
@@ -421,6 +425,14 @@ impl RawScenario {
             }
         };
 
+        let network = match self.network {
+            None => None,
+            Some(n) => {
+                let table = n.span();
+                Some(n.into_inner().validate(table, &err)?)
+            }
+        };
+
         let default_think = match self.server.think {
             None => Duration::ZERO,
             Some(t) => check_think(&t).map_err(|m| err(t.span(), m))?,
@@ -571,6 +583,7 @@ impl RawScenario {
                 h2_stream_window: server_h2_stream_window,
                 max_frame_size,
             },
+            network,
             resources,
         })
     }

@@ -1,7 +1,10 @@
 //! Human units for scenario files: durations such as `"50ms"`, `"1.5s"`, `"250us"` and sizes
 //! such as `"14kb"`, `"1.5mb"`, `"64kib"`. Sizes follow the SI convention the analytical model
 //! uses (1 kb = 1000 bytes, so ten 1460-byte segments are 14.6 kb); binary units are `kib`,
-//! `mib`, `gib`. Inside the code these become `Duration` and `u64` bytes.
+//! `mib`, `gib`. Rates are bits per second, written as tc writes them: `"20mbit"`, `"500kbit"`,
+//! `"1gbit"` (SI, 1 kbit = 1000 bits); `"20mb"` and `"20mbps"` are refused as ambiguous.
+//! Fractions (loss) are `"2%"` or `0.02`. Inside the code these become `Duration`, `u64`
+//! bytes, `u64` bits per second and an `f64` fraction of packets.
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
@@ -14,6 +17,12 @@ pub enum UnitError {
     Duration(String),
     #[error("`{0}` is not a size: write a number and a unit, e.g. \"14kb\", \"1.5mb\", \"512b\" (units: b, kb, mb, gb, kib, mib, gib)")]
     Size(String),
+    #[error("`{0}` is not a rate: write a number and a unit in bits per second, e.g. \"20mbit\", \"500kbit\", \"1gbit\" (units: bit, kbit, mbit, gbit)")]
+    Rate(String),
+    #[error("`{input}` is ambiguous as a rate (bits or bytes?): write \"{suggestion}\" for bits per second (units: bit, kbit, mbit, gbit)")]
+    AmbiguousRate { input: String, suggestion: String },
+    #[error("`{0}` is not a fraction: write a percentage such as \"2%\" or a number such as 0.02")]
+    Fraction(String),
 }
 
 /// Splits `"12.5ms"` into (12.5, "ms"), rejecting signs, blanks and non-finite numbers.
@@ -71,6 +80,77 @@ pub fn parse_size(s: &str) -> Result<u64, UnitError> {
         return Err(err());
     }
     Ok(bytes.round() as u64)
+}
+
+/// Largest rate a rate string may give: 1 Pbit/s, far beyond any link the lab emulates.
+const MAX_RATE_BPS: f64 = 1e15;
+
+/// Parses a human rate in bits per second. A bare `0` is accepted (the caller decides whether
+/// zero makes sense); units ending in a bare `b`, `bps` or only a prefix are refused as
+/// ambiguous, with the `bit` spelling suggested (tc reads `mbps` as megabytes per second).
+pub fn parse_rate(s: &str) -> Result<u64, UnitError> {
+    let err = || UnitError::Rate(s.to_string());
+    let (value, unit) = split_number(s).ok_or_else(err)?;
+    let unit = unit.strip_suffix("/s").unwrap_or(&unit);
+    let factor = match unit {
+        "bit" => 1.0,
+        "kbit" => 1e3,
+        "mbit" => 1e6,
+        "gbit" => 1e9,
+        "" if value == 0.0 => 1.0,
+        _ => {
+            let (prefix, rest) = match unit.chars().next() {
+                Some(p @ ('k' | 'm' | 'g')) => (p.to_string(), &unit[1..]),
+                _ => (String::new(), unit),
+            };
+            let ambiguous = matches!(rest, "b" | "bps" | "byte" | "bytes")
+                || (rest.is_empty() && !prefix.is_empty());
+            if ambiguous {
+                let number = s
+                    .trim()
+                    .trim_end_matches(|c: char| !(c.is_ascii_digit() || c == '.'));
+                return Err(UnitError::AmbiguousRate {
+                    input: s.to_string(),
+                    suggestion: format!("{number}{prefix}bit"),
+                });
+            }
+            return Err(err());
+        }
+    };
+    let bits = value * factor;
+    if bits > MAX_RATE_BPS || bits.fract() != 0.0 && bits < 1.0 {
+        return Err(err());
+    }
+    Ok(bits.round() as u64)
+}
+
+/// Parses a fraction written as a percentage (`"2%"`, `"0.5%"`) or a plain number (`"0.02"`).
+/// The range is the caller's to check.
+pub fn parse_fraction(s: &str) -> Result<f64, UnitError> {
+    let err = || UnitError::Fraction(s.to_string());
+    let (value, unit) = split_number(s).ok_or_else(err)?;
+    match unit.as_str() {
+        "%" => Ok(value / 100.0),
+        "" => Ok(value),
+        _ => Err(err()),
+    }
+}
+
+/// Formats a rate for people: `500 kbit/s`, `20 Mbit/s`, `1.5 Gbit/s`.
+pub fn format_rate(bps: u64) -> String {
+    let b = bps as f64;
+    let (value, unit) = if b < 1e3 {
+        (b, "bit/s")
+    } else if b < 1e6 {
+        (b / 1e3, "kbit/s")
+    } else if b < 1e9 {
+        (b / 1e6, "Mbit/s")
+    } else {
+        (b / 1e9, "Gbit/s")
+    };
+    let text = format!("{value:.2}");
+    let text = text.trim_end_matches('0').trim_end_matches('.');
+    format!("{text} {unit}")
 }
 
 /// Formats a duration for people: `850us`, `12.3ms`, `1.25s`.
@@ -141,6 +221,61 @@ impl Serialize for HumanSize {
     }
 }
 
+/// A rate in bits per second written as a human string in a scenario file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct HumanRate(pub u64);
+
+impl<'de> Deserialize<'de> for HumanRate {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        parse_rate(&s)
+            .map(HumanRate)
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+impl Serialize for HumanRate {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format!("{}bit", self.0))
+    }
+}
+
+/// A fraction written in a scenario file either as a percentage string (`"2%"`) or as a
+/// number (`0.02`, `0`).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct HumanFraction(pub f64);
+
+impl<'de> Deserialize<'de> for HumanFraction {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = HumanFraction;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a percentage such as \"2%\" or a number such as 0.02")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<HumanFraction, E> {
+                parse_fraction(v).map(HumanFraction).map_err(E::custom)
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<HumanFraction, E> {
+                Ok(HumanFraction(v))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<HumanFraction, E> {
+                Ok(HumanFraction(v as f64))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<HumanFraction, E> {
+                Ok(HumanFraction(v as f64))
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
+}
+
+impl Serialize for HumanFraction {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(self.0)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -182,9 +317,78 @@ mod tests {
     }
 
     #[test]
+    fn rates() {
+        assert_eq!(parse_rate("20mbit").unwrap(), 20_000_000);
+        assert_eq!(parse_rate("1gbit").unwrap(), 1_000_000_000);
+        assert_eq!(parse_rate("500kbit").unwrap(), 500_000);
+        assert_eq!(parse_rate("1.5Mbit").unwrap(), 1_500_000);
+        assert_eq!(parse_rate("64kbit/s").unwrap(), 64_000);
+        assert_eq!(parse_rate("9600bit").unwrap(), 9_600);
+        assert_eq!(parse_rate("0").unwrap(), 0);
+        for bad in [
+            "",
+            "mbit",
+            "20",
+            "-1mbit",
+            "20 parsecs",
+            "0.5bit",
+            "2000000gbit",
+            "1mib",
+        ] {
+            assert_eq!(parse_rate(bad), Err(UnitError::Rate(bad.into())), "{bad}");
+        }
+        // Bytes or bits? Refused, with the bit spelling suggested.
+        for (bad, suggestion) in [
+            ("20mb", "20mbit"),
+            ("20MBps", "20mbit"),
+            ("1.5mbps", "1.5mbit"),
+            ("500k", "500kbit"),
+            ("100b/s", "100bit"),
+            ("1gb", "1gbit"),
+        ] {
+            let e = parse_rate(bad).unwrap_err();
+            assert_eq!(
+                e,
+                UnitError::AmbiguousRate {
+                    input: bad.into(),
+                    suggestion: suggestion.into()
+                }
+            );
+            assert!(e.to_string().contains("ambiguous"), "{e}");
+        }
+    }
+
+    #[test]
+    fn fractions() {
+        assert_eq!(parse_fraction("2%").unwrap(), 0.02);
+        assert_eq!(parse_fraction("0.5%").unwrap(), 0.005);
+        assert_eq!(parse_fraction("0.02").unwrap(), 0.02);
+        assert_eq!(parse_fraction("0").unwrap(), 0.0);
+        for bad in ["", "%", "-2%", "2 percent", "two"] {
+            assert!(parse_fraction(bad).is_err(), "{bad} accepted");
+        }
+        #[derive(Deserialize)]
+        struct T {
+            loss: HumanFraction,
+        }
+        for (src, want) in [
+            ("loss = \"2%\"", 0.02),
+            ("loss = 0.02", 0.02),
+            ("loss = 0", 0.0),
+        ] {
+            let t: T = toml::from_str(src).unwrap();
+            assert_eq!(t.loss.0, want, "{src}");
+        }
+        assert!(toml::from_str::<T>("loss = true").is_err());
+    }
+
+    #[test]
     fn formatting() {
         assert_eq!(format_duration(Duration::from_micros(850)), "850us");
         assert_eq!(format_duration(Duration::from_micros(12_340)), "12.3ms");
         assert_eq!(format_size(14_000), "14.0 kB");
+        assert_eq!(format_rate(20_000_000), "20 Mbit/s");
+        assert_eq!(format_rate(1_500_000_000), "1.5 Gbit/s");
+        assert_eq!(format_rate(500_000), "500 kbit/s");
     }
 }

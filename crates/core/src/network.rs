@@ -1,0 +1,560 @@
+//! The `[network]` table: the emulated link a scenario runs over — round-trip time, bandwidth
+//! each way, drop-tail queue, jitter, packet loss (random or in bursts), the PRNG seed that makes
+//! loss and jitter repeatable, and the TCP knobs of the lab's namespaces (congestion control,
+//! slow start after idle).
+//!
+//! It owns the keys, their defaults and their validation (errors located like every other
+//! scenario mistake), and the arithmetic that turns a user's words into link parameters: the
+//! even split of the RTT, the default queue (one bandwidth-delay product, at least 64 KiB) and the
+//! Gilbert–Elliott transition probabilities that give a requested loss and mean burst length.
+//! It deliberately does not emulate anything: the link crate's model does, from these settings.
+//! Without a `[network]` table a scenario runs over plain loopback.
+
+use crate::scenario::ScenarioError;
+use crate::units::{HumanDuration, HumanFraction, HumanRate, HumanSize};
+use serde::{Deserialize, Serialize};
+use std::ops::Range;
+use std::time::Duration;
+use toml::Spanned;
+
+/// Longest RTT a scenario may ask for.
+pub const MAX_RTT: Duration = Duration::from_secs(10);
+/// Largest jitter a scenario may ask for.
+pub const MAX_JITTER: Duration = Duration::from_secs(10);
+/// Fastest link a scenario may ask for (the relay is userspace code; this is already generous).
+pub const MAX_RATE_BPS: u64 = 100_000_000_000;
+/// The smallest queue a scenario may set: one full-size Ethernet-MTU packet.
+pub const MIN_QUEUE_BYTES: u64 = 1_500;
+/// The floor of the default queue (one bandwidth-delay product, but never less than this).
+pub const MIN_DEFAULT_QUEUE_BYTES: u64 = 64 * 1024;
+/// The PRNG seed when the scenario sets none: runs are repeatable by default.
+pub const DEFAULT_SEED: u64 = 1;
+/// Mean loss-burst length, in packets, of `loss_model = "gilbert-elliott"` without `burst`.
+pub const DEFAULT_BURST: f64 = 3.0;
+/// Longest congestion-control name the kernel accepts (TCP_CA_NAME_MAX less the NUL).
+pub const MAX_CONGESTION_CONTROL_LEN: usize = 15;
+
+/// The `[network]` table, validated, with every default resolved.
+///
+/// Directions follow the page load: the downlink carries responses (server → client), the
+/// uplink carries requests (client → server).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NetworkSettings {
+    /// Round-trip propagation delay, split evenly into a one-way delay each way.
+    #[serde(rename = "rtt_ms", with = "crate::serde_ms")]
+    pub rtt: Duration,
+    /// Downlink (server → client) rate in bits/s; `None`: unlimited.
+    #[serde(rename = "bandwidth_bps")]
+    pub bandwidth: Option<u64>,
+    /// Uplink (client → server) rate in bits/s; the scenario's `uplink`, else `bandwidth`.
+    #[serde(rename = "uplink_bps")]
+    pub uplink: Option<u64>,
+    /// Fraction of packets lost each way, in [0, 1).
+    pub loss: f64,
+    /// How losses are spread over packets.
+    pub loss_model: LossModel,
+    /// Largest extra one-way delay, drawn uniformly from [0, jitter] per packet.
+    #[serde(rename = "jitter_ms", with = "crate::serde_ms")]
+    pub jitter: Duration,
+    /// Drop-tail queue of the downlink in bytes; `None`: unlimited (no `bandwidth`).
+    #[serde(rename = "downlink_queue_bytes")]
+    pub downlink_queue: Option<u64>,
+    /// Drop-tail queue of the uplink in bytes; `None`: unlimited (no uplink rate).
+    #[serde(rename = "uplink_queue_bytes")]
+    pub uplink_queue: Option<u64>,
+    /// Seed of the PRNG behind loss and jitter: one seed, one sequence of drops and delays.
+    pub seed: u64,
+    /// TCP congestion control in the lab's namespaces (`"cubic"`, `"bbr"`, `"reno"`);
+    /// `None`: the kernel's default.
+    pub congestion_control: Option<String>,
+    /// `net.ipv4.tcp_slow_start_after_idle` in the lab's namespaces; `None`: as the host has it.
+    pub slow_start_after_idle: Option<bool>,
+}
+
+/// How lost packets are spread.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum LossModel {
+    /// Each packet is lost independently with probability `loss`.
+    Random,
+    /// Losses come in bursts of `burst` packets on average (a two-state Gilbert–Elliott chain
+    /// whose bad state loses every packet and whose good state loses none), with long-run loss
+    /// `loss`.
+    GilbertElliott { burst: f64 },
+}
+
+impl NetworkSettings {
+    /// One-way propagation delay of the uplink (client → server): half the RTT, rounded down.
+    pub fn uplink_delay(&self) -> Duration {
+        self.rtt / 2
+    }
+
+    /// One-way propagation delay of the downlink: the rest of the RTT, so both add up to it.
+    pub fn downlink_delay(&self) -> Duration {
+        self.rtt - self.uplink_delay()
+    }
+
+    /// The Gilbert–Elliott chain's `(p_good_to_bad, p_bad_to_good)` for this loss and burst;
+    /// `None` with the random model.
+    pub fn gilbert_elliott(&self) -> Option<(f64, f64)> {
+        match self.loss_model {
+            LossModel::Random => None,
+            LossModel::GilbertElliott { burst } => {
+                Some(gilbert_elliott_transitions(self.loss, burst))
+            }
+        }
+    }
+}
+
+/// A drop-tail queue of one bandwidth-delay product of `rate_bps` over `rtt`, but at least
+/// [`MIN_DEFAULT_QUEUE_BYTES`]: the buffer a well-sized bottleneck router has.
+pub fn default_queue(rate_bps: u64, rtt: Duration) -> u64 {
+    let bdp = u128::from(rate_bps) * rtt.as_nanos() / 8 / 1_000_000_000;
+    u64::try_from(bdp)
+        .unwrap_or(u64::MAX)
+        .max(MIN_DEFAULT_QUEUE_BYTES)
+}
+
+/// Transition probabilities `(p_good_to_bad, p_bad_to_good)` of a Gilbert–Elliott chain that
+/// loses every packet in its bad state and none in its good state, with mean burst length
+/// `burst` packets and long-run loss `loss`.
+///
+/// A bad state lasts 1/p_bad_to_good packets on average, so p_bad_to_good = 1/burst; the chain
+/// is bad a fraction p_gb/(p_gb + p_bg) of the time, which equals `loss` when
+/// p_gb = loss·p_bg/(1 − loss). That is a probability only while loss ≤ burst/(1 + burst).
+pub fn gilbert_elliott_transitions(loss: f64, burst: f64) -> (f64, f64) {
+    let p_bad_to_good = 1.0 / burst;
+    let p_good_to_bad = loss * p_bad_to_good / (1.0 - loss);
+    (p_good_to_bad, p_bad_to_good)
+}
+
+/// The `[network]` table as written.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawNetwork {
+    rtt: Option<Spanned<HumanDuration>>,
+    bandwidth: Option<Spanned<HumanRate>>,
+    uplink: Option<Spanned<HumanRate>>,
+    loss: Option<Spanned<HumanFraction>>,
+    loss_model: Option<Spanned<LossModelName>>,
+    burst: Option<Spanned<f64>>,
+    jitter: Option<Spanned<HumanDuration>>,
+    queue: Option<Spanned<HumanSize>>,
+    seed: Option<u64>,
+    congestion_control: Option<Spanned<String>>,
+    slow_start_after_idle: Option<bool>,
+}
+
+#[derive(Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+enum LossModelName {
+    Random,
+    GilbertElliott,
+}
+
+impl RawNetwork {
+    /// Checks every key; `table` is where the `[network]` table sits, for mistakes that have
+    /// no key of their own (a missing `rtt`).
+    pub(crate) fn validate(
+        self,
+        table: Range<usize>,
+        err: &dyn Fn(Range<usize>, String) -> ScenarioError,
+    ) -> Result<NetworkSettings, ScenarioError> {
+        let rtt = match &self.rtt {
+            None => return Err(err(
+                table,
+                "the [network] table needs an `rtt`, e.g. `rtt = \"40ms\"` (write \"0\" for none)"
+                    .into(),
+            )),
+            Some(r) if r.get_ref().0 > MAX_RTT => {
+                return Err(err(
+                    r.span(),
+                    format!("`rtt` may be at most {}s", MAX_RTT.as_secs()),
+                ))
+            }
+            Some(r) => r.get_ref().0,
+        };
+
+        let rate = |v: &Option<Spanned<HumanRate>>, key: &str| match v {
+            None => Ok(None),
+            Some(r) if r.get_ref().0 == 0 => Err(err(
+                r.span(),
+                format!("`{key}` must be above zero: leave it out for an unlimited link"),
+            )),
+            Some(r) if r.get_ref().0 > MAX_RATE_BPS => {
+                Err(err(r.span(), format!("`{key}` may be at most 100gbit")))
+            }
+            Some(r) => Ok(Some(r.get_ref().0)),
+        };
+        let bandwidth = rate(&self.bandwidth, "bandwidth")?;
+        let uplink = rate(&self.uplink, "uplink")?.or(bandwidth);
+
+        let loss = match &self.loss {
+            None => 0.0,
+            Some(l) if (0.0..1.0).contains(&l.get_ref().0) => l.get_ref().0,
+            Some(l) => {
+                return Err(err(
+                    l.span(),
+                    "loss must be below 100% and not negative: it is the fraction of packets \
+                     lost each way, written \"2%\" or 0.02"
+                        .into(),
+                ))
+            }
+        };
+
+        let name = self.loss_model.as_ref().map(|m| *m.get_ref());
+        let loss_model = match (name, &self.burst) {
+            (None | Some(LossModelName::Random), None) => LossModel::Random,
+            (None | Some(LossModelName::Random), Some(b)) => {
+                return Err(err(
+                    b.span(),
+                    "`burst` applies to bursty loss: add `loss_model = \"gilbert-elliott\"`".into(),
+                ))
+            }
+            (Some(LossModelName::GilbertElliott), None) => LossModel::GilbertElliott {
+                burst: DEFAULT_BURST,
+            },
+            (Some(LossModelName::GilbertElliott), Some(b)) => {
+                let burst = *b.get_ref();
+                // NaN is in no range, so it fails too.
+                if !(1.0..=1e6).contains(&burst) {
+                    return Err(err(
+                        b.span(),
+                        "`burst` is the mean number of packets lost in a row: at least 1 (and at most 1000000)"
+                            .into(),
+                    ));
+                }
+                LossModel::GilbertElliott { burst }
+            }
+        };
+        if let (LossModel::GilbertElliott { burst }, Some(l)) = (loss_model, &self.loss) {
+            let max = burst / (1.0 + burst);
+            if loss > max {
+                return Err(err(
+                    l.span(),
+                    format!(
+                        "with `burst = {burst}` the gilbert-elliott model loses at most \
+                         {:.1}% of packets: raise `burst` or lower `loss`",
+                        max * 100.0
+                    ),
+                ));
+            }
+        }
+
+        let jitter = match &self.jitter {
+            None => Duration::ZERO,
+            Some(j) if j.get_ref().0 > MAX_JITTER => {
+                return Err(err(
+                    j.span(),
+                    format!("`jitter` may be at most {}s", MAX_JITTER.as_secs()),
+                ))
+            }
+            Some(j) => j.get_ref().0,
+        };
+
+        let (downlink_queue, uplink_queue) = match &self.queue {
+            None => (
+                bandwidth.map(|r| default_queue(r, rtt)),
+                uplink.map(|r| default_queue(r, rtt)),
+            ),
+            Some(q) if bandwidth.is_none() && uplink.is_none() => {
+                return Err(err(
+                    q.span(),
+                    "`queue` needs a `bandwidth`: without a rate limit no packet ever waits".into(),
+                ))
+            }
+            Some(q) if q.get_ref().0 < MIN_QUEUE_BYTES => {
+                return Err(err(
+                    q.span(),
+                    format!("`queue` must hold at least one full-size packet ({MIN_QUEUE_BYTES}b)"),
+                ))
+            }
+            Some(q) => {
+                let q = q.get_ref().0;
+                (bandwidth.map(|_| q), uplink.map(|_| q))
+            }
+        };
+
+        let congestion_control = match self.congestion_control {
+            None => None,
+            Some(cc) => {
+                let name = cc.get_ref();
+                if name.is_empty()
+                    || name.len() > MAX_CONGESTION_CONTROL_LEN
+                    || !name
+                        .chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+                {
+                    return Err(err(
+                        cc.span(),
+                        format!(
+                            "`congestion_control` names a kernel algorithm such as \"cubic\", \
+                             \"bbr\" or \"reno\": lowercase letters, digits and '_', at most \
+                             {MAX_CONGESTION_CONTROL_LEN} characters"
+                        ),
+                    ));
+                }
+                Some(cc.into_inner())
+            }
+        };
+
+        Ok(NetworkSettings {
+            rtt,
+            bandwidth,
+            uplink,
+            loss,
+            loss_model,
+            jitter,
+            downlink_queue,
+            uplink_queue,
+            seed: self.seed.unwrap_or(DEFAULT_SEED),
+            congestion_control,
+            slow_start_after_idle: self.slow_start_after_idle,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Scenario;
+
+    /// Parses a scenario whose only interesting part is `network` (the table's body).
+    fn parse(network: &str) -> Result<NetworkSettings, ScenarioError> {
+        let src = format!("name = \"n\"\n[network]\n{network}[[resource]]\npath = \"/a\"\n");
+        Scenario::parse(&src, "net.toml").map(|s| s.network.expect("a [network] table"))
+    }
+
+    #[test]
+    fn absent_table_is_plain_loopback() {
+        let s = Scenario::parse("name = \"n\"\n[[resource]]\npath = \"/a\"\n", "n.toml").unwrap();
+        assert_eq!(s.network, None);
+    }
+
+    #[test]
+    fn defaults() {
+        let n = parse("rtt = \"40ms\"\n").unwrap();
+        assert_eq!(
+            n,
+            NetworkSettings {
+                rtt: Duration::from_millis(40),
+                bandwidth: None,
+                uplink: None,
+                loss: 0.0,
+                loss_model: LossModel::Random,
+                jitter: Duration::ZERO,
+                downlink_queue: None,
+                uplink_queue: None,
+                seed: DEFAULT_SEED,
+                congestion_control: None,
+                slow_start_after_idle: None,
+            }
+        );
+        assert_eq!(n.uplink_delay(), Duration::from_millis(20));
+        assert_eq!(n.downlink_delay(), Duration::from_millis(20));
+        assert_eq!(n.gilbert_elliott(), None);
+    }
+
+    #[test]
+    fn every_key() {
+        let n = parse(
+            "rtt = \"50ms\"\nbandwidth = \"20mbit\"\nuplink = \"5mbit\"\nloss = \"2%\"\n\
+             loss_model = \"gilbert-elliott\"\nburst = 4\njitter = \"3ms\"\nqueue = \"100kb\"\n\
+             seed = 7\ncongestion_control = \"bbr\"\nslow_start_after_idle = false\n",
+        )
+        .unwrap();
+        assert_eq!(n.rtt, Duration::from_millis(50));
+        assert_eq!((n.bandwidth, n.uplink), (Some(20_000_000), Some(5_000_000)));
+        assert_eq!(n.loss, 0.02);
+        assert_eq!(n.loss_model, LossModel::GilbertElliott { burst: 4.0 });
+        assert_eq!(n.jitter, Duration::from_millis(3));
+        assert_eq!(
+            (n.downlink_queue, n.uplink_queue),
+            (Some(100_000), Some(100_000))
+        );
+        assert_eq!(n.seed, 7);
+        assert_eq!(n.congestion_control.as_deref(), Some("bbr"));
+        assert_eq!(n.slow_start_after_idle, Some(false));
+        let (p_gb, p_bg) = n.gilbert_elliott().unwrap();
+        assert_eq!(p_bg, 0.25);
+        // The chain's stationary loss is the loss asked for.
+        assert!((p_gb / (p_gb + p_bg) - 0.02).abs() < 1e-12);
+    }
+
+    #[test]
+    fn derived_defaults() {
+        // Uplink follows bandwidth; queues are one BDP each way, at least 64 KiB.
+        let n = parse("rtt = \"100ms\"\nbandwidth = \"20mbit\"\n").unwrap();
+        assert_eq!(n.uplink, Some(20_000_000));
+        assert_eq!(n.downlink_queue, Some(250_000)); // 20 Mbit/s × 100 ms / 8
+        assert_eq!(n.uplink_queue, Some(250_000));
+        let n = parse("rtt = \"10ms\"\nbandwidth = \"20mbit\"\nuplink = \"1mbit\"\n").unwrap();
+        assert_eq!(n.downlink_queue, Some(MIN_DEFAULT_QUEUE_BYTES));
+        assert_eq!(n.uplink_queue, Some(MIN_DEFAULT_QUEUE_BYTES));
+        // Only the uplink limited: the downlink stays unlimited and unqueued.
+        let n = parse("rtt = \"10ms\"\nuplink = \"1mbit\"\n").unwrap();
+        assert_eq!((n.bandwidth, n.downlink_queue), (None, None));
+        // A loss number, bursty loss with the default burst, and an odd RTT split exactly.
+        let n = parse("rtt = \"41ns\"\nloss = 0.1\nloss_model = \"gilbert-elliott\"\n").unwrap();
+        assert_eq!(n.loss, 0.1);
+        assert_eq!(
+            n.loss_model,
+            LossModel::GilbertElliott {
+                burst: DEFAULT_BURST
+            }
+        );
+        assert_eq!(n.uplink_delay(), Duration::from_nanos(20));
+        assert_eq!(n.downlink_delay(), Duration::from_nanos(21));
+        let n = parse("rtt = \"0\"\nloss_model = \"random\"\n").unwrap();
+        assert_eq!((n.rtt, n.loss_model), (Duration::ZERO, LossModel::Random));
+    }
+
+    #[test]
+    fn default_queue_is_a_bdp() {
+        assert_eq!(
+            default_queue(1_000_000_000, Duration::from_millis(40)),
+            5_000_000
+        );
+        assert_eq!(default_queue(1_000_000, Duration::from_millis(40)), 65_536);
+        assert_eq!(default_queue(u64::MAX, Duration::from_secs(10)), u64::MAX);
+    }
+
+    #[test]
+    fn mistakes_are_located() {
+        // (the [network] body, the line of the mistake (the table starts on line 2), column,
+        // words the message must hold)
+        let cases: &[(&str, usize, usize, &str)] = &[
+            ("bandwidth = \"20mbit\"\n", 2, 1, "needs an `rtt`"),
+            ("rtt = \"11s\"\n", 3, 7, "at most 10s"),
+            ("rtt = \"-5ms\"\n", 3, 7, "not a duration"),
+            (
+                "rtt = \"40ms\"\nbandwidth = \"20mb\"\n",
+                4,
+                13,
+                "write \"20mbit\"",
+            ),
+            (
+                "rtt = \"40ms\"\nbandwidth = \"0mbit\"\n",
+                4,
+                13,
+                "above zero",
+            ),
+            ("rtt = \"40ms\"\nuplink = \"0\"\n", 4, 10, "above zero"),
+            (
+                "rtt = \"40ms\"\nbandwidth = \"200gbit\"\n",
+                4,
+                13,
+                "at most 100gbit",
+            ),
+            (
+                "rtt = \"40ms\"\nloss = \"100%\"\n",
+                4,
+                8,
+                "loss must be below 100%",
+            ),
+            (
+                "rtt = \"40ms\"\nloss = 2\n",
+                4,
+                8,
+                "loss must be below 100%",
+            ),
+            ("rtt = \"40ms\"\nloss = -0.1\n", 4, 8, "not negative"),
+            (
+                "rtt = \"40ms\"\nloss = \"2 percent\"\n",
+                4,
+                8,
+                "not a fraction",
+            ),
+            (
+                "rtt = \"40ms\"\nloss_model = \"bursty\"\n",
+                4,
+                14,
+                "unknown variant",
+            ),
+            (
+                "rtt = \"40ms\"\nburst = 3\n",
+                4,
+                9,
+                "loss_model = \"gilbert-elliott\"",
+            ),
+            (
+                "rtt = \"40ms\"\nloss_model = \"gilbert-elliott\"\nburst = 0.5\n",
+                5,
+                9,
+                "at least 1",
+            ),
+            (
+                "rtt = \"40ms\"\nloss_model = \"gilbert-elliott\"\nburst = nan\n",
+                5,
+                9,
+                "at least 1",
+            ),
+            (
+                "rtt = \"40ms\"\nloss = \"60%\"\nloss_model = \"gilbert-elliott\"\nburst = 1\n",
+                4,
+                8,
+                "at most 50.0%",
+            ),
+            ("rtt = \"40ms\"\njitter = \"1min\"\n", 4, 10, "at most 10s"),
+            (
+                "rtt = \"40ms\"\nqueue = \"64kb\"\n",
+                4,
+                9,
+                "needs a `bandwidth`",
+            ),
+            (
+                "rtt = \"40ms\"\nbandwidth = \"1mbit\"\nqueue = \"1kb\"\n",
+                5,
+                9,
+                "1500b",
+            ),
+            (
+                "rtt = \"40ms\"\ncongestion_control = \"bbr; rm\"\n",
+                4,
+                22,
+                "kernel algorithm",
+            ),
+            (
+                "rtt = \"40ms\"\ncongestion_control = \"\"\n",
+                4,
+                22,
+                "kernel algorithm",
+            ),
+            ("rtt = \"40ms\"\nseed = -1\n", 4, 8, "u64"),
+            (
+                "rtt = \"40ms\"\nslow_start_after_idle = \"no\"\n",
+                4,
+                25,
+                "invalid type",
+            ),
+            ("rtt = \"40ms\"\ndelay = \"20ms\"\n", 4, 1, "unknown field"),
+        ];
+        for (body, line, col, words) in cases {
+            let e = parse(body).unwrap_err();
+            assert_eq!((e.line, e.column), (*line, *col), "{body}: {e}");
+            assert!(e.message.contains(words), "{body}: {e}");
+            assert!(
+                e.to_string()
+                    .starts_with(&format!("net.toml:{line}:{col}: ")),
+                "{e}"
+            );
+            assert!(e.snippet.contains('^'), "{e}");
+        }
+    }
+
+    #[test]
+    fn serializes_for_results_json() {
+        let n = parse("rtt = \"40ms\"\nbandwidth = \"20mbit\"\nloss = \"1%\"\nloss_model = \"gilbert-elliott\"\n")
+            .unwrap();
+        let toml = toml::to_string(&n).unwrap();
+        for want in [
+            "rtt_ms = 40.0",
+            "bandwidth_bps = 20000000",
+            "loss = 0.01",
+            "kind = \"gilbert-elliott\"",
+            "burst = 3.0",
+        ] {
+            assert!(toml.contains(want), "{want} missing from\n{toml}");
+        }
+    }
+}
