@@ -45,6 +45,10 @@ enum Command {
         /// No progress bar.
         #[arg(long)]
         quiet: bool,
+        /// Override a scenario key before it is read, e.g. --set network.rtt=100ms or
+        /// --set client.profile=ie7 (repeatable; VALUE is TOML if it parses, else a string).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
     },
     /// Serve a scenario's resources alone, for curl, h2load or a browser.
     Serve {
@@ -57,7 +61,20 @@ enum Command {
         tls: bool,
     },
     /// Validate a scenario file without running it.
-    Check { scenario: PathBuf },
+    Check {
+        scenario: PathBuf,
+        /// Override a scenario key before it is read, as for `run`.
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+    },
+    /// List the scenario library: each file with the first line of its comment block.
+    Scenarios {
+        /// The folder to list [default: ./scenarios, else the repository's].
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+    /// List the client profiles (`[client] profile`) with their connection caps and sources.
+    Profiles,
 }
 
 /// An error the user caused and can fix: printed as is, exit status 2.
@@ -100,17 +117,31 @@ fn main() -> ExitCode {
 
 async fn dispatch(command: Command) -> Result<()> {
     match command {
-        Command::Check { scenario } => {
-            let s = load(&scenario)?;
+        Command::Check { scenario, set } => {
+            let s = load_with(&scenario, &set)?;
+            let variants: Vec<&str> = s.variants.iter().map(|v| v.label.as_str()).collect();
             println!(
-                "{}: ok — scenario `{}`, {} requests ({}), protocols {}, repeat {}",
+                "{}: ok — scenario `{}`, {} requests ({}), protocols {}, repeat {}{}",
                 scenario.display(),
                 s.name,
                 s.resources.len(),
                 units::format_size(s.page_bytes()),
                 ids(&s.protocols),
-                s.repeat
+                s.repeat,
+                if variants.is_empty() {
+                    String::new()
+                } else {
+                    format!(", client variants {}", variants.join(", "))
+                }
             );
+            Ok(())
+        }
+        Command::Scenarios { dir } => list_scenarios(dir),
+        Command::Profiles => {
+            println!("{:<10} {:>11}  source", "profile", "connections");
+            for p in httplab_core::profile::PROFILES {
+                println!("{:<10} {:>11}  {}", p.name, p.max_connections_per_host, p.source);
+            }
             Ok(())
         }
         Command::Run {
@@ -119,7 +150,8 @@ async fn dispatch(command: Command) -> Result<()> {
             protocols,
             repeat,
             quiet,
-        } => run(&scenario, out, protocols, repeat, quiet).await,
+            set,
+        } => run(&scenario, &set, out, protocols, repeat, quiet).await,
         Command::Serve {
             scenario,
             listen,
@@ -129,14 +161,57 @@ async fn dispatch(command: Command) -> Result<()> {
 }
 
 fn load(path: &Path) -> Result<Scenario> {
+    load_with(path, &[])
+}
+
+/// Loads a scenario with `--set KEY=VALUE` overrides applied to its text.
+fn load_with(path: &Path, set: &[String]) -> Result<Scenario> {
+    let overrides = set
+        .iter()
+        .map(|arg| arg.parse::<httplab_core::Override>())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| UsageError(e.to_string()))?;
     let source = std::fs::read_to_string(path).map_err(|e| {
         UsageError(format!(
             "{}: cannot read the scenario file: {e}",
             path.display()
         ))
     })?;
-    Scenario::parse(&source, &path.display().to_string())
+    Scenario::parse_with_overrides(&source, &path.display().to_string(), &overrides)
         .map_err(|e| UsageError(e.to_string()).into())
+}
+
+/// `httplab scenarios`: every `*.toml` of the library with its one-line summary.
+fn list_scenarios(dir: Option<PathBuf>) -> Result<()> {
+    let repository = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios");
+    let dir = dir.unwrap_or_else(|| {
+        let here = PathBuf::from("scenarios");
+        if here.is_dir() {
+            here
+        } else {
+            repository
+        }
+    });
+    let entries = std::fs::read_dir(&dir).map_err(|e| {
+        UsageError(format!(
+            "{}: cannot list the scenario library: {e} (choose the folder with --dir)",
+            dir.display()
+        ))
+    })?;
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    files.sort();
+    for file in files {
+        let name = file.file_stem().map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+        let source = std::fs::read_to_string(&file).unwrap_or_default();
+        let summary = httplab_core::scenario::comment_summary(&source)
+            .unwrap_or_else(|| "(no comment block)".to_string());
+        println!("{name:<20} {summary}");
+    }
+    println!("run one: httplab run {}/NAME.toml", dir.display());
+    Ok(())
 }
 
 fn ids(protocols: &[Protocol]) -> String {
@@ -149,12 +224,13 @@ fn ids(protocols: &[Protocol]) -> String {
 
 async fn run(
     path: &Path,
+    set: &[String],
     out: Option<PathBuf>,
     protocols: Option<Vec<String>>,
     repeat: Option<u32>,
     quiet: bool,
 ) -> Result<()> {
-    let mut scenario = load(path)?;
+    let mut scenario = load_with(path, set)?;
     if let Some(list) = protocols {
         let mut chosen = Vec::new();
         for id in list.iter().map(|s| s.trim()).filter(|s| !s.is_empty()) {

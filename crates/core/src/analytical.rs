@@ -14,7 +14,8 @@
 //! pure arithmetic on literal inputs, with no clock and no I/O.
 
 use crate::protocol::Protocol;
-use crate::scenario::TlsVersion;
+use crate::record::RunRecord;
+use crate::scenario::{Scenario, TlsVersion};
 use std::time::Duration;
 
 /// Payload bytes per TCP segment on a 1500-byte MTU with TCP timestamps (Linux's default):
@@ -38,6 +39,54 @@ pub struct PageModel {
     pub serial_server: bool,
     /// SETTINGS_MAX_CONCURRENT_STREAMS of the server (HTTP/2).
     pub max_concurrent_streams: u32,
+}
+
+impl PageModel {
+    /// The model of the page `run` loaded: the scenario's RTT, think times, connection cap,
+    /// TLS version and stream cap, and each object's response bytes (head and body) as the run
+    /// measured them. `None` where the model does not hold: no `[network]` table, loss or
+    /// jitter on the link, or a bandwidth so low that carrying the page's bytes alone takes
+    /// more than 3% of the predicted time.
+    pub fn of_run(scenario: &Scenario, run: &RunRecord) -> Option<PageModel> {
+        let net = scenario.network.as_ref()?;
+        if net.loss > 0.0 || !net.jitter.is_zero() {
+            return None;
+        }
+        let mut requests: Vec<_> = run.requests.iter().collect();
+        requests.sort_by_key(|r| r.id);
+        let objects = requests
+            .iter()
+            .map(|r| {
+                let think = scenario
+                    .resources
+                    .get(r.id as usize)
+                    .map_or(scenario.server.think, |res| res.think);
+                ModelObject {
+                    response_bytes: r.response_header_bytes + r.response_body_bytes,
+                    think,
+                }
+            })
+            .collect();
+        let tls = run
+            .tls
+            .then(|| scenario.client.tls_version.unwrap_or(TlsVersion::Tls13));
+        let page = PageModel {
+            rtt: net.rtt,
+            objects,
+            connections: scenario.client.max_connections_per_host,
+            tls,
+            serial_server: run.server_pipelining == Some(crate::PipeliningModel::Serial),
+            max_concurrent_streams: scenario.server.max_concurrent_streams,
+        };
+        if let (Some(rate), Some(predicted)) = (net.bandwidth, predict(run.protocol, &page)) {
+            let bytes: u64 = page.objects.iter().map(|o| o.response_bytes).sum();
+            let carry = Duration::from_secs_f64(bytes as f64 * 8.0 / rate as f64);
+            if carry.as_secs_f64() > 0.03 * predicted.as_secs_f64() {
+                return None;
+            }
+        }
+        Some(page)
+    }
 }
 
 /// One object: the bytes the server sends for it (headers and body) and its think time.

@@ -1,7 +1,8 @@
 //! httplab-core: the lab's vocabulary, with no I/O and no async runtime.
 //!
 //! It owns the scenario model (what a workload is, parsed from TOML with errors that point at the
-//! file, line and column) with its `[network]` table (the emulated link's settings; the link
+//! file, line and column, with `--set` overrides, client profiles and think-time distributions)
+//! with its `[network]` table (the emulated link's settings; the link
 //! crate emulates them), the protocol ids, the human units used in scenario files, the timing
 //! model (the per-request phases of HAR 1.2 / DevTools), the records a run produces, and the
 //! statistics the reports draw from them. It deliberately knows nothing of sockets, TLS or HTTP
@@ -11,18 +12,28 @@
 pub mod analytical;
 pub mod clock;
 pub mod network;
+pub mod overrides;
+pub mod profile;
 pub mod protocol;
 pub mod record;
 pub mod scenario;
 pub mod serde_ms;
 pub mod stats;
+pub mod think;
 pub mod units;
 
 pub use clock::Clock;
 pub use network::{LossModel, NetworkSettings};
 pub use protocol::Protocol;
 pub use record::{
-    CloseReason, ConnectionRecord, H2FrameCounts, H2FrameDirection, HandshakeKind, Phases,
+    CloseReason, ConnectionRecord, H2FrameCounts, H2FrameDirection, HandshakeKind, LinkDirectionRecord,
+    LinkRecord, Phases,
     RequestRecord, RunRecord, ServerRequestRecord, TlsRecord,
 };
-pub use scenario::{PipeliningModel, RequestSpec, Resource, Scenario, ScenarioError, TlsVersion};
+pub use overrides::Override;
+pub use profile::Profile;
+pub use scenario::{
+    ClientVariant, PipeliningModel, RequestSpec, Resource, Respond, Scenario, ScenarioError,
+    TlsVersion,
+};
+pub use think::Think;

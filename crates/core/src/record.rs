@@ -294,6 +294,52 @@ pub struct RunRecord {
     pub connections: Vec<ConnectionRecord>,
     pub requests: Vec<RequestRecord>,
     pub server: Vec<ServerRequestRecord>,
+    /// The emulated link this run crossed and how well it kept to its model; `None`: plain
+    /// loopback.
+    #[serde(default)]
+    pub link: Option<LinkRecord>,
+}
+
+/// The link emulator's account of one run: the TCP settings both ends used, what each
+/// direction carried and dropped, and how punctual the relay was.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LinkRecord {
+    /// TCP congestion control of the connections (the scenario's choice or the namespace's
+    /// default).
+    pub congestion_control: String,
+    /// `tcp_slow_start_after_idle` in the lab's namespaces.
+    pub slow_start_after_idle: bool,
+    /// Client → server.
+    pub uplink: LinkDirectionRecord,
+    /// Server → client.
+    pub downlink: LinkDirectionRecord,
+    /// Whether the relay threads ran under `SCHED_FIFO`.
+    pub realtime: bool,
+    /// The first error a relay thread hit, if any.
+    pub fault: Option<String>,
+    /// p99 lateness within the bound, no packet lost by the TUN devices and no fault: the
+    /// run's times are the scenario's, not the emulator's.
+    pub trustworthy: bool,
+}
+
+/// One direction of the link during one run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinkDirectionRecord {
+    pub packets: u64,
+    pub bytes: u64,
+    /// Dropped by the scenario's loss model.
+    pub drops_loss: u64,
+    /// Dropped by the full drop-tail queue.
+    pub drops_queue: u64,
+    /// Failed to reach the far TUN device: the emulator's fault.
+    pub drops_tun: u64,
+    /// Delivery time minus the model's deadline, per packet.
+    #[serde(rename = "lateness_p50_ms", with = "serde_ms")]
+    pub lateness_p50: Duration,
+    #[serde(rename = "lateness_p99_ms", with = "serde_ms")]
+    pub lateness_p99: Duration,
+    #[serde(rename = "lateness_max_ms", with = "serde_ms")]
+    pub lateness_max: Duration,
 }
 
 impl RunRecord {

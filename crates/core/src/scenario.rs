@@ -4,26 +4,48 @@
 //! (unknown keys are errors), every value is checked, and only then is the workload expanded.
 //! Every mistake becomes a `ScenarioError` that names the file, line and column and shows the
 //! offending line with a caret, so a user can fix it without reading code.
+//!
+//! Besides the workload it owns the keys that shape it: client profiles (`profile`, see
+//! `profile.rs`), list-valued client keys that expand into one *variant* per combination
+//! (`profile = ["ie7", "chrome"]`, `tls_version = ["1.2", "1.3"]`, `resumption = [false,
+//! true]`), the server's behaviours (`respond`, `request_timeout`, `max_connections`,
+//! `keep_alive_timeout`, `max_requests_per_connection`, think-time distributions, see
+//! `think.rs`) and page structure (`after`, with its missing-path and cycle checks). Command-line
+//! overrides (`--set`) are applied to the text before parsing, in `overrides.rs`. It
+//! deliberately does not run anything: the server and the harness act on what it validated.
 
 use crate::network::{NetworkSettings, RawNetwork};
+use crate::profile::{self, Profile};
 use crate::protocol::Protocol;
+use crate::think::Think;
 use crate::units::{HumanDuration, HumanSize};
-use serde::Deserialize;
+use serde::de::{IntoDeserializer, SeqAccess, Visitor};
+use serde::{Deserialize, Deserializer};
+use std::collections::HashMap;
 use std::fmt;
+use std::marker::PhantomData;
 use std::ops::Range;
 use std::time::Duration;
 use toml::Spanned;
 
-/// Largest number of connections per host a scenario may ask for.
-pub const MAX_CONNECTIONS_PER_HOST: u32 = 256;
+pub use crate::think::MAX_THINK;
+
+/// Largest number of connections per host a scenario may ask for (the `unlimited` profile's).
+pub const MAX_CONNECTIONS_PER_HOST: u32 = profile::UNLIMITED_CONNECTIONS;
+/// Connections per host when neither `profile` nor `max_connections_per_host` is set.
+pub const DEFAULT_CONNECTIONS_PER_HOST: u32 = 6;
+/// Largest `[server] max_connections` (the lab server never serves more at once).
+pub const MAX_SERVER_CONNECTIONS: u32 = 1024;
+/// Longest `request_timeout` and `keep_alive_timeout`.
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(3600);
+/// The seed of think-time draws when the scenario sets none: runs are repeatable by default.
+pub const DEFAULT_SEED: u64 = 1;
 /// Largest number of requests one scenario may expand to.
 pub const MAX_REQUESTS: usize = 10_000;
 /// Largest number of repetitions.
 pub const MAX_REPEAT: u32 = 1_000;
 /// Largest response body.
 pub const MAX_RESPONSE_SIZE: u64 = 1_000_000_000;
-/// Longest think time.
-pub const MAX_THINK: Duration = Duration::from_secs(600);
 
 /// A validated scenario, ready to run.
 #[derive(Debug, Clone, PartialEq)]
@@ -38,12 +60,30 @@ pub struct Scenario {
     pub network: Option<NetworkSettings>,
     /// Every resource, with `{i}` patterns expanded, in file order.
     pub resources: Vec<Resource>,
+    /// Seed of the think-time draws (`seed`, default 1).
+    pub seed: u64,
+    /// One entry per combination of the list-valued client keys (`profile`, `tls_version`,
+    /// `resumption`), in file order; empty when every one of them has a single value. `client`
+    /// is then the first variant's settings.
+    pub variants: Vec<ClientVariant>,
+}
+
+/// One combination of list-valued client keys: a run configuration of its own.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClientVariant {
+    /// The values that differ from the other variants, joined by `-`: `"ie7"`,
+    /// `"tls1.3-resumed"`.
+    pub label: String,
+    pub client: ClientSettings,
 }
 
 /// The `[client]` table.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClientSettings {
-    /// Connections a client keeps to one origin at most (browsers: 6).
+    /// The profile named in `profile`, if any.
+    pub profile: Option<&'static Profile>,
+    /// Connections a client keeps to one origin at most: `max_connections_per_host`, else the
+    /// profile's, else 6 (browsers).
     pub max_connections_per_host: u32,
     /// Whether the HTTP/1.x protocols run over TLS.
     pub tls: bool,
@@ -80,11 +120,38 @@ pub enum TlsVersion {
     Tls13,
 }
 
+impl TlsVersion {
+    /// As scenario files write it: `"1.2"`, `"1.3"`.
+    pub fn id(self) -> &'static str {
+        match self {
+            TlsVersion::Tls12 => "1.2",
+            TlsVersion::Tls13 => "1.3",
+        }
+    }
+}
+
 /// The `[server]` table.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ServerSettings {
-    /// Think time for resources that do not set their own.
+    /// Mean think time for resources that do not set their own.
     pub think: Duration,
+    /// How that think time is drawn (fixed, or a distribution with mean `think`).
+    pub think_distribution: Think,
+    /// Whether resources that do not say otherwise answer at all.
+    pub respond: Respond,
+    /// Longest a request may go unanswered, from its arrival, for resources that do not set
+    /// their own; then the server closes the connection (HTTP/1.x) or resets the stream
+    /// (HTTP/2) without a response. `None`: no limit.
+    pub request_timeout: Option<Duration>,
+    /// Connections served at once; further ones wait in the listen backlog, unaccepted.
+    /// `None`: the server's own limit (1024).
+    pub max_connections: Option<u32>,
+    /// An idle HTTP/1.1 connection is closed after this long without a new request head.
+    /// `None`: the server's default (hyper's 30 s for reading a head).
+    pub keep_alive_timeout: Option<Duration>,
+    /// After this many requests on one HTTP/1.x connection, the response says
+    /// `Connection: close` and the server closes it. `None`: no limit.
+    pub max_requests_per_connection: Option<u32>,
     /// How the server treats pipelined requests, one run of `http1.1-pipelined` per model
     /// listed. Empty: the scenario did not ask, and the lab serves HTTP/1.x with hyper (which
     /// handles pipelined requests serially).
@@ -125,6 +192,18 @@ pub fn is_idempotent(method: &str) -> bool {
     matches!(method, "GET" | "HEAD" | "PUT" | "DELETE" | "OPTIONS")
 }
 
+/// Whether a handler answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Respond {
+    /// It answers after its think time.
+    #[default]
+    Always,
+    /// It reads the whole request (body included) and never answers: the connection (HTTP/1.x)
+    /// or stream (HTTP/2) is held until `request_timeout` ends it without a response.
+    Never,
+}
+
 /// One resource the lab server serves and the workload requests once.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Resource {
@@ -135,9 +214,18 @@ pub struct Resource {
     pub request_body: u64,
     /// Response body size in bytes.
     pub size: u64,
-    /// Server think time before the response head.
+    /// Mean server think time before the response head.
     pub think: Duration,
+    /// How each request's think time is drawn (mean `think`).
+    pub think_distribution: Think,
     pub status: u16,
+    /// Whether the handler answers at all.
+    pub respond: Respond,
+    /// Longest the request may go unanswered, from its arrival (see `ServerSettings`).
+    pub request_timeout: Option<Duration>,
+    /// The path of the resource whose response must have fully arrived at the client before
+    /// this one is requested (an HTML document before the subresources its parser finds).
+    pub after: Option<String>,
 }
 
 /// One request of the workload, in the order the workload issues them.
@@ -156,9 +244,73 @@ pub struct RequestSpec {
 impl Scenario {
     /// Parses and validates a scenario; `file` is only used in error messages.
     pub fn parse(source: &str, file: &str) -> Result<Self, ScenarioError> {
-        let raw: RawScenario = toml::from_str(source)
-            .map_err(|e| ScenarioError::at(file, source, e.span(), e.message().to_string()))?;
-        raw.validate(source, file)
+        Self::parse_located(source, &|span, message| {
+            ScenarioError::at(file, source, span, message)
+        })
+    }
+
+    /// Parses `source` with command-line overrides (`--set client.profile=ie7`) applied to its
+    /// text first. A mistake in the file is located in the file; one in an override names the
+    /// override (see `overrides.rs`).
+    pub fn parse_with_overrides(
+        source: &str,
+        file: &str,
+        overrides: &[crate::overrides::Override],
+    ) -> Result<Self, ScenarioError> {
+        if overrides.is_empty() {
+            return Self::parse(source, file);
+        }
+        let edited = crate::overrides::apply(source, file, overrides)?;
+        Self::parse_located(&edited.text, &|span, message| {
+            edited.locate(source, file, span, message)
+        })
+    }
+
+    /// Parses and validates `source`, turning every mistake's byte span into an error with
+    /// `locate`.
+    fn parse_located(
+        source: &str,
+        locate: &dyn Fn(Option<Range<usize>>, String) -> ScenarioError,
+    ) -> Result<Self, ScenarioError> {
+        let raw: RawScenario =
+            toml::from_str(source).map_err(|e| locate(e.span(), e.message().to_string()))?;
+        raw.validate(locate)
+    }
+
+    /// For each request of `requests()`, the index of the request it waits for (`after`).
+    pub fn dependencies(&self) -> Vec<Option<usize>> {
+        let index: HashMap<&str, usize> = self
+            .resources
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.path.as_str(), i))
+            .collect();
+        self.resources
+            .iter()
+            .map(|r| r.after.as_deref().and_then(|p| index.get(p).copied()))
+            .collect()
+    }
+
+    /// The scenario as variant `label` runs it: its client settings, no other variants.
+    pub fn variant(&self, label: &str) -> Option<Scenario> {
+        let variant = self.variants.iter().find(|v| v.label == label)?;
+        Some(Scenario {
+            client: variant.client.clone(),
+            variants: Vec::new(),
+            ..self.clone()
+        })
+    }
+
+    /// Every variant as a scenario of its own, with its label; the scenario itself (label
+    /// `None`) when it has no variants.
+    pub fn variant_scenarios(&self) -> Vec<(Option<String>, Scenario)> {
+        if self.variants.is_empty() {
+            return vec![(None, self.clone())];
+        }
+        self.variants
+            .iter()
+            .filter_map(|v| Some((Some(v.label.clone()), self.variant(&v.label)?)))
+            .collect()
     }
 
     /// The workload's requests: every resource once, in file order.
@@ -208,6 +360,7 @@ struct RawScenario {
     name: Spanned<String>,
     #[serde(default)]
     description: String,
+    seed: Option<u64>,
     protocols: Option<Spanned<Vec<Spanned<String>>>>,
     repeat: Option<Spanned<u32>>,
     #[serde(default)]
@@ -222,12 +375,13 @@ struct RawScenario {
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct RawClient {
+    profile: Option<Spanned<Listed<String>>>,
     max_connections_per_host: Option<Spanned<u32>>,
     tls: Option<bool>,
     pipeline_connections: Option<Spanned<u32>>,
     pipeline_depth: Option<Spanned<u32>>,
-    tls_version: Option<TlsVersion>,
-    resumption: Option<bool>,
+    tls_version: Option<Spanned<Listed<String>>>,
+    resumption: Option<Spanned<Listed<bool>>>,
     h2_stream_window: Option<Spanned<HumanSize>>,
     h2_connection_window: Option<Spanned<HumanSize>>,
     cookie: Option<Spanned<HumanSize>>,
@@ -236,7 +390,12 @@ struct RawClient {
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct RawServer {
-    think: Option<Spanned<HumanDuration>>,
+    think: Option<Spanned<Think>>,
+    respond: Option<Spanned<Respond>>,
+    request_timeout: Option<Spanned<HumanDuration>>,
+    max_connections: Option<Spanned<u32>>,
+    keep_alive_timeout: Option<Spanned<HumanDuration>>,
+    max_requests_per_connection: Option<Spanned<u32>>,
     pipelining: Option<Spanned<OneOrMany<PipeliningModel>>>,
     max_concurrent_streams: Option<Spanned<u32>>,
     h2_stream_window: Option<Spanned<HumanSize>>,
@@ -251,12 +410,70 @@ enum OneOrMany<T> {
     Many(Vec<T>),
 }
 
+/// Like `OneOrMany`, but each list item keeps its own place in the file, so a bad item is
+/// located exactly. (serde's untagged enums lose `Spanned`, hence the hand-written visitor.)
+enum Listed<T> {
+    One(T),
+    Many(Vec<Spanned<T>>),
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Listed<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct ListedVisitor<T>(PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for ListedVisitor<T> {
+            type Value = Listed<T>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a value or a list of values")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Listed<T>, E> {
+                T::deserialize(v.into_deserializer()).map(Listed::One)
+            }
+            fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<Listed<T>, E> {
+                T::deserialize(v.into_deserializer()).map(Listed::One)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Listed<T>, A::Error> {
+                let mut items = Vec::new();
+                while let Some(item) = seq.next_element::<Spanned<T>>()? {
+                    items.push(item);
+                }
+                Ok(Listed::Many(items))
+            }
+        }
+        d.deserialize_any(ListedVisitor(PhantomData))
+    }
+}
+
+/// Each value of a `Listed` key with where it is written; an empty list is a mistake.
+fn listed_items<T: Clone>(
+    value: &Spanned<Listed<T>>,
+    key: &str,
+    err: &dyn Fn(Range<usize>, String) -> ScenarioError,
+) -> Result<Vec<(T, Range<usize>)>, ScenarioError> {
+    let items: Vec<(T, Range<usize>)> = match value.get_ref() {
+        Listed::One(v) => vec![(v.clone(), value.span())],
+        Listed::Many(list) => list
+            .iter()
+            .map(|v| (v.get_ref().clone(), v.span()))
+            .collect(),
+    };
+    if items.is_empty() {
+        return Err(err(
+            value.span(),
+            format!("`{key}` is an empty list: give one value or several"),
+        ));
+    }
+    Ok(items)
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawResource {
     path: Spanned<String>,
     size: Option<Spanned<HumanSize>>,
-    think: Option<Spanned<HumanDuration>>,
+    think: Option<Spanned<Think>>,
+    respond: Option<Spanned<Respond>>,
+    request_timeout: Option<Spanned<HumanDuration>>,
+    after: Option<Spanned<String>>,
     status: Option<Spanned<u16>>,
     count: Option<Spanned<u32>>,
     method: Option<Spanned<String>>,
@@ -264,9 +481,11 @@ struct RawResource {
 }
 
 impl RawScenario {
-    fn validate(self, source: &str, file: &str) -> Result<Scenario, ScenarioError> {
-        let err =
-            |span: Range<usize>, msg: String| ScenarioError::at(file, source, Some(span), msg);
+    fn validate(
+        self,
+        locate: &dyn Fn(Option<Range<usize>>, String) -> ScenarioError,
+    ) -> Result<Scenario, ScenarioError> {
+        let err = |span: Range<usize>, msg: String| locate(Some(span), msg);
 
         let name = self.name.get_ref().trim().to_string();
         if name.is_empty()
@@ -318,16 +537,74 @@ impl RawScenario {
             }
         };
 
-        let max_connections_per_host = match self.client.max_connections_per_host {
-            None => 6,
-            Some(m) if (1..=MAX_CONNECTIONS_PER_HOST).contains(m.get_ref()) => *m.get_ref(),
+        let mut profiles: Vec<&'static Profile> = Vec::new();
+        if let Some(value) = &self.client.profile {
+            for (name, span) in listed_items(value, "profile", &err)? {
+                let Some(found) = profile::find(&name) else {
+                    return Err(err(
+                        span,
+                        format!(
+                            "unknown profile `{name}`: use one of {} (`httplab profiles` lists them with their sources)",
+                            profile::names()
+                        ),
+                    ));
+                };
+                if profiles.contains(&found) {
+                    return Err(err(span, format!("profile `{name}` is listed twice")));
+                }
+                profiles.push(found);
+            }
+        }
+        let max_connections_override = match &self.client.max_connections_per_host {
+            None => None,
+            Some(m) if (1..=MAX_CONNECTIONS_PER_HOST).contains(m.get_ref()) => {
+                if profiles.len() > 1 {
+                    return Err(err(
+                        m.span(),
+                        format!(
+                            "`max_connections_per_host` overrides `profile`, so the {} profiles listed would all run with {} connections: remove one of the two keys",
+                            profiles.len(),
+                            m.get_ref()
+                        ),
+                    ));
+                }
+                Some(*m.get_ref())
+            }
             Some(m) => {
                 return Err(err(
                     m.span(),
-                    format!("`max_connections_per_host` must be between 1 and {MAX_CONNECTIONS_PER_HOST} (browsers use 6)"),
+                    format!("`max_connections_per_host` must be between 1 and {MAX_CONNECTIONS_PER_HOST} (browsers use 6; `profile = \"unlimited\"` is {MAX_CONNECTIONS_PER_HOST})"),
                 ))
             }
         };
+        let mut tls_versions: Vec<TlsVersion> = Vec::new();
+        if let Some(value) = &self.client.tls_version {
+            for (text, span) in listed_items(value, "tls_version", &err)? {
+                let version = match text.trim() {
+                    "1.2" => TlsVersion::Tls12,
+                    "1.3" => TlsVersion::Tls13,
+                    other => {
+                        return Err(err(
+                            span,
+                            format!("unknown `tls_version` `{other}`: use \"1.2\" or \"1.3\" (or a list of both)"),
+                        ))
+                    }
+                };
+                if tls_versions.contains(&version) {
+                    return Err(err(span, format!("tls_version `{text}` is listed twice")));
+                }
+                tls_versions.push(version);
+            }
+        }
+        let mut resumptions: Vec<bool> = Vec::new();
+        if let Some(value) = &self.client.resumption {
+            for (resume, span) in listed_items(value, "resumption", &err)? {
+                if resumptions.contains(&resume) {
+                    return Err(err(span, format!("resumption `{resume}` is listed twice")));
+                }
+                resumptions.push(resume);
+            }
+        }
 
         let in_range = |v: &Option<Spanned<u32>>, key: &str, default: u32| match v {
             None => Ok(default),
@@ -433,15 +710,50 @@ impl RawScenario {
             }
         };
 
-        let default_think = match self.server.think {
-            None => Duration::ZERO,
-            Some(t) => check_think(&t).map_err(|m| err(t.span(), m))?,
+        let default_think = self
+            .server
+            .think
+            .as_ref()
+            .map_or(Think::default(), |t| *t.get_ref());
+        let timeout = |v: &Option<Spanned<HumanDuration>>, key: &str| match v {
+            None => Ok(None),
+            Some(t) if !t.get_ref().0.is_zero() && t.get_ref().0 <= MAX_TIMEOUT => {
+                Ok(Some(t.get_ref().0))
+            }
+            Some(t) => Err(err(
+                t.span(),
+                format!(
+                    "`{key}` must be above zero and at most {}s: leave it out for no limit",
+                    MAX_TIMEOUT.as_secs()
+                ),
+            )),
+        };
+        let server_respond = self.server.respond.as_ref().map(|r| (*r.get_ref(), r.span()));
+        let server_request_timeout = timeout(&self.server.request_timeout, "request_timeout")?;
+        let keep_alive_timeout = timeout(&self.server.keep_alive_timeout, "keep_alive_timeout")?;
+        let max_connections = match &self.server.max_connections {
+            None => None,
+            Some(m) if (1..=MAX_SERVER_CONNECTIONS).contains(m.get_ref()) => Some(*m.get_ref()),
+            Some(m) => {
+                return Err(err(
+                    m.span(),
+                    format!("`max_connections` must be between 1 and {MAX_SERVER_CONNECTIONS}: connections beyond it wait, unaccepted, in the listen backlog"),
+                ))
+            }
+        };
+        let max_requests_per_connection = match &self.server.max_requests_per_connection {
+            None => None,
+            Some(m) if *m.get_ref() >= 1 => Some(*m.get_ref()),
+            Some(m) => {
+                return Err(err(
+                    m.span(),
+                    "`max_requests_per_connection` must be at least 1".into(),
+                ))
+            }
         };
 
         if self.resource.is_empty() {
-            return Err(ScenarioError::at(
-                file,
-                source,
+            return Err(locate(
                 None,
                 "the scenario has no resources: add at least one [[resource]] table with a `path`"
                     .into(),
@@ -449,6 +761,8 @@ impl RawScenario {
         }
 
         let mut resources: Vec<Resource> = Vec::new();
+        // Where each resource's `after` is written, for the checks once all paths are known.
+        let mut after_spans: Vec<Option<Range<usize>>> = Vec::new();
         for spanned in self.resource {
             let table_span = spanned.span();
             let raw = spanned.into_inner();
@@ -468,10 +782,21 @@ impl RawScenario {
                 Some(s) if s.get_ref().0 <= MAX_RESPONSE_SIZE => s.get_ref().0,
                 Some(s) => return Err(err(s.span(), "`size` may be at most 1gb".into())),
             };
-            let think = match &raw.think {
-                None => default_think,
-                Some(t) => check_think(t).map_err(|m| err(t.span(), m))?,
+            let think = raw.think.as_ref().map_or(default_think, |t| *t.get_ref());
+            let (respond, respond_span) = match (&raw.respond, &server_respond) {
+                (Some(r), _) => (*r.get_ref(), Some(r.span())),
+                (None, Some((r, span))) => (*r, Some(span.clone())),
+                (None, None) => (Respond::Always, None),
             };
+            let request_timeout =
+                timeout(&raw.request_timeout, "request_timeout")?.or(server_request_timeout);
+            if respond == Respond::Never && request_timeout.is_none() {
+                return Err(err(
+                    respond_span.unwrap_or_else(|| table_span.clone()),
+                    "a handler that never responds holds its connection (HTTP/2: its stream) until the server's `request_timeout`, and without one the run would never end: set `request_timeout` on the resource or in [server], e.g. \"500ms\" (Node's historical default was \"2m\")".into(),
+                ));
+            }
+            let after = raw.after.as_ref().map(|a| (a.get_ref().clone(), a.span()));
             let status = match &raw.status {
                 None => 200,
                 Some(s)
@@ -548,9 +873,14 @@ impl RawScenario {
                     method: method.clone(),
                     request_body,
                     size,
-                    think,
+                    think: think.mean(),
+                    think_distribution: think,
                     status,
+                    respond,
+                    request_timeout,
+                    after: after.as_ref().map(|(path, _)| path.clone()),
                 });
+                after_spans.push(after.as_ref().map(|(_, span)| span.clone()));
             }
             if resources.len() > MAX_REQUESTS {
                 return Err(err(
@@ -560,24 +890,46 @@ impl RawScenario {
             }
         }
 
+        check_after(&resources, &after_spans, &err)?;
+
+        let base = ClientSettings {
+            profile: profiles.first().copied(),
+            max_connections_per_host: DEFAULT_CONNECTIONS_PER_HOST,
+            tls: self.client.tls.unwrap_or(false),
+            pipeline_connections,
+            pipeline_depth,
+            tls_version: tls_versions.first().copied(),
+            resumption: resumptions.first().copied().unwrap_or(false),
+            h2_stream_window,
+            h2_connection_window,
+            cookie,
+        };
+        let mut variants = client_variants(
+            &base,
+            &profiles,
+            &tls_versions,
+            &resumptions,
+            max_connections_override,
+        );
+        let client = variants[0].client.clone();
+        if variants.len() == 1 {
+            variants.clear();
+        }
+
         Ok(Scenario {
             name,
             description: self.description.trim().to_string(),
             protocols,
             repeat,
-            client: ClientSettings {
-                max_connections_per_host,
-                tls: self.client.tls.unwrap_or(false),
-                pipeline_connections,
-                pipeline_depth,
-                tls_version: self.client.tls_version,
-                resumption: self.client.resumption.unwrap_or(false),
-                h2_stream_window,
-                h2_connection_window,
-                cookie,
-            },
+            client,
             server: ServerSettings {
-                think: default_think,
+                think: default_think.mean(),
+                think_distribution: default_think,
+                respond: server_respond.map_or(Respond::Always, |(r, _)| r),
+                request_timeout: server_request_timeout,
+                max_connections,
+                keep_alive_timeout,
+                max_requests_per_connection,
                 pipelining,
                 max_concurrent_streams,
                 h2_stream_window: server_h2_stream_window,
@@ -585,20 +937,143 @@ impl RawScenario {
             },
             network,
             resources,
+            seed: self.seed.unwrap_or(DEFAULT_SEED),
+            variants,
         })
     }
 }
 
-fn check_think(t: &Spanned<HumanDuration>) -> Result<Duration, String> {
-    let d = t.get_ref().0;
-    if d > MAX_THINK {
-        Err(format!(
-            "think time may be at most {}s",
-            MAX_THINK.as_secs()
-        ))
-    } else {
-        Ok(d)
+/// One client per combination of the list-valued keys, in file order (profile, then TLS
+/// version, then resumption); labelled by the values of the keys that have more than one.
+fn client_variants(
+    base: &ClientSettings,
+    profiles: &[&'static Profile],
+    tls_versions: &[TlsVersion],
+    resumptions: &[bool],
+    max_connections_override: Option<u32>,
+) -> Vec<ClientVariant> {
+    fn or_none<T: Copy>(list: &[T]) -> Vec<Option<T>> {
+        if list.is_empty() {
+            vec![None]
+        } else {
+            list.iter().copied().map(Some).collect()
+        }
     }
+    let (profile_dim, tls_dim, resume_dim) =
+        (or_none(profiles), or_none(tls_versions), or_none(resumptions));
+    let mut variants = Vec::new();
+    for &profile in &profile_dim {
+        for &tls_version in &tls_dim {
+            for &resumption in &resume_dim {
+                let mut label = Vec::new();
+                if let (true, Some(p)) = (profile_dim.len() > 1, profile) {
+                    label.push(p.name.to_string());
+                }
+                if let (true, Some(v)) = (tls_dim.len() > 1, tls_version) {
+                    label.push(format!("tls{}", v.id()));
+                }
+                if let (true, Some(r)) = (resume_dim.len() > 1, resumption) {
+                    label.push(if r { "resumed" } else { "full" }.to_string());
+                }
+                let max_connections_per_host = max_connections_override
+                    .or(profile.map(|p| p.max_connections_per_host))
+                    .unwrap_or(DEFAULT_CONNECTIONS_PER_HOST);
+                variants.push(ClientVariant {
+                    label: label.join("-"),
+                    client: ClientSettings {
+                        profile,
+                        max_connections_per_host,
+                        tls_version,
+                        resumption: resumption.unwrap_or(false),
+                        ..base.clone()
+                    },
+                });
+            }
+        }
+    }
+    variants
+}
+
+/// Every `after` names a resource of the scenario other than itself, and following `after`
+/// from any resource never comes back to it.
+fn check_after(
+    resources: &[Resource],
+    spans: &[Option<Range<usize>>],
+    err: &dyn Fn(Range<usize>, String) -> ScenarioError,
+) -> Result<(), ScenarioError> {
+    let index: HashMap<&str, usize> = resources
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (r.path.as_str(), i))
+        .collect();
+    let target = |i: usize| {
+        resources[i]
+            .after
+            .as_deref()
+            .and_then(|p| index.get(p).copied())
+    };
+    for (i, resource) in resources.iter().enumerate() {
+        let (Some(after), Some(span)) = (&resource.after, &spans[i]) else {
+            continue;
+        };
+        match index.get(after.as_str()) {
+            None => {
+                return Err(err(
+                    span.clone(),
+                    format!(
+                        "`after` names `{after}`, but no resource has that path: use the path of another [[resource]] as it is requested (with `{{i}}` expanded), e.g. \"{}\"",
+                        resources[0].path
+                    ),
+                ))
+            }
+            Some(&j) if j == i => {
+                return Err(err(
+                    span.clone(),
+                    format!("`{after}` cannot come `after` itself"),
+                ))
+            }
+            Some(_) => {}
+        }
+        // Walk the chain from i; each resource has one `after`, so a cycle through i shows
+        // up within `resources.len()` steps.
+        let mut chain = vec![i];
+        let mut at = i;
+        while let Some(next) = target(at) {
+            if next == i {
+                let names: Vec<&str> = chain
+                    .iter()
+                    .chain(std::iter::once(&i))
+                    .map(|&k| resources[k].path.as_str())
+                    .collect();
+                return Err(err(
+                    span.clone(),
+                    format!(
+                        "`after` makes a cycle: {}; each of these waits for the next, so none would ever be requested: remove one `after`",
+                        names.join(" → ")
+                    ),
+                ));
+            }
+            if chain.contains(&next) || chain.len() > resources.len() {
+                break;
+            }
+            chain.push(next);
+            at = next;
+        }
+    }
+    Ok(())
+}
+
+/// The summary of a scenario file: the first line of its opening comment block, without the
+/// `#` and without a leading "name — ", e.g. "one page: an HTML document and twelve images".
+pub fn comment_summary(source: &str) -> Option<String> {
+    let first = source.lines().map(str::trim).find(|l| !l.is_empty())?;
+    let text = first.strip_prefix('#')?.trim();
+    let text = text
+        .split_once(" — ")
+        .or_else(|| text.split_once(" - "))
+        .map_or(text, |(_, rest)| rest)
+        .trim();
+    (!text.is_empty()).then(|| text.to_string())
 }
 
 /// A mistake in a scenario file, located for the user.
@@ -795,7 +1270,7 @@ think = "5ms"
         assert_eq!((cookie.0.as_str(), cookie.1.len()), ("cookie", 2_000));
         // Bad values are located like every other mistake.
         for (src, line, words) in [
-            ("[client]\ntls_version = \"1.1\"\n", 3, "unknown variant"),
+            ("[client]\ntls_version = \"1.1\"\n", 3, "unknown `tls_version`"),
             ("[client]\ncookie = \"1mb\"\n", 3, "at most 64kib"),
             ("[client]\nh2_stream_window = \"3gb\"\n", 3, "2^31-1"),
             ("[server]\nmax_concurrent_streams = 0\n", 3, "at least 1"),
@@ -816,5 +1291,150 @@ think = "5ms"
         assert!(e.message.contains("no resources"), "{e}");
         let e = error_of("name = \"../etc\"\n[[resource]]\npath = \"/a\"\n");
         assert!(e.message.contains("report folder"), "{e}");
+    }
+
+    fn parse_ok(src: &str) -> Scenario {
+        Scenario::parse(src, "ok.toml").unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn profiles_set_the_connection_cap_and_lists_make_variants() {
+        let one = |client: &str| {
+            parse_ok(&format!(
+                "name = \"p\"\n[client]\n{client}\n[[resource]]\npath = \"/a\"\n"
+            ))
+        };
+        assert_eq!(one("").client.max_connections_per_host, 6);
+        assert_eq!(one("profile = \"ie7\"").client.max_connections_per_host, 2);
+        assert_eq!(
+            one("profile = \"unlimited\"").client.max_connections_per_host,
+            crate::profile::UNLIMITED_CONNECTIONS
+        );
+        let over = one("profile = \"ie11\"\nmax_connections_per_host = 4");
+        assert_eq!(over.client.max_connections_per_host, 4, "the number overrides");
+        assert_eq!(over.client.profile.map(|p| p.name), Some("ie11"));
+        assert!(over.variants.is_empty());
+
+        let s = one("profile = [\"ie7\", \"chrome\", \"ie11\"]");
+        let labels: Vec<(&str, u32)> = s
+            .variants
+            .iter()
+            .map(|v| (v.label.as_str(), v.client.max_connections_per_host))
+            .collect();
+        assert_eq!(labels, [("ie7", 2), ("chrome", 6), ("ie11", 13)]);
+        assert_eq!(s.client.max_connections_per_host, 2, "the first variant");
+        let ie11 = s.variant("ie11").unwrap();
+        assert_eq!(
+            (ie11.client.max_connections_per_host, ie11.variants.len()),
+            (13, 0)
+        );
+        assert_eq!(s.variant_scenarios().len(), 3);
+
+        let s = one("tls_version = [\"1.2\", \"1.3\"]\nresumption = [false, true]");
+        let labels: Vec<&str> = s.variants.iter().map(|v| v.label.as_str()).collect();
+        assert_eq!(
+            labels,
+            ["tls1.2-full", "tls1.2-resumed", "tls1.3-full", "tls1.3-resumed"]
+        );
+        let v = &s.variants[3].client;
+        assert_eq!((v.tls_version, v.resumption), (Some(TlsVersion::Tls13), true));
+        // A one-item list is a single value.
+        assert!(one("profile = [\"safari\"]").variants.is_empty());
+
+        for (client, words) in [
+            ("profile = \"netscape\"", "unknown profile `netscape`: use one of ie7, ie8"),
+            ("profile = [\"ie7\", \"ie7\"]", "listed twice"),
+            ("profile = []", "empty list"),
+            (
+                "profile = [\"ie7\", \"ie11\"]\nmax_connections_per_host = 6",
+                "overrides `profile`",
+            ),
+            ("resumption = [true, true]", "listed twice"),
+        ] {
+            let e = error_of(&format!(
+                "name = \"x\"\n[client]\n{client}\n[[resource]]\npath = \"/a\"\n"
+            ));
+            assert!(e.message.contains(words), "{client}: {e}");
+            assert!(e.line >= 3, "{e}");
+        }
+        let e = error_of("name = \"x\"\n[client]\nprofile = [\"ie7\", \"mosaic\"]\n[[resource]]\npath = \"/a\"\n");
+        assert_eq!((e.line, e.column), (3, 19), "the bad item itself: {e}");
+    }
+
+    #[test]
+    fn server_behaviours() {
+        let s = parse_ok(
+            "name = \"b\"\nseed = 42\n[server]\nthink = \"uniform(10ms,30ms)\"\nrequest_timeout = \"2m\"\n\
+             max_connections = 2\nkeep_alive_timeout = \"5s\"\nmax_requests_per_connection = 100\n\
+             [[resource]]\npath = \"/up\"\nmethod = \"POST\"\nbody = \"10kb\"\nrespond = \"never\"\n\
+             request_timeout = \"500ms\"\n[[resource]]\npath = \"/a\"\nthink = \"exp(20ms)\"\n\
+             [[resource]]\npath = \"/b\"\n",
+        );
+        assert_eq!(s.seed, 42);
+        let sv = &s.server;
+        assert_eq!(sv.think, Duration::from_millis(20), "the mean");
+        assert_eq!(
+            (sv.max_connections, sv.max_requests_per_connection),
+            (Some(2), Some(100))
+        );
+        assert_eq!(sv.keep_alive_timeout, Some(Duration::from_secs(5)));
+        let up = s.resource("/up").unwrap();
+        assert_eq!(up.respond, Respond::Never);
+        assert_eq!(up.request_timeout, Some(Duration::from_millis(500)));
+        let a = s.resource("/a").unwrap();
+        assert_eq!(a.think_distribution, Think::Exp { mean: Duration::from_millis(20) });
+        assert_eq!(a.request_timeout, Some(Duration::from_secs(120)), "from [server]");
+        let b = s.resource("/b").unwrap();
+        assert_eq!(b.respond, Respond::Always);
+        assert!(matches!(b.think_distribution, Think::Uniform { .. }));
+        assert_eq!(parse_ok("name = \"d\"\n[[resource]]\npath = \"/a\"\n").seed, DEFAULT_SEED);
+
+        for (src, line, col, words) in [
+            ("[[resource]]\npath = \"/a\"\nrespond = \"sometimes\"\n", 4, 11, "unknown variant `sometimes`"),
+            ("[[resource]]\npath = \"/a\"\nrespond = \"never\"\n", 4, 11, "request_timeout"),
+            ("[server]\nrespond = \"never\"\n[[resource]]\npath = \"/a\"\n", 3, 11, "request_timeout"),
+            ("[server]\nrequest_timeout = \"0ms\"\n[[resource]]\npath = \"/a\"\n", 3, 19, "above zero"),
+            ("[server]\nmax_connections = 0\n[[resource]]\npath = \"/a\"\n", 3, 19, "backlog"),
+            ("[server]\nmax_requests_per_connection = 0\n[[resource]]\npath = \"/a\"\n", 3, 31, "at least 1"),
+            ("[[resource]]\npath = \"/a\"\nthink = \"uniform(9ms,1ms)\"\n", 4, 9, "low <= high"),
+            ("[[resource]]\npath = \"/a\"\nthink = \"gauss(1ms)\"\n", 4, 9, "normal(20ms,5ms)"),
+        ] {
+            let e = error_of(&format!("name = \"x\"\n{src}"));
+            assert_eq!((e.line, e.column), (line, col), "{src}: {e}");
+            assert!(e.message.contains(words), "{src}: {e}");
+        }
+    }
+
+    #[test]
+    fn after_chains_missing_paths_and_cycles() {
+        let s = parse_ok(
+            "name = \"d\"\n[[resource]]\npath = \"/index.html\"\n[[resource]]\npath = \"/font.woff2\"\n\
+             after = \"/style.css\"\n[[resource]]\npath = \"/style.css\"\nafter = \"/index.html\"\n\
+             [[resource]]\npath = \"/img/{i}.png\"\ncount = 2\nafter = \"/index.html\"\n",
+        );
+        assert_eq!(s.dependencies(), [None, Some(2), Some(0), Some(0), Some(0)]);
+        assert_eq!(s.resources[4].after.as_deref(), Some("/index.html"));
+
+        let e = error_of("name = \"x\"\n[[resource]]\npath = \"/a\"\n[[resource]]\npath = \"/b\"\nafter = \"/index.html\"\n");
+        assert_eq!((e.line, e.column), (6, 9), "{e}");
+        assert!(e.message.contains("no resource has that path"), "{e}");
+        let e = error_of("name = \"x\"\n[[resource]]\npath = \"/a\"\nafter = \"/a\"\n");
+        assert!(e.message.contains("itself"), "{e}");
+        let e = error_of(
+            "name = \"x\"\n[[resource]]\npath = \"/a\"\nafter = \"/c\"\n[[resource]]\npath = \"/b\"\nafter = \"/a\"\n\
+             [[resource]]\npath = \"/c\"\nafter = \"/b\"\n",
+        );
+        assert_eq!((e.line, e.column), (4, 9), "{e}");
+        assert!(e.message.contains("cycle: /a → /c → /b → /a"), "{e}");
+    }
+
+    #[test]
+    fn summaries_come_from_the_comment_block() {
+        assert_eq!(
+            comment_summary("\n# quickstart — one page of 13 resources.\n#\n# more\nname = \"q\"\n").as_deref(),
+            Some("one page of 13 resources.")
+        );
+        assert_eq!(comment_summary("# just words\n").as_deref(), Some("just words"));
+        assert_eq!(comment_summary("name = \"q\"\n"), None);
     }
 }

@@ -47,6 +47,20 @@ pub(crate) struct Exchanged {
     pub response: ResponseSummary,
 }
 
+/// A failed exchange, with the stream's byte times so far when its HEADERS had gone out, so
+/// a stream reset after its request was sent is timed as sent and waiting, not as `blocked`.
+#[derive(Debug)]
+pub(crate) struct Failed {
+    pub error: H2ClientError,
+    pub bytes: Option<ByteTimes>,
+}
+
+impl From<H2ClientError> for Failed {
+    fn from(error: H2ClientError) -> Self {
+        Failed { error, bytes: None }
+    }
+}
+
 /// Sends `request` (HEADERS, then `body_bytes` of filler in DATA frames) on a new stream and
 /// reads the response to its end. `request_header_bytes` is the caller's estimate of the
 /// request's header block; `meter` is the connection's, whose frame tap times the stream.
@@ -57,9 +71,11 @@ pub(crate) async fn exchange(
     request_header_bytes: u64,
     clock: Clock,
     meter: &Meter,
-) -> Result<Exchanged, H2ClientError> {
+) -> Result<Exchanged, Failed> {
     let mut sender = sender;
-    let (response, mut stream) = sender.send_request(request, body_bytes == 0)?;
+    let (response, mut stream) = sender
+        .send_request(request, body_bytes == 0)
+        .map_err(H2ClientError::from)?;
     let stream_id = u32::from(stream.stream_id());
     // Normally at once. If h2 had to queue the stream behind the server's stream cap (the slot
     // count raced a SETTINGS change), this waits until the stream opens, and the wait stays in
@@ -68,22 +84,46 @@ pub(crate) async fn exchange(
         tracing::debug!("h2 connection no longer ready after sending HEADERS: {e}");
     }
     let first_write = clock.now();
-    send_body(&mut stream, body_bytes).await?;
-    let last_write = clock.now();
-
-    let response = response.await?;
+    let mut last_write = None;
+    let sent = async {
+        send_body(&mut stream, body_bytes).await?;
+        last_write = Some(clock.now());
+        response.await.map_err(H2ClientError::from)
+    };
+    let result = sent.await;
+    let response = match result {
+        Ok(response) => response,
+        Err(error) => {
+            let on_wire = meter.take_h2_stream(stream_id).unwrap_or_default();
+            let bytes = ByteTimes {
+                bytes_written: request_header_bytes,
+                first_write: on_wire.headers_sent.or(Some(first_write)),
+                last_write: on_wire.end_sent.or(last_write),
+                first_read: on_wire.headers_received,
+                last_read: on_wire.end_received,
+                ..ByteTimes::default()
+            };
+            return Err(Failed {
+                error,
+                bytes: Some(bytes),
+            });
+        }
+    };
+    let last_write = last_write.unwrap_or(first_write);
     let first_read = clock.now();
     let (head, mut body) = response.into_parts();
     let mut received = 0u64;
     while let Some(chunk) = body.data().await {
-        let chunk = chunk?;
+        let chunk = chunk.map_err(H2ClientError::from)?;
         received += chunk.len() as u64;
         // Give the window back as data is consumed; without this a response larger than the
         // stream window stalls until the server times out.
-        body.flow_control().release_capacity(chunk.len())?;
+        body.flow_control()
+            .release_capacity(chunk.len())
+            .map_err(H2ClientError::from)?;
     }
     if !body.is_end_stream() {
-        return Err(H2ClientError::StreamGone);
+        return Err(H2ClientError::StreamGone.into());
     }
     let last_read = clock.now();
     drop(stream);

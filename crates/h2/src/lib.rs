@@ -179,14 +179,20 @@ impl Http2Client {
             drop(slot);
             match result {
                 Ok(done) => return timing.finish(done.bytes, done.response),
-                Err(e) if e.is_refused() && timing.retries < MAX_REFUSED_RETRIES => {
+                Err(failed) if failed.error.is_refused() && timing.retries < MAX_REFUSED_RETRIES => {
                     tracing::debug!(
                         "request {} refused by the server; sending it again",
                         spec.id
                     );
                     timing.retries += 1;
                 }
-                Err(e) => return timing.fail(clock.now(), e.to_string()),
+                Err(failed) => {
+                    let error = failed.error.to_string();
+                    return match failed.bytes {
+                        Some(bytes) => timing.fail_after(bytes, clock.now(), error),
+                        None => timing.fail(clock.now(), error),
+                    };
+                }
             }
         }
     }

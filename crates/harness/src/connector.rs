@@ -1,5 +1,6 @@
 //! The lab's connector: TCP connect and TLS handshake, each timed, each connection registered.
 
+use crate::network::SocketFactory;
 use httplab_core::{Clock, CloseReason, ConnectionRecord, RequestRecord, TlsRecord};
 use httplab_transport::connector::ConnectFuture;
 use httplab_transport::{BoxIo, Connection, Connector, Meter, Metered, Origin};
@@ -36,6 +37,8 @@ pub struct LabConnector {
     /// Count HTTP/2 frames on each connection's plaintext (h2 and h2c runs only: on HTTP/1.x
     /// the counter would read text as frames).
     count_h2_frames: bool,
+    /// Makes the client's sockets on the far side of an emulated link; `None`: plain sockets.
+    sockets: Option<SocketFactory>,
 }
 
 impl LabConnector {
@@ -65,7 +68,14 @@ impl LabConnector {
             clock,
             opened: Mutex::new(Vec::new()),
             count_h2_frames: false,
+            sockets: None,
         })
+    }
+
+    /// Makes every client socket with `sockets` (in the link's client namespace).
+    pub(crate) fn with_socket_factory(mut self, sockets: Option<SocketFactory>) -> Self {
+        self.sockets = sockets;
+        self
     }
 
     /// Counts HTTP/2 frames by type on every connection this connector opens.
@@ -75,11 +85,13 @@ impl LabConnector {
     }
 
     async fn open(&self) -> io::Result<Connection> {
-        let opened_at = self.clock.now();
-        let socket = match self.addr {
-            SocketAddr::V4(_) => TcpSocket::new_v4()?,
-            SocketAddr::V6(_) => TcpSocket::new_v6()?,
+        // Made before the clock starts: in a link namespace that takes a thread of its own.
+        let socket = match (&self.sockets, self.addr) {
+            (Some(make), _) => TcpSocket::from_std_stream(make()?),
+            (None, SocketAddr::V4(_)) => TcpSocket::new_v4()?,
+            (None, SocketAddr::V6(_)) => TcpSocket::new_v6()?,
         };
+        let opened_at = self.clock.now();
         socket.set_nodelay(true)?;
         let tcp = tokio::time::timeout(SETUP_TIMEOUT, socket.connect(self.addr))
             .await

@@ -1,8 +1,8 @@
 //! One lab session: the server up, then runs of (protocol, repetition) against it.
 
 use crate::connector::LabConnector;
+use crate::network::{LinkMode, NetworkPath};
 use crate::HarnessError;
-use futures_util::future::join_all;
 use httplab_core::{Clock, PipeliningModel, Protocol, RunRecord, Scenario};
 use httplab_h2::{H2Options, Http2Client};
 use httplab_http10::Http10Client;
@@ -30,8 +30,13 @@ const HOST: &str = "localhost";
 pub struct LabOptions {
     /// Where the lab CA and server certificate live (generated on first use).
     pub certs_dir: PathBuf,
-    /// Where the server listens; port 0 picks a free one.
+    /// Where the server listens on loopback; port 0 picks a free one. Behind an emulated
+    /// link the port is kept and the address is the link's server address.
     pub listen: SocketAddr,
+    /// Whether runs cross the emulated link of the scenario's `[network]` table.
+    pub link: LinkMode,
+    /// Write every packet the link carries to this pcap file.
+    pub pcap: Option<PathBuf>,
 }
 
 impl Default for LabOptions {
@@ -39,6 +44,8 @@ impl Default for LabOptions {
         Self {
             certs_dir: CertStore::default_dir(),
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            link: LinkMode::Auto,
+            pcap: None,
         }
     }
 }
@@ -72,6 +79,7 @@ pub struct Lab {
     tls_server: LabServer,
     plain_server: LabServer,
     certs: CertStore,
+    network: NetworkPath,
 }
 
 impl Lab {
@@ -79,25 +87,23 @@ impl Lab {
         let clock = Clock::start();
         let certs = CertStore::open_or_create(&options.certs_dir)?;
         let server_tls = certs.server_config(SERVER_ALPN)?;
+        let network = NetworkPath::start(&scenario, clock, options.link, options.pcap.clone())?;
         let listen_err = |source| HarnessError::Listen {
             addr: options.listen,
             source,
         };
-        let bind = || async {
-            tokio::net::TcpListener::bind(options.listen)
-                .await
-                .map_err(listen_err)
-        };
-        let tls_server = LabServer::start(bind().await?, scenario.clone(), clock, Some(server_tls))
+        let bind = || network.listener(options.listen).map_err(listen_err);
+        let tls_server = LabServer::start(bind()?, scenario.clone(), clock, Some(server_tls))
             .map_err(listen_err)?;
         let plain_server =
-            LabServer::start(bind().await?, scenario.clone(), clock, None).map_err(listen_err)?;
+            LabServer::start(bind()?, scenario.clone(), clock, None).map_err(listen_err)?;
         Ok(Lab {
             scenario,
             clock,
             tls_server,
             plain_server,
             certs,
+            network,
         })
     }
 
@@ -125,6 +131,21 @@ impl Lab {
 
     pub fn clock(&self) -> Clock {
         self.clock
+    }
+
+    /// Whether runs cross the emulated link (else plain loopback).
+    pub fn link_emulated(&self) -> bool {
+        self.network.emulated()
+    }
+
+    /// Why runs go over plain loopback although the scenario has a `[network]` table.
+    pub fn network_note(&self) -> Option<&str> {
+        self.network.note()
+    }
+
+    /// The client's address on the emulated link, if there is one.
+    pub fn client_ip(&self) -> Option<std::net::Ipv4Addr> {
+        self.network.client_ip()
     }
 
     /// The configurations a scenario asks for, in order: each protocol once, except
@@ -185,7 +206,8 @@ impl Lab {
         };
         let addr = server.local_addr();
         let mut connector = LabConnector::new(addr, HOST, tls, self.clock)
-            .map_err(|source| HarnessError::Listen { addr, source })?;
+            .map_err(|source| HarnessError::Listen { addr, source })?
+            .with_socket_factory(self.network.socket_factory());
         if matches!(protocol, Protocol::H2 | Protocol::H2c) {
             connector = connector.with_h2_frame_tap();
         }
@@ -215,14 +237,9 @@ impl Lab {
         // Clear what earlier runs left in the server's log, then issue every request at once,
         // in workload order (join_all polls them in order, so they queue for slots in order).
         server.log().take();
+        self.network.begin_run();
         let started_at = self.clock.now();
-        let requests = join_all(
-            self.scenario
-                .requests()
-                .into_iter()
-                .map(|spec| client.fetch(spec)),
-        )
-        .await;
+        let requests = crate::workload::issue(client.as_ref(), &self.scenario, self.clock).await;
         client.finish().await;
         let page_time = requests
             .iter()
@@ -245,6 +262,7 @@ impl Lab {
             connections: connector.connection_records(&requests),
             requests,
             server: server_log,
+            link: self.network.run_record(),
         })
     }
 
@@ -272,9 +290,10 @@ impl Lab {
         Ok(runs)
     }
 
-    pub async fn shutdown(self) {
+    pub async fn shutdown(mut self) {
         self.tls_server.shutdown().await;
         self.plain_server.shutdown().await;
+        self.network.stop();
     }
 }
 

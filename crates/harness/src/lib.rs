@@ -11,10 +11,14 @@
 mod connector;
 mod environment;
 mod lab;
+mod workload;
+mod network;
 
 pub use connector::LabConnector;
 pub use environment::environment_facts;
 pub use lab::{Lab, LabOptions, Progress, RunConfig};
+pub use workload::issue;
+pub use network::LinkMode;
 
 /// Why a run could not happen.
 #[derive(Debug, thiserror::Error)]
@@ -26,4 +30,6 @@ pub enum HarnessError {
     },
     #[error("certificates: {0}")]
     Tls(#[from] httplab_tls::TlsError),
+    #[error("the link emulator: {0}")]
+    Link(#[from] httplab_link::LinkError),
 }

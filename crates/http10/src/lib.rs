@@ -58,6 +58,7 @@ impl Http10Client {
 
         timing.request_headers =
             request_headers(&origin.authority, &spec, &[("connection", "close")]);
+        timing.request_body_bytes = spec.body_bytes;
         meter.begin_exchange();
         let result = exchange_http1(
             &mut sender,
@@ -65,8 +66,10 @@ impl Http10Client {
             &spec.path,
             Version::HTTP_10,
             &timing.request_headers,
+            spec.body_bytes,
         )
         .await;
+        let ended_at = clock.now();
 
         // The response is complete; the connection ends with it. Wait for the socket to close so
         // the slot frees only when a browser's would.
@@ -83,7 +86,7 @@ impl Http10Client {
         }
         match result {
             Ok(response) => timing.finish(meter.exchange(), response),
-            Err(e) => timing.fail(clock.now(), e.to_string()),
+            Err(e) => timing.fail_after(meter.exchange(), ended_at, e.to_string()),
         }
     }
 }

@@ -9,12 +9,12 @@
 //! connections. Compare with httplab-http10, which opens a connection per request.
 #![forbid(unsafe_code)]
 
-use bytes::Bytes;
-use http_body_util::Empty;
 use httplab_core::{CloseReason, RequestRecord, RequestSpec};
 use httplab_transport::client::BoxFuture;
 use httplab_transport::exchange::request_headers;
-use httplab_transport::{exchange_http1, ClientOptions, Meter, ProtocolClient, RequestTiming};
+use httplab_transport::{
+    exchange_http1, ClientOptions, Meter, ProtocolClient, RequestTiming, Upload,
+};
 use hyper::client::conn::http1::SendRequest;
 use hyper::Version;
 use hyper_util::rt::TokioIo;
@@ -29,7 +29,7 @@ const CLOSE_GRACE: Duration = Duration::from_secs(5);
 /// An open connection, idle in the pool or lent to one request.
 struct Pooled {
     id: u32,
-    sender: SendRequest<Empty<Bytes>>,
+    sender: SendRequest<Upload>,
     meter: Meter,
 }
 
@@ -113,6 +113,7 @@ impl Http11Client {
         }
 
         timing.request_headers = request_headers(&origin.authority, &spec, &[]);
+        timing.request_body_bytes = spec.body_bytes;
         conn.meter.begin_exchange();
         let result = exchange_http1(
             &mut conn.sender,
@@ -120,6 +121,7 @@ impl Http11Client {
             &spec.path,
             Version::HTTP_11,
             &timing.request_headers,
+            spec.body_bytes,
         )
         .await;
         let bytes = conn.meter.exchange();
@@ -137,9 +139,11 @@ impl Http11Client {
                 timing.finish(bytes, response)
             }
             Err(e) => {
+                // E.g. the server closed the connection without a response: the request was
+                // sent, so its time since is `wait`, not `blocked`.
                 conn.meter
                     .set_close_reason(CloseReason::Error(e.to_string()));
-                timing.fail(clock.now(), e.to_string())
+                timing.fail_after(bytes, clock.now(), e.to_string())
             }
         }
     }

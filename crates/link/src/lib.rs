@@ -8,3 +8,18 @@
 //! - the I/O shell: namespaces, TUN devices and the relay threads. Only its `sys` module may
 //!   hold `unsafe`, each block with a `// SAFETY:` line.
 #![deny(unsafe_code)]
+
+mod emulator;
+pub mod model;
+pub mod netns;
+pub mod pcap;
+mod relay;
+#[allow(unsafe_code)]
+mod sys;
+pub mod tun;
+
+pub use emulator::{
+    Drops, LinkEmulator, LinkError, LinkOptions, LinkStats, LinkUnavailable, RelayStats,
+    MAX_TRUSTWORTHY_LATENESS_P99, MAX_TRUSTWORTHY_TUN_DROPS,
+};
+pub use netns::{get_congestion, set_congestion, KernelTcp, Namespace, NamespaceOptions};

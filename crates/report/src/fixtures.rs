@@ -306,6 +306,7 @@ impl RunBuilder {
             connections,
             requests,
             server,
+            link: None,
         }
     }
 }

@@ -2,17 +2,21 @@
 //!
 //! It owns every output format of `httplab run`: `results.json` (everything, schema in
 //! docs/results-schema.md), one HAR 1.2 file per protocol (the median repetition, loadable by
-//! browser DevTools) and `report.md` (the comparison in numbers and words), plus the
-//! per-protocol summary those outputs share. It deliberately runs nothing and measures nothing:
+//! browser DevTools), `report.md` (the comparison in numbers and words), `report.html` (the
+//! same with waterfalls, connection lanes and the distribution of page times, self-contained)
+//! and `requests.csv` (every request of every repetition), plus the per-protocol summary those
+//! outputs share. It deliberately runs nothing and measures nothing:
 //! it reads `RunRecord`s the harness filled and never touches a socket, a clock or the network.
 //! Each format lives in its own module; this module only wires them to files.
 #![forbid(unsafe_code)]
 
 mod bytes;
+mod csv;
 mod date;
 mod error;
 mod har;
 mod hol;
+mod html;
 mod markdown;
 mod reason;
 mod results_json;
@@ -22,8 +26,10 @@ mod verdict;
 #[cfg(test)]
 mod fixtures;
 
+pub use csv::requests_csv;
 pub use error::ReportError;
 pub use har::har;
+pub use html::html;
 pub use markdown::markdown;
 pub use results_json::{results_json, SCHEMA};
 pub use summary::{summarize, ProtocolSummary};
@@ -43,8 +49,9 @@ pub struct Environment {
     pub notes: Vec<String>,
 }
 
-/// Writes results.json, one `<protocol-id>.har` per protocol present in `runs`, and report.md
-/// into `dir` (created if needed). Returns the paths written, in that order.
+/// Writes results.json, one `<protocol-id>.har` per protocol present in `runs`, report.md,
+/// report.html and requests.csv into `dir` (created if needed). Returns the paths written, in
+/// that order.
 pub fn write_all(
     dir: &Path,
     scenario: &Scenario,
@@ -72,6 +79,14 @@ pub fn write_all(
 
     let path = dir.join("report.md");
     write_file(&path, markdown(scenario, runs, env).as_bytes())?;
+    written.push(path);
+
+    let path = dir.join("report.html");
+    write_file(&path, html(scenario, runs, env).as_bytes())?;
+    written.push(path);
+
+    let path = dir.join("requests.csv");
+    write_file(&path, requests_csv(runs).as_bytes())?;
     written.push(path);
     Ok(written)
 }
@@ -114,7 +129,14 @@ mod tests {
             .collect();
         assert_eq!(
             names,
-            ["results.json", "http1.0.har", "http1.1.har", "report.md"]
+            [
+                "results.json",
+                "http1.0.har",
+                "http1.1.har",
+                "report.md",
+                "report.html",
+                "requests.csv"
+            ]
         );
         for p in &written {
             assert!(std::fs::metadata(p).map(|m| m.len() > 0).unwrap_or(false));

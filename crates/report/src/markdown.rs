@@ -56,6 +56,8 @@ pub fn markdown(scenario: &Scenario, runs: &[RunRecord], env: &Environment) -> S
         );
     }
 
+    files(&mut md, &summaries);
+
     md.push_str("## Summary\n\n");
     summary_table(&mut md, &summaries);
     let headers = header_sentences(&summaries);
@@ -86,6 +88,32 @@ pub fn markdown(scenario: &Scenario, runs: &[RunRecord], env: &Environment) -> S
     md
 }
 
+/// Links to the other outputs beside this file.
+fn files(md: &mut String, summaries: &[ProtocolSummary]) {
+    let hars: Vec<String> = summaries
+        .iter()
+        .map(|s| {
+            let file = format!("{}.har", s.label.replace('/', "-"));
+            format!("[{file}]({file})")
+        })
+        .collect();
+    md.push_str(
+        "Beside this file: [report.html](report.html) draws the same comparison (waterfalls, \
+         connection lanes, every repetition's page load time); \
+         [requests.csv](requests.csv) holds every request of every repetition; \
+         [results.json](results.json) everything",
+    );
+    if hars.is_empty() {
+        md.push_str(".\n\n");
+    } else {
+        let _ = writeln!(
+            md,
+            "; the median run of each protocol as HAR, for DevTools: {}.\n",
+            hars.join(", ")
+        );
+    }
+}
+
 fn summary_table(md: &mut String, summaries: &[ProtocolSummary]) {
     if summaries.is_empty() {
         md.push_str("No runs were recorded.\n\n");
@@ -95,11 +123,24 @@ fn summary_table(md: &mut String, summaries: &[ProtocolSummary]) {
     let _ = writeln!(md, "| | {} |", header.join(" | "));
     let _ = writeln!(md, "|---|{}", "---:|".repeat(summaries.len()));
     type Cell = fn(&ProtocolSummary) -> String;
-    let rows: [(&str, Cell); 14] = [
+    let rows: [(&str, Cell); 16] = [
         ("Page load time, median", |s| {
             format_duration(s.page_time_median)
         }),
+        ("Median's 95% CI (bootstrap)", |s| {
+            s.page_time_median_ci.map_or_else(
+                || "–".to_string(),
+                |ci| format!("{}–{}", format_duration(ci.low), format_duration(ci.high)),
+            )
+        }),
         ("Page load time, p95", |s| format_duration(s.page_time_p95)),
+        ("Page load time, min–max", |s| {
+            format!(
+                "{}–{}",
+                format_duration(s.page_time_min),
+                format_duration(s.page_time_max)
+            )
+        }),
         ("Repetitions", |s| s.repetitions.to_string()),
         ("Connections opened", |s| count(s.connections_opened)),
         ("TCP handshakes", |s| count(s.tcp_handshakes)),
@@ -128,7 +169,8 @@ fn summary_table(md: &mut String, summaries: &[ProtocolSummary]) {
     md.push_str(
         "\nConnections, handshakes and bytes are means per repetition; mean blocked and TTFB are \
          over every request that did not fail; failed requests are totals over all repetitions; \
-         the median repetition counts this protocol's runs from 0. Header bytes are HTTP/1.x's \
+         the median repetition counts this protocol's runs from 0; the median's interval needs 3 \
+         or more repetitions. Header bytes are HTTP/1.x's \
          text heads and HTTP/2's HPACK-compressed header blocks.\n\n",
     );
 }
@@ -308,6 +350,23 @@ mod tests {
         );
         assert!(
             md.contains("| Page load time, p95 | 46.0ms | 24.0ms |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| Page load time, min–max | 42.0ms–46.0ms | 22.0ms–24.0ms |"),
+            "{md}"
+        );
+        // Three repetitions: the bootstrap interval of the median lies within min–max.
+        assert!(
+            md.contains("| Median's 95% CI (bootstrap) | 42.0ms–"),
+            "{md}"
+        );
+        assert!(
+            md.contains("[report.html](report.html) draws the same comparison")
+                && md.contains("[requests.csv](requests.csv)")
+                && md.contains(
+                    "for DevTools: [http1.0.har](http1.0.har), [http1.1.har](http1.1.har)."
+                ),
             "{md}"
         );
         assert!(md.contains("| Connections opened | 4 | 2 |"), "{md}");

@@ -42,6 +42,7 @@ fn scenario_json(s: &Scenario) -> Value {
             "tls": s.client.tls,
         },
         "server": { "think_ms": round_ms(s.server.think) },
+        "network": s.network,
         "resources": s.resources.iter().map(|r| json!({
             "path": r.path,
             "size": r.size,

@@ -1,8 +1,10 @@
-//! The per-protocol summary across repetitions: the numbers the Markdown report (and later the
-//! HTML one) print and the verdict reasons from. It owns how repetitions are aggregated and
-//! which repetition represents a protocol; it deliberately formats nothing.
+//! The per-protocol summary across repetitions: the numbers the Markdown and HTML reports print
+//! and the verdict reasons from. It owns how repetitions are aggregated (order statistics and
+//! the median's bootstrap interval from `httplab_core::stats`) and which repetition represents
+//! a protocol; it deliberately formats nothing.
 
-use httplab_core::{stats, Protocol, RequestRecord, RunRecord};
+use httplab_core::stats::{self, Interval};
+use httplab_core::{Protocol, RequestRecord, RunRecord};
 use std::time::Duration;
 
 /// Per-protocol summary across repetitions.
@@ -20,6 +22,13 @@ pub struct ProtocolSummary {
     pub page_time_median: Duration,
     /// Nearest-rank 95th percentile (with fewer than 20 repetitions, the slowest one).
     pub page_time_p95: Duration,
+    pub page_time_min: Duration,
+    pub page_time_max: Duration,
+    /// Bootstrap 95% interval of the median page time (`stats::median_ci`); `None` with fewer
+    /// than `stats::MIN_REPETITIONS` repetitions.
+    pub page_time_median_ci: Option<Interval<Duration>>,
+    /// Every repetition's page time, in the order the runs appear.
+    pub page_times: Vec<Duration>,
     /// Mean per repetition.
     pub connections_opened: f64,
     pub tcp_handshakes: f64,
@@ -27,6 +36,10 @@ pub struct ProtocolSummary {
     pub mean_blocked: Duration,
     /// Mean `wait`: last request byte written → first response byte read.
     pub mean_ttfb: Duration,
+    /// Mean head-of-line time over the requests that had any (pipelining); `None` when none did.
+    pub mean_hol: Option<Duration>,
+    /// Requests with head-of-line time, mean per repetition.
+    pub hol_requests: f64,
     /// Mean per repetition, both directions, TLS records included.
     pub wire_bytes: f64,
     pub failed_requests: usize,
@@ -100,17 +113,31 @@ fn summarize_one(label: String, protocol: Protocol, runs: &[&RunRecord]) -> Prot
     };
     let blocked: Vec<Duration> = ok_requests().map(|q| q.phases.blocked).collect();
     let waits: Vec<Duration> = ok_requests().map(|q| q.phases.wait).collect();
+    let hols: Vec<Duration> = ok_requests()
+        .filter_map(|q| q.phases.hol)
+        .filter(|h| !h.is_zero())
+        .collect();
+    let (page_time_min, page_time_max) = stats::min_max(&page_times).unwrap_or_default();
     ProtocolSummary {
         label,
         protocol,
         repetitions: runs.len(),
         page_time_median: stats::median(&page_times).unwrap_or_default(),
         page_time_p95: stats::percentile(&page_times, 95.0).unwrap_or_default(),
+        page_time_min,
+        page_time_max,
+        page_time_median_ci: stats::median_ci(&page_times),
         connections_opened: per_rep(&|r| r.connections.len() as f64),
         tcp_handshakes: per_rep(&|r| r.tcp_handshakes() as f64),
         tls_handshakes: per_rep(&|r| r.tls_handshakes() as f64),
         mean_blocked: stats::mean(&blocked).unwrap_or_default(),
         mean_ttfb: stats::mean(&waits).unwrap_or_default(),
+        mean_hol: stats::mean(&hols),
+        hol_requests: if runs.is_empty() {
+            0.0
+        } else {
+            hols.len() as f64 / runs.len() as f64
+        },
         wire_bytes: per_rep(&|r| r.wire_bytes() as f64),
         failed_requests: runs.iter().map(|r| r.failed_requests()).sum(),
         requests: per_rep(&|r| r.requests.len() as f64),
@@ -127,6 +154,7 @@ fn summarize_one(label: String, protocol: Protocol, runs: &[&RunRecord]) -> Prot
         }),
         header_bytes_from_frames: runs.iter().any(|r| header_bytes(r).from_frames),
         median_repetition: stats::median_index(&page_times).unwrap_or(0),
+        page_times,
     }
 }
 
@@ -179,6 +207,10 @@ mod tests {
     use super::*;
     use crate::fixtures::RunBuilder;
 
+    fn ms(v: &[u64]) -> Vec<Duration> {
+        v.iter().map(|&m| Duration::from_millis(m)).collect()
+    }
+
     #[test]
     fn median_repetition_is_the_middle_page_time_among_that_protocols_runs() {
         // Interleaved protocols: the index counts only http1.0's runs.
@@ -208,10 +240,34 @@ mod tests {
         );
         assert_eq!(h10.page_time_median, Duration::from_millis(30));
         assert_eq!(h10.page_time_p95, Duration::from_millis(50));
+        assert_eq!(h10.page_time_min, Duration::from_millis(10));
+        assert_eq!(h10.page_time_max, Duration::from_millis(50));
+        assert_eq!(h10.page_times, ms(&[50, 10, 40, 20, 30]));
+        let ci = h10.page_time_median_ci.expect("five repetitions");
+        assert!(ci.low <= ms(&[30])[0] && ms(&[30])[0] <= ci.high, "{ci:?}");
         // Two runs: the lower middle one is the representative, the median is their mean.
         let h11 = &s[1];
         assert_eq!(h11.median_repetition, 0);
         assert_eq!(h11.page_time_median, Duration::from_millis(6));
+        assert_eq!(
+            h11.page_time_median_ci, None,
+            "two repetitions: no interval"
+        );
+    }
+
+    #[test]
+    fn hol_is_averaged_over_the_requests_that_had_it() {
+        let runs = vec![
+            RunBuilder::http11(0, 23)
+                .hol(2, Duration::from_micros(700))
+                .hol(3, Duration::from_micros(900))
+                .build(),
+            RunBuilder::http11(1, 23).build(),
+        ];
+        let s = &summarize(&runs)[0];
+        assert_eq!(s.mean_hol, Some(Duration::from_micros(800)));
+        assert_eq!(s.hol_requests, 1.0);
+        assert_eq!(summarize(&runs[1..])[0].mean_hol, None);
     }
 
     #[test]

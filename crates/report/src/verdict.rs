@@ -1,11 +1,15 @@
 //! The verdict: a paragraph in words, derived only from the numbers, saying which protocol
-//! loaded the page fastest and what the records show about why (handshakes paid, time blocked
-//! waiting for a connection, time to first byte, head-of-line blocking). It claims nothing the
-//! numbers do not show: differences within 5% are called noise, and failed requests are named
-//! before anything else. It deliberately does not model or predict (that is the analytical
+//! loaded the page fastest, by how much, whether the difference is real, and what the records
+//! show about why (handshakes paid, time blocked waiting for a connection, time to first byte,
+//! head-of-line blocking). It claims nothing the numbers do not show: with enough repetitions a
+//! difference is stated with its bootstrap 95% interval and its Mann–Whitney p-value, or called
+//! no significant difference (α = 0.05); with too few to test, differences within 5% are called
+//! noise and the reader is told the rest was not tested; failed requests are named before
+//! anything else. It deliberately does not model or predict (that is the analytical
 //! model's job) and does not format tables.
 
 use crate::summary::{runs_of, ProtocolSummary};
+use httplab_core::stats::{self, Interval, ALPHA};
 use httplab_core::units::format_duration;
 use httplab_core::RunRecord;
 use std::time::Duration;
@@ -135,19 +139,45 @@ pub fn verdict(summaries: &[ProtocolSummary], runs: &[RunRecord]) -> String {
     }
 
     let slower = &by_time[1..];
-    let is_tie = |s: &ProtocolSummary| {
-        s.page_time_median.as_secs_f64() <= fast.page_time_median.as_secs_f64() * (1.0 + NOISE)
-    };
-    if slower.iter().all(|s| is_tie(s)) {
-        let all: Vec<String> = by_time
+    let outcomes: Vec<Outcome> = slower.iter().map(|s| outcome(fast, s)).collect();
+    let untested = outcomes
+        .iter()
+        .any(|o| matches!(o, Outcome::UntestedFaster(_) | Outcome::UntestedSame));
+
+    if outcomes.iter().all(|o| !o.differs()) {
+        let medians: Vec<String> = std::iter::once(format!(
+            "**{}** {}",
+            fast.label,
+            format_duration(fast.page_time_median)
+        ))
+        .chain(slower.iter().zip(&outcomes).map(|(s, o)| {
+            let qualifier = match o {
+                Outcome::NoDifference(p) => format!(" ({})", p_value(*p)),
+                _ => String::new(),
+            };
+            format!(
+                "**{}** {}{qualifier}",
+                s.label,
+                format_duration(s.page_time_median)
+            )
+        }))
+        .collect();
+        if outcomes
             .iter()
-            .map(|s| format!("**{}** {}", s.label, format_duration(s.page_time_median)))
-            .collect();
-        out.push(format!(
-            "All protocols loaded the page in about the same time, within run-to-run noise \
-             (medians: {}).",
-            all.join(", ")
-        ));
+            .all(|o| matches!(o, Outcome::NoDifference(_)))
+        {
+            out.push(format!(
+                "No significant difference in page load time (Mann–Whitney U, α = {ALPHA}): \
+                 medians {}.",
+                join_and(&medians)
+            ));
+        } else {
+            out.push(format!(
+                "All protocols loaded the page in about the same time, within run-to-run noise \
+                 (medians: {}).",
+                medians.join(", ")
+            ));
+        }
         for s in slower {
             if !same(s.tcp_handshakes, fast.tcp_handshakes)
                 || !same(s.tls_handshakes, fast.tls_handshakes)
@@ -161,29 +191,59 @@ pub fn verdict(summaries: &[ProtocolSummary], runs: &[RunRecord]) -> String {
                 ));
             }
         }
+        if untested {
+            out.push(untested_note(summaries));
+        }
         out.extend(hol_sentences(summaries, runs));
         return out.join("\n\n");
     }
 
-    let comparisons: Vec<String> = slower
-        .iter()
-        .map(|s| {
-            if is_tie(s) {
-                format!(
-                    "about the same as {} ({}, within run-to-run noise)",
+    // Faster-than clauses first, then the configurations it did not measurably beat.
+    let mut faster: Vec<String> = Vec::new();
+    let mut no_difference: Vec<String> = Vec::new();
+    let mut noise: Vec<String> = Vec::new();
+    for (s, o) in slower.iter().zip(&outcomes) {
+        let median = format_duration(s.page_time_median);
+        match o {
+            Outcome::Faster { ratio, ci, p } => {
+                let ci = ci.map_or_else(String::new, |ci| {
+                    format!(
+                        "95% CI {}–{}, ",
+                        ratio_number(ci.low, *ratio),
+                        times(ci.high, *ratio)
+                    )
+                });
+                faster.push(format!(
+                    "{} faster than {} ({median}; {ci}{})",
+                    times(*ratio, *ratio),
                     s.label,
-                    format_duration(s.page_time_median)
-                )
-            } else {
-                format!(
-                    "{:.1}× faster than {} ({})",
-                    s.page_time_median.as_secs_f64() / fast.page_time_median.as_secs_f64(),
-                    s.label,
-                    format_duration(s.page_time_median)
-                )
+                    p_value(*p)
+                ));
             }
-        })
-        .collect();
+            Outcome::UntestedFaster(ratio) => faster.push(format!(
+                "{} faster than {} ({median})",
+                times(*ratio, *ratio),
+                s.label
+            )),
+            Outcome::NoDifference(p) => {
+                no_difference.push(format!("{} ({median}, {})", s.label, p_value(*p)))
+            }
+            Outcome::UntestedSame => noise.push(format!("{} ({median})", s.label)),
+        }
+    }
+    let mut comparisons = vec![join_and(&faster)];
+    if !no_difference.is_empty() {
+        comparisons.push(format!(
+            "no significant difference from {}",
+            join_with(&no_difference, "or")
+        ));
+    }
+    if !noise.is_empty() {
+        comparisons.push(format!(
+            "about the same as {}, within run-to-run noise",
+            join_and(&noise)
+        ));
+    }
     let mut lead = format!(
         "**{}** loaded the page in {} (median of {}{}), {}.",
         fast.label,
@@ -201,22 +261,130 @@ pub fn verdict(summaries: &[ProtocolSummary], runs: &[RunRecord]) -> String {
         } else {
             String::new()
         },
-        join_and(&comparisons)
+        comparisons.join("; ")
     );
-    for s in slower.iter().filter(|s| !is_tie(s)) {
+    for (s, _) in slower.iter().zip(&outcomes).filter(|(_, o)| o.differs()) {
         lead.push(' ');
         lead.push_str(&explain(fast, &fd, s, &detail(runs, &s.label)));
     }
     out.push(lead);
+    if untested {
+        out.push(untested_note(summaries));
+    }
     out.extend(hol_sentences(summaries, runs));
     out.join("\n\n")
 }
 
+/// How a slower configuration's page times compare with the fastest one's.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Outcome {
+    /// Tested: significantly slower, by `ratio` (median against median).
+    Faster {
+        ratio: f64,
+        ci: Option<Interval<f64>>,
+        p: f64,
+    },
+    /// Tested: no significant difference.
+    NoDifference(f64),
+    /// Too few repetitions to test; the medians differ by more than noise.
+    UntestedFaster(f64),
+    /// Too few repetitions to test; the medians are within noise.
+    UntestedSame,
+}
+
+impl Outcome {
+    /// Whether the verdict calls the fast configuration faster than this one.
+    fn differs(&self) -> bool {
+        matches!(self, Outcome::Faster { .. } | Outcome::UntestedFaster(_))
+    }
+}
+
+fn outcome(fast: &ProtocolSummary, slow: &ProtocolSummary) -> Outcome {
+    let is_tie =
+        slow.page_time_median.as_secs_f64() <= fast.page_time_median.as_secs_f64() * (1.0 + NOISE);
+    let Some(c) = stats::compare_medians(&fast.page_times, &slow.page_times) else {
+        return Outcome::UntestedSame;
+    };
+    match c.test {
+        Some(t) if c.significant() => Outcome::Faster {
+            ratio: c.ratio,
+            ci: c.ratio_ci,
+            p: t.p,
+        },
+        Some(t) => Outcome::NoDifference(t.p),
+        None if is_tie => Outcome::UntestedSame,
+        None => Outcome::UntestedFaster(c.ratio),
+    }
+}
+
+/// Why the differences were not tested, and how to make them testable.
+fn untested_note(summaries: &[ProtocolSummary]) -> String {
+    let reps: Vec<usize> = summaries.iter().map(|s| s.repetitions).collect();
+    let fewest = reps.iter().copied().min().unwrap_or(0);
+    let with = if reps.iter().all(|&n| n == fewest) {
+        format!(
+            "With {} of each protocol",
+            plural(fewest as f64, "repetition", "repetitions")
+        )
+    } else {
+        let each: Vec<String> = summaries
+            .iter()
+            .map(|s| format!("{} of {}", s.repetitions, s.label))
+            .collect();
+        format!("With {} repetitions", join_and(&each))
+    };
+    let why = if fewest < stats::MIN_REPETITIONS {
+        format!("the test needs at least {} of each", stats::MIN_REPETITIONS)
+    } else {
+        let mut sorted = reps.clone();
+        sorted.sort_unstable();
+        let best = stats::mann_whitney::smallest_p(sorted[0], sorted[1]);
+        format!(
+            "even if every run of one were faster than every run of the other, the Mann–Whitney \
+             U test could not reach p < {ALPHA} (at best {})",
+            p_value(best)
+        )
+    };
+    format!(
+        "{with}, the differences above cannot be tested for significance: {why}. Run with \
+         `--repeat 5` or more to test them."
+    )
+}
+
+/// A speed ratio as people say it: `2.1×`, or `1.04×` below 1.1 where one decimal hides it.
+/// `like` picks the precision, so an interval is written as its point estimate is.
+fn times(x: f64, like: f64) -> String {
+    format!("{}×", ratio_number(x, like))
+}
+
+fn ratio_number(x: f64, like: f64) -> String {
+    if like < 1.095 {
+        format!("{x:.2}")
+    } else {
+        format!("{x:.1}")
+    }
+}
+
+/// A p-value as printed: `p = 0.008`, `p = 0.4`, `p < 0.001`.
+pub fn p_value(p: f64) -> String {
+    if p < 0.001 {
+        return "p < 0.001".to_string();
+    }
+    let digits = if p < 0.01 { 3 } else { 2 };
+    let s = format!("{p:.digits$}");
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    format!("p = {s}")
+}
+
 fn join_and(parts: &[String]) -> String {
+    join_with(parts, "and")
+}
+
+fn join_with(parts: &[String], word: &str) -> String {
     match parts {
         [] => String::new(),
         [one] => one.clone(),
-        [rest @ .., last] => format!("{} and {}", rest.join(", "), last),
+        [rest @ .., last] => format!("{} {word} {}", rest.join(", "), last),
     }
 }
 
@@ -275,10 +443,19 @@ fn explain(fast: &ProtocolSummary, fd: &Detail, slow: &ProtocolSummary, sd: &Det
             slow.label,
             handshakes(slow)
         ));
-    } else {
+    } else if same(slow.tls_handshakes, fast.tls_handshakes) {
         s.push_str(&format!(
             "Both paid the same handshakes ({})",
             handshakes(fast)
+        ));
+    } else {
+        // Same TCP connections, different TLS (h2 against h2c, say).
+        s.push_str(&format!(
+            "Both opened the same connections, but {} paid {} and {} paid {}",
+            fast.label,
+            handshakes(fast),
+            slow.label,
+            handshakes(slow)
         ));
     }
     let mut where_: Vec<String> = Vec::new();
@@ -408,6 +585,101 @@ mod tests {
         );
         assert!(!v.contains("failed"), "{v}");
         assert!(!v.contains("noise"), "{v}");
+        // Three against three: even a complete separation gives p = 0.1 at best.
+        assert!(
+            v.contains(
+                "With 3 repetitions of each protocol, the differences above cannot be tested for \
+                 significance: even if every run of one were faster than every run of the other, \
+                 the Mann–Whitney U test could not reach p < 0.05 (at best p = 0.1). Run with \
+                 `--repeat 5` or more to test them."
+            ),
+            "{v}"
+        );
+    }
+
+    fn five(page_ms: [u64; 5], build: fn(u32, u64) -> RunBuilder) -> Vec<RunRecord> {
+        (0..5)
+            .map(|i| build(i, page_ms[i as usize]).build())
+            .collect()
+    }
+
+    #[test]
+    fn a_consistent_difference_is_significant_with_its_interval() {
+        let mut runs = five([44, 46, 42, 45, 43], RunBuilder::http10);
+        runs.extend(five([23, 24, 22, 25, 21], RunBuilder::http11));
+        let v = verdict_of(&runs);
+        // Every http1.1 run beat every http1.0 run: U = 0, exact p = 2/252 = 0.0079. The
+        // interval is the bootstrap's (seeded, so fixed) percentile interval of 44/23 = 1.91.
+        assert!(
+            v.starts_with(
+                "**http1.1** loaded the page in 23.0ms (median of 5), 1.9× faster than http1.0 \
+                 (44.0ms; 95% CI 1.8–2.1×, p = 0.008). http1.0 opened 4 connections"
+            ),
+            "{v}"
+        );
+        assert!(!v.contains("cannot be tested"), "{v}");
+    }
+
+    #[test]
+    fn overlapping_page_times_are_no_significant_difference() {
+        let mut runs = five([20, 22, 24, 26, 28], RunBuilder::http10);
+        runs.extend(five([21, 23, 25, 27, 29], RunBuilder::http11));
+        let v = verdict_of(&runs);
+        // Interleaved samples: U = 10 of 25, exact p = 0.69 (scipy agrees).
+        assert!(
+            v.starts_with(
+                "No significant difference in page load time (Mann–Whitney U, α = 0.05): \
+                 medians **http1.0** 24.0ms and **http1.1** 25.0ms (p = 0.69)."
+            ),
+            "{v}"
+        );
+        assert!(
+            v.contains("http1.0 paid 4 TCP and 4 TLS handshakes and http1.1 paid 2 TCP"),
+            "{v}"
+        );
+        assert!(!v.contains("faster"), "{v}");
+        // Three configurations: one significantly slower, one not (tied values, so the normal
+        // approximation: scipy's asymptotic p is 0.398).
+        let mut runs = five([20, 21, 22, 23, 24], RunBuilder::http11);
+        runs.extend(five([21, 22, 23, 24, 25], RunBuilder::h2));
+        runs.extend(five([40, 41, 42, 43, 44], RunBuilder::http10));
+        let v = verdict_of(&runs);
+        assert!(
+            v.starts_with(
+                "**http1.1** loaded the page in 22.0ms (median of 5), 1.9× faster than \
+                 http1.0 (42.0ms; 95% CI 1.7–2.1×, p = 0.008); no significant difference from h2 \
+                 (23.0ms, p = 0.4)."
+            ),
+            "{v}"
+        );
+    }
+
+    #[test]
+    fn same_connections_with_and_without_tls_say_so() {
+        let runs = vec![
+            RunBuilder::h2c(0, 10).build(),
+            RunBuilder::h2(0, 14).wait(Duration::from_millis(5)).build(),
+        ];
+        let v = verdict_of(&runs);
+        assert!(
+            v.contains(
+                "Both opened the same connections, but h2c paid 1 TCP handshake and h2 paid 1 \
+                 TCP and 1 TLS handshake"
+            ),
+            "{v}"
+        );
+    }
+
+    #[test]
+    fn p_values_and_ratios_as_printed() {
+        assert_eq!(p_value(0.007_936), "p = 0.008");
+        assert_eq!(p_value(0.4), "p = 0.4");
+        assert_eq!(p_value(0.111_11), "p = 0.11");
+        assert_eq!(p_value(1.0), "p = 1");
+        assert_eq!(p_value(0.000_2), "p < 0.001");
+        assert_eq!(times(2.13, 2.13), "2.1×");
+        assert_eq!(times(1.042, 1.042), "1.04×");
+        assert_eq!(times(1.2, 1.04), "1.20×");
     }
 
     #[test]
@@ -423,6 +695,13 @@ mod tests {
         );
         assert!(!v.contains("faster than"), "{v}");
         assert!(v.contains("http1.0 paid 4 TCP and 4 TLS handshakes"), "{v}");
+        assert!(
+            v.contains(
+                "With 1 repetition of each protocol, the differences above cannot be \
+                 tested for significance: the test needs at least 3 of each."
+            ),
+            "{v}"
+        );
     }
 
     #[test]

@@ -15,6 +15,15 @@
 //! client's opening bytes (`preface.rs`: the HTTP/2 preface means h2c with prior knowledge).
 //! Every protocol is answered by the same service (`service.rs`), so HTTP/2 responses carry
 //! the same `Server-Timing` and leave the same log records.
+//!
+//! The scenario's misbehaviours live on every path: `respond = "never"` and `request_timeout`
+//! (see `service.rs`: HTTP/1.x closes the connection, HTTP/2 resets the stream), think-time
+//! distributions, and `max_connections` (here: the accept loop stops accepting at the cap, so
+//! further connections wait in the kernel's listen backlog; `ServerLog::connections` shows when
+//! each was accepted). `keep_alive_timeout` and `max_requests_per_connection` are HTTP/1.x
+//! notions and apply to HTTP/1.x only: hyper's `header_read_timeout` (which runs from the end
+//! of a response until the next request head is read) and the pipelining loop's own idle
+//! timer; `Connection: close` on the last allowed response. HTTP/2 connections ignore them.
 #![forbid(unsafe_code)]
 
 mod body;
@@ -25,7 +34,7 @@ mod preface;
 mod service;
 
 pub use http2::MIN_CONNECTION_WINDOW;
-pub use log::ServerLog;
+pub use log::{ServerConnectionRecord, ServerLog};
 pub use pipeline::{MAX_HEAD, MAX_HEADERS, MAX_READ_AHEAD};
 pub use service::REQUEST_ID_HEADER;
 
@@ -33,7 +42,7 @@ use httplab_core::{Clock, PipeliningModel, Scenario};
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -69,6 +78,15 @@ pub(crate) struct Shared {
     pub log: ServerLog,
     /// The pipelining model for connections accepted from now on.
     pub pipelining: PipeliningSwitch,
+    /// Numbers requests that carry no request id, for their think-time draws.
+    anonymous: AtomicU64,
+}
+
+impl Shared {
+    /// A draw number for a request without `x-httplab-request`, disjoint from request ids.
+    pub(crate) fn next_anonymous(&self) -> u64 {
+        (1 << 32) + self.anonymous.fetch_add(1, Ordering::Relaxed)
+    }
 }
 
 /// `Option<PipeliningModel>` that the accept loop reads while the run changes it.
@@ -125,6 +143,7 @@ impl LabServer {
             clock,
             log: log.clone(),
             pipelining,
+            anonymous: AtomicU64::new(0),
         });
         let (stop, stopped) = watch::channel(false);
         let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
@@ -194,7 +213,13 @@ async fn accept_loop(
     tls: Option<tokio_rustls::TlsAcceptor>,
     mut stopped: watch::Receiver<bool>,
 ) -> JoinSet<()> {
-    let limit = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    // Beyond the cap, `accept` is not called: connections wait in the listen backlog.
+    let cap = shared
+        .scenario
+        .server
+        .max_connections
+        .map_or(MAX_CONNECTIONS, |m| (m as usize).min(MAX_CONNECTIONS));
+    let limit = Arc::new(Semaphore::new(cap));
     let mut connections = JoinSet::new();
     let mut next_connection: u64 = 0;
     loop {
@@ -221,20 +246,24 @@ async fn accept_loop(
             },
             _ = stopped.changed() => break,
         };
-        let conn = service::Connection {
-            shared: shared.clone(),
-            number: next_connection,
-            peer,
-        };
+        let number = next_connection;
         next_connection += 1;
-        connections.spawn(serve_connection(
+        let log = shared.log.clone();
+        let clock = shared.clock;
+        log.connection_accepted(number, peer.to_string(), clock.now());
+        let conn = service::Connection::new(shared.clone(), number, peer);
+        let serve = serve_connection(
             tcp,
             conn,
             shared.pipelining.get(),
             tls.clone(),
             stopped.clone(),
             permit,
-        ));
+        );
+        connections.spawn(async move {
+            serve.await;
+            log.connection_closed(number, clock.now());
+        });
     }
     connections
 }
@@ -301,14 +330,14 @@ pub(crate) struct LabService(pub Arc<service::Connection>);
 
 impl hyper::service::Service<http::Request<hyper::body::Incoming>> for LabService {
     type Response = http::Response<body::LabBody>;
-    type Error = std::convert::Infallible;
+    type Error = service::TimedOut;
     type Future = std::pin::Pin<
         Box<dyn std::future::Future<Output = Result<Self::Response, Self::Error>> + Send>,
     >;
 
     fn call(&self, request: http::Request<hyper::body::Incoming>) -> Self::Future {
         let conn = self.0.clone();
-        Box::pin(async move { Ok(conn.respond(request).await) })
+        Box::pin(async move { conn.respond(request).await })
     }
 }
 
@@ -325,12 +354,18 @@ async fn serve_http1<S>(
     }
     let number = conn.number;
     let peer = conn.peer;
+    let keep_alive_timeout = conn.shared.scenario.server.keep_alive_timeout;
     let service = LabService(Arc::new(conn));
     let mut builder = http1::Builder::new();
     builder
         .keep_alive(true)
         .half_close(true)
         .timer(TokioTimer::new());
+    if let Some(idle) = keep_alive_timeout {
+        // hyper starts this timer when it begins reading the next request head, i.e. as soon
+        // as the previous response is written: an idle keep-alive connection closes after it.
+        builder.header_read_timeout(idle);
+    }
     let http = builder.serve_connection(TokioIo::new(io), service);
     tokio::pin!(http);
     let result = tokio::select! {

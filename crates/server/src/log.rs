@@ -1,14 +1,37 @@
 //! `ServerLog`: the server's record of every request, shared by all connection tasks.
 //!
 //! A record is pushed when its response head is ready and completed later, when its body has
-//! been handed over (`response_sent_at`). Records are addressed by their sequence number since
-//! the server started, so `take` can drain the log while responses are still in flight without
-//! a late completion landing on the wrong record.
+//! been handed over (`response_sent_at`); a request the server gave up on (its
+//! `request_timeout`, or its connection gone) is pushed then, with status 0. Records are
+//! addressed by their sequence number since the server started, so `take` can drain the log
+//! while responses are still in flight without a late completion landing on the wrong record.
+//!
+//! The log also keeps one `ServerConnectionRecord` per accepted connection: when it was
+//! accepted, when its first request arrived, when it closed. With `[server] max_connections`, a
+//! connection that waited in the listen backlog shows it here: the client connected (the
+//! kernel completed the handshake) long before the server accepted it.
 
 use httplab_core::ServerRequestRecord;
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+/// One connection as the server saw it; times are offsets from the server's clock.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerConnectionRecord {
+    /// Server-side connection number, in acceptance order from 0.
+    pub connection: u64,
+    pub peer_addr: String,
+    /// `accept` returned it: after the kernel had queued it for as long as the server was at
+    /// `max_connections`.
+    pub accepted_at: Duration,
+    /// Its first request head had been read.
+    pub first_request_at: Option<Duration>,
+    /// Requests that arrived on it.
+    pub requests: u32,
+    /// The server was done with it (closed, or its task ended).
+    pub closed_at: Option<Duration>,
+}
 /// The server's request log. Cheap to clone; all clones share one log.
 #[derive(Clone, Default)]
 pub struct ServerLog {
@@ -20,6 +43,7 @@ struct Inner {
     /// Records already taken: the sequence number of `records[0]`.
     taken: u64,
     records: Vec<ServerRequestRecord>,
+    connections: BTreeMap<u64, ServerConnectionRecord>,
 }
 
 impl ServerLog {
@@ -35,6 +59,46 @@ impl ServerLog {
     /// A copy of the records so far, leaving them in the log.
     pub fn snapshot(&self) -> Vec<ServerRequestRecord> {
         self.lock().records.clone()
+    }
+
+    /// Every connection record so far (open and closed), in acceptance order.
+    pub fn connections(&self) -> Vec<ServerConnectionRecord> {
+        self.lock().connections.values().cloned().collect()
+    }
+
+    /// Like `connections`, and forgets the closed ones.
+    pub fn take_connections(&self) -> Vec<ServerConnectionRecord> {
+        let mut inner = self.lock();
+        let all: Vec<ServerConnectionRecord> = inner.connections.values().cloned().collect();
+        inner.connections.retain(|_, c| c.closed_at.is_none());
+        all
+    }
+
+    pub(crate) fn connection_accepted(&self, connection: u64, peer_addr: String, at: Duration) {
+        self.lock().connections.insert(
+            connection,
+            ServerConnectionRecord {
+                connection,
+                peer_addr,
+                accepted_at: at,
+                first_request_at: None,
+                requests: 0,
+                closed_at: None,
+            },
+        );
+    }
+
+    pub(crate) fn request_arrived(&self, connection: u64, at: Duration) {
+        if let Some(c) = self.lock().connections.get_mut(&connection) {
+            c.first_request_at.get_or_insert(at);
+            c.requests += 1;
+        }
+    }
+
+    pub(crate) fn connection_closed(&self, connection: u64, at: Duration) {
+        if let Some(c) = self.lock().connections.get_mut(&connection) {
+            c.closed_at.get_or_insert(at);
+        }
     }
 
     /// Appends a record; returns its sequence number for `mark_sent`.
@@ -77,8 +141,10 @@ impl ServerLog {
 
 impl std::fmt::Debug for ServerLog {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let inner = self.lock();
         f.debug_struct("ServerLog")
-            .field("records", &self.lock().records.len())
+            .field("records", &inner.records.len())
+            .field("connections", &inner.connections.len())
             .finish()
     }
 }

@@ -10,20 +10,25 @@
 //! a response ready before its turn waits: that wait is its `hol`. Every response carries
 //! `Server-Timing: app;dur=…, queue;dur=…, hol;dur=…` (milliseconds).
 //!
-//! What a response holds (resource, status, think time, 404/405) is decided in `service.rs`,
-//! shared with the hyper path. Deliberately not here: chunked request bodies (411 and close),
+//! What a response holds (resource, status, think time, 404/405, whether it is answered at all)
+//! is decided in `service.rs`, shared with the hyper path. A request that reaches its
+//! `request_timeout` unanswered closes the connection without a response (what is queued behind
+//! it is abandoned, and logged so); `max_requests_per_connection` marks the last allowed
+//! response `Connection: close`; `keep_alive_timeout` closes a connection that has answered
+//! everything and received no new request for that long. Deliberately not here: chunked request bodies (411 and close),
 //! `Expect: 100-continue` (never answered; the body is read when it comes), upgrades, HTTP/2.
 //! The head parser (`parse_head`) and the response head (`response_head`) are pure functions
 //! over byte slices; only `serve` and its two halves touch the socket.
 
 use crate::body::{filler_chunk, CHUNK};
-use crate::service::{self, Answer, AnswerBody, Connection, Handled, RequestInfo};
+use crate::service::{self, Answer, AnswerBody, Connection, Handled, RequestInfo, TimedOut};
 use bytes::{Buf, BytesMut};
 use http::{Method, StatusCode};
 use httplab_core::PipeliningModel;
 use std::pin::pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tokio::time::Instant;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufWriter};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
@@ -223,7 +228,7 @@ pub(crate) fn imf_fixdate(unix_secs: u64) -> String {
 
 /// A handler running on its own task (parallel model); aborted if the connection goes away
 /// before its response is written.
-struct Running(JoinHandle<Handled>);
+struct Running(JoinHandle<Result<Handled, TimedOut>>);
 
 impl Drop for Running {
     fn drop(&mut self) {
@@ -239,6 +244,44 @@ enum Work {
     Waiting(RequestInfo),
     /// Refused by the loop itself at `at` (not logged: no handler ran).
     Rejected { reject: Reject, at: Duration },
+}
+
+/// The keep-alive idle timer's state, shared by the reader (which queues requests) and the
+/// writer (which answers them): how many are unanswered, and since when none have been.
+struct Idle(Mutex<(usize, Instant)>);
+
+impl Idle {
+    fn new() -> Self {
+        Idle(Mutex::new((0, Instant::now())))
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, (usize, Instant)> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn queued(&self) {
+        self.state().0 += 1;
+    }
+
+    fn answered(&self) {
+        let mut state = self.state();
+        state.0 = state.0.saturating_sub(1);
+        if state.0 == 0 {
+            state.1 = Instant::now();
+        }
+    }
+
+    /// When to look again: `timeout` after the connection went idle, or from now if busy.
+    fn deadline(&self, timeout: Duration) -> Instant {
+        match *self.state() {
+            (0, since) => since + timeout,
+            _ => Instant::now() + timeout,
+        }
+    }
+
+    fn expired(&self, timeout: Duration) -> bool {
+        matches!(*self.state(), (0, since) if since.elapsed() >= timeout)
+    }
 }
 
 /// One request read, queued for the writer.
@@ -263,8 +306,9 @@ pub(crate) async fn serve<S>(
     let (mut input, output) = tokio::io::split(io);
     {
         let (queue, queued) = mpsc::channel(MAX_READ_AHEAD);
-        let mut writer = pin!(write_responses(output, queued, conn.clone()));
-        let mut reader = pin!(Some(read_requests(&mut input, conn, model, queue)));
+        let idle = Arc::new(Idle::new());
+        let mut writer = pin!(write_responses(output, queued, conn.clone(), idle.clone()));
+        let mut reader = pin!(Some(read_requests(&mut input, conn, model, queue, idle)));
         loop {
             tokio::select! {
                 () = &mut writer => break,
@@ -292,17 +336,19 @@ pub(crate) async fn serve<S>(
 }
 
 /// Reads requests and queues them in order; returns (dropping the queue, so the writer ends
-/// after the last queued response) at end of stream, a read error, a closing request, or a
-/// rejected one.
+/// after the last queued response) at end of stream, a read error, a closing request, a
+/// rejected one, or when the connection stayed idle for `keep_alive_timeout`.
 async fn read_requests<R>(
     mut input: R,
     conn: Arc<Connection>,
     model: PipeliningModel,
     queue: mpsc::Sender<Pending>,
+    idle: Arc<Idle>,
 ) where
     R: AsyncRead + Unpin,
 {
     let clock = conn.shared.clock;
+    let keep_alive_timeout = conn.shared.scenario.server.keep_alive_timeout;
     let mut buf = BytesMut::with_capacity(8 * 1024);
     // When the last read returned: a head completed by that read arrived then.
     let mut read_at = clock.now();
@@ -313,8 +359,26 @@ async fn read_requests<R>(
                 Ok(None) => {}
                 Err(reject) => break Err(reject),
             }
+            let between_requests = buf.is_empty();
             buf.reserve(8 * 1024);
-            match input.read_buf(&mut buf).await {
+            let read = input.read_buf(&mut buf);
+            let read = match keep_alive_timeout {
+                Some(timeout) if between_requests => {
+                    let mut read = pin!(read);
+                    loop {
+                        tokio::select! {
+                            result = &mut read => break result,
+                            () = tokio::time::sleep_until(idle.deadline(timeout)) => {
+                                if idle.expired(timeout) {
+                                    return;
+                                }
+                            }
+                        }
+                    }
+                }
+                _ => read.await,
+            };
+            match read {
                 // End of stream (a partial head is dropped) or a broken connection.
                 Ok(0) | Err(_) => return,
                 Ok(_) => read_at = clock.now(),
@@ -337,6 +401,7 @@ async fn read_requests<R>(
             }
         };
         let arrived_at = read_at;
+        let last = conn.arrived(arrived_at);
         buf.advance(length);
         let mut body_left = head.content_length;
         while body_left > 0 {
@@ -368,20 +433,28 @@ async fn read_requests<R>(
                 )))
             }
         };
+        let close = head.close || last;
         let pending = Pending {
             version: head.version,
-            close: head.close,
+            close,
             work,
         };
-        if queue.send(pending).await.is_err() || head.close {
+        idle.queued();
+        if queue.send(pending).await.is_err() || close {
             return;
         }
     }
 }
 
-/// Answers queued requests strictly in order, then closes the sending side.
-async fn write_responses<W>(output: W, mut queued: mpsc::Receiver<Pending>, conn: Arc<Connection>)
-where
+/// Answers queued requests strictly in order, then closes the sending side. A request that
+/// timed out unanswered ends the connection there, without a response; the requests queued
+/// behind it are abandoned.
+async fn write_responses<W>(
+    output: W,
+    mut queued: mpsc::Receiver<Pending>,
+    conn: Arc<Connection>,
+    idle: Arc<Idle>,
+) where
     W: AsyncWrite + Unpin,
 {
     let clock = conn.shared.clock;
@@ -392,20 +465,23 @@ where
         let turn = clock.now();
         let (answer, timing, seq) = match pending.work {
             Work::Running(mut running) => match (&mut running.0).await {
-                Ok(handled) => {
+                Ok(Ok(handled)) => {
                     let timing = timing_of(&handled, turn);
                     (handled.answer, timing, Some(handled.seq))
                 }
+                Ok(Err(TimedOut)) => break,
                 Err(e) => {
                     tracing::error!(connection = conn.number, "request handler failed: {e}");
                     break;
                 }
             },
-            Work::Waiting(request) => {
-                let handled = conn.handle(request).await;
-                let timing = timing_of(&handled, turn);
-                (handled.answer, timing, Some(handled.seq))
-            }
+            Work::Waiting(request) => match conn.handle(request).await {
+                Ok(handled) => {
+                    let timing = timing_of(&handled, turn);
+                    (handled.answer, timing, Some(handled.seq))
+                }
+                Err(TimedOut) => break,
+            },
             Work::Rejected { reject, at } => {
                 let timing = ServerTiming {
                     hol: turn.saturating_sub(at),
@@ -424,8 +500,17 @@ where
             log.mark_sent(seq, clock.now());
             log.mark_turn(seq, turn);
         }
+        idle.answered();
         if pending.close {
             break;
+        }
+    }
+    // Requests read but never to be answered here: a serial handler never started is logged
+    // as abandoned now; a parallel one is aborted, and logs itself as it is dropped.
+    queued.close();
+    while let Ok(pending) = queued.try_recv() {
+        if let Work::Waiting(request) = pending.work {
+            conn.log_abandoned(request, clock.now());
         }
     }
     let _ = out.shutdown().await;
@@ -554,6 +639,8 @@ mod tests {
             allow: None,
             body: AnswerBody::Filler(100),
             head_only: false,
+            respond: httplab_core::Respond::Always,
+            timeout: None,
         };
         let timing = ServerTiming {
             app: Duration::from_micros(1_500),

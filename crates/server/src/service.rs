@@ -1,19 +1,31 @@
 //! One request: look the resource up, think, answer, and log the server's side of it.
 //!
-//! The decision (which resource, which status, which methods, how long to think) is shared by
-//! every path: hyper's HTTP/1.x and HTTP/2 connections (both through `Connection::respond`,
-//! here) and the server's own pipelining loop (`pipeline.rs`). This module does no socket I/O; it hands back an `Answer`
-//! that each path puts on the wire its own way.
+//! The decision (which resource, which status, which methods, how long to think, whether to
+//! answer at all and how long the request may stay unanswered) is shared by every path: hyper's
+//! HTTP/1.x and HTTP/2 connections (both through `Connection::respond`, here) and the server's
+//! own pipelining loop (`pipeline.rs`). This module does no socket I/O; it hands back an
+//! `Answer` that each path puts on the wire its own way, or `TimedOut`, on which each path
+//! ends the request without a response: hyper's HTTP/1.x closes the connection, hyper's HTTP/2
+//! resets the stream (RST_STREAM with INTERNAL_ERROR, hyper's code for a failed service; the
+//! connection and its other streams live on), the pipelining loop closes the connection.
+//!
+//! Think times are drawn per request from the resource's distribution with the scenario's
+//! `seed`, keyed by path and the client's request id (`x-httplab-request`), so every run meets
+//! the same server. Every request that arrived is logged: answered ones when their response is
+//! ready, the others (timed out, or their connection gone) with status 0 when abandoned.
 
 use crate::body::{LabBody, SentHook};
 use crate::Shared;
-use http::header::{HeaderValue, ALLOW, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE};
-use http::{Method, Request, Response, StatusCode};
+use http::header::{HeaderValue, ALLOW, CACHE_CONTROL, CONNECTION, CONTENT_LENGTH, CONTENT_TYPE};
+use http::{Method, Request, Response, StatusCode, Version};
 use http_body_util::BodyExt;
-use httplab_core::{Scenario, ServerRequestRecord};
+use httplab_core::think::draw_key;
+use httplab_core::{Respond, Scenario, ServerRequestRecord};
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::time::Instant;
 
 /// The header carrying the client's request id.
 pub const REQUEST_ID_HEADER: &str = "x-httplab-request";
@@ -24,7 +36,15 @@ pub(crate) struct Connection {
     /// Server-side connection number, in acceptance order from 0.
     pub number: u64,
     pub peer: SocketAddr,
+    /// Requests that arrived on it so far.
+    requests: AtomicU32,
 }
+
+/// A request that reached its `request_timeout` unanswered: the path ends it without a
+/// response.
+#[derive(Debug, thiserror::Error)]
+#[error("request unanswered when its request_timeout ran out")]
+pub(crate) struct TimedOut;
 
 /// The parts of a request the answer depends on.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,6 +71,10 @@ pub(crate) struct Answer {
     pub body: AnswerBody,
     /// A HEAD request: the body's `content-length`, but no body bytes.
     pub head_only: bool,
+    /// Whether the handler answers at all (`never`: it holds until `timeout`).
+    pub respond: Respond,
+    /// Longest the request may stay unanswered, from its arrival.
+    pub timeout: Option<Duration>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,14 +116,16 @@ impl Answer {
             allow: None,
             body: AnswerBody::Text(text),
             head_only: false,
+            respond: Respond::Always,
+            timeout: None,
         }
     }
 }
 
 /// The answer to `method path`: 404 for an unknown path, 405 (with `allow`) for a method the
-/// resource does not take, otherwise the resource. A resource takes its scenario `method`; a GET
-/// resource takes HEAD too.
-pub(crate) fn decide(scenario: &Scenario, method: &Method, path: &str) -> Answer {
+/// resource does not take, otherwise the resource, with its think time drawn for `draw`
+/// (`think::draw_key`). A resource takes its scenario `method`; a GET resource takes HEAD too.
+pub(crate) fn decide(scenario: &Scenario, method: &Method, path: &str, draw: u64) -> Answer {
     let Some(resource) = scenario.resource(path) else {
         return Answer::error(StatusCode::NOT_FOUND, "not found\n");
     };
@@ -116,11 +142,13 @@ pub(crate) fn decide(scenario: &Scenario, method: &Method, path: &str) -> Answer
     }
     Answer {
         status: StatusCode::from_u16(resource.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-        think: resource.think,
+        think: resource.think_distribution.draw(scenario.seed, draw),
         content_type: content_type(path),
         allow: None,
         body: AnswerBody::Filler(resource.size),
         head_only: is_head,
+        respond: resource.respond,
+        timeout: resource.request_timeout,
     }
 }
 
@@ -143,16 +171,111 @@ impl Handled {
     }
 }
 
+/// A request that arrived and is not answered yet: if it is dropped before `answered`, the
+/// request is logged as abandoned (status 0, `response_ready_at` = when it was given up).
+struct Unanswered<'a> {
+    conn: &'a Connection,
+    request: Option<RequestInfo>,
+    started_at: Duration,
+}
+
+impl Unanswered<'_> {
+    fn answered(mut self) -> Option<RequestInfo> {
+        self.request.take()
+    }
+}
+
+impl Drop for Unanswered<'_> {
+    fn drop(&mut self) {
+        if let Some(request) = self.request.take() {
+            self.conn.log_abandoned(request, self.started_at);
+        }
+    }
+}
+
 impl Connection {
-    /// Runs the handler of one request: decide, think, and log the record (its response is
-    /// ready). The caller writes the response and marks it sent.
-    pub async fn handle(&self, request: RequestInfo) -> Handled {
+    pub fn new(shared: Arc<Shared>, number: u64, peer: SocketAddr) -> Self {
+        Connection {
+            shared,
+            number,
+            peer,
+            requests: AtomicU32::new(0),
+        }
+    }
+
+    /// Notes a request that arrived at `at`; true when it is the last one this connection may
+    /// serve (`max_requests_per_connection`), so its response closes the connection.
+    pub fn arrived(&self, at: Duration) -> bool {
+        let n = self.requests.fetch_add(1, Ordering::SeqCst) + 1;
+        self.shared.log.request_arrived(self.number, at);
+        self.shared
+            .scenario
+            .server
+            .max_requests_per_connection
+            .is_some_and(|max| n >= max)
+    }
+
+    /// The answer to `request`, its think time drawn.
+    pub fn decide(&self, request: &RequestInfo) -> Answer {
+        let draw = match request.request_id {
+            Some(id) => u64::from(id),
+            None => self.shared.next_anonymous(),
+        };
+        decide(
+            &self.shared.scenario,
+            &request.method,
+            &request.path,
+            draw_key(&request.path, draw),
+        )
+    }
+
+    /// When `answer`'s timeout runs out for a request that arrived at `arrived_at`.
+    pub fn deadline(&self, arrived_at: Duration, answer: &Answer) -> Option<Instant> {
+        let timeout = answer.timeout?;
+        let left = (arrived_at + timeout).saturating_sub(self.shared.clock.now());
+        Some(Instant::now() + left)
+    }
+
+    /// Runs the handler of one request whose body has been read: decide, then `run`.
+    pub async fn handle(&self, request: RequestInfo) -> Result<Handled, TimedOut> {
+        let answer = self.decide(&request);
+        let deadline = self.deadline(request.arrived_at, &answer);
+        self.run(request, answer, deadline).await
+    }
+
+    /// Thinks (or, for `respond = "never"`, holds) until the answer is ready or `deadline`
+    /// passes, and logs the record: ready, or abandoned. The caller writes the response and
+    /// marks it sent.
+    pub async fn run(
+        &self,
+        request: RequestInfo,
+        answer: Answer,
+        deadline: Option<Instant>,
+    ) -> Result<Handled, TimedOut> {
         let clock = self.shared.clock;
         let started_at = clock.now();
-        let answer = decide(&self.shared.scenario, &request.method, &request.path);
-        if !answer.think.is_zero() {
-            tokio::time::sleep(answer.think).await;
+        let pending = Unanswered {
+            conn: self,
+            request: Some(request),
+            started_at,
+        };
+        let work = async {
+            if answer.respond == Respond::Never {
+                std::future::pending::<()>().await;
+            }
+            if !answer.think.is_zero() {
+                tokio::time::sleep(answer.think).await;
+            }
+        };
+        match deadline {
+            Some(deadline) => tokio::time::timeout_at(deadline, work)
+                .await
+                .map_err(|_| TimedOut)?,
+            None => work.await,
         }
+        let Some(request) = pending.answered() else {
+            return Err(TimedOut);
+        };
         let ready_at = clock.now();
         let seq = self.shared.log.push(ServerRequestRecord {
             request_id: request.request_id,
@@ -169,47 +292,90 @@ impl Connection {
             status: answer.status.as_u16(),
             response_body_bytes: answer.body_bytes(),
         });
-        Handled {
+        Ok(Handled {
             answer,
             seq,
             arrived_at: request.arrived_at,
             started_at,
             ready_at,
-        }
+        })
     }
 
-    /// hyper's service: one request in, one streamed response out.
-    pub async fn respond<B>(&self, request: Request<B>) -> Response<LabBody>
+    /// Logs a request that arrived but was never answered: status 0, no body, and
+    /// `response_ready_at` set to when the server gave up on it.
+    pub fn log_abandoned(&self, request: RequestInfo, started_at: Duration) {
+        let now = self.shared.clock.now();
+        self.shared.log.push(ServerRequestRecord {
+            request_id: request.request_id,
+            connection: self.number,
+            peer_addr: self.peer.to_string(),
+            method: request.method.to_string(),
+            path: request.path,
+            arrived_at: request.arrived_at,
+            started_at,
+            request_body_bytes: request.body_bytes,
+            response_ready_at: now,
+            turn_at: None,
+            response_sent_at: None,
+            status: 0,
+            response_body_bytes: 0,
+        });
+    }
+
+    /// hyper's service: one request in, one streamed response out — or `TimedOut`, on which
+    /// hyper closes an HTTP/1.x connection and resets an HTTP/2 stream.
+    pub async fn respond<B>(&self, request: Request<B>) -> Result<Response<LabBody>, TimedOut>
     where
         B: http_body::Body + Unpin,
     {
         let arrived_at = self.shared.clock.now();
+        let last = self.arrived(arrived_at);
         let (head, mut body) = request.into_parts();
-        // Read the request body (an upload, or one to discard), so the connection stays usable.
-        let mut body_bytes = 0u64;
-        while let Some(frame) = body.frame().await {
-            match frame {
-                Ok(frame) => {
-                    body_bytes += frame
-                        .data_ref()
-                        .map_or(0, |d| bytes::Buf::remaining(d) as u64)
-                }
-                Err(_) => break,
-            }
-        }
         let request_id = head
             .headers
             .get(REQUEST_ID_HEADER)
             .and_then(|v| parse_request_id(v.as_bytes()));
-        let handled = self
-            .handle(RequestInfo {
-                method: head.method,
-                path: head.uri.path().to_string(),
-                request_id,
-                arrived_at,
-                body_bytes,
-            })
-            .await;
+        let info = RequestInfo {
+            method: head.method,
+            path: head.uri.path().to_string(),
+            request_id,
+            arrived_at,
+            body_bytes: 0,
+        };
+        let answer = self.decide(&info);
+        let deadline = self.deadline(arrived_at, &answer);
+        let mut pending = Unanswered {
+            conn: self,
+            request: Some(info),
+            started_at: arrived_at,
+        };
+        // Read the request body (an upload, or one to discard), so the connection stays usable;
+        // the request timeout runs from the head's arrival, so it covers the upload too.
+        let read = async {
+            while let Some(frame) = body.frame().await {
+                match frame {
+                    Ok(frame) => {
+                        let n = frame
+                            .data_ref()
+                            .map_or(0, |d| bytes::Buf::remaining(d) as u64);
+                        if let Some(request) = pending.request.as_mut() {
+                            request.body_bytes += n;
+                        }
+                    }
+                    Err(_) => break,
+                }
+            }
+        };
+        match deadline {
+            Some(deadline) => tokio::time::timeout_at(deadline, read)
+                .await
+                .map_err(|_| TimedOut)?,
+            None => read.await,
+        }
+        let Some(info) = pending.answered() else {
+            return Err(TimedOut);
+        };
+        let handled = self.run(info, answer, deadline).await?;
         let hook = SentHook {
             log: self.shared.log.clone(),
             seq: handled.seq,
@@ -241,7 +407,11 @@ impl Connection {
                 headers.insert("server-timing", timing);
             }
         }
-        response
+        if last && head.version < Version::HTTP_2 {
+            // hyper closes the connection after a response that says so.
+            headers.insert(CONNECTION, HeaderValue::from_static("close"));
+        }
+        Ok(response)
     }
 }
 
@@ -300,30 +470,30 @@ mod tests {
             "m.toml",
         )
         .unwrap();
-        let get = decide(&scenario, &Method::GET, "/page.html");
+        let get = decide(&scenario, &Method::GET, "/page.html", 0);
         assert_eq!(
             (get.status, get.think),
             (StatusCode::OK, Duration::from_millis(5))
         );
         assert_eq!((get.content_length(), get.body_bytes()), (10, 10));
-        let head = decide(&scenario, &Method::HEAD, "/page.html");
+        let head = decide(&scenario, &Method::HEAD, "/page.html", 0);
         assert_eq!(
             (head.status, head.content_length(), head.body_bytes()),
             (StatusCode::OK, 10, 0)
         );
-        let post = decide(&scenario, &Method::POST, "/page.html");
+        let post = decide(&scenario, &Method::POST, "/page.html", 0);
         assert_eq!(post.status, StatusCode::METHOD_NOT_ALLOWED);
         assert_eq!(post.allow.as_deref(), Some("GET, HEAD"));
         assert_eq!(post.think, Duration::ZERO);
 
-        let upload = decide(&scenario, &Method::POST, "/up");
+        let upload = decide(&scenario, &Method::POST, "/up", 0);
         assert_eq!((upload.status, upload.body_bytes()), (StatusCode::OK, 3));
         for method in [Method::GET, Method::HEAD, Method::PUT] {
-            let refused = decide(&scenario, &method, "/up");
+            let refused = decide(&scenario, &method, "/up", 0);
             assert_eq!(refused.status, StatusCode::METHOD_NOT_ALLOWED, "{method}");
             assert_eq!(refused.allow.as_deref(), Some("POST"));
         }
-        let missing = decide(&scenario, &Method::GET, "/nope");
+        let missing = decide(&scenario, &Method::GET, "/nope", 0);
         assert_eq!(
             (missing.status, missing.body),
             (StatusCode::NOT_FOUND, AnswerBody::Text("not found\n"))

@@ -4,8 +4,10 @@
 #![forbid(unsafe_code)]
 
 mod capture;
+mod chromium;
 mod connector;
 pub use capture::{http2_paths, Capture};
+pub use chromium::{decode_png, Chromium, Rendered, Screenshot};
 pub use connector::PlainConnector;
 
 use httplab_core::Scenario;
@@ -244,4 +246,31 @@ pub fn serve(binary: &Path, scenario: &str, certs: Option<&Path>) -> (KillOnDrop
         .and_then(|p| p.trim().parse().ok())
         .unwrap_or_else(|| panic!("no port in {line:?}"));
     (child, port)
+}
+
+/// Whether this host can run the link emulator (root and `/dev/net/tun`). When it cannot:
+/// under CI, panics; otherwise prints a loud SKIP line naming the test and returns `false`.
+/// (The emulator's own `probe` gives the full diagnosis; this is the tests' cheap gate.)
+pub fn require_link(test: &str) -> bool {
+    let root = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find(|l| l.starts_with("Uid:"))
+                .and_then(|l| l.split_whitespace().nth(2).map(|euid| euid == "0"))
+        })
+        .unwrap_or(false);
+    let tun = Path::new("/dev/net/tun").exists();
+    if root && tun {
+        return true;
+    }
+    let msg = format!(
+        "{test}: the link emulator needs root and /dev/net/tun (root: {root}, /dev/net/tun: {tun})"
+    );
+    if under_ci() {
+        panic!("CI=true and {msg}");
+    }
+    eprintln!("\n**************** SKIP: {msg} ****************\n");
+    false
 }

@@ -1,12 +1,60 @@
 //! One HTTP/1.x request and response over a hyper connection, as both hyper-based clients use
-//! it: build the request head, send it, read the body to its end counting bytes, and return what
-//! the record needs. Timing comes from the connection's meter, not from here.
+//! it: build the request head, send it with its upload (`Upload`: the scenario's `body` bytes
+//! of filler), read the response body to its end counting bytes, and return what the record
+//! needs. Timing comes from the connection's meter, not from here.
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Empty};
+use http_body_util::BodyExt;
 use httplab_core::RequestSpec;
+use hyper::body::{Frame, SizeHint};
 use hyper::client::conn::http1::SendRequest;
 use hyper::{Request, Version};
+use std::convert::Infallible;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+/// Bytes per upload chunk.
+const UPLOAD_CHUNK: usize = 16 * 1024;
+/// What an upload is made of (the h2 client uploads the same byte).
+static UPLOAD_FILLER: [u8; UPLOAD_CHUNK] = [b'x'; UPLOAD_CHUNK];
+
+/// A request body of a given length, streamed in chunks from one static block (so a large
+/// upload costs no memory); its exact length goes out as `content-length`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Upload {
+    left: u64,
+}
+
+impl Upload {
+    pub fn new(len: u64) -> Self {
+        Self { left: len }
+    }
+}
+
+impl hyper::body::Body for Upload {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        if self.left == 0 {
+            return Poll::Ready(None);
+        }
+        let n = usize::try_from(self.left).map_or(UPLOAD_CHUNK, |left| left.min(UPLOAD_CHUNK));
+        self.left -= n as u64;
+        Poll::Ready(Some(Ok(Frame::data(Bytes::from_static(&UPLOAD_FILLER[..n])))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.left == 0
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        SizeHint::with_exact(self.left)
+    }
+}
 
 /// What came back.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -45,19 +93,20 @@ pub fn request_headers(
     headers
 }
 
-/// Sends one GET-like request (no body) and reads the whole response.
+/// Sends one request with `body_bytes` of upload and reads the whole response.
 pub async fn exchange_http1(
-    sender: &mut SendRequest<Empty<Bytes>>,
+    sender: &mut SendRequest<Upload>,
     method: &str,
     path: &str,
     version: Version,
     headers: &[(String, String)],
+    body_bytes: u64,
 ) -> Result<ResponseSummary, hyper::Error> {
     let mut builder = Request::builder().method(method).uri(path).version(version);
     for (name, value) in headers {
         builder = builder.header(name, value);
     }
-    let request = match builder.body(Empty::new()) {
+    let request = match builder.body(Upload::new(body_bytes)) {
         Ok(r) => r,
         Err(e) => {
             return Ok(ResponseSummary {

@@ -18,7 +18,7 @@ pub mod timing;
 
 pub use client::{ClientOptions, ProtocolClient};
 pub use connector::{BoxIo, Connection, Connector, Origin};
-pub use exchange::{exchange_http1, ResponseSummary};
+pub use exchange::{exchange_http1, ResponseSummary, Upload};
 pub use frames::{FrameCounter, FrameEnd};
 pub use meter::{ByteTimes, H2StreamTimes, Meter, Metered};
 pub use timing::RequestTiming;

@@ -70,7 +70,28 @@ impl RequestTiming {
         )
     }
 
-    /// The record of a request that failed at `failed_at`, with whatever was measured before.
+    /// The record of a request that failed at `failed_at` after (some of) it was written, e.g.
+    /// a connection closed or a stream reset with no response: its phases come from the byte
+    /// times measured so far, and the time until the failure is `wait` (no response byte had
+    /// arrived) or `receive` (a partial response). Nothing written yet: as `fail`.
+    pub fn fail_after(self, bytes: ByteTimes, failed_at: Duration, error: String) -> RequestRecord {
+        if bytes.first_write.is_none() {
+            return self.fail(failed_at, error);
+        }
+        let bytes = ByteTimes {
+            first_read: Some(bytes.first_read.unwrap_or(failed_at)),
+            last_read: Some(failed_at.max(bytes.last_read.unwrap_or(failed_at))),
+            ..bytes
+        };
+        let response = ResponseSummary {
+            error: Some(error),
+            ..ResponseSummary::default()
+        };
+        self.finish(bytes, response)
+    }
+
+    /// The record of a request that failed at `failed_at` before any of it was written, with
+    /// whatever was measured before (the whole time is `blocked`, after connect and ssl).
     pub fn fail(self, failed_at: Duration, error: String) -> RequestRecord {
         let (connect, ssl) = match self.new_connection {
             Some((tcp, tls)) => (Some(tcp), tls),
@@ -127,6 +148,16 @@ mod tests {
         Duration::from_millis(v)
     }
 
+    fn r_spec() -> RequestSpec {
+        RequestSpec {
+            id: 1,
+            method: "POST".into(),
+            path: "/a".into(),
+            body_bytes: 1_000,
+            headers: Vec::new(),
+        }
+    }
+
     #[test]
     fn phases_from_byte_times() {
         let spec = RequestSpec {
@@ -158,6 +189,28 @@ mod tests {
             (ms(1), ms(10), ms(4))
         );
         assert_eq!(r.ended_at(), ms(35));
+
+        // Sent, then the connection closed without a response at 530 ms: waiting, not blocked.
+        let mut t = RequestTiming::new(r_spec(), "http://x/a".into(), ms(10));
+        t.request_body_bytes = 1_000;
+        let sent = ByteTimes {
+            bytes_written: 1_100,
+            first_write: Some(ms(11)),
+            last_write: Some(ms(12)),
+            ..ByteTimes::default()
+        };
+        let failed = t.fail_after(sent, ms(530), "closed".into());
+        assert_eq!(
+            (failed.phases.blocked, failed.phases.send, failed.phases.wait),
+            (ms(1), ms(1), ms(518))
+        );
+        assert_eq!((failed.status, failed.error.as_deref()), (0, Some("closed")));
+        assert_eq!(failed.request_header_bytes, 100);
+        assert_eq!(failed.ended_at(), ms(530));
+        // Nothing written: all blocked.
+        let t = RequestTiming::new(r_spec(), "http://x/a".into(), ms(10));
+        let never = t.fail_after(ByteTimes::default(), ms(30), "refused".into());
+        assert_eq!((never.phases.blocked, never.phases.wait), (ms(20), ms(0)));
         assert_eq!(
             (r.request_header_bytes, r.response_header_bytes),
             (100, 200)

@@ -1,0 +1,201 @@
+//! The network a lab's runs cross: the scenario's emulated link, or plain loopback.
+//!
+//! With a `[network]` table the harness starts the link emulator and puts each side of the
+//! lab in its own namespace: the servers' listening sockets are made in the server namespace,
+//! every client socket in the client namespace, so every connection crosses the link, and the
+//! link's relay stamps packets on the same clock as the client and server events. Without the
+//! table, with the link switched off, or on a host that cannot run it (then saying why), runs go
+//! over loopback and every output says so. This module owns that choice, the sockets on each
+//! side and the link's per-run account; it does not time connections (the connector) or emulate
+//! anything itself (the link crate).
+
+use crate::HarnessError;
+use httplab_core::{Clock, LinkDirectionRecord, LinkRecord, Scenario};
+use httplab_link::{LinkEmulator, LinkOptions, RelayStats};
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Whether runs cross the emulated link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LinkMode {
+    /// The link when the scenario has a `[network]` table and the host can run it; loopback,
+    /// with the reason recorded, when it cannot.
+    #[default]
+    Auto,
+    /// The link when the scenario has a `[network]` table; failing when the host cannot run
+    /// it (tests and CI, where a silent fallback would hide the missing emulator).
+    Require,
+    /// Always loopback (`--no-link`), the `[network]` table ignored and that said.
+    Off,
+}
+
+/// Makes an unconnected TCP socket on the client's side of the network.
+pub(crate) type SocketFactory = Arc<dyn Fn() -> io::Result<std::net::TcpStream> + Send + Sync>;
+
+/// The path between the lab's clients and servers.
+pub(crate) struct NetworkPath {
+    link: Option<Arc<LinkEmulator>>,
+    /// The scenario's congestion control, set on every socket when it chose one.
+    congestion_control: Option<String>,
+    /// Why runs go over loopback although the scenario asked for a link.
+    note: Option<String>,
+}
+
+impl NetworkPath {
+    pub(crate) fn start(
+        scenario: &Scenario,
+        clock: Clock,
+        mode: LinkMode,
+        pcap: Option<PathBuf>,
+    ) -> Result<NetworkPath, HarnessError> {
+        let loopback = |note: Option<String>| NetworkPath {
+            link: None,
+            congestion_control: None,
+            note,
+        };
+        let Some(net) = &scenario.network else {
+            return Ok(loopback(None));
+        };
+        if mode == LinkMode::Off {
+            return Ok(loopback(Some(
+                "the link emulator was switched off (--no-link): the scenario's [network] \
+                 table was ignored"
+                    .into(),
+            )));
+        }
+        let started = LinkEmulator::probe()
+            .map_err(httplab_link::LinkError::from)
+            .and_then(|()| {
+                LinkEmulator::start_with(
+                    net,
+                    clock,
+                    &LinkOptions {
+                        pcap,
+                        ..LinkOptions::default()
+                    },
+                )
+            });
+        match started {
+            Ok(link) => Ok(NetworkPath {
+                link: Some(Arc::new(link)),
+                congestion_control: net.congestion_control.clone(),
+                note: None,
+            }),
+            Err(e) if mode == LinkMode::Auto => {
+                tracing::warn!("running on plain loopback: {e}");
+                Ok(loopback(Some(format!(
+                    "the scenario's network could not be emulated, so this ran on plain \
+                     loopback: {e}"
+                ))))
+            }
+            Err(e) => Err(HarnessError::Link(e)),
+        }
+    }
+
+    /// Whether runs cross the emulated link.
+    pub(crate) fn emulated(&self) -> bool {
+        self.link.is_some()
+    }
+
+    /// Why runs go over loopback although the scenario has a `[network]` table.
+    pub(crate) fn note(&self) -> Option<&str> {
+        self.note.as_deref()
+    }
+
+    /// A listening socket for a lab server: in the server namespace on the link's server
+    /// address, or on `loopback` (port 0: a free one).
+    pub(crate) fn listener(&self, loopback: SocketAddr) -> io::Result<tokio::net::TcpListener> {
+        let std = match &self.link {
+            Some(link) => {
+                let addr = SocketAddr::new(IpAddr::V4(link.server_addr()), loopback.port());
+                let listener = link.server_ns().std_listener(addr)?;
+                if let Some(cc) = &self.congestion_control {
+                    // Accepted sockets inherit the listener's congestion control.
+                    httplab_link::set_congestion(&listener, cc)?;
+                }
+                listener
+            }
+            None => {
+                let listener = std::net::TcpListener::bind(loopback)?;
+                listener.set_nonblocking(true)?;
+                listener
+            }
+        };
+        tokio::net::TcpListener::from_std(std)
+    }
+
+    /// How client sockets are made: in the client namespace with the scenario's congestion
+    /// control; `None` on loopback (the connector's own sockets).
+    pub(crate) fn socket_factory(&self) -> Option<SocketFactory> {
+        let link = self.link.clone()?;
+        let cc = self.congestion_control.clone();
+        Some(Arc::new(move || {
+            let socket = link.client_ns().tcp_socket_v4()?;
+            if let Some(cc) = &cc {
+                httplab_link::set_congestion(&socket, cc)?;
+            }
+            Ok(socket)
+        }))
+    }
+
+    /// The client's address on the link, if there is one.
+    pub(crate) fn client_ip(&self) -> Option<Ipv4Addr> {
+        self.link.as_ref().map(|l| l.client_addr())
+    }
+
+    /// Starts a run's account: the link's counters and lateness from zero.
+    pub(crate) fn begin_run(&self) {
+        if let Some(link) = &self.link {
+            link.reset_stats();
+        }
+    }
+
+    /// The link's account of the run since `begin_run`.
+    pub(crate) fn run_record(&self) -> Option<LinkRecord> {
+        let link = self.link.as_ref()?;
+        let stats = link.stats();
+        let kernel = link.kernel();
+        Some(LinkRecord {
+            congestion_control: self
+                .congestion_control
+                .clone()
+                .unwrap_or(kernel.congestion_control),
+            slow_start_after_idle: kernel.slow_start_after_idle,
+            uplink: direction(&stats.uplink),
+            downlink: direction(&stats.downlink),
+            realtime: stats.realtime,
+            trustworthy: stats.trustworthy(),
+            fault: stats.fault,
+        })
+    }
+
+    /// Stops the link, flushing its pcap file; errors are logged (the runs are done).
+    pub(crate) fn stop(&mut self) {
+        if let Some(link) = self.link.take() {
+            match Arc::try_unwrap(link) {
+                Ok(mut link) => {
+                    if let Err(e) = link.stop() {
+                        tracing::warn!("stopping the link: {e}");
+                    }
+                }
+                // A connector still holds it: it stops when the last one is dropped.
+                Err(_) => tracing::debug!("the link is still shared; it stops when dropped"),
+            }
+        }
+    }
+}
+
+fn direction(s: &RelayStats) -> LinkDirectionRecord {
+    LinkDirectionRecord {
+        packets: s.packets,
+        bytes: s.bytes,
+        drops_loss: s.drops.loss,
+        drops_queue: s.drops.queue,
+        drops_tun: s.drops.tun,
+        lateness_p50: s.lateness_p50,
+        lateness_p99: s.lateness_p99,
+        lateness_max: s.lateness_max,
+    }
+}

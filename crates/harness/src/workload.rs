@@ -1,0 +1,109 @@
+//! Issuing a scenario's requests through a protocol client, as a page load would: every request
+//! without an `after` at once, in workload order (they queue for connection or stream slots in
+//! that order), and each request with an `after` only when the response it waits for has fully
+//! arrived — the way a browser requests the stylesheet its HTML parser just found, and the
+//! fonts that stylesheet names.
+//!
+//! A released request is issued then, so its `issued_at` is the moment it was released and its
+//! phases start there (waiting for its parent is not `blocked`). If the request it waits for
+//! fails, it is never issued: its record is a failure naming the one it waited for, with
+//! `issued_at` when that failed and every phase zero — as a browser never requests what a page
+//! it could not load would have asked for. This module owns only the order of issue; the client
+//! times each request.
+
+use futures_util::stream::{FuturesUnordered, StreamExt};
+use httplab_core::{Clock, Phases, RequestRecord, RequestSpec, Scenario};
+use httplab_transport::ProtocolClient;
+use std::future::Future;
+use std::pin::Pin;
+
+type Fetch<'a> = Pin<Box<dyn Future<Output = (usize, RequestRecord)> + Send + 'a>>;
+
+/// Issues every request of `scenario` through `client`, honouring `after`, and returns their
+/// records in workload order (by request id).
+pub async fn issue(
+    client: &dyn ProtocolClient,
+    scenario: &Scenario,
+    clock: Clock,
+) -> Vec<RequestRecord> {
+    let specs = scenario.requests();
+    let parents = scenario.dependencies();
+    let mut children: Vec<Vec<usize>> = vec![Vec::new(); specs.len()];
+    for (i, parent) in parents.iter().enumerate() {
+        if let Some(p) = parent {
+            children[*p].push(i);
+        }
+    }
+    let fetch = |i: usize| fetch(client, &specs[i], i);
+
+    let mut records: Vec<Option<RequestRecord>> = vec![None; specs.len()];
+    // FuturesUnordered polls newly pushed futures in push order, so the first poll of each
+    // fetch (where its `issued_at` is taken and it joins the queue for a slot) follows the
+    // workload order, as `join_all` did.
+    let mut in_flight: FuturesUnordered<Fetch<'_>> = (0..specs.len())
+        .filter(|&i| parents[i].is_none())
+        .map(fetch)
+        .collect();
+    while let Some((i, record)) = in_flight.next().await {
+        match record.error.clone() {
+            None => in_flight.extend(children[i].iter().map(|&child| fetch(child))),
+            Some(error) => {
+                // Not issued, and neither are their own dependants: (request, the one it
+                // waited for, why that one ended).
+                let mut skip: Vec<(usize, usize, String)> =
+                    children[i].iter().map(|&c| (c, i, error.clone())).collect();
+                while let Some((child, parent, why)) = skip.pop() {
+                    let record = not_issued(&specs[child], &specs[parent], &why, clock);
+                    let why = record.error.clone().unwrap_or_default();
+                    skip.extend(children[child].iter().map(|&c| (c, child, why.clone())));
+                    records[child] = Some(record);
+                }
+            }
+        }
+        records[i] = Some(record);
+    }
+    records
+        .into_iter()
+        .zip(&specs)
+        .map(|(record, spec)| {
+            // Unreachable with a validated scenario (no cycles); kept total all the same.
+            record.unwrap_or_else(|| not_issued(spec, spec, "it waits in a cycle", clock))
+        })
+        .collect()
+}
+
+fn fetch<'a>(client: &'a dyn ProtocolClient, spec: &RequestSpec, i: usize) -> Fetch<'a> {
+    let future = client.fetch(spec.clone());
+    Box::pin(async move { (i, future.await) })
+}
+
+/// The record of a request never issued because the one it waits for failed.
+fn not_issued(
+    spec: &RequestSpec,
+    waited_for: &RequestSpec,
+    error: &str,
+    clock: Clock,
+) -> RequestRecord {
+    RequestRecord {
+        id: spec.id,
+        method: spec.method.clone(),
+        url: String::new(),
+        path: spec.path.clone(),
+        connection: None,
+        issued_at: clock.now(),
+        phases: Phases::default(),
+        status: 0,
+        http_version: String::new(),
+        request_headers: Vec::new(),
+        response_headers: Vec::new(),
+        request_header_bytes: 0,
+        request_body_bytes: 0,
+        response_header_bytes: 0,
+        response_body_bytes: 0,
+        error: Some(format!(
+            "not issued: it comes after {}, which failed ({error})",
+            waited_for.path
+        )),
+        retries: 0,
+    }
+}

@@ -1,0 +1,121 @@
+//! The emulated link's fidelity (issue 5): on a loss-free link with ample bandwidth at a 40 ms
+//! RTT, handshakes cost their round trips and page loads match the analytical model of
+//! DESIGN.md (`httplab_core::analytical`), measured on real kernel TCP between the lab's client
+//! and server namespaces.
+
+use httplab_core::analytical::{predict, PageModel};
+use httplab_core::{Protocol, RunRecord, Scenario};
+use httplab_harness::{Lab, LabOptions, LinkMode};
+use httplab_testkit::{inline_scenario, require_link, temp_dir};
+use std::sync::Arc;
+use std::time::Duration;
+
+const RTT_MS: u64 = 40;
+
+/// One link at a time: two links' relays and two labs on a 2-core machine would measure each
+/// other's scheduling, not the link.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+fn within(what: &str, got: Duration, want: Duration, tolerance: Duration) {
+    let diff = if got > want { got - want } else { want - got };
+    assert!(
+        diff <= tolerance,
+        "{what}: {got:?}, want {want:?} ± {tolerance:?}"
+    );
+}
+
+/// Runs `protocol` once over the scenario `toml` (a `[network]` table is appended) on the
+/// emulated link; `None` after a SKIP line where the link cannot run.
+async fn run_on_link(test: &str, toml: &str, protocol: Protocol) -> Option<(Scenario, RunRecord)> {
+    if !require_link(test) {
+        return None;
+    }
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let scenario = inline_scenario(&format!("{toml}\n[network]\nrtt = \"{RTT_MS}ms\"\n"));
+    let lab = Lab::start(
+        Arc::new(scenario.clone()),
+        LabOptions {
+            certs_dir: temp_dir("certs"),
+            link: LinkMode::Require,
+            ..LabOptions::default()
+        },
+    )
+    .await
+    .expect("lab starts on the emulated link");
+    assert!(lab.link_emulated());
+    let run = lab.run(protocol, 0).await.expect("run completes");
+    lab.shutdown().await;
+    assert_eq!(run.failed_requests(), 0, "{:#?}", run.requests);
+    let link = run.link.as_ref().expect("the run crossed the link");
+    assert!(link.trustworthy, "the link kept to its model: {link:#?}");
+    assert!(link.uplink.packets > 0 && link.downlink.packets > 0);
+    Some((scenario, run))
+}
+
+const ONE_SMALL: &str = "[[resource]]\npath = \"/small\"\nsize = \"1kb\"\nthink = \"10ms\"\n";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tcp_connect_and_tls_handshakes_cost_their_round_trips() {
+    let rtt = ms(RTT_MS);
+    let tls13 = format!("name = \"t\"\n[client]\ntls = true\ntls_version = \"1.3\"\n{ONE_SMALL}");
+    let Some((_, run)) = run_on_link("handshakes", &tls13, Protocol::Http10).await else {
+        return;
+    };
+    let c = &run.connections[0];
+    within("TCP connect", c.tcp_connect, rtt, ms(1));
+    let tls = c.tls.as_ref().expect("TLS");
+    within("TLS 1.3 full handshake", tls.handshake, rtt, ms(1));
+
+    let tls12 = tls13.replace("\"1.3\"", "\"1.2\"");
+    let (_, run) = run_on_link("handshakes", &tls12, Protocol::Http10)
+        .await
+        .expect("the link ran a moment ago");
+    let tls = run.connections[0].tls.as_ref().expect("TLS");
+    within("TLS 1.2 full handshake", tls.handshake, 2 * rtt, ms(1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cold_small_http10_get_is_two_round_trips_plus_think() {
+    let toml = format!("name = \"cold\"\n[client]\ntls = false\n{ONE_SMALL}");
+    let Some((_, run)) = run_on_link("cold-get", &toml, Protocol::Http10).await else {
+        return;
+    };
+    let r = &run.requests[0];
+    let total = r.ended_at() - r.issued_at;
+    within("cold GET", total, 2 * ms(RTT_MS) + ms(10), ms(2));
+    within("page", run.page_time, 2 * ms(RTT_MS) + ms(10), ms(2));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_of_small_objects_match_the_analytical_model() {
+    // 20 objects of 3 KB, 5 ms think, TLS 1.3, 6 connections per host.
+    let toml = "name = \"page\"\n[client]\ntls = true\ntls_version = \"1.3\"\n\
+                max_connections_per_host = 6\n\
+                [[resource]]\npath = \"/o/{i}\"\ncount = 20\nsize = \"3kb\"\nthink = \"5ms\"\n";
+    for protocol in [Protocol::Http10, Protocol::Http11, Protocol::H2] {
+        let Some((scenario, run)) = run_on_link("model", toml, protocol).await else {
+            return;
+        };
+        let page = PageModel::of_run(&scenario, &run).expect("the model holds here");
+        let predicted = predict(protocol, &page).expect("the model covers it");
+        let error = (run.page_time.as_secs_f64() / predicted.as_secs_f64() - 1.0).abs();
+        eprintln!(
+            "{}: measured {:?}, model {:?} ({:+.1}%)",
+            protocol.id(),
+            run.page_time,
+            predicted,
+            (run.page_time.as_secs_f64() / predicted.as_secs_f64() - 1.0) * 100.0
+        );
+        assert!(
+            error <= 0.03,
+            "{}: measured {:?} against the model's {:?}",
+            protocol.id(),
+            run.page_time,
+            predicted
+        );
+    }
+}

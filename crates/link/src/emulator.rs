@@ -1,0 +1,440 @@
+//! The link emulator as the harness sees it: two namespaces joined by a relay that behaves like
+//! the scenario's `[network]` table, started and stopped as one value, with its health
+//! ([`LinkStats::trustworthy`]) and the kernel settings at both ends ([`KernelTcp`]).
+//!
+//! It owns the wiring (which namespace gets which address, the pcap file, the order of start
+//! and stop) and the user-facing errors, including [`LinkEmulator::probe`]'s account of what a
+//! host lacks and how to fix it. It does not decide a packet's fate (`model`), make syscalls
+//! (`sys`) or move packets (`relay`).
+
+use crate::model::Link;
+use crate::netns::{self, KernelTcp, Namespace, NamespaceOptions};
+use crate::pcap::PcapWriter;
+use crate::relay::{self, DirectionState, Relay, Route, SharedPcap};
+use crate::sys;
+use crate::tun;
+use httplab_core::{Clock, NetworkSettings};
+use std::fs::File;
+use std::io::{self, BufWriter};
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// The largest p99 lateness (delivery after the model's deadline) of a trustworthy link: well
+/// under the millisecond resolution the lab reports phases at.
+pub const MAX_TRUSTWORTHY_LATENESS_P99: Duration = Duration::from_micros(500);
+/// The most packets a trustworthy link may have failed to write to a TUN device.
+pub const MAX_TRUSTWORTHY_TUN_DROPS: u64 = 0;
+/// How long `stop` waits for the relay threads (they notice within ~20 ms).
+const STOP_LIMIT: Duration = Duration::from_secs(2);
+
+/// How the emulator is started, beyond the scenario's `[network]` table.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LinkOptions {
+    /// Write every delivered packet, both directions, to this pcap file (`--pcap FILE`).
+    pub pcap: Option<PathBuf>,
+    /// Ask for `SCHED_FIFO` for the relay threads (granted to root; refused quietly otherwise,
+    /// see [`LinkStats::realtime`]).
+    pub realtime: bool,
+}
+
+impl Default for LinkOptions {
+    fn default() -> Self {
+        Self {
+            pcap: None,
+            realtime: true,
+        }
+    }
+}
+
+/// Why the link cannot run on this host, with the commands that fix it.
+#[derive(Debug, thiserror::Error)]
+pub enum LinkUnavailable {
+    #[error(
+        "the link emulator needs /dev/net/tun, which is missing ({source}): load the driver \
+         with `modprobe tun`, or create the device node with \
+         `mkdir -p /dev/net && mknod /dev/net/tun c 10 200 && chmod 0666 /dev/net/tun`"
+    )]
+    NoTunDevice { source: io::Error },
+    #[error(
+        "the link emulator cannot open /dev/net/tun ({source}): run httplab as root \
+         (`sudo httplab ...`), or let every user open it with `chmod 0666 /dev/net/tun`"
+    )]
+    TunDenied { source: io::Error },
+    #[error(
+        "the kernel refused to create a TUN device ({source}): load the driver with \
+         `modprobe tun` (a container needs the device passed in, e.g. `--device /dev/net/tun`)"
+    )]
+    TunDriver { source: io::Error },
+    #[error(
+        "the link emulator cannot create a network namespace ({source}; {user_namespace}): \
+         run httplab as root (`sudo httplab ...`), or allow unprivileged user namespaces \
+         (`sysctl -w kernel.unprivileged_userns_clone=1` on Debian, \
+         `sysctl -w kernel.apparmor_restrict_unprivileged_userns=0` on Ubuntu 24.04+, \
+         `sysctl -w user.max_user_namespaces=15000`) and run it inside \
+         `unshare --user --map-root-user --net httplab ...`; a container needs CAP_SYS_ADMIN \
+         (e.g. `--privileged`)"
+    )]
+    Namespaces {
+        source: io::Error,
+        /// What the attempt at a user namespace of the lab's own said.
+        user_namespace: String,
+    },
+}
+
+/// Everything that can go wrong starting or stopping the link.
+#[derive(Debug, thiserror::Error)]
+pub enum LinkError {
+    #[error(transparent)]
+    Unavailable(#[from] LinkUnavailable),
+    #[error("setting up the link's {what}: {source}")]
+    Setup {
+        what: &'static str,
+        source: io::Error,
+    },
+    #[error("writing the pcap file {}: {source}; check the path and the free space", path.display())]
+    Pcap { path: PathBuf, source: io::Error },
+    #[error("the link's relay threads did not stop within {0:?}")]
+    Stuck(Duration),
+}
+
+/// What one direction of the link has carried, dropped and how punctual it was.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RelayStats {
+    /// Packets written to the far TUN device.
+    pub packets: u64,
+    /// Bytes of those packets (whole IP packets).
+    pub bytes: u64,
+    pub drops: Drops,
+    /// Lateness (write time − the model's deadline) of the delivered packets.
+    pub lateness_p50: Duration,
+    pub lateness_p99: Duration,
+    pub lateness_max: Duration,
+}
+
+/// Packets dropped in one direction, by cause.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Drops {
+    /// Lost by the loss model (the scenario's `loss`).
+    pub loss: u64,
+    /// Refused by the full drop-tail queue (the scenario's `queue`).
+    pub queue: u64,
+    /// Failed to write to the TUN device: the emulator's fault, not the scenario's.
+    pub tun: u64,
+}
+
+impl RelayStats {
+    /// Whether this direction kept to the model: p99 lateness at most
+    /// [`MAX_TRUSTWORTHY_LATENESS_P99`] and no more than [`MAX_TRUSTWORTHY_TUN_DROPS`].
+    pub fn trustworthy(&self) -> bool {
+        self.lateness_p99 <= MAX_TRUSTWORTHY_LATENESS_P99
+            && self.drops.tun <= MAX_TRUSTWORTHY_TUN_DROPS
+    }
+}
+
+/// Both directions' [`RelayStats`] and how the relay ran.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LinkStats {
+    /// Client → server.
+    pub uplink: RelayStats,
+    /// Server → client.
+    pub downlink: RelayStats,
+    /// Whether the relay threads run under `SCHED_FIFO` (else the normal policy).
+    pub realtime: bool,
+    /// The first error a relay thread hit, after which its direction stopped carrying packets.
+    pub fault: Option<String>,
+}
+
+impl LinkStats {
+    /// Both directions trustworthy and no relay fault: the measurements are the scenario's.
+    pub fn trustworthy(&self) -> bool {
+        self.fault.is_none() && self.uplink.trustworthy() && self.downlink.trustworthy()
+    }
+}
+
+/// A running link: the client and server namespaces, their TUN devices and the relay.
+pub struct LinkEmulator {
+    relay: Relay,
+    pcap: Option<(PathBuf, SharedPcap)>,
+    stopped: bool,
+    // Dropped after the relay stopped: the devices, then the namespaces.
+    _tuns: [Arc<File>; 2],
+    client: Namespace,
+    server: Namespace,
+}
+
+impl LinkEmulator {
+    /// Checks, before anything runs, that this host lets the lab create a network namespace
+    /// and a TUN device in it; the error names what is missing and the commands that fix it.
+    ///
+    /// Run as root this only tries. Run unprivileged, it also tries the one other way: moving
+    /// the process into a user namespace of its own (uid and gid maps to itself), which the
+    /// kernel permits only while the process has a single thread — so call `probe` first thing
+    /// in `main`, before any runtime starts — and only where the host allows unprivileged user
+    /// namespaces. The lab's tests run as root, so that path has been exercised by hand only.
+    pub fn probe() -> Result<(), LinkUnavailable> {
+        if let Err(source) = std::fs::metadata("/dev/net/tun") {
+            return Err(LinkUnavailable::NoTunDevice { source });
+        }
+        let options = NamespaceOptions::default();
+        let ns = match Namespace::new(&options) {
+            Ok(ns) => ns,
+            Err(source) if source.kind() == io::ErrorKind::PermissionDenied => {
+                let retry = netns::enter_user_namespace().and_then(|()| Namespace::new(&options));
+                match retry {
+                    Ok(ns) => ns,
+                    Err(e) => {
+                        return Err(LinkUnavailable::Namespaces {
+                            source,
+                            user_namespace: format!("a user namespace of its own: {e}"),
+                        })
+                    }
+                }
+            }
+            Err(source) => {
+                return Err(LinkUnavailable::Namespaces {
+                    source,
+                    user_namespace: "no user namespace tried".into(),
+                })
+            }
+        };
+        let opened = ns
+            .run(|| sys::tun_open("hlprobe0").map(drop))
+            .and_then(|r| r);
+        match opened {
+            Ok(()) => Ok(()),
+            Err(source) if source.kind() == io::ErrorKind::NotFound => {
+                Err(LinkUnavailable::NoTunDevice { source })
+            }
+            Err(source) if source.kind() == io::ErrorKind::PermissionDenied => {
+                Err(LinkUnavailable::TunDenied { source })
+            }
+            Err(source) => Err(LinkUnavailable::TunDriver { source }),
+        }
+    }
+
+    /// Starts the link `net` describes, on the lab's `clock` (the one client and server
+    /// events use), writing every delivered packet to `pcap` if given.
+    pub fn start(
+        net: &NetworkSettings,
+        clock: Clock,
+        pcap: Option<PathBuf>,
+    ) -> Result<Self, LinkError> {
+        let options = LinkOptions {
+            pcap,
+            ..LinkOptions::default()
+        };
+        Self::start_with(net, clock, &options)
+    }
+
+    /// [`start`](Self::start) with every option.
+    pub fn start_with(
+        net: &NetworkSettings,
+        clock: Clock,
+        options: &LinkOptions,
+    ) -> Result<Self, LinkError> {
+        let ns_options = NamespaceOptions {
+            congestion_control: net.congestion_control.clone(),
+            slow_start_after_idle: net.slow_start_after_idle,
+        };
+        let namespace = |what| {
+            Namespace::new(&ns_options).map_err(|source| match source.kind() {
+                io::ErrorKind::PermissionDenied => {
+                    LinkError::Unavailable(LinkUnavailable::Namespaces {
+                        source,
+                        user_namespace: "see `LinkEmulator::probe`".into(),
+                    })
+                }
+                _ => LinkError::Setup { what, source },
+            })
+        };
+        let client = namespace("client namespace")?;
+        let server = namespace("server namespace")?;
+        let tun_error = |what| {
+            move |source: io::Error| match source.kind() {
+                io::ErrorKind::PermissionDenied => {
+                    LinkError::Unavailable(LinkUnavailable::TunDenied { source })
+                }
+                io::ErrorKind::NotFound => {
+                    LinkError::Unavailable(LinkUnavailable::NoTunDevice { source })
+                }
+                _ => LinkError::Setup { what, source },
+            }
+        };
+        let client_tun = Arc::new(
+            tun::open_in(&client, tun::CLIENT_ADDR).map_err(tun_error("client TUN device"))?,
+        );
+        let server_tun = Arc::new(
+            tun::open_in(&server, tun::SERVER_ADDR).map_err(tun_error("server TUN device"))?,
+        );
+
+        let pcap = match &options.pcap {
+            None => None,
+            Some(path) => {
+                let pcap_error = |source| LinkError::Pcap {
+                    path: path.clone(),
+                    source,
+                };
+                let file = File::create(path).map_err(pcap_error)?;
+                let writer = PcapWriter::new(BufWriter::new(file)).map_err(pcap_error)?;
+                Some((
+                    path.clone(),
+                    Arc::new(Mutex::new(relay::PcapTap::new(writer))),
+                ))
+            }
+        };
+
+        let link = Link::from_settings(net);
+        let relay = Relay::start(
+            Route {
+                name: "up",
+                model: link.uplink,
+                from: client_tun.clone(),
+                to: server_tun.clone(),
+            },
+            Route {
+                name: "down",
+                model: link.downlink,
+                from: server_tun.clone(),
+                to: client_tun.clone(),
+            },
+            clock,
+            pcap.as_ref().map(|(_, tap)| tap.clone()),
+            options.realtime,
+        )
+        .map_err(|source| LinkError::Setup {
+            what: "relay threads",
+            source,
+        })?;
+        Ok(Self {
+            relay,
+            pcap,
+            stopped: false,
+            _tuns: [client_tun, server_tun],
+            client,
+            server,
+        })
+    }
+
+    /// The client's namespace: make the client's sockets here ([`Namespace::tcp_socket_v4`]).
+    pub fn client_ns(&self) -> &Namespace {
+        &self.client
+    }
+
+    /// The server's namespace: bind the server's listeners here ([`Namespace::std_listener`]).
+    pub fn server_ns(&self) -> &Namespace {
+        &self.server
+    }
+
+    /// The client's address, as the server sees it.
+    pub fn client_addr(&self) -> Ipv4Addr {
+        tun::CLIENT_ADDR
+    }
+
+    /// The server's address, for the client to connect to.
+    pub fn server_addr(&self) -> Ipv4Addr {
+        tun::SERVER_ADDR
+    }
+
+    /// The TCP settings of the server's namespace, the side that sends the responses. Both
+    /// namespaces are set up alike; each one's own is at [`Namespace::kernel`].
+    pub fn kernel(&self) -> KernelTcp {
+        self.server.kernel().clone()
+    }
+
+    /// What the link has carried since it started (or since [`reset_stats`](Self::reset_stats)).
+    pub fn stats(&self) -> LinkStats {
+        LinkStats {
+            uplink: direction_stats(&self.relay.uplink),
+            downlink: direction_stats(&self.relay.downlink),
+            realtime: self.relay.realtime(),
+            fault: relay::lock(&self.relay.fault).clone(),
+        }
+    }
+
+    /// Zeroes the counters and lateness histograms, e.g. between a warm-up and a measurement.
+    pub fn reset_stats(&self) {
+        for state in [&self.relay.uplink, &self.relay.downlink] {
+            let c = &state.counters;
+            for counter in [
+                &c.packets,
+                &c.bytes,
+                &c.drops_loss,
+                &c.drops_queue,
+                &c.drops_tun,
+            ] {
+                counter.store(0, Ordering::Relaxed);
+            }
+            relay::lock(&state.lateness).reset();
+        }
+    }
+
+    /// Stops the relay (joining its threads, bounded) and flushes the pcap file. The link
+    /// carries nothing afterwards; the namespaces live until the emulator is dropped. Calling
+    /// it again does nothing.
+    pub fn stop(&mut self) -> Result<(), LinkError> {
+        if self.stopped {
+            return Ok(());
+        }
+        self.stopped = true;
+        let joined = self.relay.stop(STOP_LIMIT);
+        if let Some((path, tap)) = self.pcap.take() {
+            let mut tap = relay::lock(&tap);
+            tap.finish()
+                .map_err(|source| LinkError::Pcap { path, source })?;
+        }
+        if joined {
+            Ok(())
+        } else {
+            Err(LinkError::Stuck(STOP_LIMIT))
+        }
+    }
+}
+
+impl Drop for LinkEmulator {
+    fn drop(&mut self) {
+        if let Err(e) = self.stop() {
+            tracing::warn!("stopping the link emulator: {e}");
+        }
+    }
+}
+
+impl std::fmt::Debug for LinkEmulator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LinkEmulator")
+            .field("client", &self.client)
+            .field("server", &self.server)
+            .field("stopped", &self.stopped)
+            .finish_non_exhaustive()
+    }
+}
+
+fn direction_stats(state: &DirectionState) -> RelayStats {
+    let c = &state.counters;
+    let lateness = relay::lock(&state.lateness);
+    let at = |q: f64| {
+        if lateness.is_empty() {
+            Duration::ZERO
+        } else {
+            Duration::from_nanos(lateness.value_at_quantile(q))
+        }
+    };
+    RelayStats {
+        packets: c.packets.load(Ordering::Relaxed),
+        bytes: c.bytes.load(Ordering::Relaxed),
+        drops: Drops {
+            loss: c.drops_loss.load(Ordering::Relaxed),
+            queue: c.drops_queue.load(Ordering::Relaxed),
+            tun: c.drops_tun.load(Ordering::Relaxed),
+        },
+        lateness_p50: at(0.5),
+        lateness_p99: at(0.99),
+        lateness_max: if lateness.is_empty() {
+            Duration::ZERO
+        } else {
+            Duration::from_nanos(lateness.max())
+        },
+    }
+}

@@ -1,0 +1,203 @@
+//! Network namespaces: the client's and the server's private network stacks, each a fresh,
+//! anonymous namespace with its own loopback, routes, TCP settings and per-destination metrics
+//! cache.
+//!
+//! A namespace is made on a dedicated thread that calls `unshare(CLONE_NEWNET)` and opens
+//! `/proc/thread-self/ns/net`; the open fd is what keeps it alive. Nothing is named, mounted or
+//! written outside the process, so nothing needs cleaning up at start and nothing is left
+//! behind when the process exits, is interrupted (Ctrl-C), panics or is killed: the kernel frees
+//! the namespace, with its devices, when the last fd or socket that refers to it closes.
+//!
+//! Work runs inside a namespace through [`Namespace::run`], on a short-lived thread that has
+//! `setns` into it. A socket keeps the namespace of the thread that created it, so a listener or
+//! an unconnected socket made there can be handed to tokio on any thread afterwards.
+//!
+//! It owns the namespaces and their sysctls; it does not own the TUN devices (`tun.rs`) or move
+//! any packet (`relay.rs`).
+
+use crate::sys;
+use std::fs::File;
+use std::io;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::Path;
+
+/// The TCP settings a namespace's kernel applies to new connections, as read back from its
+/// `/proc/sys/net/ipv4` after the lab set it up.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KernelTcp {
+    /// `net.ipv4.tcp_congestion_control`: the default for sockets that do not choose one.
+    pub congestion_control: String,
+    /// `net.ipv4.tcp_slow_start_after_idle`: whether an idle connection restarts slow start.
+    pub slow_start_after_idle: bool,
+    /// `net.ipv4.tcp_no_metrics_save`: `true` keeps ssthresh and RTT estimates of one
+    /// connection from seeding the next one to the same destination.
+    pub no_metrics_save: bool,
+}
+
+/// How a namespace's TCP is set up.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NamespaceOptions {
+    /// Writes `net.ipv4.tcp_congestion_control` when set (e.g. `"cubic"`); the new
+    /// namespace inherits the host's default otherwise.
+    pub congestion_control: Option<String>,
+    /// Writes `net.ipv4.tcp_slow_start_after_idle` when set; the kernel default (1) otherwise.
+    pub slow_start_after_idle: Option<bool>,
+}
+
+/// An anonymous network namespace, alive while this value is (and while any socket made in it
+/// is open).
+#[derive(Debug)]
+pub struct Namespace {
+    fd: OwnedFd,
+    kernel: KernelTcp,
+}
+
+impl Namespace {
+    /// Creates a namespace: loopback up, IPv6 off (so the link carries only the lab's IPv4),
+    /// `tcp_no_metrics_save = 1`, and the congestion control and `tcp_slow_start_after_idle`
+    /// as `options` say. Needs
+    /// `CAP_SYS_ADMIN` (root, or a user namespace the process owns; see `LinkEmulator::probe`).
+    pub fn new(options: &NamespaceOptions) -> io::Result<Self> {
+        let options = options.clone();
+        std::thread::Builder::new()
+            .name("hl-netns".into())
+            .spawn(move || -> io::Result<Self> {
+                sys::unshare_net()?;
+                let fd = OwnedFd::from(File::open("/proc/thread-self/ns/net")?);
+                let kernel = setup_current(&options)?;
+                Ok(Self { fd, kernel })
+            })?
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    }
+
+    /// The TCP settings read back from this namespace when it was set up.
+    pub fn kernel(&self) -> &KernelTcp {
+        &self.kernel
+    }
+
+    /// Runs `f` on a short-lived thread that has joined this namespace, and returns its result.
+    /// A panic in `f` resumes on the caller.
+    pub fn run<T: Send>(&self, f: impl FnOnce() -> T + Send) -> io::Result<T> {
+        let ns = self.fd.as_fd();
+        std::thread::scope(|scope| {
+            let handle = std::thread::Builder::new()
+                .name("hl-netns-run".into())
+                .spawn_scoped(scope, move || -> io::Result<T> {
+                    sys::setns_net(ns)?;
+                    Ok(f())
+                })?;
+            handle
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        })
+    }
+
+    /// A TCP listener bound to `addr` inside this namespace, non-blocking, ready for
+    /// `tokio::net::TcpListener::from_std`.
+    pub fn std_listener(&self, addr: SocketAddr) -> io::Result<TcpListener> {
+        self.run(|| -> io::Result<TcpListener> {
+            let listener = TcpListener::bind(addr)?;
+            listener.set_nonblocking(true)?;
+            Ok(listener)
+        })?
+    }
+
+    /// An unconnected, non-blocking IPv4 TCP socket made inside this namespace, ready for
+    /// `tokio::net::TcpSocket::from_std_stream` and its `connect`.
+    pub fn tcp_socket_v4(&self) -> io::Result<TcpStream> {
+        self.run(|| -> io::Result<TcpStream> {
+            let socket = socket2::Socket::new(
+                socket2::Domain::IPV4,
+                socket2::Type::STREAM,
+                Some(socket2::Protocol::TCP),
+            )?;
+            socket.set_nonblocking(true)?;
+            Ok(socket.into())
+        })?
+    }
+}
+
+/// Sets up the calling thread's (fresh) namespace and reads its TCP settings back.
+fn setup_current(options: &NamespaceOptions) -> io::Result<KernelTcp> {
+    sys::configure_interface(
+        "lo",
+        &sys::InterfaceConfig {
+            addr: None,
+            mtu: None,
+            txqueuelen: None,
+        },
+    )?;
+    // Without IPv6 the TUN device sends no router solicitations or MLD reports of its own.
+    for knob in ["all", "default"] {
+        let path = format!("/proc/sys/net/ipv6/conf/{knob}/disable_ipv6");
+        if Path::new(&path).exists() {
+            write_sysctl(&path, "1")?;
+        }
+    }
+    write_sysctl("/proc/sys/net/ipv4/tcp_no_metrics_save", "1")?;
+    if let Some(name) = &options.congestion_control {
+        write_sysctl("/proc/sys/net/ipv4/tcp_congestion_control", name)?;
+    }
+    if let Some(on) = options.slow_start_after_idle {
+        write_sysctl(
+            "/proc/sys/net/ipv4/tcp_slow_start_after_idle",
+            if on { "1" } else { "0" },
+        )?;
+    }
+    Ok(KernelTcp {
+        congestion_control: read_sysctl("/proc/sys/net/ipv4/tcp_congestion_control")?,
+        slow_start_after_idle: read_sysctl("/proc/sys/net/ipv4/tcp_slow_start_after_idle")? != "0",
+        no_metrics_save: read_sysctl("/proc/sys/net/ipv4/tcp_no_metrics_save")? != "0",
+    })
+}
+
+/// Writes a sysctl of the calling thread's namespace (`/proc/sys/net` resolves per thread).
+fn write_sysctl(path: &str, value: &str) -> io::Result<()> {
+    std::fs::write(path, value)
+        .map_err(|e| io::Error::new(e.kind(), format!("writing {value} to {path}: {e}")))
+}
+
+fn read_sysctl(path: &str) -> io::Result<String> {
+    std::fs::read_to_string(path)
+        .map(|s| s.trim().to_owned())
+        .map_err(|e| io::Error::new(e.kind(), format!("reading {path}: {e}")))
+}
+
+/// Sets the congestion control of one TCP socket (`TCP_CONGESTION`), e.g. `"cubic"`; it must
+/// be one of the host's `net.ipv4.tcp_available_congestion_control`.
+pub fn set_congestion(socket: impl AsFd, name: &str) -> io::Result<()> {
+    sys::set_tcp_congestion(socket.as_fd(), name)
+}
+
+/// The congestion control one TCP socket uses (`TCP_CONGESTION`).
+pub fn get_congestion(socket: impl AsFd) -> io::Result<String> {
+    sys::tcp_congestion(socket.as_fd())
+}
+
+/// Moves this process into a new user namespace in which it is root, so that it may create
+/// network namespaces without being root on the host. The kernel allows this only while the
+/// process has a single thread — call it first thing in `main`, before any runtime starts — and
+/// only where the host permits unprivileged user namespaces. Honest limit: the lab's tests run
+/// as root, so this path is exercised by hand only.
+pub(crate) fn enter_user_namespace() -> io::Result<()> {
+    let status = std::fs::read_to_string("/proc/self/status")?;
+    let threads = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Threads:"))
+        .and_then(|n| n.trim().parse::<u32>().ok())
+        .unwrap_or(0);
+    if threads != 1 {
+        return Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            format!("the process has {threads} threads; a user namespace needs exactly one"),
+        ));
+    }
+    let (uid, gid) = sys::effective_ids();
+    sys::unshare_user()?;
+    std::fs::write("/proc/self/setgroups", "deny")?;
+    std::fs::write("/proc/self/uid_map", format!("0 {uid} 1"))?;
+    std::fs::write("/proc/self/gid_map", format!("0 {gid} 1"))?;
+    Ok(())
+}

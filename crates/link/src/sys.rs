@@ -1,0 +1,235 @@
+//! The crate's only `unsafe`: thin, typed wrappers around the Linux calls the I/O shell needs —
+//! namespaces (`unshare`, `setns`), the TUN device (`TUNSETIFF`), interface configuration
+//! ioctls (`SIOCSIF*`), `poll`, TCP's `TCP_CONGESTION` option and the relay threads' timer
+//! slack and scheduling policy. Each function turns `-1` into `io::Error::last_os_error()`.
+//!
+//! It owns no policy (which addresses, which names, when to call what): that is `netns.rs`,
+//! `relay.rs` and `emulator.rs`. Every `unsafe` block carries a `// SAFETY:` line.
+
+use std::ffi::CStr;
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::net::Ipv4Addr;
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::unix::fs::OpenOptionsExt;
+use std::time::Duration;
+
+/// `-1` → the thread's last OS error.
+fn check(ret: libc::c_int) -> io::Result<libc::c_int> {
+    if ret == -1 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(ret)
+    }
+}
+
+/// Moves the calling thread into a new, empty network namespace.
+pub fn unshare_net() -> io::Result<()> {
+    // SAFETY: unshare takes a flag word and touches no memory of ours; CLONE_NEWNET changes only
+    // the calling thread's network namespace.
+    check(unsafe { libc::unshare(libc::CLONE_NEWNET) }).map(drop)
+}
+
+/// Moves the whole (single-threaded) process into a new user namespace; the kernel refuses it
+/// (`EINVAL`) once the process has a second thread.
+pub fn unshare_user() -> io::Result<()> {
+    // SAFETY: as above, a flag word only.
+    check(unsafe { libc::unshare(libc::CLONE_NEWUSER) }).map(drop)
+}
+
+/// Moves the calling thread into the network namespace `ns` (an fd of `/proc/.../ns/net`).
+pub fn setns_net(ns: BorrowedFd<'_>) -> io::Result<()> {
+    // SAFETY: `ns` is a valid open fd for the duration of the call (it is borrowed).
+    check(unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) }).map(drop)
+}
+
+/// The effective user and group ids of the process.
+pub fn effective_ids() -> (u32, u32) {
+    // SAFETY: geteuid and getegid cannot fail and touch no memory.
+    unsafe { (libc::geteuid(), libc::getegid()) }
+}
+
+/// An `ifreq` naming `name`, the rest zeroed.
+fn ifreq(name: &str) -> io::Result<libc::ifreq> {
+    let bytes = name.as_bytes();
+    if bytes.is_empty() || bytes.len() >= libc::IFNAMSIZ || bytes.contains(&0) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("bad interface name {name:?}"),
+        ));
+    }
+    // SAFETY: ifreq is plain old data (arrays, integers, a union of those and a raw pointer);
+    // all-zero bytes are a valid value of it.
+    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+    for (dst, &src) in req.ifr_name.iter_mut().zip(bytes) {
+        *dst = src as libc::c_char;
+    }
+    Ok(req)
+}
+
+/// Issues an interface ioctl on `fd` with `req`.
+fn ioctl_ifreq(fd: BorrowedFd<'_>, op: libc::c_ulong, req: &mut libc::ifreq) -> io::Result<()> {
+    // SAFETY: every op passed here (TUNSETIFF, SIOCGIFFLAGS, SIOCSIF*) reads or writes exactly
+    // one `struct ifreq`, and `req` is a valid, exclusively borrowed one; `fd` is open.
+    check(unsafe { libc::ioctl(fd.as_raw_fd(), op as _, req as *mut libc::ifreq) }).map(drop)
+}
+
+/// Opens `/dev/net/tun` (non-blocking) and attaches it to a new TUN device `name` in the
+/// calling thread's network namespace: layer 3 (`IFF_TUN`), no packet-info header
+/// (`IFF_NO_PI`), and no `IFF_VNET_HDR`, so the kernel segments before the device and every
+/// read is one whole IP packet of at most the MTU. The device disappears when the file closes.
+pub fn tun_open(name: &str) -> io::Result<File> {
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open("/dev/net/tun")?;
+    let mut req = ifreq(name)?;
+    req.ifr_ifru.ifru_flags = (libc::IFF_TUN | libc::IFF_NO_PI) as libc::c_short;
+    ioctl_ifreq(
+        std::os::fd::AsFd::as_fd(&file),
+        libc::TUNSETIFF as libc::c_ulong,
+        &mut req,
+    )?;
+    Ok(file)
+}
+
+/// An `AF_INET` datagram socket in the calling thread's namespace, the handle the `SIOCSIF*`
+/// ioctls work through (they act on the socket's namespace).
+fn control_socket() -> io::Result<OwnedFd> {
+    // SAFETY: socket takes integers only.
+    let fd =
+        check(unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) })?;
+    // SAFETY: `fd` was just returned by socket, is open, and nothing else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+fn sockaddr_in(addr: Ipv4Addr) -> libc::sockaddr {
+    let sin = libc::sockaddr_in {
+        sin_family: libc::AF_INET as libc::sa_family_t,
+        sin_port: 0,
+        sin_addr: libc::in_addr {
+            s_addr: u32::from(addr).to_be(),
+        },
+        sin_zero: [0; 8],
+    };
+    // SAFETY: sockaddr_in and sockaddr are both 16-byte plain-old-data C structs; the kernel
+    // reads an AF_INET sockaddr as a sockaddr_in, which is what this reinterpretation produces.
+    unsafe { std::mem::transmute::<libc::sockaddr_in, libc::sockaddr>(sin) }
+}
+
+/// How `configure_interface` sets up an interface.
+pub struct InterfaceConfig {
+    pub addr: Option<(Ipv4Addr, Ipv4Addr)>,
+    pub mtu: Option<u32>,
+    pub txqueuelen: Option<u32>,
+}
+
+/// Sets the address and netmask, MTU and transmit queue length of `name` (each if given) and
+/// brings it up (`IFF_UP | IFF_RUNNING`), all in the calling thread's namespace.
+pub fn configure_interface(name: &str, config: &InterfaceConfig) -> io::Result<()> {
+    let sock = control_socket()?;
+    let fd = std::os::fd::AsFd::as_fd(&sock);
+    if let Some((addr, netmask)) = config.addr {
+        let mut req = ifreq(name)?;
+        req.ifr_ifru.ifru_addr = sockaddr_in(addr);
+        ioctl_ifreq(fd, libc::SIOCSIFADDR, &mut req)?;
+        let mut req = ifreq(name)?;
+        req.ifr_ifru.ifru_netmask = sockaddr_in(netmask);
+        ioctl_ifreq(fd, libc::SIOCSIFNETMASK, &mut req)?;
+    }
+    if let Some(mtu) = config.mtu {
+        let mut req = ifreq(name)?;
+        req.ifr_ifru.ifru_mtu = libc::c_int::try_from(mtu).unwrap_or(libc::c_int::MAX);
+        ioctl_ifreq(fd, libc::SIOCSIFMTU, &mut req)?;
+    }
+    if let Some(qlen) = config.txqueuelen {
+        let mut req = ifreq(name)?;
+        // `ifr_qlen` is the union's int member, the same storage as `ifru_ifindex`.
+        req.ifr_ifru.ifru_ifindex = libc::c_int::try_from(qlen).unwrap_or(libc::c_int::MAX);
+        ioctl_ifreq(fd, libc::SIOCSIFTXQLEN, &mut req)?;
+    }
+    let mut req = ifreq(name)?;
+    ioctl_ifreq(fd, libc::SIOCGIFFLAGS, &mut req)?;
+    // SAFETY: SIOCGIFFLAGS just filled the union's `ifru_flags` member.
+    let flags = unsafe { req.ifr_ifru.ifru_flags };
+    req.ifr_ifru.ifru_flags = flags | (libc::IFF_UP | libc::IFF_RUNNING) as libc::c_short;
+    ioctl_ifreq(fd, libc::SIOCSIFFLAGS, &mut req)
+}
+
+/// Waits up to `timeout` for any of `fds` to become readable and says which are; all `false`
+/// on timeout or `EINTR`.
+pub fn poll_readable<const N: usize>(
+    fds: [BorrowedFd<'_>; N],
+    timeout: Duration,
+) -> io::Result<[bool; N]> {
+    let mut pfds = fds.map(|fd| libc::pollfd {
+        fd: fd.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    });
+    let ms = libc::c_int::try_from(timeout.as_millis()).unwrap_or(libc::c_int::MAX);
+    // SAFETY: `pfds` is an array of N valid pollfds and the count says N; every fd is open
+    // while borrowed.
+    match check(unsafe { libc::poll(pfds.as_mut_ptr(), N as libc::nfds_t, ms) }) {
+        Ok(_) => Ok(pfds.map(|p| p.revents & libc::POLLIN != 0)),
+        Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok([false; N]),
+        Err(e) => Err(e),
+    }
+}
+
+/// Sets the calling thread's timer slack (how late the kernel may fire its timers) to `ns`.
+pub fn set_timer_slack(ns: u64) -> io::Result<()> {
+    let ns = libc::c_ulong::try_from(ns).unwrap_or(libc::c_ulong::MAX);
+    // SAFETY: PR_SET_TIMERSLACK takes its value by value and touches no memory of ours.
+    check(unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, ns, 0 as libc::c_ulong, 0, 0) }).map(drop)
+}
+
+/// Puts the calling thread under `SCHED_FIFO` at `priority` (needs `CAP_SYS_NICE`).
+pub fn set_fifo(priority: i32) -> io::Result<()> {
+    let param = libc::sched_param {
+        sched_priority: priority,
+    };
+    // SAFETY: `param` is a valid sched_param for the call; pid 0 means the calling thread.
+    check(unsafe { libc::sched_setscheduler(0, libc::SCHED_FIFO, &param) }).map(drop)
+}
+
+/// Sets a TCP socket's congestion control (`TCP_CONGESTION`), e.g. `"cubic"`.
+pub fn set_tcp_congestion(fd: BorrowedFd<'_>, name: &str) -> io::Result<()> {
+    let len = libc::socklen_t::try_from(name.len())
+        .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    // SAFETY: the kernel reads `len` bytes from `name`, which has exactly that many; `fd` is
+    // open while borrowed.
+    check(unsafe {
+        libc::setsockopt(
+            fd.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_CONGESTION,
+            name.as_ptr().cast(),
+            len,
+        )
+    })
+    .map(drop)
+}
+
+/// A TCP socket's congestion control (`TCP_CONGESTION`).
+pub fn tcp_congestion(fd: BorrowedFd<'_>) -> io::Result<String> {
+    let mut buf = [0u8; 32];
+    let mut len = buf.len() as libc::socklen_t;
+    // SAFETY: the kernel writes at most `len` bytes into `buf`, which has that many, and
+    // updates `len`; `fd` is open while borrowed.
+    check(unsafe {
+        libc::getsockopt(
+            fd.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_CONGESTION,
+            buf.as_mut_ptr().cast(),
+            &mut len,
+        )
+    })?;
+    let bytes = &buf[..(len as usize).min(buf.len())];
+    let name = CStr::from_bytes_until_nul(bytes)
+        .map(|c| c.to_bytes())
+        .unwrap_or(bytes);
+    Ok(String::from_utf8_lossy(name).into_owned())
+}

@@ -1,0 +1,419 @@
+//! The link emulator under the kernel's own TCP: a client socket in the client namespace, a
+//! listener in the server namespace, every packet through the TUN devices and the relay. Each
+//! test asserts what the link must reproduce — a handshake that takes one RTT, round trips of one
+//! RTT each, a bandwidth cap, transfers that survive loss — and that the relay kept to the
+//! model's schedule (p99 lateness at most 0.5 ms).
+//!
+//! They need root (namespaces and TUN devices); elsewhere they print a loud SKIP line, and fail
+//! under CI (`CI=true`). They run one at a time: they measure time on a shared, small machine.
+
+use httplab_core::{Clock, NetworkSettings};
+use httplab_link::{
+    get_congestion, set_congestion, LinkEmulator, LinkStats, MAX_TRUSTWORTHY_LATENESS_P99,
+};
+use httplab_testkit::{inline_scenario, require_tool, temp_dir, under_ci};
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
+
+const PORT: u16 = 8080;
+/// The longest any one test may take.
+const TEST_LIMIT: Duration = Duration::from_secs(90);
+
+/// Timing tests run one at a time.
+fn serial() -> MutexGuard<'static, ()> {
+    static SERIAL: Mutex<()> = Mutex::new(());
+    SERIAL.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The `[network]` table `body` describes.
+fn network(body: &str) -> NetworkSettings {
+    inline_scenario(&format!(
+        "name = \"link\"\n[network]\n{body}\n[[resource]]\npath = \"/a\"\n"
+    ))
+    .network
+    .expect("a [network] table")
+}
+
+/// Starts the link `body` describes, or returns `None` after a loud SKIP line when this host
+/// cannot run it (not root, no /dev/net/tun); under CI that is a failure instead.
+fn start(test: &str, body: &str, pcap: Option<PathBuf>) -> Option<LinkEmulator> {
+    if let Err(e) = LinkEmulator::probe() {
+        let msg = format!("{test}: the link emulator cannot run here: {e}");
+        if under_ci() {
+            panic!("CI=true and {msg}");
+        }
+        eprintln!("\n**************** SKIP: {msg} ****************\n");
+        return None;
+    }
+    Some(LinkEmulator::start(&network(body), Clock::start(), pcap).expect("link starts"))
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+}
+
+/// A listener on the server's side of the link.
+fn listen(link: &LinkEmulator) -> TcpListener {
+    let addr = SocketAddr::new(IpAddr::V4(link.server_addr()), PORT);
+    TcpListener::from_std(link.server_ns().std_listener(addr).expect("bind")).expect("listener")
+}
+
+/// One connection across the link: (client end, server end, time the client's connect took).
+async fn connect(link: &LinkEmulator, listener: &TcpListener) -> (TcpStream, TcpStream, Duration) {
+    let socket = TcpSocket::from_std_stream(link.client_ns().tcp_socket_v4().expect("socket"));
+    let addr = SocketAddr::new(IpAddr::V4(link.server_addr()), PORT);
+    let started = Instant::now();
+    let (client, accepted) = tokio::join!(
+        async {
+            let stream = socket.connect(addr).await.expect("connect");
+            (stream, started.elapsed())
+        },
+        listener.accept()
+    );
+    let (server, peer) = accepted.expect("accept");
+    assert_eq!(
+        peer.ip(),
+        IpAddr::V4(link.client_addr()),
+        "the server sees the client's address"
+    );
+    let (client, took) = client;
+    client.set_nodelay(true).expect("nodelay");
+    server.set_nodelay(true).expect("nodelay");
+    (client, server, took)
+}
+
+/// Asserts the relay kept to the model's schedule in both directions.
+fn assert_punctual(stats: &LinkStats) {
+    eprintln!("link stats: {stats:#?}");
+    for (name, d) in [("uplink", &stats.uplink), ("downlink", &stats.downlink)] {
+        assert!(
+            d.lateness_p99 <= MAX_TRUSTWORTHY_LATENESS_P99,
+            "{name} p99 lateness {:?} over {MAX_TRUSTWORTHY_LATENESS_P99:?}",
+            d.lateness_p99
+        );
+        assert_eq!(d.drops.tun, 0, "{name} failed TUN writes");
+    }
+    assert!(stats.trustworthy(), "{stats:?}");
+}
+
+fn within(what: &str, got: Duration, want: Duration, tolerance: Duration) {
+    let diff = got.abs_diff(want);
+    assert!(
+        diff <= tolerance,
+        "{what}: {got:?}, want {want:?} ± {tolerance:?}"
+    );
+}
+
+#[test]
+fn connect_takes_one_rtt() {
+    let _serial = serial();
+    let Some(link) = start("connect_takes_one_rtt", "rtt = \"40ms\"", None) else {
+        return;
+    };
+    runtime().block_on(async {
+        let listener = listen(&link);
+        for _ in 0..5 {
+            let (_client, _server, took) = connect(&link, &listener).await;
+            within(
+                "TCP connect",
+                took,
+                Duration::from_millis(40),
+                Duration::from_millis(1),
+            );
+        }
+    });
+    assert_punctual(&link.stats());
+}
+
+#[test]
+fn ping_pong_takes_one_rtt_per_exchange() {
+    let _serial = serial();
+    let Some(link) = start("ping_pong", "rtt = \"40ms\"", None) else {
+        return;
+    };
+    runtime().block_on(async {
+        let listener = listen(&link);
+        let (mut client, mut server, _) = connect(&link, &listener).await;
+        let echo = tokio::spawn(async move {
+            let mut buf = [0u8; 16];
+            for _ in 0..10 {
+                server.read_exact(&mut buf).await.expect("server read");
+                server.write_all(&buf).await.expect("server write");
+            }
+        });
+        // The server's end is established only when the handshake's last ACK arrives.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let started = Instant::now();
+        let mut buf = [0u8; 16];
+        for i in 0..10u8 {
+            client.write_all(&[i; 16]).await.expect("client write");
+            client.read_exact(&mut buf).await.expect("client read");
+            assert_eq!(buf, [i; 16]);
+        }
+        within(
+            "10 exchanges",
+            started.elapsed(),
+            Duration::from_millis(400),
+            Duration::from_millis(3),
+        );
+        echo.await.expect("echo task");
+    });
+    assert_punctual(&link.stats());
+}
+
+/// Sends `warmup + measured` bytes server → client and returns the client's goodput over the
+/// `measured` bytes, in bits/s.
+async fn goodput(
+    client: &mut TcpStream,
+    mut server: TcpStream,
+    warmup: usize,
+    measured: usize,
+) -> f64 {
+    let sender = tokio::spawn(async move {
+        let chunk = vec![0x5au8; 64 * 1024];
+        let mut left = warmup + measured;
+        while left > 0 {
+            let n = left.min(chunk.len());
+            server.write_all(&chunk[..n]).await.expect("server write");
+            left -= n;
+        }
+        server.shutdown().await.expect("shutdown");
+    });
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut got = 0usize;
+    let mut started = None;
+    loop {
+        let n = client.read(&mut buf).await.expect("client read");
+        if n == 0 {
+            break;
+        }
+        got += n;
+        if started.is_none() && got >= warmup {
+            started = Some((Instant::now(), got));
+        }
+    }
+    sender.await.expect("sender task");
+    assert_eq!(got, warmup + measured, "every byte arrives");
+    let (at, from) = started.expect("past the warm-up");
+    (got - from) as f64 * 8.0 / at.elapsed().as_secs_f64()
+}
+
+#[test]
+fn bandwidth_cap_is_met() {
+    let _serial = serial();
+    let Some(link) = start(
+        "bandwidth_cap_is_met",
+        "rtt = \"40ms\"\nbandwidth = \"20mbit\"",
+        None,
+    ) else {
+        return;
+    };
+    let bps = runtime().block_on(async {
+        let listener = listen(&link);
+        let (mut client, server, _) = connect(&link, &listener).await;
+        tokio::time::timeout(TEST_LIMIT, goodput(&mut client, server, 1 << 20, 4 << 20))
+            .await
+            .expect("transfer within the limit")
+    });
+    eprintln!(
+        "goodput over 4 MiB at a 20 Mbit/s cap: {:.2} Mbit/s",
+        bps / 1e6
+    );
+    let stats = link.stats();
+    assert!(
+        (19e6..=20e6).contains(&bps),
+        "goodput {:.2} Mbit/s, want 19–20",
+        bps / 1e6
+    );
+    assert_punctual(&stats);
+}
+
+/// One TCP data segment seen in a capture.
+struct Segment {
+    flow: (u32, u16, u32, u16),
+    seq: u32,
+    len: u32,
+}
+
+/// The TCP segments of an IPv4, LINKTYPE_RAW pcap file, in capture order.
+fn segments(pcap: &Path) -> (usize, Vec<Segment>) {
+    let bytes = std::fs::read(pcap).expect("read pcap");
+    assert!(bytes.len() >= 24, "pcap file header");
+    let u32_at = |b: &[u8], i: usize| u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
+    assert_eq!(u32_at(&bytes, 20), 101, "LINKTYPE_RAW");
+    let (mut at, mut records, mut out) = (24, 0, Vec::new());
+    while at + 16 <= bytes.len() {
+        let caplen = u32_at(&bytes, at + 8) as usize;
+        let p = &bytes[at + 16..at + 16 + caplen];
+        at += 16 + caplen;
+        records += 1;
+        if p[0] >> 4 != 4 || p[9] != 6 {
+            continue;
+        }
+        let ihl = usize::from(p[0] & 0x0f) * 4;
+        let total = usize::from(u16::from_be_bytes([p[2], p[3]]));
+        let t = &p[ihl..];
+        let doff = usize::from(t[12] >> 4) * 4;
+        let be32 = |b: &[u8], i: usize| u32::from_be_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
+        out.push(Segment {
+            flow: (
+                be32(p, 12),
+                u16::from_be_bytes([t[0], t[1]]),
+                be32(p, 16),
+                u16::from_be_bytes([t[2], t[3]]),
+            ),
+            seq: be32(t, 4),
+            len: (total - ihl - doff) as u32,
+        });
+    }
+    assert_eq!(at, bytes.len(), "the capture ends on a record boundary");
+    (records, out)
+}
+
+/// Data segments that go back below the highest sequence number already seen in their flow:
+/// with a link that never reorders, each one is a retransmission.
+fn retransmissions(segments: &[Segment]) -> usize {
+    let mut highest: HashMap<(u32, u16, u32, u16), u32> = HashMap::new();
+    let mut count = 0;
+    for s in segments.iter().filter(|s| s.len > 0) {
+        let end = s.seq.wrapping_add(s.len);
+        match highest.get_mut(&s.flow) {
+            None => {
+                highest.insert(s.flow, end);
+            }
+            Some(h) => {
+                if (s.seq.wrapping_sub(*h) as i32) < 0 {
+                    count += 1;
+                }
+                if (end.wrapping_sub(*h) as i32) > 0 {
+                    *h = end;
+                }
+            }
+        }
+    }
+    count
+}
+
+#[test]
+fn transfers_survive_loss_and_the_capture_shows_retransmissions() {
+    let _serial = serial();
+    let dir = temp_dir("link-loss");
+    let pcap = dir.join("loss.pcap");
+    let Some(mut link) = start(
+        "transfers_survive_loss",
+        "rtt = \"40ms\"\nloss = \"2%\"\nseed = 5",
+        Some(pcap.clone()),
+    ) else {
+        return;
+    };
+    runtime().block_on(async {
+        let listener = listen(&link);
+        for run in 0..3 {
+            let (mut client, server, _) = connect(&link, &listener).await;
+            let bps = tokio::time::timeout(TEST_LIMIT, goodput(&mut client, server, 0, 1 << 20))
+                .await
+                .unwrap_or_else(|_| {
+                    panic!("run {run}: 1 MiB through 2% loss within {TEST_LIMIT:?}")
+                });
+            eprintln!(
+                "run {run}: 1 MiB at 2% loss each way: {:.2} Mbit/s",
+                bps / 1e6
+            );
+        }
+    });
+    let stats = link.stats();
+    link.stop().expect("link stops and flushes its capture");
+    assert!(
+        stats.downlink.drops.loss > 0 && stats.uplink.drops.loss > 0,
+        "{stats:?}"
+    );
+    let (records, segments) = segments(&pcap);
+    assert_eq!(
+        records as u64,
+        stats.uplink.packets + stats.downlink.packets,
+        "the capture holds every delivered packet"
+    );
+    let retransmitted = retransmissions(&segments);
+    eprintln!(
+        "lost by the link: {} down, {} up; retransmissions in the capture: {retransmitted}",
+        stats.downlink.drops.loss, stats.uplink.drops.loss
+    );
+    assert!(retransmitted > 0, "the capture shows retransmissions");
+    if let Some(tshark) = require_tool("tshark", "transfers_survive_loss", "apt-get install tshark")
+    {
+        let out = std::process::Command::new(tshark)
+            .arg("-r")
+            .arg(&pcap)
+            .args(["-Y", "tcp.analysis.retransmission"])
+            .output()
+            .expect("tshark runs");
+        assert!(
+            out.status.success(),
+            "tshark: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let flagged = String::from_utf8_lossy(&out.stdout).lines().count();
+        eprintln!("tshark flags {flagged} retransmissions");
+        assert!(flagged > 0, "tshark sees retransmissions");
+    }
+    assert_punctual(&stats);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn namespaces_have_the_scenarios_tcp_settings() {
+    let _serial = serial();
+    let host_sysctl =
+        || std::fs::read_to_string("/proc/sys/net/ipv4/tcp_no_metrics_save").expect("host sysctl");
+    let host_before = host_sysctl();
+    let Some(link) = start(
+        "namespaces_have_the_scenarios_tcp_settings",
+        "rtt = \"0\"\ncongestion_control = \"reno\"\nslow_start_after_idle = false",
+        None,
+    ) else {
+        return;
+    };
+    for ns in [link.client_ns(), link.server_ns()] {
+        let k = ns.kernel();
+        assert_eq!(k.congestion_control, "reno");
+        assert!(!k.slow_start_after_idle);
+        assert!(k.no_metrics_save);
+    }
+    assert_eq!(link.kernel().congestion_control, "reno");
+    assert_eq!(
+        host_sysctl(),
+        host_before,
+        "the host keeps its own settings"
+    );
+
+    let socket = link.client_ns().tcp_socket_v4().expect("socket");
+    assert_eq!(
+        get_congestion(&socket).expect("get"),
+        "reno",
+        "the namespace default"
+    );
+    set_congestion(&socket, "cubic").expect("set cubic");
+    assert_eq!(get_congestion(&socket).expect("get"), "cubic");
+
+    // The server's namespace is reachable only through the link: not from the host.
+    let listener = link
+        .server_ns()
+        .std_listener(SocketAddr::new(IpAddr::V4(link.server_addr()), PORT))
+        .expect("bind");
+    let from_host = std::net::TcpStream::connect_timeout(
+        &listener.local_addr().expect("addr"),
+        Duration::from_millis(200),
+    );
+    assert!(
+        from_host.is_err(),
+        "the host reached the server's namespace"
+    );
+}
