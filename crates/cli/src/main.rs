@@ -6,7 +6,7 @@
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use httplab_core::{units, Protocol, Scenario};
-use httplab_harness::{environment_facts, Lab, LabOptions};
+use httplab_harness::{environment_facts, Lab, LabOptions, LinkMode};
 use httplab_report::{summarize, Environment};
 use httplab_server::LabServer;
 use httplab_tls::{CertStore, ALPN_HTTP10, ALPN_HTTP11};
@@ -49,6 +49,13 @@ enum Command {
         /// --set client.profile=ie7 (repeatable; VALUE is TOML if it parses, else a string).
         #[arg(long = "set", value_name = "KEY=VALUE")]
         set: Vec<String>,
+        /// Write every packet the emulated link carries, with its real timestamp, to this pcap
+        /// file (tshark and Wireshark open it; with SSLKEYLOGFILE set, TLS decrypts too).
+        #[arg(long, value_name = "FILE")]
+        pcap: Option<PathBuf>,
+        /// Run on plain loopback even when the scenario has a [network] table.
+        #[arg(long)]
+        no_link: bool,
     },
     /// Serve a scenario's resources alone, for curl, h2load or a browser.
     Serve {
@@ -140,7 +147,10 @@ async fn dispatch(command: Command) -> Result<()> {
         Command::Profiles => {
             println!("{:<10} {:>11}  source", "profile", "connections");
             for p in httplab_core::profile::PROFILES {
-                println!("{:<10} {:>11}  {}", p.name, p.max_connections_per_host, p.source);
+                println!(
+                    "{:<10} {:>11}  {}",
+                    p.name, p.max_connections_per_host, p.source
+                );
             }
             Ok(())
         }
@@ -151,7 +161,12 @@ async fn dispatch(command: Command) -> Result<()> {
             repeat,
             quiet,
             set,
-        } => run(&scenario, &set, out, protocols, repeat, quiet).await,
+            pcap,
+            no_link,
+        } => {
+            let link = LinkChoice { pcap, no_link };
+            run(&scenario, &set, out, protocols, repeat, quiet, link).await
+        }
         Command::Serve {
             scenario,
             listen,
@@ -204,7 +219,9 @@ fn list_scenarios(dir: Option<PathBuf>) -> Result<()> {
         .collect();
     files.sort();
     for file in files {
-        let name = file.file_stem().map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+        let name = file
+            .file_stem()
+            .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
         let source = std::fs::read_to_string(&file).unwrap_or_default();
         let summary = httplab_core::scenario::comment_summary(&source)
             .unwrap_or_else(|| "(no comment block)".to_string());
@@ -222,6 +239,12 @@ fn ids(protocols: &[Protocol]) -> String {
         .join(", ")
 }
 
+/// How `run` uses the link emulator.
+struct LinkChoice {
+    pcap: Option<PathBuf>,
+    no_link: bool,
+}
+
 async fn run(
     path: &Path,
     set: &[String],
@@ -229,6 +252,7 @@ async fn run(
     protocols: Option<Vec<String>>,
     repeat: Option<u32>,
     quiet: bool,
+    link: LinkChoice,
 ) -> Result<()> {
     let mut scenario = load_with(path, set)?;
     if let Some(list) = protocols {
@@ -259,7 +283,28 @@ async fn run(
     let out = out.unwrap_or_else(|| Path::new("reports").join(&scenario.name));
     let scenario = Arc::new(scenario);
 
-    let lab = Lab::start(scenario.clone(), LabOptions::default()).await?;
+    if link.pcap.is_some() && (scenario.network.is_none() || link.no_link) {
+        return Err(UsageError(
+            "--pcap records the emulated link's packets: the scenario needs a [network] table \
+             (e.g. --set network.rtt=40ms), and --no-link switches the link off"
+                .into(),
+        )
+        .into());
+    }
+    let options = LabOptions {
+        link: if link.no_link {
+            LinkMode::Off
+        } else {
+            LinkMode::Auto
+        },
+        pcap: link.pcap.clone(),
+        ..LabOptions::default()
+    };
+    let lab = Lab::start(scenario.clone(), options).await?;
+    let network_note = lab.network_note().map(str::to_string);
+    if let Some(note) = &network_note {
+        eprintln!("note: {note}");
+    }
     let total = (lab.plan(&scenario.protocols).len() * scenario.repeat as usize) as u64;
     let bar = if quiet {
         ProgressBar::hidden()
@@ -291,11 +336,12 @@ async fn run(
     lab.shutdown().await;
     let runs = result?;
 
-    let env = Environment {
+    let mut env = Environment {
         httplab_version: env!("CARGO_PKG_VERSION").to_string(),
         command_line: std::env::args().collect::<Vec<_>>().join(" "),
         ..environment(&environment_facts())
     };
+    env.notes.extend(network_note);
     let written = httplab_report::write_all(&out, &scenario, &runs, &env)
         .with_context(|| format!("writing the reports into {}", out.display()))?;
     if !quiet {

@@ -24,14 +24,14 @@ pub mod units;
 
 pub use clock::Clock;
 pub use network::{LossModel, NetworkSettings};
-pub use protocol::Protocol;
-pub use record::{
-    CloseReason, ConnectionRecord, H2FrameCounts, H2FrameDirection, HandshakeKind, LinkDirectionRecord,
-    LinkRecord, Phases,
-    RequestRecord, RunRecord, ServerRequestRecord, TlsRecord,
-};
 pub use overrides::Override;
 pub use profile::Profile;
+pub use protocol::Protocol;
+pub use record::{
+    CloseReason, ConnectionRecord, H2FrameCounts, H2FrameDirection, HandshakeKind,
+    LinkDirectionRecord, LinkRecord, Phases, RequestRecord, RunRecord, ServerRequestRecord,
+    TlsRecord,
+};
 pub use scenario::{
     ClientVariant, PipeliningModel, RequestSpec, Resource, Respond, Scenario, ScenarioError,
     TlsVersion,

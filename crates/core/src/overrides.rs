@@ -40,8 +40,7 @@ impl std::str::FromStr for Override {
         let parts: Vec<&str> = key.split('.').collect();
         let bare = |p: &str| {
             !p.is_empty()
-                && p
-                    .chars()
+                && p.chars()
                     .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
         };
         if parts.len() > 2 || !parts.iter().all(|p| bare(p)) {
@@ -113,7 +112,12 @@ impl Edited {
             }
             (at as isize - shift).max(0) as usize
         };
-        ScenarioError::at(file, source, Some(back(span.start)..back(span.end)), message)
+        ScenarioError::at(
+            file,
+            source,
+            Some(back(span.start)..back(span.end)),
+            message,
+        )
     }
 }
 
@@ -142,23 +146,25 @@ pub(crate) fn apply(
             Some((table, key)) => (Some(table), key),
         };
         match table {
-            None => match entry(root.get_ref(), key) {
-                Some((DeValue::Table(_), _)) => {
-                    return Err(fail(
-                        o,
-                        format!("`{key}` is a table: set one of its keys, e.g. --set network.rtt=100ms"),
-                    ))
-                }
-                Some((DeValue::Array(_), _)) if key == "resource" => {
-                    return Err(fail(
+            None => {
+                match entry(root.get_ref(), key) {
+                    Some((DeValue::Table(_), _)) => {
+                        return Err(fail(
+                            o,
+                            format!(
+                            "`{key}` is a table: set one of its keys, e.g. --set network.rtt=100ms"
+                        ),
+                        ))
+                    }
+                    Some((DeValue::Array(_), _)) if key == "resource" => return Err(fail(
                         o,
                         "[[resource]] tables cannot be set from the command line: edit the file"
                             .into(),
-                    ))
+                    )),
+                    Some((_, span)) => changes.push((span, o.toml_value(), o)),
+                    None => changes.push((0..0, format!("{line}\n"), o)),
                 }
-                Some((_, span)) => changes.push((span, o.toml_value(), o)),
-                None => changes.push((0..0, format!("{line}\n"), o)),
-            },
+            }
             Some(table) => match entry(root.get_ref(), table) {
                 Some((DeValue::Table(t), _)) => match entry(&t, key) {
                     Some((_, span)) => changes.push((span, o.toml_value(), o)),
@@ -176,15 +182,12 @@ pub(crate) fn apply(
                 Some((DeValue::Array(_), _)) => {
                     return Err(fail(
                         o,
-                        format!("[[{table}]] tables cannot be set from the command line: edit the file"),
+                        format!(
+                            "[[{table}]] tables cannot be set from the command line: edit the file"
+                        ),
                     ))
                 }
-                Some(_) => {
-                    return Err(fail(
-                        o,
-                        format!("`{table}` is not a table in this file"),
-                    ))
-                }
+                Some(_) => return Err(fail(o, format!("`{table}` is not a table in this file"))),
                 None => match new_tables.iter_mut().find(|(t, _)| t == table) {
                     Some((_, keys)) => keys.push(o),
                     None => new_tables.push((table.to_string(), vec![o])),
@@ -308,14 +311,28 @@ mod tests {
     fn mistakes_name_the_override_or_keep_their_place_in_the_file() {
         let e = parse(&["network.rtt=fast"]).unwrap_err();
         assert_eq!(e.line, 0, "{e}");
-        assert!(e.to_string().starts_with("s.toml: --set network.rtt=fast: "), "{e}");
+        assert!(
+            e.to_string()
+                .starts_with("s.toml: --set network.rtt=fast: "),
+            "{e}"
+        );
         assert!(e.message.contains("not a duration"), "{e}");
         let e = parse(&["client.profile=netscape"]).unwrap_err();
-        assert!(e.message.starts_with("--set client.profile=netscape: unknown profile"), "{e}");
+        assert!(
+            e.message
+                .starts_with("--set client.profile=netscape: unknown profile"),
+            "{e}"
+        );
         let e = parse(&["client.conections=3"]).unwrap_err();
         assert!(e.message.contains("unknown field"), "{e}");
-        assert!(parse(&["resource.size=1kb"]).unwrap_err().message.contains("[[resource]]"));
-        assert!(parse(&["network=1"]).unwrap_err().message.contains("is a table"));
+        assert!(parse(&["resource.size=1kb"])
+            .unwrap_err()
+            .message
+            .contains("[[resource]]"));
+        assert!(parse(&["network=1"])
+            .unwrap_err()
+            .message
+            .contains("is a table"));
         // A mistake elsewhere in the file keeps its line and column despite the edits above it.
         let broken = FILE.replace("size = \"1kb\"", "size = \"1 parsec\"");
         let e = Scenario::parse_with_overrides(

@@ -728,7 +728,11 @@ impl RawScenario {
                 ),
             )),
         };
-        let server_respond = self.server.respond.as_ref().map(|r| (*r.get_ref(), r.span()));
+        let server_respond = self
+            .server
+            .respond
+            .as_ref()
+            .map(|r| (*r.get_ref(), r.span()));
         let server_request_timeout = timeout(&self.server.request_timeout, "request_timeout")?;
         let keep_alive_timeout = timeout(&self.server.keep_alive_timeout, "keep_alive_timeout")?;
         let max_connections = match &self.server.max_connections {
@@ -959,8 +963,11 @@ fn client_variants(
             list.iter().copied().map(Some).collect()
         }
     }
-    let (profile_dim, tls_dim, resume_dim) =
-        (or_none(profiles), or_none(tls_versions), or_none(resumptions));
+    let (profile_dim, tls_dim, resume_dim) = (
+        or_none(profiles),
+        or_none(tls_versions),
+        or_none(resumptions),
+    );
     let mut variants = Vec::new();
     for &profile in &profile_dim {
         for &tls_version in &tls_dim {
@@ -1270,7 +1277,11 @@ think = "5ms"
         assert_eq!((cookie.0.as_str(), cookie.1.len()), ("cookie", 2_000));
         // Bad values are located like every other mistake.
         for (src, line, words) in [
-            ("[client]\ntls_version = \"1.1\"\n", 3, "unknown `tls_version`"),
+            (
+                "[client]\ntls_version = \"1.1\"\n",
+                3,
+                "unknown `tls_version`",
+            ),
             ("[client]\ncookie = \"1mb\"\n", 3, "at most 64kib"),
             ("[client]\nh2_stream_window = \"3gb\"\n", 3, "2^31-1"),
             ("[server]\nmax_concurrent_streams = 0\n", 3, "at least 1"),
@@ -1307,11 +1318,16 @@ think = "5ms"
         assert_eq!(one("").client.max_connections_per_host, 6);
         assert_eq!(one("profile = \"ie7\"").client.max_connections_per_host, 2);
         assert_eq!(
-            one("profile = \"unlimited\"").client.max_connections_per_host,
+            one("profile = \"unlimited\"")
+                .client
+                .max_connections_per_host,
             crate::profile::UNLIMITED_CONNECTIONS
         );
         let over = one("profile = \"ie11\"\nmax_connections_per_host = 4");
-        assert_eq!(over.client.max_connections_per_host, 4, "the number overrides");
+        assert_eq!(
+            over.client.max_connections_per_host, 4,
+            "the number overrides"
+        );
         assert_eq!(over.client.profile.map(|p| p.name), Some("ie11"));
         assert!(over.variants.is_empty());
 
@@ -1334,15 +1350,26 @@ think = "5ms"
         let labels: Vec<&str> = s.variants.iter().map(|v| v.label.as_str()).collect();
         assert_eq!(
             labels,
-            ["tls1.2-full", "tls1.2-resumed", "tls1.3-full", "tls1.3-resumed"]
+            [
+                "tls1.2-full",
+                "tls1.2-resumed",
+                "tls1.3-full",
+                "tls1.3-resumed"
+            ]
         );
         let v = &s.variants[3].client;
-        assert_eq!((v.tls_version, v.resumption), (Some(TlsVersion::Tls13), true));
+        assert_eq!(
+            (v.tls_version, v.resumption),
+            (Some(TlsVersion::Tls13), true)
+        );
         // A one-item list is a single value.
         assert!(one("profile = [\"safari\"]").variants.is_empty());
 
         for (client, words) in [
-            ("profile = \"netscape\"", "unknown profile `netscape`: use one of ie7, ie8"),
+            (
+                "profile = \"netscape\"",
+                "unknown profile `netscape`: use one of ie7, ie8",
+            ),
             ("profile = [\"ie7\", \"ie7\"]", "listed twice"),
             ("profile = []", "empty list"),
             (
@@ -1382,22 +1409,74 @@ think = "5ms"
         assert_eq!(up.respond, Respond::Never);
         assert_eq!(up.request_timeout, Some(Duration::from_millis(500)));
         let a = s.resource("/a").unwrap();
-        assert_eq!(a.think_distribution, Think::Exp { mean: Duration::from_millis(20) });
-        assert_eq!(a.request_timeout, Some(Duration::from_secs(120)), "from [server]");
+        assert_eq!(
+            a.think_distribution,
+            Think::Exp {
+                mean: Duration::from_millis(20)
+            }
+        );
+        assert_eq!(
+            a.request_timeout,
+            Some(Duration::from_secs(120)),
+            "from [server]"
+        );
         let b = s.resource("/b").unwrap();
         assert_eq!(b.respond, Respond::Always);
         assert!(matches!(b.think_distribution, Think::Uniform { .. }));
-        assert_eq!(parse_ok("name = \"d\"\n[[resource]]\npath = \"/a\"\n").seed, DEFAULT_SEED);
+        assert_eq!(
+            parse_ok("name = \"d\"\n[[resource]]\npath = \"/a\"\n").seed,
+            DEFAULT_SEED
+        );
 
         for (src, line, col, words) in [
-            ("[[resource]]\npath = \"/a\"\nrespond = \"sometimes\"\n", 4, 11, "unknown variant `sometimes`"),
-            ("[[resource]]\npath = \"/a\"\nrespond = \"never\"\n", 4, 11, "request_timeout"),
-            ("[server]\nrespond = \"never\"\n[[resource]]\npath = \"/a\"\n", 3, 11, "request_timeout"),
-            ("[server]\nrequest_timeout = \"0ms\"\n[[resource]]\npath = \"/a\"\n", 3, 19, "above zero"),
-            ("[server]\nmax_connections = 0\n[[resource]]\npath = \"/a\"\n", 3, 19, "backlog"),
-            ("[server]\nmax_requests_per_connection = 0\n[[resource]]\npath = \"/a\"\n", 3, 31, "at least 1"),
-            ("[[resource]]\npath = \"/a\"\nthink = \"uniform(9ms,1ms)\"\n", 4, 9, "low <= high"),
-            ("[[resource]]\npath = \"/a\"\nthink = \"gauss(1ms)\"\n", 4, 9, "normal(20ms,5ms)"),
+            (
+                "[[resource]]\npath = \"/a\"\nrespond = \"sometimes\"\n",
+                4,
+                11,
+                "unknown variant `sometimes`",
+            ),
+            (
+                "[[resource]]\npath = \"/a\"\nrespond = \"never\"\n",
+                4,
+                11,
+                "request_timeout",
+            ),
+            (
+                "[server]\nrespond = \"never\"\n[[resource]]\npath = \"/a\"\n",
+                3,
+                11,
+                "request_timeout",
+            ),
+            (
+                "[server]\nrequest_timeout = \"0ms\"\n[[resource]]\npath = \"/a\"\n",
+                3,
+                19,
+                "above zero",
+            ),
+            (
+                "[server]\nmax_connections = 0\n[[resource]]\npath = \"/a\"\n",
+                3,
+                19,
+                "backlog",
+            ),
+            (
+                "[server]\nmax_requests_per_connection = 0\n[[resource]]\npath = \"/a\"\n",
+                3,
+                31,
+                "at least 1",
+            ),
+            (
+                "[[resource]]\npath = \"/a\"\nthink = \"uniform(9ms,1ms)\"\n",
+                4,
+                9,
+                "low <= high",
+            ),
+            (
+                "[[resource]]\npath = \"/a\"\nthink = \"gauss(1ms)\"\n",
+                4,
+                9,
+                "normal(20ms,5ms)",
+            ),
         ] {
             let e = error_of(&format!("name = \"x\"\n{src}"));
             assert_eq!((e.line, e.column), (line, col), "{src}: {e}");
@@ -1431,10 +1510,16 @@ think = "5ms"
     #[test]
     fn summaries_come_from_the_comment_block() {
         assert_eq!(
-            comment_summary("\n# quickstart — one page of 13 resources.\n#\n# more\nname = \"q\"\n").as_deref(),
+            comment_summary(
+                "\n# quickstart — one page of 13 resources.\n#\n# more\nname = \"q\"\n"
+            )
+            .as_deref(),
             Some("one page of 13 resources.")
         );
-        assert_eq!(comment_summary("# just words\n").as_deref(), Some("just words"));
+        assert_eq!(
+            comment_summary("# just words\n").as_deref(),
+            Some("just words")
+        );
         assert_eq!(comment_summary("name = \"q\"\n"), None);
     }
 }

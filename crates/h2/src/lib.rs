@@ -179,7 +179,9 @@ impl Http2Client {
             drop(slot);
             match result {
                 Ok(done) => return timing.finish(done.bytes, done.response),
-                Err(failed) if failed.error.is_refused() && timing.retries < MAX_REFUSED_RETRIES => {
+                Err(failed)
+                    if failed.error.is_refused() && timing.retries < MAX_REFUSED_RETRIES =>
+                {
                     tracing::debug!(
                         "request {} refused by the server; sending it again",
                         spec.id

@@ -11,14 +11,14 @@
 mod connector;
 mod environment;
 mod lab;
-mod workload;
 mod network;
+mod workload;
 
 pub use connector::LabConnector;
 pub use environment::environment_facts;
 pub use lab::{Lab, LabOptions, Progress, RunConfig};
-pub use workload::issue;
 pub use network::LinkMode;
+pub use workload::issue;
 
 /// Why a run could not happen.
 #[derive(Debug, thiserror::Error)]

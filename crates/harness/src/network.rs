@@ -13,9 +13,10 @@ use crate::HarnessError;
 use httplab_core::{Clock, LinkDirectionRecord, LinkRecord, Scenario};
 use httplab_link::{LinkEmulator, LinkOptions, RelayStats};
 use std::io;
+use std::net::TcpStream;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{mpsc, Arc, Mutex};
 
 /// Whether runs cross the emulated link.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -128,15 +129,41 @@ impl NetworkPath {
 
     /// How client sockets are made: in the client namespace with the scenario's congestion
     /// control; `None` on loopback (the connector's own sockets).
+    ///
+    /// One thread stays in the client namespace and makes sockets on request, rather than a
+    /// thread spawned per socket: a spawn costs a few hundred microseconds, which HTTP/1.0
+    /// would pay on every request. The thread ends when the last factory is dropped.
     pub(crate) fn socket_factory(&self) -> Option<SocketFactory> {
         let link = self.link.clone()?;
         let cc = self.congestion_control.clone();
+        let (requests, incoming) = mpsc::channel::<mpsc::Sender<io::Result<TcpStream>>>();
+        let spawned = std::thread::Builder::new()
+            .name("hl-client-sockets".into())
+            .spawn(move || {
+                let served = link.client_ns().run(move || {
+                    for reply in incoming {
+                        let _ = reply.send(new_socket(cc.as_deref()));
+                    }
+                });
+                if let Err(e) = served {
+                    tracing::warn!("the client namespace's socket thread failed: {e}");
+                }
+            });
+        if let Err(e) = spawned {
+            tracing::warn!("no socket thread for the client namespace: {e}");
+            return None;
+        }
+        let requests = Mutex::new(requests);
         Some(Arc::new(move || {
-            let socket = link.client_ns().tcp_socket_v4()?;
-            if let Some(cc) = &cc {
-                httplab_link::set_congestion(&socket, cc)?;
-            }
-            Ok(socket)
+            let (reply, answer) = mpsc::channel();
+            requests
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .send(reply)
+                .map_err(|_| io::Error::other("the client namespace's socket thread is gone"))?;
+            answer
+                .recv()
+                .map_err(|_| io::Error::other("the client namespace's socket thread is gone"))?
         }))
     }
 
@@ -171,20 +198,47 @@ impl NetworkPath {
         })
     }
 
-    /// Stops the link, flushing its pcap file; errors are logged (the runs are done).
+    /// Stops the link, flushing its pcap file; errors are logged (the runs are done). The
+    /// socket threads of finished runs let go of it as their factories are dropped, so this
+    /// waits (bounded) until it holds the link alone.
     pub(crate) fn stop(&mut self) {
-        if let Some(link) = self.link.take() {
+        let Some(mut link) = self.link.take() else {
+            return;
+        };
+        for _ in 0..STOP_TRIES {
             match Arc::try_unwrap(link) {
-                Ok(mut link) => {
-                    if let Err(e) = link.stop() {
+                Ok(mut alone) => {
+                    if let Err(e) = alone.stop() {
                         tracing::warn!("stopping the link: {e}");
                     }
+                    return;
                 }
-                // A connector still holds it: it stops when the last one is dropped.
-                Err(_) => tracing::debug!("the link is still shared; it stops when dropped"),
+                Err(shared) => {
+                    link = shared;
+                    std::thread::sleep(STOP_PAUSE);
+                }
             }
         }
+        tracing::warn!("the link is still in use; it stops when its last user lets go");
     }
+}
+
+/// How often, and how far apart, `stop` looks for the link to be free.
+const STOP_TRIES: u32 = 200;
+const STOP_PAUSE: std::time::Duration = std::time::Duration::from_millis(10);
+
+/// An unconnected, non-blocking IPv4 TCP socket, made in the calling thread's namespace.
+fn new_socket(congestion_control: Option<&str>) -> io::Result<TcpStream> {
+    let socket = socket2::Socket::new(
+        socket2::Domain::IPV4,
+        socket2::Type::STREAM,
+        Some(socket2::Protocol::TCP),
+    )?;
+    socket.set_nonblocking(true)?;
+    if let Some(cc) = congestion_control {
+        httplab_link::set_congestion(&socket, cc)?;
+    }
+    Ok(socket.into())
 }
 
 fn direction(s: &RelayStats) -> LinkDirectionRecord {

@@ -41,7 +41,11 @@ async fn run(protocol: Protocol) -> RunRecord {
     assert_eq!(run.server.len(), 9, "the server logged every arrival");
     for s in &run.server {
         assert_eq!(s.status, 0, "{}: nothing was answered", s.path);
-        assert_eq!(s.request_body_bytes, 64_000, "{}: the upload was read", s.path);
+        assert_eq!(
+            s.request_body_bytes, 64_000,
+            "{}: the upload was read",
+            s.path
+        );
         assert_eq!(s.response_sent_at, None);
         // Given up when its timeout ran out, not before.
         let held = s.response_ready_at - s.arrived_at;
@@ -75,7 +79,10 @@ async fn http11_six_reach_the_server_at_once_and_three_only_after_a_timeout() {
     let at_once = at.iter().filter(|a| **a <= AT_ONCE).count();
     assert_eq!(at_once, 6, "exactly six arrive within {AT_ONCE:?}: {at:?}");
     for late in &at[6..] {
-        assert!(*late >= TIMEOUT, "the 7th-9th arrive after a timeout: {at:?}");
+        assert!(
+            *late >= TIMEOUT,
+            "the 7th-9th arrive after a timeout: {at:?}"
+        );
     }
 
     // Which requests waited: the three whose server arrival is late; their `blocked` is the
@@ -91,7 +98,10 @@ async fn http11_six_reach_the_server_at_once_and_three_only_after_a_timeout() {
     blocked.sort();
     eprintln!("http1.1: (arrival, blocked) {blocked:?}");
     for (arrival, blocked) in &blocked[..6] {
-        assert!(*blocked < AT_ONCE, "arrived at {arrival:?} yet blocked {blocked:?}");
+        assert!(
+            *blocked < AT_ONCE,
+            "arrived at {arrival:?} yet blocked {blocked:?}"
+        );
     }
     for (arrival, blocked) in &blocked[6..] {
         assert!(
@@ -104,7 +114,10 @@ async fn http11_six_reach_the_server_at_once_and_three_only_after_a_timeout() {
     assert_eq!(run.connections.len(), 9);
     for c in &run.connections {
         assert!(
-            !matches!(c.close_reason, CloseReason::Open | CloseReason::AfterResponse),
+            !matches!(
+                c.close_reason,
+                CloseReason::Open | CloseReason::AfterResponse
+            ),
             "connection {}: {:?}",
             c.id,
             c.close_reason

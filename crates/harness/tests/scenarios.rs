@@ -36,7 +36,13 @@ async fn run(scenario: Scenario, protocol: Protocol) -> RunRecord {
 }
 
 fn ok(run: &RunRecord) {
-    assert_eq!(run.failed_requests(), 0, "{}: {:#?}", run.label(), run.requests);
+    assert_eq!(
+        run.failed_requests(),
+        0,
+        "{}: {:#?}",
+        run.label(),
+        run.requests
+    );
 }
 
 fn by_path<'a>(run: &'a RunRecord, path: &str) -> &'a RequestRecord {
@@ -77,7 +83,10 @@ async fn browser_limits_each_profile_opens_its_cap_and_queues_behind_it() {
         "fewer connections, slower page: {page_times:?}"
     );
     // Under IE 7 the last images wait ~11 rounds of 20 ms for a connection.
-    assert!(page_times[0].3 >= Duration::from_millis(200), "{page_times:?}");
+    assert!(
+        page_times[0].3 >= Duration::from_millis(200),
+        "{page_times:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -115,7 +124,11 @@ async fn dependencies_are_issued_when_their_parent_has_arrived() {
         let font = by_path(&run, "/fonts/1.woff2");
         assert!(font.issued_at >= css.ended_at() && css.issued_at >= index.ended_at());
         // HTML think 20 ms, CSS 5 ms, font 5 ms, one after the other.
-        assert!(run.page_time >= Duration::from_millis(30), "{protocol}: {:?}", run.page_time);
+        assert!(
+            run.page_time >= Duration::from_millis(30),
+            "{protocol}: {:?}",
+            run.page_time
+        );
     }
 }
 
@@ -125,7 +138,12 @@ async fn tls_versions_each_variant_negotiates_its_version_and_resumes_when_asked
     let labels: Vec<String> = scenario.variants.iter().map(|v| v.label.clone()).collect();
     assert_eq!(
         labels,
-        ["tls1.2-full", "tls1.2-resumed", "tls1.3-full", "tls1.3-resumed"]
+        [
+            "tls1.2-full",
+            "tls1.2-resumed",
+            "tls1.3-full",
+            "tls1.3-resumed"
+        ]
     );
     for (label, variant) in scenario.variant_scenarios() {
         let label = label.unwrap_or_default();
@@ -137,7 +155,11 @@ async fn tls_versions_each_variant_negotiates_its_version_and_resumes_when_asked
         let resumed = label.ends_with("resumed");
         let run = run(variant, Protocol::Http10).await;
         ok(&run);
-        assert_eq!(run.connections.len(), 13, "{label}: one connection per request");
+        assert_eq!(
+            run.connections.len(),
+            13,
+            "{label}: one connection per request"
+        );
         let kinds: Vec<HandshakeKind> = run
             .connections
             .iter()

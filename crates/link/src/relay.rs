@@ -10,13 +10,7 @@
 //!   deadline (timer slack 1 ns), spins out the rest, writes the packet to the destination
 //!   device and records its lateness (write time − deadline) in a histogram.
 //!
-//! A reply is the one packet whose arrival the relay can foresee: when a sender has delivered
-//! its last queued packet to an endpoint, the reader facing that endpoint — if it has been idle
-//! for [`REPLY_IDLE`] — polls its device without sleeping for [`REPLY_SPIN`], so an answer is
-//! stamped when it leaves, not one idle-CPU wake-up later (tens of µs on a virtual machine,
-//! paid twice per round trip). Busy flows never trigger it: their readers are never idle.
-//!
-//! Spinning is limited to those short windows because the lab's two cores are shared with
+//! Spinning is limited to that last short window because the lab's two cores are shared with
 //! both TCP endpoints. Threads ask for `SCHED_FIFO` when told to and fall back quietly to the
 //! normal policy when refused; which one they got is reported.
 //!
@@ -33,7 +27,6 @@ use std::collections::BinaryHeap;
 use std::fs::File;
 use std::io::{self, BufWriter, Read, Write};
 use std::os::fd::AsFd;
-use std::os::unix::net::UnixDatagram;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
@@ -41,11 +34,10 @@ use std::time::{Duration, Instant};
 
 /// How long before a packet's deadline the sender stops sleeping and starts spinning.
 pub const SPIN_WINDOW: Duration = Duration::from_micros(150);
-/// How long a reader polls without sleeping after the opposite direction delivered its last
-/// queued packet: an endpoint's turnaround from an idle start.
-pub const REPLY_SPIN: Duration = Duration::from_micros(300);
-/// How long a reader must have been idle for a delivery to start its reply spin.
-pub const REPLY_IDLE: Duration = Duration::from_millis(1);
+/// The share of wall time, in percent, a sender may spend spinning on average.
+pub const SPIN_SHARE_PERCENT: u32 = 25;
+/// The most spinning a sender may save up while idle.
+const SPIN_BURST: Duration = Duration::from_millis(5);
 /// The longest a relay thread blocks without checking for shutdown.
 const SHUTDOWN_POLL: Duration = Duration::from_millis(20);
 /// The most packets a reader takes from its device before handing them to the sender.
@@ -125,53 +117,6 @@ struct Queue {
     heap: BinaryHeap<Reverse<Pending>>,
     /// The sender is waiting on the condition variable (so a new head must wake it).
     sender_waiting: bool,
-}
-
-/// How the opposite direction's sender tells a reader to spin for a reply.
-struct ReplyWatch {
-    /// Spin (poll without sleeping) until this time, in nanoseconds of the lab clock.
-    spin_until: AtomicU64,
-    /// When the reader last read a packet, in nanoseconds of the lab clock.
-    last_read: AtomicU64,
-    /// The reader is (about to be) asleep in `poll`.
-    asleep: AtomicBool,
-    /// Wakes the reader out of `poll`: one datagram, any content.
-    bell: UnixDatagram,
-    /// The reader's end of the bell.
-    ring: UnixDatagram,
-}
-
-impl ReplyWatch {
-    fn new() -> io::Result<Self> {
-        let (bell, ring) = UnixDatagram::pair()?;
-        bell.set_nonblocking(true)?;
-        ring.set_nonblocking(true)?;
-        Ok(Self {
-            spin_until: AtomicU64::new(0),
-            last_read: AtomicU64::new(0),
-            asleep: AtomicBool::new(false),
-            bell,
-            ring,
-        })
-    }
-
-    /// Called by the opposite sender at `now`, having just emptied its queue.
-    fn expect_reply(&self, now: Duration) {
-        let now_ns = nanos(now);
-        if std::env::var_os("HL_NOSPIN").is_some() || now_ns.saturating_sub(self.last_read.load(Ordering::Relaxed)) < nanos(REPLY_IDLE) {
-            return;
-        }
-        self.spin_until
-            .store(now_ns + nanos(REPLY_SPIN), Ordering::SeqCst);
-        if self.asleep.load(Ordering::SeqCst) {
-            // A full socket buffer means a wake-up is pending anyway.
-            let _ = self.bell.send(&[1]);
-        }
-    }
-}
-
-fn nanos(d: Duration) -> u64 {
-    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
 /// The counters of one direction, updated by its two threads and read by `stats`.
@@ -256,20 +201,11 @@ impl Relay {
             realtime,
             fault: Arc::new(Mutex::new(None)),
         };
-        // Each reader's watch; the opposite direction's sender rings it.
-        let up_watch = Arc::new(ReplyWatch::new()?);
-        let down_watch = Arc::new(ReplyWatch::new()?);
-        for (route, state, watch, reply) in [
-            (
-                uplink,
-                relay.uplink.clone(),
-                up_watch.clone(),
-                down_watch.clone(),
-            ),
-            (downlink, relay.downlink.clone(), down_watch, up_watch),
+        for (route, state) in [
+            (uplink, relay.uplink.clone()),
+            (downlink, relay.downlink.clone()),
         ] {
-            let ends = Ends { watch, reply };
-            if let Err(e) = relay.spawn_direction(route, state, ends, clock, pcap.clone()) {
+            if let Err(e) = relay.spawn_direction(route, state, clock, pcap.clone()) {
                 relay.stop(Duration::from_secs(1));
                 return Err(e);
             }
@@ -281,7 +217,6 @@ impl Relay {
         &mut self,
         route: Route,
         state: Arc<DirectionState>,
-        ends: Ends,
         clock: Clock,
         pcap: Option<SharedPcap>,
     ) -> io::Result<()> {
@@ -294,7 +229,6 @@ impl Relay {
         let reader = Reader {
             model,
             from,
-            watch: ends.watch,
             state: state.clone(),
             clock,
             stop: self.stop.clone(),
@@ -302,7 +236,6 @@ impl Relay {
         };
         let sender = Sender {
             to,
-            reply: ends.reply,
             state,
             clock,
             stop: self.stop.clone(),
@@ -317,6 +250,7 @@ impl Relay {
                 .spawn(move || {
                     // A best effort: without it timers may fire up to 50 µs late.
                     let _ = sys::set_timer_slack(1);
+                    if std::env::var_os("HL_NICE").is_some() { let _ = sys::set_nice(-20); } else
                     if realtime && sys::set_fifo(FIFO_PRIORITY).is_err() {
                         fifo_refused.fetch_add(1, Ordering::Relaxed);
                     }
@@ -360,17 +294,9 @@ impl Relay {
     }
 }
 
-/// A direction's links to the reply watches: its reader's own, and the opposite reader's,
-/// which its sender rings.
-struct Ends {
-    watch: Arc<ReplyWatch>,
-    reply: Arc<ReplyWatch>,
-}
-
 struct Reader {
     model: Direction,
     from: Arc<File>,
-    watch: Arc<ReplyWatch>,
     state: Arc<DirectionState>,
     clock: Clock,
     stop: Arc<AtomicBool>,
@@ -389,80 +315,50 @@ impl Reader {
         let mut buf = vec![0u8; MAX_PACKET];
         let mut batch: Vec<Pending> = Vec::with_capacity(READ_BATCH);
         let mut seq = 0u64;
-        let watch = self.watch.clone();
         while !self.stop.load(Ordering::Acquire) {
-            let spinning = nanos(self.clock.now()) < watch.spin_until.load(Ordering::SeqCst);
-            if !spinning {
-                watch.asleep.store(true, Ordering::SeqCst);
-                // Re-checked once marked asleep, so a sender's ring cannot slip in between.
-                if nanos(self.clock.now()) >= watch.spin_until.load(Ordering::SeqCst) {
-                    let [_, rung] = sys::poll_readable(
-                        [self.from.as_fd(), watch.ring.as_fd()],
-                        SHUTDOWN_POLL,
-                    )?;
-                    if rung {
-                        while watch.ring.recv(&mut [0u8; 8]).is_ok() {}
+            if !sys::poll_readable(self.from.as_fd(), SHUTDOWN_POLL)? {
+                continue;
+            }
+            // Drain what is ready, handing packets over every READ_BATCH so a long burst
+            // does not hold back the first packets' delivery.
+            loop {
+                let n = match (&*self.from).read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => n,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(e),
+                };
+                let now = self.clock.now();
+                match self.model.offer(now, n) {
+                    Offer::Deliver { at } => {
+                        seq += 1;
+                        batch.push(Pending {
+                            at,
+                            seq,
+                            packet: buf[..n].to_vec(),
+                        });
+                    }
+                    Offer::Drop(DropCause::Loss) => {
+                        self.state
+                            .counters
+                            .drops_loss
+                            .fetch_add(1, Ordering::Relaxed);
+                    }
+                    Offer::Drop(DropCause::Queue) => {
+                        self.state
+                            .counters
+                            .drops_queue
+                            .fetch_add(1, Ordering::Relaxed);
                     }
                 }
-                watch.asleep.store(false, Ordering::SeqCst);
+                if batch.len() >= READ_BATCH {
+                    self.hand_over(&mut batch);
+                }
             }
-            let read = self.drain(&mut buf, &mut batch, &mut seq)?;
-            if read > 0 {
-                watch
-                    .last_read
-                    .store(nanos(self.clock.now()), Ordering::Relaxed);
-            } else if spinning {
-                std::hint::spin_loop();
-            }
+            self.hand_over(&mut batch);
         }
         Ok(())
-    }
-
-    /// Reads every packet that is ready, offers each to the model and hands the accepted ones
-    /// to the sender (every READ_BATCH, so a long burst does not hold back its first packets);
-    /// returns how many packets it read.
-    fn drain(
-        &mut self,
-        buf: &mut [u8],
-        batch: &mut Vec<Pending>,
-        seq: &mut u64,
-    ) -> io::Result<usize> {
-        let mut read = 0;
-        loop {
-            let n = match (&*self.from).read(buf) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            };
-            read += 1;
-            let now = self.clock.now();
-            match self.model.offer(now, n) {
-                Offer::Deliver { at } => {
-                    *seq += 1;
-                    batch.push(Pending {
-                        at,
-                        seq: *seq,
-                        packet: buf[..n].to_vec(),
-                    });
-                }
-                Offer::Drop(DropCause::Loss) => {
-                    self.state.counters.drops_loss.fetch_add(1, Ordering::Relaxed);
-                }
-                Offer::Drop(DropCause::Queue) => {
-                    self.state
-                        .counters
-                        .drops_queue
-                        .fetch_add(1, Ordering::Relaxed);
-                }
-            }
-            if batch.len() >= READ_BATCH {
-                self.hand_over(batch);
-            }
-        }
-        self.hand_over(batch);
-        Ok(read)
     }
 
     /// Queues `batch` for the sender, waking it if it sleeps and the head changed.
@@ -480,9 +376,48 @@ impl Reader {
     }
 }
 
+/// How much a sender may spin: a token bucket that fills at [`SPIN_SHARE_PERCENT`] of wall
+/// time up to [`SPIN_BURST`]. A packet stream denser than `SPIN_WINDOW` would otherwise keep a
+/// real-time thread spinning without pause, until the kernel throttles real-time threads (at
+/// 95% of a CPU) and stalls the link for tens of milliseconds. Without budget the sender
+/// sleeps until the deadline itself, and is late by one timer wake-up instead.
+struct SpinBudget {
+    tokens: Duration,
+    refilled: Duration,
+}
+
+impl SpinBudget {
+    fn new(now: Duration) -> Self {
+        Self {
+            tokens: SPIN_BURST,
+            refilled: now,
+        }
+    }
+
+    /// How early to stop sleeping before a deadline, now.
+    fn lead(&mut self, now: Duration) -> Duration {
+        let earned = now.saturating_sub(self.refilled) * SPIN_SHARE_PERCENT / 100;
+        self.tokens = (self.tokens + earned).min(SPIN_BURST);
+        self.refilled = now;
+        if self.tokens >= SPIN_WINDOW {
+            SPIN_WINDOW
+        } else {
+            Duration::ZERO
+        }
+    }
+
+    fn spend(&mut self, spun: Duration) {
+        self.tokens = self.tokens.saturating_sub(spun);
+    }
+}
+
+pub static LAST: AtomicU64 = AtomicU64::new(0);
+pub static MAXGAP: AtomicU64 = AtomicU64::new(0);
+pub static LATECNT: AtomicU64 = AtomicU64::new(0);
+pub static BIGGAPS: AtomicU64 = AtomicU64::new(0);
+pub fn dump() { eprintln!("late>0.5ms packets {} max gap before a late packet {}us, gaps>1ms {}", LATECNT.load(Ordering::Relaxed), MAXGAP.load(Ordering::Relaxed)/1000, BIGGAPS.load(Ordering::Relaxed)); }
 struct Sender {
     to: Arc<File>,
-    reply: Arc<ReplyWatch>,
     state: Arc<DirectionState>,
     clock: Clock,
     stop: Arc<AtomicBool>,
@@ -492,26 +427,25 @@ struct Sender {
 impl Sender {
     fn run(self) {
         let mut due: Vec<Pending> = Vec::with_capacity(READ_BATCH);
-        while let Some(emptied) = self.take_due(&mut due) {
+        let mut budget = SpinBudget::new(self.clock.now());
+        while self.take_due(&mut due, &mut budget) {
             for pending in due.drain(..) {
-                self.deliver(pending);
-            }
-            if emptied {
-                self.reply.expect_reply(self.clock.now());
+                self.deliver(pending, &mut budget);
             }
         }
     }
 
-    /// Waits until the head packet is within `SPIN_WINDOW` of its deadline, then moves every
-    /// packet due by the end of that window into `due`; returns whether that emptied the
-    /// queue, or `None` once the relay stops.
-    fn take_due(&self, due: &mut Vec<Pending>) -> Option<bool> {
+    /// Waits until the head packet is due — or within `SPIN_WINDOW` of it, while the spin
+    /// budget lasts — then moves every packet due by then into `due`; `false` once the relay
+    /// stops.
+    fn take_due(&self, due: &mut Vec<Pending>, budget: &mut SpinBudget) -> bool {
         let mut queue = lock(&self.state.queue);
         loop {
             if self.stop.load(Ordering::Acquire) {
-                return None;
+                return false;
             }
-            let horizon = self.clock.now() + SPIN_WINDOW;
+            let now = self.clock.now();
+            let horizon = now + budget.lead(now);
             let wait = match queue.heap.peek() {
                 None => SHUTDOWN_POLL,
                 Some(Reverse(head)) if head.at > horizon => {
@@ -526,7 +460,7 @@ impl Sender {
                             due.push(p);
                         }
                     }
-                    return Some(queue.heap.is_empty());
+                    return true;
                 }
             };
             queue.sender_waiting = true;
@@ -541,12 +475,23 @@ impl Sender {
     }
 
     /// Spins until the packet's deadline, writes it, and accounts for it.
-    fn deliver(&self, pending: Pending) {
-        let mut now = self.clock.now();
+    fn deliver(&self, pending: Pending, budget: &mut SpinBudget) {
+        let started = self.clock.now();
+        {
+            let prev = LAST.swap(started.as_nanos() as u64, Ordering::Relaxed);
+            let gap = (started.as_nanos() as u64).saturating_sub(prev);
+            if started > pending.at + Duration::from_micros(500) {
+                MAXGAP.fetch_max(gap, Ordering::Relaxed);
+                LATECNT.fetch_add(1, Ordering::Relaxed);
+                if gap > 1_000_000 { BIGGAPS.fetch_add(1, Ordering::Relaxed); }
+            }
+        }
+        let mut now = started;
         while now < pending.at {
             std::hint::spin_loop();
             now = self.clock.now();
         }
+        budget.spend(now - started);
         let counters = &self.state.counters;
         match (&*self.to).write(&pending.packet) {
             Ok(n) if n == pending.packet.len() => {

@@ -157,23 +157,18 @@ pub fn configure_interface(name: &str, config: &InterfaceConfig) -> io::Result<(
     ioctl_ifreq(fd, libc::SIOCSIFFLAGS, &mut req)
 }
 
-/// Waits up to `timeout` for any of `fds` to become readable and says which are; all `false`
-/// on timeout or `EINTR`.
-pub fn poll_readable<const N: usize>(
-    fds: [BorrowedFd<'_>; N],
-    timeout: Duration,
-) -> io::Result<[bool; N]> {
-    let mut pfds = fds.map(|fd| libc::pollfd {
+/// Waits up to `timeout` for `fd` to become readable; `Ok(false)` on timeout or `EINTR`.
+pub fn poll_readable(fd: BorrowedFd<'_>, timeout: Duration) -> io::Result<bool> {
+    let mut pfd = libc::pollfd {
         fd: fd.as_raw_fd(),
         events: libc::POLLIN,
         revents: 0,
-    });
+    };
     let ms = libc::c_int::try_from(timeout.as_millis()).unwrap_or(libc::c_int::MAX);
-    // SAFETY: `pfds` is an array of N valid pollfds and the count says N; every fd is open
-    // while borrowed.
-    match check(unsafe { libc::poll(pfds.as_mut_ptr(), N as libc::nfds_t, ms) }) {
-        Ok(_) => Ok(pfds.map(|p| p.revents & libc::POLLIN != 0)),
-        Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok([false; N]),
+    // SAFETY: `pfd` is one valid pollfd and the count says 1; `fd` is open while borrowed.
+    match check(unsafe { libc::poll(&mut pfd, 1, ms) }) {
+        Ok(n) => Ok(n > 0 && pfd.revents & libc::POLLIN != 0),
+        Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(false),
         Err(e) => Err(e),
     }
 }
@@ -192,6 +187,13 @@ pub fn set_fifo(priority: i32) -> io::Result<()> {
     };
     // SAFETY: `param` is a valid sched_param for the call; pid 0 means the calling thread.
     check(unsafe { libc::sched_setscheduler(0, libc::SCHED_FIFO, &param) }).map(drop)
+}
+
+/// Sets the calling thread's nice value (`-20` is the most favoured; needs `CAP_SYS_NICE`).
+pub fn set_nice(nice: i32) -> io::Result<()> {
+    // SAFETY: setpriority takes integers only; with PRIO_PROCESS and who = 0 Linux applies it
+    // to the calling thread.
+    check(unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, nice) }).map(drop)
 }
 
 /// Sets a TCP socket's congestion control (`TCP_CONGESTION`), e.g. `"cubic"`.

@@ -39,6 +39,7 @@ pub fn har(scenario: &Scenario, run: &RunRecord) -> Value {
             "creator": { "name": "httplab", "version": env!("CARGO_PKG_VERSION") },
             "pages": [page],
             "entries": entries,
+            "_link": run.link,
         }
     })
 }

@@ -18,6 +18,7 @@ mod har;
 mod hol;
 mod html;
 mod markdown;
+mod network;
 mod reason;
 mod results_json;
 mod summary;

@@ -7,6 +7,7 @@
 
 use crate::bytes::{frame_tables, header_sentences};
 use crate::date::rfc3339;
+use crate::network::{link_check, model_lines, network_sentence};
 use crate::summary::{median_run, summarize, ProtocolSummary};
 use crate::verdict::{count, verdict};
 use crate::Environment;
@@ -42,6 +43,26 @@ pub fn markdown(scenario: &Scenario, runs: &[RunRecord], env: &Environment) -> S
         scenario.repeat,
         if scenario.repeat == 1 { "" } else { "s" },
     );
+    let _ = writeln!(
+        md,
+        "Network: {}.\n",
+        network_sentence(scenario, runs, &env.notes)
+    );
+    if let Some(check) = link_check(runs) {
+        if check.trustworthy() {
+            let _ = writeln!(md, "The {}.\n", check.sentence());
+        } else {
+            let _ = writeln!(md, "> **{}**\n", check.sentence());
+        }
+    }
+    let model = model_lines(scenario, runs, &summaries);
+    if !model.is_empty() {
+        md.push_str("Analytical model (DESIGN.md), beside the measurements:\n\n");
+        for line in model {
+            let _ = writeln!(md, "- {line}");
+        }
+        md.push('\n');
+    }
     let missing: Vec<String> = scenario
         .protocols
         .iter()
@@ -255,7 +276,7 @@ fn environment(md: &mut String, env: &Environment, runs: &[RunRecord]) {
     let _ = writeln!(md, "- Kernel: {}", or_unknown(&env.kernel));
     let _ = writeln!(
         md,
-        "- TCP congestion control: {}",
+        "- TCP congestion control (host default): {}",
         or_unknown(&env.congestion_control)
     );
     if let Some(first) = runs.iter().min_by_key(|r| r.epoch_unix_ms) {
@@ -412,7 +433,16 @@ mod tests {
             .filter(|l| l.starts_with("| 0 /index.html |"))
             .count();
         assert_eq!(rows, 2, "one request table per protocol");
-        assert!(md.contains("- TCP congestion control: bbr"), "{md}");
+        assert!(
+            md.contains("- TCP congestion control (host default): bbr"),
+            "{md}"
+        );
+        assert!(
+            md.contains(
+                "Network: plain loopback, no emulated link (the scenario has no [network] table)"
+            ),
+            "{md}"
+        );
         assert!(
             md.contains("- Command line: `httplab run four.toml`"),
             "{md}"

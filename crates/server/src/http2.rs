@@ -6,7 +6,10 @@
 //! the server opens with a WINDOW_UPDATE on stream 0. Each stream is answered by the same
 //! service as HTTP/1.x (`Connection::respond`: resource, think, status, `Server-Timing`, log).
 //! How fast responses flow is up to the client's windows; hyper's adaptive (BDP) window stays
-//! off so the advertised numbers are the ones the scenario names.
+//! off so the advertised numbers are the ones the scenario names. A request whose
+//! `request_timeout` runs out unanswered (`respond = "never"`) fails the service, and hyper
+//! resets that stream alone (RST_STREAM, INTERNAL_ERROR); the connection and its other streams
+//! carry on. `keep_alive_timeout` and `max_requests_per_connection` do not apply here.
 
 use crate::service::Connection;
 use httplab_core::scenario::{ServerSettings, BROWSER_H2_CONNECTION_WINDOW};

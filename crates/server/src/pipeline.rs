@@ -28,10 +28,10 @@ use httplab_core::PipeliningModel;
 use std::pin::pin;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::time::Instant;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufWriter};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
+use tokio::time::Instant;
 
 /// Longest request head (request line and headers) accepted.
 pub const MAX_HEAD: usize = 64 * 1024;

@@ -173,10 +173,16 @@ async fn max_connections_leaves_the_third_waiting_in_the_backlog() {
     let connections = server.log().connections();
     assert_eq!(connections.len(), 3, "{connections:#?}");
     let (a, c) = (&connections[0], &connections[2]);
-    assert!(c.accepted_at >= a.accepted_at + Duration::from_millis(290), "{connections:#?}");
+    assert!(
+        c.accepted_at >= a.accepted_at + Duration::from_millis(290),
+        "{connections:#?}"
+    );
     // Its request had been waiting in the socket: it "arrived" as soon as it was accepted.
     let first_request = c.first_request_at.expect("request arrived");
-    assert!(first_request - c.accepted_at < Duration::from_millis(50), "{c:?}");
+    assert!(
+        first_request - c.accepted_at < Duration::from_millis(50),
+        "{c:?}"
+    );
     assert!(connections[0].closed_at.is_some() || connections[1].closed_at.is_some());
     let log = server.log().take();
     let third = log.iter().find(|r| r.request_id == Some(3)).unwrap();
@@ -281,7 +287,11 @@ async fn think_times_are_the_scenarios_draws_for_each_request() {
             expected.push(want);
         }
         expected.dedup();
-        assert_eq!(expected.len(), 5, "each request draws its own: {expected:?}");
+        assert_eq!(
+            expected.len(),
+            5,
+            "each request draws its own: {expected:?}"
+        );
         server.shutdown().await;
     }
     let think = httplab_core::Think::parse("uniform(5ms,60ms)").unwrap();

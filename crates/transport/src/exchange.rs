@@ -44,7 +44,9 @@ impl hyper::body::Body for Upload {
         }
         let n = usize::try_from(self.left).map_or(UPLOAD_CHUNK, |left| left.min(UPLOAD_CHUNK));
         self.left -= n as u64;
-        Poll::Ready(Some(Ok(Frame::data(Bytes::from_static(&UPLOAD_FILLER[..n])))))
+        Poll::Ready(Some(Ok(Frame::data(Bytes::from_static(
+            &UPLOAD_FILLER[..n],
+        )))))
     }
 
     fn is_end_stream(&self) -> bool {

@@ -201,10 +201,17 @@ mod tests {
         };
         let failed = t.fail_after(sent, ms(530), "closed".into());
         assert_eq!(
-            (failed.phases.blocked, failed.phases.send, failed.phases.wait),
+            (
+                failed.phases.blocked,
+                failed.phases.send,
+                failed.phases.wait
+            ),
             (ms(1), ms(1), ms(518))
         );
-        assert_eq!((failed.status, failed.error.as_deref()), (0, Some("closed")));
+        assert_eq!(
+            (failed.status, failed.error.as_deref()),
+            (0, Some("closed"))
+        );
         assert_eq!(failed.request_header_bytes, 100);
         assert_eq!(failed.ended_at(), ms(530));
         // Nothing written: all blocked.

@@ -18,6 +18,7 @@ mod waterfall;
 
 use crate::bytes::header_sentences;
 use crate::date::rfc3339;
+use crate::network::{link_check, model_lines, network_sentence};
 use crate::summary::{median_run, summarize, ProtocolSummary};
 use crate::verdict::{count, verdict};
 use crate::Environment;
@@ -60,7 +61,7 @@ pub fn html(scenario: &Scenario, runs: &[RunRecord], env: &Environment) -> Strin
         esc(&env.httplab_version),
         esc(&scenario.name)
     );
-    header(&mut h, scenario, &summaries);
+    header(&mut h, scenario, &summaries, runs, env);
     h.push_str("<main>\n");
 
     h.push_str("<section id=\"verdict\">\n<h2>Verdict</h2>\n");
@@ -186,7 +187,13 @@ fn connections_word(n: usize) -> String {
     format!("{n} connection{}", if n == 1 { "" } else { "s" })
 }
 
-fn header(h: &mut String, scenario: &Scenario, summaries: &[ProtocolSummary]) {
+fn header(
+    h: &mut String,
+    scenario: &Scenario,
+    summaries: &[ProtocolSummary],
+    runs: &[RunRecord],
+    env: &Environment,
+) {
     let _ = writeln!(
         h,
         "<header>\n<h1><span class=\"brand\">httplab report:</span> {}</h1>",
@@ -225,6 +232,18 @@ fn header(h: &mut String, scenario: &Scenario, summaries: &[ProtocolSummary]) {
             "in cleartext"
         }
     );
+    let _ = writeln!(
+        h,
+        "<p class=\"facts network\">Network: {}</p>",
+        esc(&network_sentence(scenario, runs, &env.notes))
+    );
+    if let Some(check) = link_check(runs).filter(|c| !c.trustworthy()) {
+        let _ = writeln!(
+            h,
+            "<p class=\"untrustworthy\" role=\"alert\"><strong>{}</strong></p>",
+            esc(&check.sentence())
+        );
+    }
     h.push_str(
         "<nav><a href=\"#verdict\">Verdict</a><a href=\"#distribution\">Distribution</a>\
          <a href=\"#summary\">Summary</a><a href=\"#waterfalls\">Waterfalls</a>\
@@ -563,8 +582,28 @@ fn conditions(
         ));
     }
     rows.push((
+        "network",
+        "Network",
+        esc(&network_sentence(scenario, runs, &env.notes)),
+    ));
+    if let Some(check) = link_check(runs) {
+        rows.push(("link_check", "Link self-check", esc(&check.sentence())));
+    }
+    let model = model_lines(scenario, runs, summaries);
+    if !model.is_empty() {
+        rows.push((
+            "model",
+            "Analytical model",
+            model
+                .iter()
+                .map(|l| esc(l))
+                .collect::<Vec<_>>()
+                .join("<br>"),
+        ));
+    }
+    rows.push((
         "congestion_control",
-        "TCP congestion control",
+        "TCP congestion control (host default)",
         or_unknown(&env.congestion_control),
     ));
     rows.push(("kernel", "Kernel", or_unknown(&env.kernel)));
@@ -757,7 +796,7 @@ mod tests {
         );
         // Conditions, one row per fact.
         assert!(
-            html.contains("<tr data-key=\"congestion_control\"><th scope=\"row\">TCP congestion control</th><td>bbr</td></tr>"),
+            html.contains("<tr data-key=\"congestion_control\"><th scope=\"row\">TCP congestion control (host default)</th><td>bbr</td></tr>"),
             "{html}"
         );
         assert!(html.contains("<tr data-key=\"tls_negotiated\">"), "{html}");

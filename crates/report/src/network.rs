@@ -1,0 +1,263 @@
+//! The network a run crossed, in words every output shares: the emulated link's settings or
+//! "plain loopback" (and why), the link's self-check (a run whose relay was late or lost packets
+//! itself is untrustworthy, and every output says so), and the analytical model's prediction
+//! beside each configuration's measured page time where the model holds. It formats what the
+//! records say; it measures nothing.
+
+use crate::summary::{median_run, ProtocolSummary};
+use httplab_core::analytical::{predict, PageModel};
+use httplab_core::units::{format_duration, format_rate, format_size};
+use httplab_core::{LossModel, RunRecord, Scenario};
+use std::fmt::Write;
+
+/// The network in one sentence: the link's settings, or loopback and why.
+pub(crate) fn network_sentence(
+    scenario: &Scenario,
+    runs: &[RunRecord],
+    notes: &[String],
+) -> String {
+    let emulated = runs.iter().any(|r| r.link.is_some());
+    let Some(net) = scenario.network.as_ref().filter(|_| emulated) else {
+        let why = notes
+            .iter()
+            .find(|n| n.contains("loopback"))
+            .cloned()
+            .unwrap_or_else(|| {
+                if scenario.network.is_some() {
+                    "the scenario's [network] table was not emulated".into()
+                } else {
+                    "the scenario has no [network] table".into()
+                }
+            });
+        return format!(
+            "plain loopback, no emulated link ({why}): round trips cost microseconds, so \
+             handshakes and queueing look cheaper than on any real network"
+        );
+    };
+    let mut s = format!("emulated link: RTT {}", format_duration(net.rtt));
+    match (net.bandwidth, net.uplink) {
+        (None, None) => s.push_str(", bandwidth unlimited"),
+        (down, up) => {
+            let rate = |r: Option<u64>| r.map_or("unlimited".to_string(), format_rate);
+            let _ = write!(s, ", {} down, {} up", rate(down), rate(up.or(down)));
+        }
+    }
+    if net.loss > 0.0 {
+        let _ = write!(s, ", {:.2}% loss each way", net.loss * 100.0);
+        if let LossModel::GilbertElliott { burst } = net.loss_model {
+            let _ = write!(s, " in bursts of {burst:.1} packets on average");
+        }
+    } else {
+        s.push_str(", no loss");
+    }
+    if !net.jitter.is_zero() {
+        let _ = write!(s, ", jitter up to {}", format_duration(net.jitter));
+    }
+    if let Some(q) = net.downlink_queue {
+        let _ = write!(s, ", {} drop-tail queue", format_size(q));
+    }
+    if let Some(link) = runs.iter().find_map(|r| r.link.as_ref()) {
+        let _ = write!(
+            s,
+            "; TCP congestion control {}, slow start after idle {}",
+            link.congestion_control,
+            if link.slow_start_after_idle {
+                "on"
+            } else {
+                "off"
+            }
+        );
+    }
+    s
+}
+
+/// The link's self-check over all runs: `None` without a link.
+pub(crate) fn link_check(runs: &[RunRecord]) -> Option<LinkCheck> {
+    let linked: Vec<_> = runs.iter().filter_map(|r| r.link.as_ref()).collect();
+    if linked.is_empty() {
+        return None;
+    }
+    let untrustworthy = linked.iter().filter(|l| !l.trustworthy).count();
+    let p99 = linked
+        .iter()
+        .flat_map(|l| [l.uplink.lateness_p99, l.downlink.lateness_p99])
+        .max()
+        .unwrap_or_default();
+    let tun_drops = linked
+        .iter()
+        .map(|l| l.uplink.drops_tun + l.downlink.drops_tun)
+        .sum();
+    let model_drops = linked
+        .iter()
+        .map(|l| {
+            l.uplink.drops_loss
+                + l.downlink.drops_loss
+                + l.uplink.drops_queue
+                + l.downlink.drops_queue
+        })
+        .sum();
+    let fault = linked.iter().find_map(|l| l.fault.clone());
+    Some(LinkCheck {
+        runs: linked.len(),
+        untrustworthy,
+        worst_p99: p99,
+        tun_drops,
+        model_drops,
+        fault,
+    })
+}
+
+/// What the link's self-check found.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct LinkCheck {
+    pub runs: usize,
+    pub untrustworthy: usize,
+    pub worst_p99: std::time::Duration,
+    pub tun_drops: u64,
+    /// Drops the scenario asked for (loss model, full queue).
+    pub model_drops: u64,
+    pub fault: Option<String>,
+}
+
+impl LinkCheck {
+    pub fn trustworthy(&self) -> bool {
+        self.untrustworthy == 0
+    }
+
+    /// The verdict in one sentence.
+    pub fn sentence(&self) -> String {
+        let detail = format!(
+            "worst p99 packet lateness {}, {} packet{} lost by the TUN devices, {} dropped as \
+             the scenario asked (loss, queue)",
+            format_duration(self.worst_p99),
+            self.tun_drops,
+            if self.tun_drops == 1 { "" } else { "s" },
+            self.model_drops
+        );
+        let fault = self
+            .fault
+            .as_ref()
+            .map(|f| format!("; relay fault: {f}"))
+            .unwrap_or_default();
+        if self.trustworthy() {
+            format!(
+                "link self-check passed in all {} runs ({detail})",
+                self.runs
+            )
+        } else {
+            format!(
+                "UNTRUSTWORTHY: the link missed its model in {} of {} runs ({detail}{fault}); \
+                 their times include the emulator's own delays — rerun on a quieter machine",
+                self.untrustworthy, self.runs
+            )
+        }
+    }
+}
+
+/// Per configuration, the analytical model's page time beside the measured median, where the
+/// model holds (an emulated, loss-free link with ample bandwidth).
+pub(crate) fn model_lines(
+    scenario: &Scenario,
+    runs: &[RunRecord],
+    summaries: &[ProtocolSummary],
+) -> Vec<String> {
+    summaries
+        .iter()
+        .filter_map(|s| {
+            let run = median_run(runs, s)?;
+            run.link.as_ref()?;
+            let page = PageModel::of_run(scenario, run)?;
+            let predicted = predict(s.protocol, &page)?;
+            let off = s.page_time_median.as_secs_f64() / predicted.as_secs_f64() - 1.0;
+            Some(format!(
+                "{}: the model predicts {}, measured median {} ({:+.1}%)",
+                s.label,
+                format_duration(predicted),
+                format_duration(s.page_time_median),
+                off * 100.0
+            ))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixtures::{scenario, RunBuilder};
+    use httplab_core::{LinkDirectionRecord, LinkRecord};
+    use std::time::Duration;
+
+    fn link(p99_us: u64, tun_drops: u64) -> LinkRecord {
+        let dir = LinkDirectionRecord {
+            packets: 100,
+            bytes: 50_000,
+            drops_tun: tun_drops,
+            lateness_p99: Duration::from_micros(p99_us),
+            ..LinkDirectionRecord::default()
+        };
+        LinkRecord {
+            congestion_control: "cubic".into(),
+            slow_start_after_idle: false,
+            uplink: dir,
+            downlink: dir,
+            realtime: true,
+            fault: None,
+            trustworthy: p99_us <= 500 && tun_drops == 0,
+        }
+    }
+
+    fn runs(links: &[LinkRecord]) -> Vec<RunRecord> {
+        links
+            .iter()
+            .enumerate()
+            .map(|(i, l)| {
+                let mut run = RunBuilder::http11(i as u32, 200).build();
+                run.link = Some(l.clone());
+                run
+            })
+            .collect()
+    }
+
+    #[test]
+    fn loopback_says_so_and_why() {
+        let s = scenario();
+        let plain = runs(&[]);
+        let sentence = network_sentence(&s, &plain, &[]);
+        assert!(sentence.starts_with("plain loopback"), "{sentence}");
+        assert!(sentence.contains("no [network] table"), "{sentence}");
+        assert_eq!(link_check(&plain), None);
+    }
+
+    #[test]
+    fn the_link_settings_and_its_self_check() {
+        let mut s = scenario();
+        let with_net = Scenario::parse(
+            "name = \"n\"\n[[resource]]\npath = \"/a\"\nsize = \"1kb\"\n\
+             [network]\nrtt = \"40ms\"\nbandwidth = \"20mbit\"\n",
+            "n.toml",
+        )
+        .expect("valid");
+        s.network = with_net.network;
+        let good = runs(&[link(80, 0), link(120, 0)]);
+        let sentence = network_sentence(&s, &good, &[]);
+        assert!(sentence.starts_with("emulated link: RTT 40"), "{sentence}");
+        assert!(sentence.contains("20"), "{sentence}");
+        assert!(sentence.contains("congestion control cubic"), "{sentence}");
+        let check = link_check(&good).expect("linked runs");
+        assert!(check.trustworthy());
+        assert!(check.sentence().contains("passed in all 2 runs"));
+
+        // One late run and one that lost packets in the TUN device: both untrustworthy.
+        let bad = runs(&[link(80, 0), link(900, 0), link(80, 3)]);
+        let check = link_check(&bad).expect("linked runs");
+        assert_eq!(check.untrustworthy, 2);
+        assert_eq!(check.tun_drops, 6);
+        let sentence = check.sentence();
+        assert!(sentence.starts_with("UNTRUSTWORTHY: "), "{sentence}");
+        assert!(sentence.contains("2 of 3 runs"), "{sentence}");
+        let md = crate::markdown(&s, &bad, &crate::Environment::default());
+        assert!(md.contains("> **UNTRUSTWORTHY: "), "{md}");
+        let html = crate::html::html(&s, &bad, &crate::Environment::default());
+        assert!(html.contains("class=\"untrustworthy\""));
+    }
+}
