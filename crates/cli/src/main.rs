@@ -325,7 +325,7 @@ async fn run(
         .run_all(&scenario.protocols, scenario.repeat, |p| {
             bar.set_message(format!(
                 "{} repetition {}/{}",
-                httplab_core::record::config_label(p.config.protocol, p.config.server_pipelining),
+                lab.label(&p.config),
                 p.repetition + 1,
                 scenario.repeat
             ));

@@ -254,6 +254,20 @@ pub fn config_label(
     }
 }
 
+/// [`config_label`] with the scenario's client variant, if it has several (e.g.
+/// `http1.1/ie7`, `h2/tls1.2-resumed`).
+pub fn run_label(
+    protocol: Protocol,
+    server_pipelining: Option<crate::scenario::PipeliningModel>,
+    client_variant: Option<&str>,
+) -> String {
+    let label = config_label(protocol, server_pipelining);
+    match client_variant {
+        Some(variant) => format!("{label}/{variant}"),
+        None => label,
+    }
+}
+
 impl ServerRequestRecord {
     /// Arrival → handler start: time the request waited in the server (a serial server's
     /// pipelined requests wait here behind earlier ones).
@@ -280,6 +294,9 @@ pub struct RunRecord {
     /// The server's pipelining model for this run, when the scenario chose one.
     #[serde(default)]
     pub server_pipelining: Option<crate::scenario::PipeliningModel>,
+    /// The client variant this run used, when the scenario lists several (e.g. `ie7`).
+    #[serde(default)]
+    pub client_variant: Option<String>,
     /// From 0.
     pub repetition: u32,
     /// Wall-clock time of the run's clock epoch, milliseconds since the Unix epoch.
@@ -346,7 +363,11 @@ impl RunRecord {
     /// The name of this run's configuration in reports: the protocol id, plus the server's
     /// pipelining model for pipelined runs that chose one (e.g. `http1.1-pipelined/parallel`).
     pub fn label(&self) -> String {
-        config_label(self.protocol, self.server_pipelining)
+        run_label(
+            self.protocol,
+            self.server_pipelining,
+            self.client_variant.as_deref(),
+        )
     }
 
     /// TCP handshakes the client made.

@@ -56,6 +56,9 @@ impl Default for LabOptions {
 pub struct RunConfig {
     pub protocol: Protocol,
     pub server_pipelining: Option<PipeliningModel>,
+    /// Which of the scenario's client variants (`Scenario::variants`, e.g. one per browser
+    /// profile) the client runs as; `None` when it has none.
+    pub client_variant: Option<usize>,
 }
 
 /// Progress through a scenario's runs, for a progress bar.
@@ -149,26 +152,56 @@ impl Lab {
     }
 
     /// The configurations a scenario asks for, in order: each protocol once, except
-    /// `http1.1-pipelined`, which runs once per server pipelining model the scenario lists.
+    /// `http1.1-pipelined`, which runs once per server pipelining model the scenario lists;
+    /// and each of those once per client variant (browser profile, TLS version...), side by
+    /// side.
     pub fn plan(&self, protocols: &[Protocol]) -> Vec<RunConfig> {
         let models = &self.scenario.server.pipelining;
-        protocols
-            .iter()
-            .flat_map(|&protocol| {
-                let per_model: Vec<Option<PipeliningModel>> = match protocol {
-                    Protocol::Http11Pipelined if !models.is_empty() => {
-                        models.iter().copied().map(Some).collect()
-                    }
-                    _ => vec![models.first().copied()],
-                };
-                per_model
-                    .into_iter()
-                    .map(move |server_pipelining| RunConfig {
+        let variants: Vec<Option<usize>> = if self.scenario.variants.is_empty() {
+            vec![None]
+        } else {
+            (0..self.scenario.variants.len()).map(Some).collect()
+        };
+        let mut plan = Vec::new();
+        for &protocol in protocols {
+            let per_model: Vec<Option<PipeliningModel>> = match protocol {
+                Protocol::Http11Pipelined if !models.is_empty() => {
+                    models.iter().copied().map(Some).collect()
+                }
+                _ => vec![models.first().copied()],
+            };
+            for server_pipelining in per_model {
+                for &client_variant in &variants {
+                    plan.push(RunConfig {
                         protocol,
                         server_pipelining,
-                    })
-            })
-            .collect()
+                        client_variant,
+                    });
+                }
+            }
+        }
+        plan
+    }
+
+    /// The label runs of `config` carry in every output (e.g. `http1.1/ie7`).
+    pub fn label(&self, config: &RunConfig) -> String {
+        httplab_core::record::run_label(
+            config.protocol,
+            config.server_pipelining,
+            self.variant_label(config),
+        )
+    }
+
+    fn variant_label(&self, config: &RunConfig) -> Option<&str> {
+        let i = config.client_variant?;
+        self.scenario.variants.get(i).map(|v| v.label.as_str())
+    }
+
+    /// The scenario as `config`'s client variant runs it.
+    fn scenario_for(&self, config: &RunConfig) -> Arc<Scenario> {
+        self.variant_label(config)
+            .and_then(|label| self.scenario.variant(label))
+            .map_or_else(|| self.scenario.clone(), Arc::new)
     }
 
     /// Runs the workload once over `protocol`, with the scenario's first server model.
@@ -180,6 +213,7 @@ impl Lab {
         let config = RunConfig {
             protocol,
             server_pipelining: self.scenario.server.pipelining.first().copied(),
+            client_variant: None,
         };
         self.run_config(config, repetition).await
     }
@@ -191,6 +225,7 @@ impl Lab {
         repetition: u32,
     ) -> Result<RunRecord, HarnessError> {
         let protocol = config.protocol;
+        let scenario = self.scenario_for(&config);
         let server = self.server_for(protocol);
         server.set_pipelining(config.server_pipelining);
         let tls = if self.uses_tls(protocol) {
@@ -198,8 +233,8 @@ impl Lab {
             // connections of one run, never across runs or repetitions.
             Some(self.certs.client_config(
                 &[alpn_for(protocol)],
-                self.scenario.client.resumption,
-                self.scenario.client.tls_version,
+                scenario.client.resumption,
+                scenario.client.tls_version,
             )?)
         } else {
             None
@@ -215,21 +250,21 @@ impl Lab {
         let options = ClientOptions {
             connector: connector.clone(),
             clock: self.clock,
-            max_connections_per_host: self.scenario.client.max_connections_per_host,
+            max_connections_per_host: scenario.client.max_connections_per_host,
         };
         let client: Box<dyn ProtocolClient> = match protocol {
             Protocol::Http10 => Box::new(Http10Client::new(options)),
             Protocol::Http11 => Box::new(Http11Client::new(options)),
             Protocol::Http11Pipelined => Box::new(Http11PipelinedClient::new(
                 options,
-                self.scenario.client.pipeline_connections,
-                self.scenario.client.pipeline_depth,
+                scenario.client.pipeline_connections,
+                scenario.client.pipeline_depth,
             )),
             Protocol::H2 | Protocol::H2c => Box::new(Http2Client::new(
                 options,
                 H2Options {
-                    stream_window: self.scenario.client.h2_stream_window,
-                    connection_window: self.scenario.client.h2_connection_window,
+                    stream_window: scenario.client.h2_stream_window,
+                    connection_window: scenario.client.h2_connection_window,
                 },
             )),
         };
@@ -239,7 +274,7 @@ impl Lab {
         server.log().take();
         self.network.begin_run();
         let started_at = self.clock.now();
-        let requests = crate::workload::issue(client.as_ref(), &self.scenario, self.clock).await;
+        let requests = crate::workload::issue(client.as_ref(), &scenario, self.clock).await;
         client.finish().await;
         let page_time = requests
             .iter()
@@ -254,6 +289,7 @@ impl Lab {
         Ok(RunRecord {
             protocol,
             server_pipelining: config.server_pipelining,
+            client_variant: self.variant_label(&config).map(str::to_string),
             repetition,
             epoch_unix_ms: self.clock.epoch_unix().as_millis() as u64,
             started_at,

@@ -38,6 +38,8 @@ pub(crate) type SocketFactory = Arc<dyn Fn() -> io::Result<std::net::TcpStream> 
 /// The path between the lab's clients and servers.
 pub(crate) struct NetworkPath {
     link: Option<Arc<LinkEmulator>>,
+    /// Client sockets on the link: one thread for the lab's life (see `socket_factory`).
+    sockets: Option<SocketFactory>,
     /// The scenario's congestion control, set on every socket when it chose one.
     congestion_control: Option<String>,
     /// Why runs go over loopback although the scenario asked for a link.
@@ -53,6 +55,7 @@ impl NetworkPath {
     ) -> Result<NetworkPath, HarnessError> {
         let loopback = |note: Option<String>| NetworkPath {
             link: None,
+            sockets: None,
             congestion_control: None,
             note,
         };
@@ -66,11 +69,16 @@ impl NetworkPath {
                     .into(),
             )));
         }
+        // The congestion control goes on each socket (TCP_CONGESTION), not the namespaces'
+        // default: a namespace other than the host's may only default to an algorithm in
+        // `tcp_allowed_congestion_control`, while a socket may use any the kernel has.
+        let mut link_settings = net.clone();
+        link_settings.congestion_control = None;
         let started = LinkEmulator::probe()
             .map_err(httplab_link::LinkError::from)
             .and_then(|()| {
                 LinkEmulator::start_with(
-                    net,
+                    &link_settings,
                     clock,
                     &LinkOptions {
                         pcap,
@@ -79,11 +87,16 @@ impl NetworkPath {
                 )
             });
         match started {
-            Ok(link) => Ok(NetworkPath {
-                link: Some(Arc::new(link)),
-                congestion_control: net.congestion_control.clone(),
-                note: None,
-            }),
+            Ok(link) => {
+                let link = Arc::new(link);
+                let sockets = socket_maker(link.clone(), net.congestion_control.clone());
+                Ok(NetworkPath {
+                    link: Some(link),
+                    sockets,
+                    congestion_control: net.congestion_control.clone(),
+                    note: None,
+                })
+            }
             Err(e) if mode == LinkMode::Auto => {
                 tracing::warn!("running on plain loopback: {e}");
                 Ok(loopback(Some(format!(
@@ -129,42 +142,8 @@ impl NetworkPath {
 
     /// How client sockets are made: in the client namespace with the scenario's congestion
     /// control; `None` on loopback (the connector's own sockets).
-    ///
-    /// One thread stays in the client namespace and makes sockets on request, rather than a
-    /// thread spawned per socket: a spawn costs a few hundred microseconds, which HTTP/1.0
-    /// would pay on every request. The thread ends when the last factory is dropped.
     pub(crate) fn socket_factory(&self) -> Option<SocketFactory> {
-        let link = self.link.clone()?;
-        let cc = self.congestion_control.clone();
-        let (requests, incoming) = mpsc::channel::<mpsc::Sender<io::Result<TcpStream>>>();
-        let spawned = std::thread::Builder::new()
-            .name("hl-client-sockets".into())
-            .spawn(move || {
-                let served = link.client_ns().run(move || {
-                    for reply in incoming {
-                        let _ = reply.send(new_socket(cc.as_deref()));
-                    }
-                });
-                if let Err(e) = served {
-                    tracing::warn!("the client namespace's socket thread failed: {e}");
-                }
-            });
-        if let Err(e) = spawned {
-            tracing::warn!("no socket thread for the client namespace: {e}");
-            return None;
-        }
-        let requests = Mutex::new(requests);
-        Some(Arc::new(move || {
-            let (reply, answer) = mpsc::channel();
-            requests
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .send(reply)
-                .map_err(|_| io::Error::other("the client namespace's socket thread is gone"))?;
-            answer
-                .recv()
-                .map_err(|_| io::Error::other("the client namespace's socket thread is gone"))?
-        }))
+        self.sockets.clone()
     }
 
     /// The client's address on the link, if there is one.
@@ -202,6 +181,8 @@ impl NetworkPath {
     /// socket threads of finished runs let go of it as their factories are dropped, so this
     /// waits (bounded) until it holds the link alone.
     pub(crate) fn stop(&mut self) {
+        // Ends the socket thread (once the last run's connector has let go of it too).
+        self.sockets = None;
         let Some(mut link) = self.link.take() else {
             return;
         };
@@ -226,6 +207,43 @@ impl NetworkPath {
 /// How often, and how far apart, `stop` looks for the link to be free.
 const STOP_TRIES: u32 = 200;
 const STOP_PAUSE: std::time::Duration = std::time::Duration::from_millis(10);
+
+/// Starts the thread that makes client sockets in the client namespace, on request.
+///
+/// One thread stays in the namespace for the lab's life rather than a thread spawned (and
+/// moved into the namespace) per socket: that costs a few hundred microseconds, which would
+/// land in the `blocked` phase of every HTTP/1.0 request. The thread ends when the last
+/// factory is dropped.
+fn socket_maker(link: Arc<LinkEmulator>, cc: Option<String>) -> Option<SocketFactory> {
+    let (requests, incoming) = mpsc::channel::<mpsc::Sender<io::Result<TcpStream>>>();
+    let spawned = std::thread::Builder::new()
+        .name("hl-client-sockets".into())
+        .spawn(move || {
+            let served = link.client_ns().run(move || {
+                for reply in incoming {
+                    let _ = reply.send(new_socket(cc.as_deref()));
+                }
+            });
+            if let Err(e) = served {
+                tracing::warn!("the client namespace's socket thread failed: {e}");
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::warn!("no socket thread for the client namespace: {e}");
+        return None;
+    }
+    let requests = Mutex::new(requests);
+    Some(Arc::new(move || {
+        let gone = || io::Error::other("the client namespace's socket thread is gone");
+        let (reply, answer) = mpsc::channel();
+        requests
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .send(reply)
+            .map_err(|_| gone())?;
+        answer.recv().map_err(|_| gone())?
+    }))
+}
 
 /// An unconnected, non-blocking IPv4 TCP socket, made in the calling thread's namespace.
 fn new_socket(congestion_control: Option<&str>) -> io::Result<TcpStream> {

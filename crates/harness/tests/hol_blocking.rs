@@ -21,6 +21,7 @@ async fn run(protocol: Protocol, model: PipeliningModel) -> RunRecord {
     let config = RunConfig {
         protocol,
         server_pipelining: Some(model),
+        client_variant: None,
     };
     let run = lab.run_config(config, 0).await.expect("run completes");
     lab.shutdown().await;

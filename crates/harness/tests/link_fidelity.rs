@@ -28,14 +28,21 @@ fn within(what: &str, got: Duration, want: Duration, tolerance: Duration) {
     );
 }
 
-/// Runs `protocol` once over the scenario `toml` (a `[network]` table is appended) on the
-/// emulated link; `None` after a SKIP line where the link cannot run.
+/// Repetitions of each measurement; the tests compare the median one, as the reports do.
+const REPETITIONS: u32 = 3;
+
+/// Runs `protocol` [`REPETITIONS`] times over the scenario `toml` (a `[network]` table is
+/// appended) on the emulated link and returns the repetition with the median page time;
+/// `None` after a SKIP line where the link cannot run.
 async fn run_on_link(test: &str, toml: &str, protocol: Protocol) -> Option<(Scenario, RunRecord)> {
     if !require_link(test) {
         return None;
     }
     let _turn = ONE_AT_A_TIME.lock().await;
-    let scenario = inline_scenario(&format!("{toml}\n[network]\nrtt = \"{RTT_MS}ms\"\n"));
+    // cubic, Linux's default: the model is loss-based slow start (bbr paces its flights).
+    let scenario = inline_scenario(&format!(
+        "{toml}\n[network]\nrtt = \"{RTT_MS}ms\"\ncongestion_control = \"cubic\"\n"
+    ));
     let lab = Lab::start(
         Arc::new(scenario.clone()),
         LabOptions {
@@ -47,16 +54,45 @@ async fn run_on_link(test: &str, toml: &str, protocol: Protocol) -> Option<(Scen
     .await
     .expect("lab starts on the emulated link");
     assert!(lab.link_emulated());
-    let run = lab.run(protocol, 0).await.expect("run completes");
+    let mut runs = Vec::new();
+    for repetition in 0..REPETITIONS {
+        let run = lab.run(protocol, repetition).await.expect("run completes");
+        assert_eq!(run.failed_requests(), 0, "{:#?}", run.requests);
+        let link = run.link.as_ref().expect("the run crossed the link");
+        assert!(link.trustworthy, "the link kept to its model: {link:#?}");
+        assert!(link.uplink.packets > 0 && link.downlink.packets > 0);
+        runs.push(run);
+    }
     lab.shutdown().await;
-    assert_eq!(run.failed_requests(), 0, "{:#?}", run.requests);
-    let link = run.link.as_ref().expect("the run crossed the link");
-    assert!(link.trustworthy, "the link kept to its model: {link:#?}");
-    assert!(link.uplink.packets > 0 && link.downlink.packets > 0);
-    Some((scenario, run))
+    runs.sort_by_key(|r| r.page_time);
+    Some((scenario, runs.swap_remove(runs.len() / 2)))
 }
 
 const ONE_SMALL: &str = "[[resource]]\npath = \"/small\"\nsize = \"1kb\"\nthink = \"10ms\"\n";
+
+/// The TLS handshake's own cost on this machine (both ends' crypto, no link): the median of
+/// five handshakes on plain loopback.
+async fn loopback_handshake(toml: &str) -> Duration {
+    let scenario = Arc::new(inline_scenario(toml));
+    let lab = Lab::start(
+        scenario,
+        LabOptions {
+            certs_dir: temp_dir("certs"),
+            link: LinkMode::Off,
+            ..LabOptions::default()
+        },
+    )
+    .await
+    .expect("lab starts");
+    let mut times = Vec::new();
+    for repetition in 0..5 {
+        let run = lab.run(Protocol::Http10, repetition).await.expect("run");
+        times.push(run.connections[0].tls.as_ref().expect("TLS").handshake);
+    }
+    lab.shutdown().await;
+    times.sort();
+    times[2]
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tcp_connect_and_tls_handshakes_cost_their_round_trips() {
@@ -67,15 +103,41 @@ async fn tcp_connect_and_tls_handshakes_cost_their_round_trips() {
     };
     let c = &run.connections[0];
     within("TCP connect", c.tcp_connect, rtt, ms(1));
+    // The link adds the handshake's round trips; the crypto itself (about a millisecond on
+    // this 2-core machine, both ends together) is measured on loopback and set aside.
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let cpu13 = loopback_handshake(&tls13).await;
+    drop(_turn);
     let tls = c.tls.as_ref().expect("TLS");
-    within("TLS 1.3 full handshake", tls.handshake, rtt, ms(1));
+    eprintln!(
+        "TLS 1.3: {:?} on the link, {cpu13:?} on loopback",
+        tls.handshake
+    );
+    within(
+        "TLS 1.3 full handshake less its loopback time",
+        tls.handshake.saturating_sub(cpu13),
+        rtt,
+        ms(1),
+    );
 
     let tls12 = tls13.replace("\"1.3\"", "\"1.2\"");
     let (_, run) = run_on_link("handshakes", &tls12, Protocol::Http10)
         .await
         .expect("the link ran a moment ago");
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let cpu12 = loopback_handshake(&tls12).await;
+    drop(_turn);
     let tls = run.connections[0].tls.as_ref().expect("TLS");
-    within("TLS 1.2 full handshake", tls.handshake, 2 * rtt, ms(1));
+    eprintln!(
+        "TLS 1.2: {:?} on the link, {cpu12:?} on loopback",
+        tls.handshake
+    );
+    within(
+        "TLS 1.2 full handshake less its loopback time",
+        tls.handshake.saturating_sub(cpu12),
+        2 * rtt,
+        ms(1),
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -102,20 +164,62 @@ async fn pages_of_small_objects_match_the_analytical_model() {
         };
         let page = PageModel::of_run(&scenario, &run).expect("the model holds here");
         let predicted = predict(protocol, &page).expect("the model covers it");
-        let error = (run.page_time.as_secs_f64() / predicted.as_secs_f64() - 1.0).abs();
+        // The model counts round trips and think time, not the machine's own work (TLS
+        // crypto, the client and server code): that is measured on plain loopback, where the
+        // model predicts the think times alone, and added to the prediction. What is left to
+        // compare is what the link adds.
+        let loopback = loopback_page(toml, protocol).await;
+        let at_zero = predict(
+            protocol,
+            &PageModel {
+                rtt: Duration::ZERO,
+                ..page.clone()
+            },
+        )
+        .expect("the model covers it");
+        let machine = loopback.saturating_sub(at_zero);
+        let expected = predicted + machine;
+        let off = run.page_time.as_secs_f64() / expected.as_secs_f64() - 1.0;
         eprintln!(
-            "{}: measured {:?}, model {:?} ({:+.1}%)",
+            "{}: measured {:?}; model {:?} + this machine's own work {:?} (loopback {:?}) = \
+             {:?} ({:+.1}%)",
             protocol.id(),
             run.page_time,
             predicted,
-            (run.page_time.as_secs_f64() / predicted.as_secs_f64() - 1.0) * 100.0
+            machine,
+            loopback,
+            expected,
+            off * 100.0
         );
         assert!(
-            error <= 0.03,
-            "{}: measured {:?} against the model's {:?}",
+            off.abs() <= 0.03,
+            "{}: measured {:?} against the model's {:?} + {:?}",
             protocol.id(),
             run.page_time,
-            predicted
+            predicted,
+            machine
         );
     }
+}
+
+/// The median page time of `protocol` over the scenario `toml` on plain loopback.
+async fn loopback_page(toml: &str, protocol: Protocol) -> Duration {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let lab = Lab::start(
+        Arc::new(inline_scenario(toml)),
+        LabOptions {
+            certs_dir: temp_dir("certs"),
+            link: LinkMode::Off,
+            ..LabOptions::default()
+        },
+    )
+    .await
+    .expect("lab starts");
+    let mut times = Vec::new();
+    for repetition in 0..REPETITIONS {
+        times.push(lab.run(protocol, repetition).await.expect("run").page_time);
+    }
+    lab.shutdown().await;
+    times.sort();
+    times[times.len() / 2]
 }

@@ -13,7 +13,7 @@ mod emulator;
 pub mod model;
 pub mod netns;
 pub mod pcap;
-pub mod relay;
+mod relay;
 #[allow(unsafe_code)]
 mod sys;
 pub mod tun;

@@ -39,7 +39,9 @@ pub struct KernelTcp {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct NamespaceOptions {
     /// Writes `net.ipv4.tcp_congestion_control` when set (e.g. `"cubic"`); the new
-    /// namespace inherits the host's default otherwise.
+    /// namespace inherits the host's default otherwise. The kernel lets a namespace other than
+    /// the host's default only to an algorithm in `net.ipv4.tcp_allowed_congestion_control`;
+    /// [`set_congestion`] on a socket has no such limit for root.
     pub congestion_control: Option<String>,
     /// Writes `net.ipv4.tcp_slow_start_after_idle` when set; the kernel default (1) otherwise.
     pub slow_start_after_idle: Option<bool>,
@@ -56,8 +58,8 @@ pub struct Namespace {
 impl Namespace {
     /// Creates a namespace: loopback up, IPv6 off (so the link carries only the lab's IPv4),
     /// `tcp_no_metrics_save = 1`, and the congestion control and `tcp_slow_start_after_idle`
-    /// as `options` say. Needs
-    /// `CAP_SYS_ADMIN` (root, or a user namespace the process owns; see `LinkEmulator::probe`).
+    /// as `options` say. Needs `CAP_SYS_ADMIN` (root, or a user namespace the process owns;
+    /// see `LinkEmulator::probe`): without it the error is `PermissionDenied`.
     pub fn new(options: &NamespaceOptions) -> io::Result<Self> {
         let options = options.clone();
         std::thread::Builder::new()
@@ -138,7 +140,22 @@ fn setup_current(options: &NamespaceOptions) -> io::Result<KernelTcp> {
     }
     write_sysctl("/proc/sys/net/ipv4/tcp_no_metrics_save", "1")?;
     if let Some(name) = &options.congestion_control {
-        write_sysctl("/proc/sys/net/ipv4/tcp_congestion_control", name)?;
+        if let Err(e) = std::fs::write("/proc/sys/net/ipv4/tcp_congestion_control", name) {
+            let allowed = read_sysctl("/proc/sys/net/ipv4/tcp_allowed_congestion_control")
+                .unwrap_or_default();
+            let available = read_sysctl("/proc/sys/net/ipv4/tcp_available_congestion_control")
+                .unwrap_or_default();
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "a namespace cannot default to congestion control \"{name}\" ({e}): it must \
+                     be one of the kernel's (\"{available}\") and, outside the host's own \
+                     namespace, one of net.ipv4.tcp_allowed_congestion_control (\"{allowed}\"); \
+                     set it on each socket instead (`set_congestion`), or allow it with \
+                     `sysctl -w net.ipv4.tcp_allowed_congestion_control=\"{allowed} {name}\"`"
+                ),
+            ));
+        }
     }
     if let Some(on) = options.slow_start_after_idle {
         write_sysctl(

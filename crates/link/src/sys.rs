@@ -189,13 +189,6 @@ pub fn set_fifo(priority: i32) -> io::Result<()> {
     check(unsafe { libc::sched_setscheduler(0, libc::SCHED_FIFO, &param) }).map(drop)
 }
 
-/// Sets the calling thread's nice value (`-20` is the most favoured; needs `CAP_SYS_NICE`).
-pub fn set_nice(nice: i32) -> io::Result<()> {
-    // SAFETY: setpriority takes integers only; with PRIO_PROCESS and who = 0 Linux applies it
-    // to the calling thread.
-    check(unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, nice) }).map(drop)
-}
-
 /// Sets a TCP socket's congestion control (`TCP_CONGESTION`), e.g. `"cubic"`.
 pub fn set_tcp_congestion(fd: BorrowedFd<'_>, name: &str) -> io::Result<()> {
     let len = libc::socklen_t::try_from(name.len())

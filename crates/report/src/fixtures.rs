@@ -298,6 +298,7 @@ impl RunBuilder {
         RunRecord {
             protocol: self.protocol,
             server_pipelining: None,
+            client_variant: None,
             repetition: self.repetition,
             epoch_unix_ms: 1_700_000_000_000,
             started_at,

@@ -166,7 +166,12 @@ pub(crate) fn model_lines(
         .filter_map(|s| {
             let run = median_run(runs, s)?;
             run.link.as_ref()?;
-            let page = PageModel::of_run(scenario, run)?;
+            // A client variant (a browser profile, a TLS version) has its own client settings.
+            let variant = run
+                .client_variant
+                .as_deref()
+                .and_then(|label| scenario.variant(label));
+            let page = PageModel::of_run(variant.as_ref().unwrap_or(scenario), run)?;
             let predicted = predict(s.protocol, &page)?;
             let off = s.page_time_median.as_secs_f64() / predicted.as_secs_f64() - 1.0;
             Some(format!(

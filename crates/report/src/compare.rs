@@ -1,0 +1,814 @@
+//! `httplab compare DIR_A DIR_B`: two finished runs side by side — the same scenario under two
+//! conditions, or against two versions of a server. It owns reading a run folder's
+//! `results.json` back (rejecting, with the file named, anything that is not one), matching the
+//! two sides' configurations by label, the change per label (ratio of medians B/A with its
+//! bootstrap interval, the difference in milliseconds, the Mann–Whitney test) and its wording,
+//! and `compare.md`. The statistics are `httplab_core::stats`'; the network and link
+//! self-check sentences are `network`'s; `compare.html` is `html::compare`'s. It runs nothing.
+
+use crate::network::{link_check, network_sentence};
+use crate::summary::{summarize, ProtocolSummary};
+use crate::verdict::p_value;
+use crate::{write_file, Environment, ReportError, SCHEMA};
+use httplab_core::stats::{self, MedianComparison};
+use httplab_core::units::format_duration;
+use httplab_core::{LossModel, NetworkSettings, RunRecord, Scenario};
+use serde::Deserialize;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// A finished run read back from its folder: what `compare` needs of `results.json`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunFolder {
+    /// The folder as the user named it.
+    pub dir: PathBuf,
+    pub scenario_name: String,
+    pub scenario_description: String,
+    /// The scenario's `[network]` table as run; `None`: plain loopback.
+    pub network: Option<NetworkSettings>,
+    pub env: Environment,
+    pub runs: Vec<RunRecord>,
+}
+
+/// Why a folder could not be read as a run; each names the file and what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum RunFolderError {
+    #[error("{0}: no such folder (name a folder `httplab run` wrote, e.g. reports/quickstart)")]
+    NoFolder(PathBuf),
+    #[error(
+        "{0}: not found — is the folder one `httplab run` wrote? (it holds results.json beside \
+         report.md)"
+    )]
+    NoResults(PathBuf),
+    #[error("{path}: cannot read: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: not a results.json (not JSON: {source})")]
+    NotJson {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error(
+        "{path}: not a results.json written by httplab (schema {found}; this httplab reads \
+         `{SCHEMA}`) — rerun the scenario with this version"
+    )]
+    Schema { path: PathBuf, found: String },
+    #[error("{path}: does not match schema `{SCHEMA}`: {source} (see docs/results-schema.md)")]
+    Mismatch {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+/// The parts of results.json `compare` reads; the rest is ignored, as the schema allows.
+#[derive(Deserialize)]
+struct Document {
+    scenario: ScenarioPart,
+    #[serde(default)]
+    environment: EnvironmentPart,
+    runs: Vec<RunRecord>,
+}
+
+#[derive(Deserialize)]
+struct ScenarioPart {
+    name: String,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    network: Option<NetworkPart>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct EnvironmentPart {
+    httplab_version: String,
+    hostname: String,
+    kernel: String,
+    congestion_control: String,
+    command_line: String,
+    notes: Vec<String>,
+}
+
+/// `scenario.network` as results.json writes `NetworkSettings` (docs/results-schema.md).
+#[derive(Deserialize)]
+struct NetworkPart {
+    rtt_ms: f64,
+    bandwidth_bps: Option<u64>,
+    uplink_bps: Option<u64>,
+    loss: f64,
+    loss_model: LossModelPart,
+    #[serde(default)]
+    jitter_ms: f64,
+    downlink_queue_bytes: Option<u64>,
+    uplink_queue_bytes: Option<u64>,
+    #[serde(default)]
+    seed: u64,
+    congestion_control: Option<String>,
+    slow_start_after_idle: Option<bool>,
+}
+
+#[derive(Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+enum LossModelPart {
+    Random,
+    GilbertElliott { burst: f64 },
+}
+
+/// Milliseconds from a file, refusing what is not a duration rather than panicking.
+fn ms(value: f64, field: &str) -> Result<Duration, String> {
+    Duration::try_from_secs_f64(value / 1e3)
+        .map_err(|_| format!("scenario.network.{field} = {value} is not a duration in ms"))
+}
+
+impl NetworkPart {
+    fn settings(self) -> Result<NetworkSettings, String> {
+        Ok(NetworkSettings {
+            rtt: ms(self.rtt_ms, "rtt_ms")?,
+            bandwidth: self.bandwidth_bps,
+            uplink: self.uplink_bps,
+            loss: self.loss,
+            loss_model: match self.loss_model {
+                LossModelPart::Random => LossModel::Random,
+                LossModelPart::GilbertElliott { burst } => LossModel::GilbertElliott { burst },
+            },
+            jitter: ms(self.jitter_ms, "jitter_ms")?,
+            downlink_queue: self.downlink_queue_bytes,
+            uplink_queue: self.uplink_queue_bytes,
+            seed: self.seed,
+            congestion_control: self.congestion_control,
+            slow_start_after_idle: self.slow_start_after_idle,
+        })
+    }
+}
+
+impl RunFolder {
+    /// Reads `dir/results.json`.
+    pub fn load(dir: &Path) -> Result<RunFolder, RunFolderError> {
+        if !dir.is_dir() {
+            return Err(RunFolderError::NoFolder(dir.to_path_buf()));
+        }
+        let path = dir.join("results.json");
+        if !path.is_file() {
+            return Err(RunFolderError::NoResults(path));
+        }
+        let bytes = std::fs::read(&path).map_err(|source| RunFolderError::Read {
+            path: path.clone(),
+            source,
+        })?;
+        Self::parse(dir, &path, &bytes)
+    }
+
+    /// Parses the bytes of `path` (results.json of `dir`).
+    fn parse(dir: &Path, path: &Path, bytes: &[u8]) -> Result<RunFolder, RunFolderError> {
+        let value: serde_json::Value =
+            serde_json::from_slice(bytes).map_err(|source| RunFolderError::NotJson {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        match value.get("schema").and_then(|s| s.as_str()) {
+            Some(SCHEMA) => {}
+            found => {
+                return Err(RunFolderError::Schema {
+                    path: path.to_path_buf(),
+                    found: found.map_or_else(|| "missing".to_string(), |s| format!("`{s}`")),
+                })
+            }
+        }
+        let mismatch = |source| RunFolderError::Mismatch {
+            path: path.to_path_buf(),
+            source,
+        };
+        let doc: Document = serde_json::from_value(value).map_err(mismatch)?;
+        let network = doc
+            .scenario
+            .network
+            .map(NetworkPart::settings)
+            .transpose()
+            .map_err(|e| mismatch(serde::de::Error::custom(e)))?;
+        let e = doc.environment;
+        Ok(RunFolder {
+            dir: dir.to_path_buf(),
+            scenario_name: doc.scenario.name,
+            scenario_description: doc.scenario.description,
+            network,
+            env: Environment {
+                httplab_version: e.httplab_version,
+                hostname: e.hostname,
+                kernel: e.kernel,
+                congestion_control: e.congestion_control,
+                command_line: e.command_line,
+                notes: e.notes,
+            },
+            runs: doc.runs,
+        })
+    }
+
+    /// The network this side crossed, in `network`'s words.
+    pub(crate) fn network_sentence(&self) -> String {
+        match self.conditions_scenario() {
+            Some(s) => network_sentence(&s, &self.runs, &self.env.notes),
+            None => "not recorded".to_string(),
+        }
+    }
+
+    /// The link's self-check in one sentence, or why there is none.
+    pub(crate) fn link_sentence(&self) -> String {
+        link_check(&self.runs).map_or_else(
+            || "no emulated link, nothing to check".to_string(),
+            |c| c.sentence(),
+        )
+    }
+
+    /// Whether the link's self-check failed on this side.
+    pub(crate) fn untrustworthy(&self) -> bool {
+        link_check(&self.runs).is_some_and(|c| !c.trustworthy())
+    }
+
+    /// A scenario carrying only what `network_sentence` reads (name, description, network):
+    /// results.json does not hold the whole scenario, and only these parts are shown. `None`
+    /// only if core stopped accepting the constant stub.
+    fn conditions_scenario(&self) -> Option<Scenario> {
+        const STUB: &str = "name = \"x\"\n[[resource]]\npath = \"/\"\n";
+        let mut s = Scenario::parse(STUB, "compare").ok()?;
+        s.name = self.scenario_name.clone();
+        s.description = self.scenario_description.clone();
+        s.network = self.network.clone();
+        Some(s)
+    }
+
+    /// The folder's last component, for the default output folder `compare-vs-<name>`.
+    pub fn name(&self) -> String {
+        let absolute = self.dir.canonicalize().unwrap_or_else(|_| self.dir.clone());
+        absolute
+            .file_name()
+            .map_or_else(|| "a".to_string(), |n| n.to_string_lossy().into_owned())
+    }
+}
+
+/// One configuration present on both sides.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LabelChange {
+    pub label: String,
+    pub a: ProtocolSummary,
+    pub b: ProtocolSummary,
+    /// B against A (`ratio` = median B / median A); `None` when a side has no page times.
+    pub change: Option<MedianComparison>,
+}
+
+/// The two sides matched by configuration label.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Comparison {
+    /// Labels on both sides, in A's order.
+    pub matched: Vec<LabelChange>,
+    /// Labels only A ran, and only B ran.
+    pub only_a: Vec<String>,
+    pub only_b: Vec<String>,
+}
+
+/// Matches `a`'s and `b`'s configurations by label and compares each pair's page times.
+pub fn compare(a: &[RunRecord], b: &[RunRecord]) -> Comparison {
+    let (sa, sb) = (summarize(a), summarize(b));
+    let matched = sa
+        .iter()
+        .filter_map(|x| {
+            let y = sb.iter().find(|y| y.label == x.label)?;
+            Some(LabelChange {
+                label: x.label.clone(),
+                a: x.clone(),
+                b: y.clone(),
+                change: stats::compare_medians(&x.page_times, &y.page_times),
+            })
+        })
+        .collect();
+    let missing = |from: &[ProtocolSummary], other: &[ProtocolSummary]| {
+        from.iter()
+            .filter(|x| !other.iter().any(|y| y.label == x.label))
+            .map(|x| x.label.clone())
+            .collect()
+    };
+    Comparison {
+        matched,
+        only_a: missing(&sa, &sb),
+        only_b: missing(&sb, &sa),
+    }
+}
+
+/// A ratio as people say it: `1.8`, or `1.04` below 1.1 where one decimal hides it; `like`
+/// picks the precision, so an interval is written as its point estimate is.
+fn ratio_number(x: f64, like: f64) -> String {
+    if like < 1.095 {
+        format!("{x:.2}")
+    } else {
+        format!("{x:.1}")
+    }
+}
+
+/// B − A as a signed duration: `+18.4ms`, `-3.0ms`.
+pub(crate) fn signed_difference(a: Duration, b: Duration) -> String {
+    if b >= a {
+        format!("+{}", format_duration(b - a))
+    } else {
+        format!("-{}", format_duration(a - b))
+    }
+}
+
+/// The change in words, Markdown: "**h2**: 1.8× slower under B (95% CI 1.6–2.0×, p = 0.008)",
+/// "**h2**: no significant difference (p = 0.4)", or an untested difference with the reason.
+pub fn change_sentence(c: &LabelChange) -> String {
+    let label = format!("**{}**", c.label);
+    let medians = format!(
+        "median {} → {}",
+        format_duration(c.a.page_time_median),
+        format_duration(c.b.page_time_median)
+    );
+    let Some(change) = c.change else {
+        return format!("{label}: no page times to compare");
+    };
+    let slower = change.ratio >= 1.0;
+    // Said as "k× slower" or "k× faster", k ≥ 1 either way.
+    let k = if slower {
+        change.ratio
+    } else {
+        1.0 / change.ratio
+    };
+    let direction = if slower { "slower" } else { "faster" };
+    match change.test {
+        Some(t) if change.significant() => {
+            let ci = change.ratio_ci.map_or_else(String::new, |ci| {
+                let (lo, hi) = if slower {
+                    (ci.low, ci.high)
+                } else {
+                    (1.0 / ci.high, 1.0 / ci.low)
+                };
+                format!(
+                    "95% CI {}–{}×, ",
+                    ratio_number(lo, k),
+                    ratio_number(hi, k)
+                )
+            });
+            format!(
+                "{label}: {}× {direction} under B ({ci}{}); {medians}",
+                ratio_number(k, k),
+                p_value(t.p)
+            )
+        }
+        Some(t) => format!(
+            "{label}: no significant difference ({}); {medians}",
+            p_value(t.p)
+        ),
+        None => {
+            let why = if c.a.repetitions.min(c.b.repetitions) < stats::MIN_REPETITIONS {
+                format!(
+                    "the test needs at least {} repetitions on each side",
+                    stats::MIN_REPETITIONS
+                )
+            } else {
+                format!(
+                    "with {} and {} repetitions even a complete separation could not reach \
+                     p < {} (at best {}); rerun with --repeat 5",
+                    c.a.repetitions,
+                    c.b.repetitions,
+                    stats::ALPHA,
+                    p_value(change.smallest_p)
+                )
+            };
+            format!(
+                "{label}: {}× {direction} under B, not tested for significance ({why}); {medians}",
+                ratio_number(k, k)
+            )
+        }
+    }
+}
+
+/// `compare.md`.
+pub fn compare_markdown(a: &RunFolder, b: &RunFolder, c: &Comparison) -> String {
+    let mut md = String::new();
+    let _ = writeln!(
+        md,
+        "# httplab compare: {} → {}\n",
+        a.scenario_name, b.scenario_name
+    );
+    let _ = writeln!(
+        md,
+        "**A** is `{}` ({}), **B** is `{}` ({}). Each change below is B against A: the ratio of \
+         median page load times B / A with its bootstrap 95% interval, and a two-sided \
+         Mann–Whitney U test (α = {}).\n",
+        a.dir.display(),
+        runs_word(&a.runs),
+        b.dir.display(),
+        runs_word(&b.runs),
+        stats::ALPHA
+    );
+    if a.scenario_name != b.scenario_name {
+        let _ = writeln!(
+            md,
+            "A and B ran different scenarios (`{}` and `{}`): the change includes the difference \
+             between them.\n",
+            a.scenario_name, b.scenario_name
+        );
+    }
+    for (side, f) in [("A", a), ("B", b)] {
+        if f.untrustworthy() {
+            let _ = writeln!(md, "> **{side}: {}**\n", f.link_sentence());
+        }
+    }
+
+    md.push_str("## Verdict\n\n");
+    if c.matched.is_empty() {
+        md.push_str("No configuration ran on both sides, so there is nothing to compare.\n");
+    }
+    for m in &c.matched {
+        let _ = writeln!(md, "- {}.", change_sentence(m));
+    }
+    for (side, labels) in [("A", &c.only_a), ("B", &c.only_b)] {
+        if !labels.is_empty() {
+            let _ = writeln!(
+                md,
+                "- Only in {side}: {} (nothing to compare with).",
+                labels
+                    .iter()
+                    .map(|l| format!("`{l}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+    }
+    md.push('\n');
+
+    if !c.matched.is_empty() {
+        md.push_str("## Page load time per configuration\n\n");
+        md.push_str(
+            "| configuration | median A | median B | B − A | B / A (95% CI) | Mann–Whitney | \
+             repetitions A / B |\n|---|---:|---:|---:|---:|---:|---:|\n",
+        );
+        for m in &c.matched {
+            let _ = writeln!(
+                md,
+                "| `{}` | {} | {} | {} | {} | {} | {} / {} |",
+                m.label,
+                format_duration(m.a.page_time_median),
+                format_duration(m.b.page_time_median),
+                signed_difference(m.a.page_time_median, m.b.page_time_median),
+                ratio_cell(m.change.as_ref()),
+                p_cell(m.change.as_ref()),
+                m.a.repetitions,
+                m.b.repetitions
+            );
+        }
+        md.push('\n');
+    }
+
+    md.push_str("## Conditions\n\n| | A | B |\n|---|---|---|\n");
+    for (name, cell) in conditions(a, b) {
+        let _ = writeln!(md, "| {name} | {} | {} |", cell.0, cell.1);
+    }
+    md.push_str(
+        "\nEach side's full report (waterfalls, connections, every request) is `report.md` and \
+         `report.html` in its folder.\n",
+    );
+    md
+}
+
+fn runs_word(runs: &[RunRecord]) -> String {
+    format!("{} run{}", runs.len(), if runs.len() == 1 { "" } else { "s" })
+}
+
+/// `1.82× (1.61–2.04)`, or the ratio alone when it was not tested.
+pub(crate) fn ratio_cell(c: Option<&MedianComparison>) -> String {
+    match c {
+        None => "–".to_string(),
+        Some(c) => match c.ratio_ci {
+            Some(ci) => format!("{:.2}× ({:.2}–{:.2})", c.ratio, ci.low, ci.high),
+            None => format!("{:.2}×", c.ratio),
+        },
+    }
+}
+
+/// `p = 0.008`, or why there is no p-value.
+pub(crate) fn p_cell(c: Option<&MedianComparison>) -> String {
+    match c.and_then(|c| c.test) {
+        Some(t) => p_value(t.p),
+        None => "not tested".to_string(),
+    }
+}
+
+/// The conditions table's rows: (name, (A's cell, B's cell)), plain text with `code` marks.
+pub(crate) fn conditions(a: &RunFolder, b: &RunFolder) -> Vec<(&'static str, (String, String))> {
+    let row = |f: &dyn Fn(&RunFolder) -> String| (f(a), f(b));
+    let or_unknown = |s: &str| {
+        if s.trim().is_empty() {
+            "unknown".to_string()
+        } else {
+            s.to_string()
+        }
+    };
+    vec![
+        ("folder", row(&|f| format!("`{}`", f.dir.display()))),
+        (
+            "scenario",
+            row(&|f| {
+                if f.scenario_description.trim().is_empty() {
+                    format!("`{}`", f.scenario_name)
+                } else {
+                    format!(
+                        "`{}` — {}",
+                        f.scenario_name,
+                        f.scenario_description.trim()
+                    )
+                }
+            }),
+        ),
+        (
+            "configurations",
+            row(&|f| {
+                summarize(&f.runs)
+                    .iter()
+                    .map(|s| format!("`{}` × {}", s.label, s.repetitions))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            }),
+        ),
+        ("network", row(&|f| f.network_sentence())),
+        ("link self-check", row(&|f| f.link_sentence())),
+        (
+            "httplab",
+            row(&|f| or_unknown(&f.env.httplab_version)),
+        ),
+        (
+            "machine",
+            row(&|f| {
+                format!(
+                    "{}, kernel {}, congestion control {}",
+                    or_unknown(&f.env.hostname),
+                    or_unknown(&f.env.kernel),
+                    or_unknown(&f.env.congestion_control)
+                )
+            }),
+        ),
+        (
+            "command",
+            row(&|f| {
+                if f.env.command_line.is_empty() {
+                    "unknown".to_string()
+                } else {
+                    format!("`{}`", f.env.command_line)
+                }
+            }),
+        ),
+    ]
+}
+
+/// Writes `compare.md` and `compare.html` into `out` (created if needed); returns their paths.
+pub fn write_compare(
+    out: &Path,
+    a: &RunFolder,
+    b: &RunFolder,
+    version: &str,
+) -> Result<Vec<PathBuf>, ReportError> {
+    std::fs::create_dir_all(out).map_err(|source| ReportError::Io {
+        path: out.to_path_buf(),
+        source,
+    })?;
+    let c = compare(&a.runs, &b.runs);
+    let md = out.join("compare.md");
+    write_file(&md, compare_markdown(a, b, &c).as_bytes())?;
+    let html = out.join("compare.html");
+    write_file(
+        &html,
+        crate::html::compare::compare_html(a, b, &c, version).as_bytes(),
+    )?;
+    Ok(vec![md, html])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixtures::{scenario, RunBuilder};
+    use crate::results_json;
+
+    fn runs(http11: &[u64], h2: &[u64]) -> Vec<RunRecord> {
+        let one = |b: fn(u32, u64) -> RunBuilder, times: &[u64]| -> Vec<RunRecord> {
+            times
+                .iter()
+                .enumerate()
+                .map(|(i, &t)| b(i as u32, t).build())
+                .collect()
+        };
+        let mut out = one(RunBuilder::http11, http11);
+        out.extend(one(RunBuilder::h2, h2));
+        out
+    }
+
+    fn folder(dir: &str, runs: Vec<RunRecord>) -> RunFolder {
+        RunFolder {
+            dir: PathBuf::from(dir),
+            scenario_name: "four-objects".into(),
+            scenario_description: String::new(),
+            network: None,
+            env: Environment::default(),
+            runs,
+        }
+    }
+
+    #[test]
+    fn labels_are_matched_and_one_sided_ones_listed() {
+        let a = runs(&[20, 21, 22], &[10, 11, 12]);
+        let mut b = runs(&[30, 31, 32], &[]);
+        b.push(RunBuilder::http10(0, 50).build());
+        let c = compare(&a, &b);
+        assert_eq!(c.matched.len(), 1);
+        let m = &c.matched[0];
+        assert_eq!(m.label, "http1.1");
+        assert_eq!(m.a.page_time_median, Duration::from_millis(21));
+        assert_eq!(m.b.page_time_median, Duration::from_millis(31));
+        let change = m.change.expect("both sides ran");
+        assert!((change.ratio - 31.0 / 21.0).abs() < 1e-12);
+        assert_eq!(c.only_a, ["h2"]);
+        assert_eq!(c.only_b, ["http1.0"]);
+    }
+
+    #[test]
+    fn a_separated_slower_b_is_called_slower_with_its_interval_and_p() {
+        // Five against five, every B time above every A time: U = 0, exact p = 2/252.
+        let c = compare(
+            &runs(&[20, 21, 22, 23, 24], &[]),
+            &runs(&[40, 41, 42, 43, 44], &[]),
+        );
+        let s = change_sentence(&c.matched[0]);
+        assert!(
+            s.starts_with("**http1.1**: 1.9× slower under B (95% CI "),
+            "{s}"
+        );
+        assert!(s.contains("×, p = 0.008); median 22.0ms → 42.0ms"), "{s}");
+        let ci = c.matched[0].change.and_then(|c| c.ratio_ci).expect("tested");
+        assert!(ci.low > 1.0, "{ci:?}");
+        // The other way round: faster, the interval inverted so it reads low–high.
+        let c = compare(
+            &runs(&[40, 41, 42, 43, 44], &[]),
+            &runs(&[20, 21, 22, 23, 24], &[]),
+        );
+        let s = change_sentence(&c.matched[0]);
+        assert!(s.starts_with("**http1.1**: 1.9× faster under B (95% CI "), "{s}");
+        let (lo, hi) = s
+            .split("95% CI ")
+            .nth(1)
+            .and_then(|r| r.split('×').next())
+            .and_then(|r| r.split_once('–'))
+            .expect("an interval");
+        let (lo, hi): (f64, f64) = (lo.parse().expect("low"), hi.parse().expect("high"));
+        assert!(1.0 < lo && lo <= 1.9 && 1.9 <= hi, "{s}");
+    }
+
+    #[test]
+    fn overlapping_or_identical_samples_are_no_significant_difference() {
+        let c = compare(
+            &runs(&[20, 22, 24, 26, 28], &[]),
+            &runs(&[21, 23, 25, 27, 29], &[]),
+        );
+        assert_eq!(
+            change_sentence(&c.matched[0]),
+            "**http1.1**: no significant difference (p = 0.69); median 24.0ms → 25.0ms"
+        );
+        let same = runs(&[20, 22, 24, 26, 28], &[]);
+        let c = compare(&same, &same);
+        assert_eq!(
+            change_sentence(&c.matched[0]),
+            "**http1.1**: no significant difference (p = 1); median 24.0ms → 24.0ms"
+        );
+    }
+
+    #[test]
+    fn too_few_repetitions_are_not_tested_and_say_why() {
+        let c = compare(&runs(&[20, 21, 22], &[]), &runs(&[40, 41, 42], &[]));
+        assert_eq!(
+            change_sentence(&c.matched[0]),
+            "**http1.1**: 1.9× slower under B, not tested for significance (with 3 and 3 \
+             repetitions even a complete separation could not reach p < 0.05 (at best p = 0.1); \
+             rerun with --repeat 5); median 21.0ms → 41.0ms"
+        );
+        let c = compare(&runs(&[20], &[]), &runs(&[21], &[]));
+        let s = change_sentence(&c.matched[0]);
+        assert!(
+            s.starts_with("**http1.1**: 1.05× slower under B, not tested"),
+            "{s}"
+        );
+        assert!(s.contains("needs at least 3 repetitions on each side"), "{s}");
+    }
+
+    #[test]
+    fn cells_and_differences() {
+        assert_eq!(
+            signed_difference(Duration::from_millis(20), Duration::from_millis(38)),
+            "+18.0ms"
+        );
+        assert_eq!(
+            signed_difference(Duration::from_millis(20), Duration::from_micros(16_500)),
+            "-3.5ms"
+        );
+        assert_eq!(ratio_cell(None), "–");
+        assert_eq!(p_cell(None), "not tested");
+    }
+
+    #[test]
+    fn markdown_has_verdicts_table_and_conditions() {
+        let a = folder("reports/a", runs(&[20, 21, 22, 23, 24], &[10, 11, 12, 13, 14]));
+        let b = folder("reports/b", runs(&[40, 41, 42, 43, 44], &[10, 12, 11, 14, 13]));
+        let c = compare(&a.runs, &b.runs);
+        let md = compare_markdown(&a, &b, &c);
+        assert!(md.starts_with("# httplab compare: four-objects → four-objects\n"));
+        assert!(md.contains("- **http1.1**: 1.9× slower under B (95% CI"), "{md}");
+        assert!(
+            md.contains("- **h2**: no significant difference (p = 1); median 12.0ms → 12.0ms."),
+            "{md}"
+        );
+        assert!(
+            md.contains("| `http1.1` | 22.0ms | 42.0ms | +20.0ms | 1.91× ("),
+            "{md}"
+        );
+        assert!(md.contains("| p = 0.008 | 5 / 5 |"), "{md}");
+        assert!(
+            md.contains("| network | plain loopback, no emulated link"),
+            "{md}"
+        );
+        assert!(md.contains("| folder | `reports/a` | `reports/b` |"), "{md}");
+    }
+
+    #[test]
+    fn a_results_json_reads_back_with_its_network_and_environment() {
+        let mut s = scenario();
+        s.network = Scenario::parse(
+            "name = \"n\"\n[[resource]]\npath = \"/a\"\n[network]\nrtt = \"40ms\"\n\
+             bandwidth = \"20mbit\"\nloss = \"1%\"\nloss_model = \"gilbert-elliott\"\n",
+            "n.toml",
+        )
+        .expect("valid")
+        .network;
+        let env = Environment {
+            httplab_version: "0.1.0".into(),
+            notes: vec!["note".into()],
+            ..Environment::default()
+        };
+        let runs = runs(&[20, 21], &[10]);
+        let text = serde_json::to_vec(&results_json(&s, &runs, &env)).expect("encode");
+        let f = RunFolder::parse(Path::new("d"), Path::new("d/results.json"), &text)
+            .expect("reads back");
+        assert_eq!(f.scenario_name, "four-objects");
+        assert_eq!(f.network, s.network);
+        assert_eq!(f.env.httplab_version, "0.1.0");
+        assert_eq!(f.env.notes, ["note"]);
+        assert_eq!(f.runs, runs);
+    }
+
+    #[test]
+    fn what_is_not_a_results_json_is_refused_with_the_file_named() {
+        let path = Path::new("x/results.json");
+        let err = |bytes: &[u8]| {
+            RunFolder::parse(Path::new("x"), path, bytes)
+                .expect_err("refused")
+                .to_string()
+        };
+        let e = err(b"<html>");
+        assert!(e.starts_with("x/results.json: not a results.json (not JSON"), "{e}");
+        let e = err(br#"{"name": "x"}"#);
+        assert!(e.contains("schema missing"), "{e}");
+        let e = err(br#"{"schema": "httplab-results/0"}"#);
+        assert!(
+            e.contains("schema `httplab-results/0`; this httplab reads `httplab-results/1`"),
+            "{e}"
+        );
+        let e = err(br#"{"schema": "httplab-results/1", "scenario": {"name": "x"}}"#);
+        assert!(
+            e.starts_with("x/results.json: does not match schema `httplab-results/1`: missing field `runs`"),
+            "{e}"
+        );
+        let e = err(
+            br#"{"schema": "httplab-results/1", "scenario": {"name": "x", "network":
+            {"rtt_ms": -5, "bandwidth_bps": null, "uplink_bps": null, "loss": 0,
+            "loss_model": {"kind": "random"}, "downlink_queue_bytes": null,
+            "uplink_queue_bytes": null, "congestion_control": null,
+            "slow_start_after_idle": null}}, "runs": []}"#,
+        );
+        assert!(e.contains("rtt_ms = -5 is not a duration"), "{e}");
+    }
+
+    #[test]
+    fn a_missing_folder_or_file_is_named() {
+        let dir = std::env::temp_dir().join(format!("httplab-compare-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let e = RunFolder::load(&dir).expect_err("missing").to_string();
+        assert!(e.starts_with(&format!("{}: no such folder", dir.display())), "{e}");
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let e = RunFolder::load(&dir).expect_err("empty").to_string();
+        assert!(
+            e.starts_with(&format!("{}: not found", dir.join("results.json").display())),
+            "{e}"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
