@@ -6,8 +6,8 @@
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use httplab_core::{units, Protocol, Scenario};
-use httplab_harness::{environment_facts, Lab, LabOptions, LinkMode};
-use httplab_report::{summarize, Environment};
+use httplab_harness::{environment_facts, run_point, Lab, LabOptions, LinkMode, SweepPlan};
+use httplab_report::{summarize, Environment, RunFolder, SweepPoint};
 use httplab_server::LabServer;
 use httplab_tls::{CertStore, ALPN_HTTP10, ALPN_HTTP11};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -82,6 +82,45 @@ enum Command {
     },
     /// List the client profiles (`[client] profile`) with their connection caps and sources.
     Profiles,
+    /// Compare two run folders (the same scenario under two conditions): the change per
+    /// protocol, its 95% interval and significance, in compare.md and compare.html.
+    Compare {
+        /// The baseline run folder (as `httplab run` wrote it).
+        a: PathBuf,
+        /// The run folder compared against it.
+        b: PathBuf,
+        /// Output folder [default: B/compare-vs-<name of A>/].
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Run a scenario once per value of one key and chart page load time against the value.
+    Sweep {
+        /// The scenario file (TOML).
+        scenario: PathBuf,
+        /// The key and its values, e.g. --vary network.rtt=20ms,50ms,100ms,200ms (each value
+        /// applied like --set KEY=VALUE, after any --set).
+        #[arg(long, value_name = "KEY=V1,V2,...")]
+        vary: String,
+        /// Override a scenario key at every value, as for `run`.
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+        /// Output folder [default: reports/<scenario>-sweep-<key>/]; one report folder per
+        /// value inside it, named KEY=VALUE.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Protocols to run instead of the scenario's list, comma-separated.
+        #[arg(long, value_delimiter = ',')]
+        protocols: Option<Vec<String>>,
+        /// Repetitions per protocol at each value instead of the scenario's `repeat`.
+        #[arg(long)]
+        repeat: Option<u32>,
+        /// No progress bar and no summary.
+        #[arg(long)]
+        quiet: bool,
+        /// Run on plain loopback even when the scenario has a [network] table.
+        #[arg(long)]
+        no_link: bool,
+    },
 }
 
 /// An error the user caused and can fix: printed as is, exit status 2.
@@ -172,6 +211,28 @@ async fn dispatch(command: Command) -> Result<()> {
             listen,
             tls,
         } => serve(&scenario, listen, tls).await,
+        Command::Compare { a, b, out } => compare_folders(&a, &b, out),
+        Command::Sweep {
+            scenario,
+            vary,
+            set,
+            out,
+            protocols,
+            repeat,
+            quiet,
+            no_link,
+        } => {
+            let args = SweepArgs {
+                vary,
+                set,
+                out,
+                protocols,
+                repeat,
+                quiet,
+                no_link,
+            };
+            sweep(&scenario, args).await
+        }
     }
 }
 
@@ -441,5 +502,185 @@ async fn serve(path: &Path, listen: SocketAddr, tls: bool) -> Result<()> {
         .await
         .context("waiting for Ctrl-C")?;
     server.shutdown().await;
+    Ok(())
+}
+
+/// `httplab compare A B`: reads both folders' results.json, writes compare.md and compare.html.
+fn compare_folders(a: &Path, b: &Path, out: Option<PathBuf>) -> Result<()> {
+    let load = |dir: &Path| RunFolder::load(dir).map_err(|e| UsageError(e.to_string()));
+    let (a, b_folder) = (load(a)?, load(b)?);
+    let out = out.unwrap_or_else(|| b.join(format!("compare-vs-{}", a.name())));
+    let written = httplab_report::write_compare(&out, &a, &b_folder, env!("CARGO_PKG_VERSION"))
+        .with_context(|| format!("writing the comparison into {}", out.display()))?;
+    let c = httplab_report::compare(&a.runs, &b_folder.runs);
+    for m in &c.matched {
+        println!("{}", httplab_report::change_sentence(m).replace("**", ""));
+    }
+    for (side, labels) in [("A", &c.only_a), ("B", &c.only_b)] {
+        if !labels.is_empty() {
+            println!("only in {side}: {}", labels.join(", "));
+        }
+    }
+    println!("wrote {}", paths(&written));
+    Ok(())
+}
+
+fn paths(written: &[PathBuf]) -> String {
+    written
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `httplab sweep`'s options beside the scenario.
+struct SweepArgs {
+    vary: String,
+    set: Vec<String>,
+    out: Option<PathBuf>,
+    protocols: Option<Vec<String>>,
+    repeat: Option<u32>,
+    quiet: bool,
+    no_link: bool,
+}
+
+/// `--protocols` as protocol ids, each once, at least one.
+fn chosen_protocols(list: &[String]) -> Result<Vec<Protocol>> {
+    let mut chosen = Vec::new();
+    for id in list.iter().map(|s| s.trim()).filter(|s| !s.is_empty()) {
+        let p: Protocol = id
+            .parse()
+            .map_err(|e| UsageError(format!("--protocols: {e}")))?;
+        if !chosen.contains(&p) {
+            chosen.push(p);
+        }
+    }
+    if chosen.is_empty() {
+        return Err(UsageError("--protocols: name at least one protocol".into()).into());
+    }
+    Ok(chosen)
+}
+
+/// `--repeat`, within the scenario's bounds.
+fn checked_repeat(n: u32) -> Result<u32> {
+    if !(1..=httplab_core::scenario::MAX_REPEAT).contains(&n) {
+        return Err(UsageError(format!(
+            "--repeat must be between 1 and {}",
+            httplab_core::scenario::MAX_REPEAT
+        ))
+        .into());
+    }
+    Ok(n)
+}
+
+/// `httplab sweep SCENARIO --vary KEY=V1,V2,...`: plans every value (refusing a bad one before
+/// anything runs), runs each on a lab of its own, writes each value's report folder as it
+/// finishes, then sweep.json, sweep.md and sweep.html.
+async fn sweep(path: &Path, args: SweepArgs) -> Result<()> {
+    let overrides = args
+        .set
+        .iter()
+        .map(|arg| arg.parse::<httplab_core::Override>())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| UsageError(e.to_string()))?;
+    let source = std::fs::read_to_string(path).map_err(|e| {
+        UsageError(format!(
+            "{}: cannot read the scenario file: {e}",
+            path.display()
+        ))
+    })?;
+    let mut plan = SweepPlan::new(&source, &path.display().to_string(), &overrides, &args.vary)
+        .map_err(|e| UsageError(e.to_string()))?;
+    let protocols = args
+        .protocols
+        .as_deref()
+        .map(chosen_protocols)
+        .transpose()?;
+    let repeat = args.repeat.map(checked_repeat).transpose()?;
+    for point in &mut plan.points {
+        if let Some(p) = &protocols {
+            point.scenario.protocols = p.clone();
+        }
+        if let Some(n) = repeat {
+            point.scenario.repeat = n;
+        }
+    }
+    let key = plan.key.clone();
+    let name = plan
+        .points
+        .first()
+        .map_or_else(String::new, |p| p.scenario.name.clone());
+    let out = args
+        .out
+        .unwrap_or_else(|| Path::new("reports").join(format!("{name}-sweep-{key}")));
+    let options = LabOptions {
+        link: if args.no_link {
+            LinkMode::Off
+        } else {
+            LinkMode::Auto
+        },
+        ..LabOptions::default()
+    };
+    let bar = if args.quiet {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new(0)
+    };
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} [{bar:30}] {pos}/{len} runs {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    let facts = environment(&environment_facts());
+    let total = plan.points.len();
+    let mut points: Vec<SweepPoint> = Vec::with_capacity(total);
+    let mut last_note: Option<String> = None;
+    for (i, planned) in plan.points.into_iter().enumerate() {
+        let scenario = Arc::new(planned.scenario);
+        bar.set_message(format!("{key}={} ({}/{total})", planned.value, i + 1));
+        let result = run_point(scenario.clone(), options.clone(), |p| {
+            bar.set_length(p.total as u64);
+            bar.set_position(p.done as u64);
+        })
+        .await?;
+        if result.network_note.is_some() && result.network_note != last_note {
+            if let Some(note) = &result.network_note {
+                bar.suspend(|| eprintln!("note: {note}"));
+            }
+            last_note = result.network_note.clone();
+        }
+        let mut env = Environment {
+            httplab_version: env!("CARGO_PKG_VERSION").to_string(),
+            command_line: std::env::args().collect::<Vec<_>>().join(" "),
+            ..facts.clone()
+        };
+        env.notes.extend(result.network_note);
+        let dir = out.join(httplab_report::point_folder(&key, &planned.value));
+        httplab_report::write_all(&dir, &scenario, &result.runs, &env)
+            .with_context(|| format!("writing the reports into {}", dir.display()))?;
+        points.push(SweepPoint {
+            value: planned.value,
+            scenario: Arc::unwrap_or_clone(scenario),
+            runs: result.runs,
+            env,
+        });
+    }
+    bar.finish_and_clear();
+    let written = httplab_report::write_sweep(&out, &key, &points)
+        .with_context(|| format!("writing the sweep into {}", out.display()))?;
+    if !args.quiet {
+        for p in &points {
+            let medians: Vec<String> = summarize(&p.runs)
+                .iter()
+                .map(|s| format!("{} {}", s.label, units::format_duration(s.page_time_median)))
+                .collect();
+            println!("{key}={:<12} median page {}", p.value, medians.join(", "));
+        }
+        println!(
+            "wrote {} and one report folder per value in {}",
+            paths(&written),
+            out.display()
+        );
+    }
     Ok(())
 }

@@ -315,6 +315,30 @@ pub struct RunRecord {
     /// loopback.
     #[serde(default)]
     pub link: Option<LinkRecord>,
+    /// The server's connections during the run: when each was accepted, so a wait in the
+    /// accept backlog (`[server] max_connections`) shows beside the client's connect.
+    #[serde(default)]
+    pub server_connections: Vec<ServerConnectionRecord>,
+}
+
+/// One connection as the server saw it; times are offsets from the lab clock.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServerConnectionRecord {
+    /// Server-side connection number, in acceptance order from 0.
+    pub connection: u64,
+    pub peer_addr: String,
+    /// `accept` returned it: after the kernel had queued it for as long as the server was at
+    /// `max_connections`.
+    #[serde(rename = "accepted_at_ms", with = "serde_ms")]
+    pub accepted_at: Duration,
+    /// Its first request head had been read.
+    #[serde(rename = "first_request_at_ms", with = "serde_ms::option")]
+    pub first_request_at: Option<Duration>,
+    /// Requests that arrived on it.
+    pub requests: u32,
+    /// The server was done with it (closed, or its task ended).
+    #[serde(rename = "closed_at_ms", with = "serde_ms::option")]
+    pub closed_at: Option<Duration>,
 }
 
 /// The link emulator's account of one run: the TCP settings both ends used, what each

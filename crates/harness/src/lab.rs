@@ -272,6 +272,7 @@ impl Lab {
         // Clear what earlier runs left in the server's log, then issue every request at once,
         // in workload order (join_all polls them in order, so they queue for slots in order).
         server.log().take();
+        server.log().take_connections();
         self.network.begin_run();
         let started_at = self.clock.now();
         let requests = crate::workload::issue(client.as_ref(), &scenario, self.clock).await;
@@ -299,6 +300,7 @@ impl Lab {
             requests,
             server: server_log,
             link: self.network.run_record(),
+            server_connections: server.log().take_connections(),
         })
     }
 

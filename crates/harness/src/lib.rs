@@ -12,12 +12,14 @@ mod connector;
 mod environment;
 mod lab;
 mod network;
+mod sweep;
 mod workload;
 
 pub use connector::LabConnector;
 pub use environment::environment_facts;
 pub use lab::{Lab, LabOptions, Progress, RunConfig};
 pub use network::LinkMode;
+pub use sweep::{run_point, split_values, PlannedPoint, PointRuns, SweepError, SweepPlan};
 pub use workload::issue;
 
 /// Why a run could not happen.

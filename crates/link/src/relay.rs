@@ -260,19 +260,23 @@ impl Relay {
             pcap,
         };
         let spawn = |role: &str, priority: i32, body: Box<dyn FnOnce() + Send>| {
-            let finished = self.finished.clone();
+            let finished = Finished {
+                thread: format!("hl-{name}-{role}"),
+                count: self.finished.clone(),
+                fault: self.fault.clone(),
+            };
             let fifo_refused = self.fifo_refused.clone();
             let realtime = self.realtime;
             std::thread::Builder::new()
-                .name(format!("hl-{name}-{role}"))
+                .name(finished.thread.clone())
                 .spawn(move || {
+                    let _finished = finished;
                     // A best effort: without it timers may fire up to 50 µs late.
                     let _ = sys::set_timer_slack(1);
                     if realtime && sys::set_fifo(priority).is_err() {
                         fifo_refused.fetch_add(1, Ordering::Relaxed);
                     }
                     body();
-                    finished.fetch_add(1, Ordering::Release);
                 })
         };
         let reader = spawn("read", READER_PRIORITY, Box::new(move || reader.run()))?;
@@ -308,6 +312,22 @@ impl Relay {
             }
         }
         all
+    }
+}
+
+/// Counts a relay thread out when it ends, however it ends; a panic becomes the relay's fault.
+struct Finished {
+    thread: String,
+    count: Arc<AtomicUsize>,
+    fault: Arc<Mutex<Option<String>>>,
+}
+
+impl Drop for Finished {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            lock(&self.fault).get_or_insert_with(|| format!("{} panicked", self.thread));
+        }
+        self.count.fetch_add(1, Ordering::Release);
     }
 }
 

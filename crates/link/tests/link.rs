@@ -5,11 +5,14 @@
 //! model's schedule (p99 lateness at most 0.5 ms).
 //!
 //! They need root (namespaces and TUN devices); elsewhere they print a loud SKIP line, and fail
-//! under CI (`CI=true`). They run one at a time: they measure time on a shared, small machine.
+//! under CI (`CI=true`). They run one at a time: they measure time on a shared, small machine,
+//! where another process or the hypervisor can stall any thread for milliseconds now and then.
+//! So the two sub-millisecond checks (connect, ping-pong) get up to [`ATTEMPTS`] tries on a
+//! fresh connection and pass on the first that meets every bound; each failed try is printed.
 
 use httplab_core::{Clock, NetworkSettings};
 use httplab_link::{
-    get_congestion, set_congestion, LinkEmulator, LinkStats, MAX_TRUSTWORTHY_LATENESS_P99,
+    get_congestion, set_congestion, tun, LinkEmulator, LinkStats, MAX_TRUSTWORTHY_LATENESS_P99,
 };
 use httplab_testkit::{inline_scenario, require_tool, temp_dir, under_ci};
 use std::collections::HashMap;
@@ -24,6 +27,10 @@ use tokio::net::{TcpListener, TcpSocket, TcpStream};
 const PORT: u16 = 8080;
 /// The longest any one test may take.
 const TEST_LIMIT: Duration = Duration::from_secs(90);
+/// Tries of a sub-millisecond timing check before it fails.
+const ATTEMPTS: usize = 5;
+/// The emulated round trip of the timing tests.
+const RTT: Duration = Duration::from_millis(40);
 
 /// Timing tests run one at a time.
 fn serial() -> MutexGuard<'static, ()> {
@@ -91,26 +98,59 @@ async fn connect(link: &LinkEmulator, listener: &TcpListener) -> (TcpStream, Tcp
     (client, server, took)
 }
 
-/// Asserts the relay kept to the model's schedule in both directions.
-fn assert_punctual(stats: &LinkStats) {
-    eprintln!("link stats: {stats:#?}");
+/// Whether the relay kept to the model's schedule in both directions: p99 lateness at most
+/// 0.5 ms and no failed TUN write.
+fn punctual(stats: &LinkStats) -> Result<(), String> {
     for (name, d) in [("uplink", &stats.uplink), ("downlink", &stats.downlink)] {
-        assert!(
-            d.lateness_p99 <= MAX_TRUSTWORTHY_LATENESS_P99,
-            "{name} p99 lateness {:?} over {MAX_TRUSTWORTHY_LATENESS_P99:?}",
-            d.lateness_p99
-        );
-        assert_eq!(d.drops.tun, 0, "{name} failed TUN writes");
+        if d.lateness_p99 > MAX_TRUSTWORTHY_LATENESS_P99 {
+            return Err(format!(
+                "{name} p99 lateness {:?} over {MAX_TRUSTWORTHY_LATENESS_P99:?}",
+                d.lateness_p99
+            ));
+        }
+        if d.drops.tun > 0 {
+            return Err(format!("{name}: {} failed TUN writes", d.drops.tun));
+        }
     }
-    assert!(stats.trustworthy(), "{stats:?}");
+    if !stats.trustworthy() {
+        return Err(format!("not trustworthy: {stats:?}"));
+    }
+    Ok(())
 }
 
-fn within(what: &str, got: Duration, want: Duration, tolerance: Duration) {
-    let diff = got.abs_diff(want);
-    assert!(
-        diff <= tolerance,
-        "{what}: {got:?}, want {want:?} ± {tolerance:?}"
-    );
+fn assert_punctual(stats: &LinkStats) {
+    eprintln!("link stats: {stats:#?}");
+    if let Err(e) = punctual(stats) {
+        panic!("{e}");
+    }
+}
+
+fn within(what: &str, got: Duration, want: Duration, tolerance: Duration) -> Result<(), String> {
+    if got.abs_diff(want) <= tolerance {
+        Ok(())
+    } else {
+        Err(format!("{what}: {got:?}, want {want:?} ± {tolerance:?}"))
+    }
+}
+
+/// Runs `check` (which starts from zeroed link counters) until it passes, at most
+/// [`ATTEMPTS`] times; panics with every try's failure.
+fn best_of(link: &LinkEmulator, mut check: impl FnMut() -> Result<(), String>) {
+    let mut failures = Vec::new();
+    for attempt in 1..=ATTEMPTS {
+        link.reset_stats();
+        match check().and_then(|()| punctual(&link.stats())) {
+            Ok(()) => {
+                eprintln!("link stats: {:#?}", link.stats());
+                return;
+            }
+            Err(e) => {
+                eprintln!("try {attempt} of {ATTEMPTS} failed: {e}");
+                failures.push(e);
+            }
+        }
+    }
+    panic!("every try failed: {failures:#?}");
 }
 
 #[test]
@@ -119,28 +159,21 @@ fn connect_takes_one_rtt() {
     let Some(link) = start("connect_takes_one_rtt", "rtt = \"40ms\"", None) else {
         return;
     };
-    let took = runtime().block_on(async {
-        let listener = listen(&link);
-        let mut took = Vec::new();
-        for _ in 0..5 {
-            let (_client, _server, t) = connect(&link, &listener).await;
-            took.push(t);
-        }
-        took
+    let rt = runtime();
+    let listener = rt.block_on(async { listen(&link) });
+    best_of(&link, || {
+        let took = rt.block_on(async {
+            let mut took = Vec::new();
+            for _ in 0..5 {
+                let (_client, _server, t) = connect(&link, &listener).await;
+                took.push(t);
+            }
+            took
+        });
+        eprintln!("5 connects: {took:?}");
+        took.iter()
+            .try_for_each(|t| within("TCP connect", *t, RTT, Duration::from_millis(1)))
     });
-    eprintln!("connects: {took:?}");
-    // No connect can beat the round trip; one host hiccup may slow one of them.
-    let rtt = Duration::from_millis(40);
-    assert!(took.iter().all(|t| *t >= rtt), "{took:?}");
-    let mut sorted = took.clone();
-    sorted.sort();
-    within(
-        "median TCP connect",
-        sorted[2],
-        rtt,
-        Duration::from_millis(1),
-    );
-    assert_punctual(&link.stats());
 }
 
 #[test]
@@ -149,13 +182,24 @@ fn ping_pong_takes_one_rtt_per_exchange() {
     let Some(link) = start("ping_pong", "rtt = \"40ms\"", None) else {
         return;
     };
-    let (client, server) = runtime().block_on(async {
-        let listener = listen(&link);
-        let (client, server, _) = connect(&link, &listener).await;
-        (client, server)
+    let rt = runtime();
+    let listener = rt.block_on(async { listen(&link) });
+    best_of(&link, || {
+        let (client, server) = rt.block_on(async {
+            let (client, server, _) = connect(&link, &listener).await;
+            (client, server)
+        });
+        let each = ping_pong(client, server, 10);
+        let took: Duration = each.iter().sum();
+        eprintln!("10 exchanges: {took:?}: {each:?}");
+        within("10 exchanges", took, 10 * RTT, Duration::from_millis(3))
     });
-    // Plain blocking sockets on two threads: each exchange then costs the endpoints no more
-    // than a wake-up and a system call each, so what remains above the RTT is the link's.
+}
+
+/// `n` exchanges of 16 bytes, client → server → client, over plain blocking sockets on two
+/// threads: each exchange then costs the endpoints no more than a wake-up and a system call
+/// each, so what remains above the RTT is the link's. Returns each exchange's time.
+fn ping_pong(client: TcpStream, server: TcpStream, n: usize) -> Vec<Duration> {
     let blocking = |s: TcpStream| {
         let s = s.into_std().expect("std socket");
         s.set_nonblocking(false).expect("blocking");
@@ -164,35 +208,25 @@ fn ping_pong_takes_one_rtt_per_exchange() {
     let (mut client, mut server) = (blocking(client), blocking(server));
     let echo = std::thread::spawn(move || {
         let mut buf = [0u8; 16];
-        for _ in 0..10 {
+        for _ in 0..n {
             server.read_exact(&mut buf).expect("server read");
             server.write_all(&buf).expect("server write");
         }
     });
     // The server's end is established only when the handshake's last ACK arrives.
-    std::thread::sleep(Duration::from_millis(50));
-    let started = Instant::now();
+    std::thread::sleep(RTT);
     let mut buf = [0u8; 16];
     let mut each = Vec::new();
-    for i in 0..10u8 {
-        let t = Instant::now();
-        client.write_all(&[i; 16]).expect("client write");
+    for i in 0..n {
+        let message = [i as u8; 16];
+        let started = Instant::now();
+        client.write_all(&message).expect("client write");
         client.read_exact(&mut buf).expect("client read");
-        each.push(t.elapsed());
-        assert_eq!(buf, [i; 16]);
+        each.push(started.elapsed());
+        assert_eq!(buf, message, "the echo carries the message back");
     }
-    let took = started.elapsed();
     echo.join().expect("echo thread");
-    eprintln!("10 exchanges: {took:?}: {each:?}");
-    let s = link.stats();
-    eprintln!("lateness max up {:?} down {:?}; packets up {} down {}", s.uplink.lateness_max, s.downlink.lateness_max, s.uplink.packets, s.downlink.packets);
-    within(
-        "10 exchanges",
-        took,
-        Duration::from_millis(400),
-        Duration::from_millis(3),
-    );
-    assert_punctual(&link.stats());
+    each
 }
 
 /// Sends `warmup + measured` bytes server → client and returns the client's goodput over the
@@ -279,6 +313,12 @@ fn segments(pcap: &Path) -> (usize, Vec<Segment>) {
     while at + 16 <= bytes.len() {
         let caplen = u32_at(&bytes, at + 8) as usize;
         let p = &bytes[at + 16..at + 16 + caplen];
+        // Without a virtio-net header the kernel segments before the TUN device: every packet
+        // the link carries fits the MTU.
+        assert!(
+            caplen <= tun::MTU as usize,
+            "a {caplen}-byte packet on the link"
+        );
         at += 16 + caplen;
         records += 1;
         if p[0] >> 4 != 4 || p[9] != 6 {
@@ -333,9 +373,11 @@ fn transfers_survive_loss_and_the_capture_shows_retransmissions() {
     let _serial = serial();
     let dir = temp_dir("link-loss");
     let pcap = dir.join("loss.pcap");
+    // A bandwidth, as real paths have: with none, TCP bursts faster than TUN writes go and
+    // the relay's own capacity shows as lateness (see the relay's module doc).
     let Some(mut link) = start(
         "transfers_survive_loss",
-        "rtt = \"40ms\"\nloss = \"2%\"\nseed = 5",
+        "rtt = \"40ms\"\nbandwidth = \"50mbit\"\nloss = \"2%\"\nseed = 5",
         Some(pcap.clone()),
     ) else {
         return;
@@ -355,8 +397,8 @@ fn transfers_survive_loss_and_the_capture_shows_retransmissions() {
             );
         }
     });
-    let stats = link.stats();
     link.stop().expect("link stops and flushes its capture");
+    let stats = link.stats();
     assert!(
         stats.downlink.drops.loss > 0 && stats.uplink.drops.loss > 0,
         "{stats:?}"
@@ -372,7 +414,12 @@ fn transfers_survive_loss_and_the_capture_shows_retransmissions() {
         "lost by the link: {} down, {} up; retransmissions in the capture: {retransmitted}",
         stats.downlink.drops.loss, stats.uplink.drops.loss
     );
-    assert!(retransmitted > 0, "the capture shows retransmissions");
+    // Each segment the link lost was sent again; all but a lost tail (or a retransmission
+    // lost in turn) arrive below the highest sequence number already delivered.
+    assert!(
+        retransmitted > 0 && 2 * retransmitted as u64 >= stats.downlink.drops.loss,
+        "the capture shows the lost segments' retransmissions"
+    );
     if let Some(tshark) = require_tool("tshark", "transfers_survive_loss", "apt-get install tshark")
     {
         let out = std::process::Command::new(tshark)

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// A finished run read back from its folder: what `compare` needs of `results.json`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct RunFolder {
     /// The folder as the user named it.
     pub dir: PathBuf,
@@ -346,11 +346,7 @@ pub fn change_sentence(c: &LabelChange) -> String {
                 } else {
                     (1.0 / ci.high, 1.0 / ci.low)
                 };
-                format!(
-                    "95% CI {}–{}×, ",
-                    ratio_number(lo, k),
-                    ratio_number(hi, k)
-                )
+                format!("95% CI {}–{}×, ", ratio_number(lo, k), ratio_number(hi, k))
             });
             format!(
                 "{label}: {}× {direction} under B ({ci}{}); {medians}",
@@ -476,7 +472,11 @@ pub fn compare_markdown(a: &RunFolder, b: &RunFolder, c: &Comparison) -> String 
 }
 
 fn runs_word(runs: &[RunRecord]) -> String {
-    format!("{} run{}", runs.len(), if runs.len() == 1 { "" } else { "s" })
+    format!(
+        "{} run{}",
+        runs.len(),
+        if runs.len() == 1 { "" } else { "s" }
+    )
 }
 
 /// `1.82× (1.61–2.04)`, or the ratio alone when it was not tested.
@@ -516,11 +516,7 @@ pub(crate) fn conditions(a: &RunFolder, b: &RunFolder) -> Vec<(&'static str, (St
                 if f.scenario_description.trim().is_empty() {
                     format!("`{}`", f.scenario_name)
                 } else {
-                    format!(
-                        "`{}` — {}",
-                        f.scenario_name,
-                        f.scenario_description.trim()
-                    )
+                    format!("`{}` — {}", f.scenario_name, f.scenario_description.trim())
                 }
             }),
         ),
@@ -536,10 +532,7 @@ pub(crate) fn conditions(a: &RunFolder, b: &RunFolder) -> Vec<(&'static str, (St
         ),
         ("network", row(&|f| f.network_sentence())),
         ("link self-check", row(&|f| f.link_sentence())),
-        (
-            "httplab",
-            row(&|f| or_unknown(&f.env.httplab_version)),
-        ),
+        ("httplab", row(&|f| or_unknown(&f.env.httplab_version))),
         (
             "machine",
             row(&|f| {
@@ -646,7 +639,10 @@ mod tests {
             "{s}"
         );
         assert!(s.contains("×, p = 0.008); median 22.0ms → 42.0ms"), "{s}");
-        let ci = c.matched[0].change.and_then(|c| c.ratio_ci).expect("tested");
+        let ci = c.matched[0]
+            .change
+            .and_then(|c| c.ratio_ci)
+            .expect("tested");
         assert!(ci.low > 1.0, "{ci:?}");
         // The other way round: faster, the interval inverted so it reads low–high.
         let c = compare(
@@ -654,7 +650,10 @@ mod tests {
             &runs(&[20, 21, 22, 23, 24], &[]),
         );
         let s = change_sentence(&c.matched[0]);
-        assert!(s.starts_with("**http1.1**: 1.9× faster under B (95% CI "), "{s}");
+        assert!(
+            s.starts_with("**http1.1**: 1.9× faster under B (95% CI "),
+            "{s}"
+        );
         let (lo, hi) = s
             .split("95% CI ")
             .nth(1)
@@ -688,7 +687,7 @@ mod tests {
         let c = compare(&runs(&[20, 21, 22], &[]), &runs(&[40, 41, 42], &[]));
         assert_eq!(
             change_sentence(&c.matched[0]),
-            "**http1.1**: 1.9× slower under B, not tested for significance (with 3 and 3 \
+            "**http1.1**: 2.0× slower under B, not tested for significance (with 3 and 3 \
              repetitions even a complete separation could not reach p < 0.05 (at best p = 0.1); \
              rerun with --repeat 5); median 21.0ms → 41.0ms"
         );
@@ -698,7 +697,10 @@ mod tests {
             s.starts_with("**http1.1**: 1.05× slower under B, not tested"),
             "{s}"
         );
-        assert!(s.contains("needs at least 3 repetitions on each side"), "{s}");
+        assert!(
+            s.contains("needs at least 3 repetitions on each side"),
+            "{s}"
+        );
     }
 
     #[test]
@@ -717,12 +719,21 @@ mod tests {
 
     #[test]
     fn markdown_has_verdicts_table_and_conditions() {
-        let a = folder("reports/a", runs(&[20, 21, 22, 23, 24], &[10, 11, 12, 13, 14]));
-        let b = folder("reports/b", runs(&[40, 41, 42, 43, 44], &[10, 12, 11, 14, 13]));
+        let a = folder(
+            "reports/a",
+            runs(&[20, 21, 22, 23, 24], &[10, 11, 12, 13, 14]),
+        );
+        let b = folder(
+            "reports/b",
+            runs(&[40, 41, 42, 43, 44], &[10, 12, 11, 14, 13]),
+        );
         let c = compare(&a.runs, &b.runs);
         let md = compare_markdown(&a, &b, &c);
         assert!(md.starts_with("# httplab compare: four-objects → four-objects\n"));
-        assert!(md.contains("- **http1.1**: 1.9× slower under B (95% CI"), "{md}");
+        assert!(
+            md.contains("- **http1.1**: 1.9× slower under B (95% CI"),
+            "{md}"
+        );
         assert!(
             md.contains("- **h2**: no significant difference (p = 1); median 12.0ms → 12.0ms."),
             "{md}"
@@ -736,7 +747,10 @@ mod tests {
             md.contains("| network | plain loopback, no emulated link"),
             "{md}"
         );
-        assert!(md.contains("| folder | `reports/a` | `reports/b` |"), "{md}");
+        assert!(
+            md.contains("| folder | `reports/a` | `reports/b` |"),
+            "{md}"
+        );
     }
 
     #[test]
@@ -774,7 +788,10 @@ mod tests {
                 .to_string()
         };
         let e = err(b"<html>");
-        assert!(e.starts_with("x/results.json: not a results.json (not JSON"), "{e}");
+        assert!(
+            e.starts_with("x/results.json: not a results.json (not JSON"),
+            "{e}"
+        );
         let e = err(br#"{"name": "x"}"#);
         assert!(e.contains("schema missing"), "{e}");
         let e = err(br#"{"schema": "httplab-results/0"}"#);
@@ -784,7 +801,9 @@ mod tests {
         );
         let e = err(br#"{"schema": "httplab-results/1", "scenario": {"name": "x"}}"#);
         assert!(
-            e.starts_with("x/results.json: does not match schema `httplab-results/1`: missing field `runs`"),
+            e.starts_with(
+                "x/results.json: does not match schema `httplab-results/1`: missing field `runs`"
+            ),
             "{e}"
         );
         let e = err(
@@ -802,11 +821,17 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("httplab-compare-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let e = RunFolder::load(&dir).expect_err("missing").to_string();
-        assert!(e.starts_with(&format!("{}: no such folder", dir.display())), "{e}");
+        assert!(
+            e.starts_with(&format!("{}: no such folder", dir.display())),
+            "{e}"
+        );
         std::fs::create_dir_all(&dir).expect("temp dir");
         let e = RunFolder::load(&dir).expect_err("empty").to_string();
         assert!(
-            e.starts_with(&format!("{}: not found", dir.join("results.json").display())),
+            e.starts_with(&format!(
+                "{}: not found",
+                dir.join("results.json").display()
+            )),
             "{e}"
         );
         let _ = std::fs::remove_dir_all(&dir);

@@ -308,6 +308,7 @@ impl RunBuilder {
             requests,
             server,
             link: None,
+            server_connections: Vec::new(),
         }
     }
 }

@@ -11,6 +11,7 @@
 #![forbid(unsafe_code)]
 
 mod bytes;
+mod compare;
 mod csv;
 mod date;
 mod error;
@@ -21,12 +22,18 @@ mod markdown;
 mod network;
 mod reason;
 mod results_json;
+mod server_side;
 mod summary;
+mod sweep;
 mod verdict;
 
 #[cfg(test)]
 mod fixtures;
 
+pub use compare::{
+    change_sentence, compare, compare_markdown, write_compare, Comparison, LabelChange, RunFolder,
+    RunFolderError,
+};
 pub use csv::requests_csv;
 pub use error::ReportError;
 pub use har::har;
@@ -34,6 +41,9 @@ pub use html::html;
 pub use markdown::markdown;
 pub use results_json::{results_json, SCHEMA};
 pub use summary::{summarize, ProtocolSummary};
+pub use sweep::{
+    point_folder, sweep_json, sweep_markdown, write_sweep, AxisKind, SweepPoint, SWEEP_SCHEMA,
+};
 
 use httplab_core::{RunRecord, Scenario};
 use serde::Serialize;

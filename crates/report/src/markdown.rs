@@ -8,6 +8,7 @@
 use crate::bytes::{frame_tables, header_sentences};
 use crate::date::rfc3339;
 use crate::network::{link_check, model_lines, network_sentence};
+use crate::server_side::accept_sentences;
 use crate::summary::{median_run, summarize, ProtocolSummary};
 use crate::verdict::{count, verdict};
 use crate::Environment;
@@ -54,6 +55,9 @@ pub fn markdown(scenario: &Scenario, runs: &[RunRecord], env: &Environment) -> S
         } else {
             let _ = writeln!(md, "> **{}**\n", check.sentence());
         }
+    }
+    for line in accept_sentences(scenario, runs, &summaries) {
+        let _ = writeln!(md, "{line}.\n");
     }
     let model = model_lines(scenario, runs, &summaries);
     if !model.is_empty() {

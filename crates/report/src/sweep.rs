@@ -121,7 +121,13 @@ pub fn axis(values: &[String]) -> Axis {
             kind: AxisKind::Categorical,
             numbers: Vec::new(),
             positions: (0..n)
-                .map(|i| if n == 1 { 0.5 } else { i as f64 / (n - 1) as f64 })
+                .map(|i| {
+                    if n == 1 {
+                        0.5
+                    } else {
+                        i as f64 / (n - 1) as f64
+                    }
+                })
                 .collect(),
             log: false,
             from_zero: false,
@@ -368,6 +374,25 @@ fn plural(n: usize) -> &'static str {
     }
 }
 
+/// Where the sweep ran, in one sentence (Markdown: the command in `code`).
+pub(crate) fn environment_sentence(env: &Environment) -> String {
+    let or_unknown = |s: &str| {
+        if s.trim().is_empty() {
+            "unknown".to_string()
+        } else {
+            s.to_string()
+        }
+    };
+    format!(
+        "httplab {}, host {}, kernel {}, congestion control {}. Command: `{}`.",
+        or_unknown(&env.httplab_version),
+        or_unknown(&env.hostname),
+        or_unknown(&env.kernel),
+        or_unknown(&env.congestion_control),
+        or_unknown(&env.command_line)
+    )
+}
+
 /// `sweep.md`.
 pub fn sweep_markdown(key: &str, points: &[SweepPoint]) -> String {
     let o = ordered(points);
@@ -422,16 +447,7 @@ pub fn sweep_markdown(key: &str, points: &[SweepPoint]) -> String {
         );
     }
     if let Some(env) = points.first().map(|p| &p.env) {
-        let _ = writeln!(
-            md,
-            "\n## Environment\n\nhttplab {}, host {}, kernel {}, congestion control {}. Command: \
-             `{}`.",
-            env.httplab_version,
-            env.hostname,
-            env.kernel,
-            env.congestion_control,
-            env.command_line
-        );
+        let _ = writeln!(md, "\n## Environment\n\n{}", environment_sentence(env));
     }
     md
 }
@@ -452,7 +468,10 @@ pub fn write_sweep(
     let md = dir.join("sweep.md");
     write_file(&md, sweep_markdown(key, points).as_bytes())?;
     let html = dir.join("sweep.html");
-    write_file(&html, crate::html::sweep::sweep_html(key, points).as_bytes())?;
+    write_file(
+        &html,
+        crate::html::sweep::sweep_html(key, points).as_bytes(),
+    )?;
     Ok(vec![json_path, md, html])
 }
 
@@ -473,7 +492,10 @@ mod tests {
         assert_eq!(a.positions, [0.1, 0.25, 0.5, 1.0]);
         assert!(a.from_zero && !a.log);
         let a = axis(&values(&["1s", "500ms"]));
-        assert_eq!((a.kind, a.numbers.clone()), (AxisKind::Duration, vec![1000.0, 500.0]));
+        assert_eq!(
+            (a.kind, a.numbers.clone()),
+            (AxisKind::Duration, vec![1000.0, 500.0])
+        );
         // Close together far from zero: the axis spans the values only.
         assert_eq!(a.positions, [1.0, 0.0]);
         assert!(!a.from_zero);
@@ -487,7 +509,10 @@ mod tests {
         assert_eq!(a.numbers, [0.0, 0.01, 0.02]);
         assert_eq!(a.positions, [0.0, 0.5, 1.0]);
         let a = axis(&values(&["10kb", "100kb"]));
-        assert_eq!((a.kind, a.numbers.clone()), (AxisKind::Size, vec![1e4, 1e5]));
+        assert_eq!(
+            (a.kind, a.numbers.clone()),
+            (AxisKind::Size, vec![1e4, 1e5])
+        );
         let a = axis(&values(&["2", "6", "13"]));
         assert_eq!(a.kind, AxisKind::Number);
         assert!(a.from_zero);
@@ -507,7 +532,10 @@ mod tests {
     #[test]
     fn folder_names_hold_no_path_separators() {
         assert_eq!(point_folder("network.rtt", "20ms"), "network.rtt=20ms");
-        assert_eq!(point_folder("server.think", "a/b\\c\n"), "server.think=a_b_c_");
+        assert_eq!(
+            point_folder("server.think", "a/b\\c\n"),
+            "server.think=a_b_c_"
+        );
     }
 
     fn summaries(a: &[u64], b: &[u64]) -> Vec<ProtocolSummary> {
@@ -536,12 +564,15 @@ mod tests {
         );
         assert_eq!((v.fastest.as_deref(), v.winner), (Some("http1.1"), None));
         let v = point_verdict(&summaries(&[40, 41, 42], &[20, 21, 22]));
-        assert_eq!(v.sentence, "h2: 1.9× faster than http1.1 (not tested)");
+        assert_eq!(v.sentence, "h2: 2.0× faster than http1.1 (not tested)");
         assert_eq!(v.p, None);
         let v = point_verdict(&summaries(&[100, 101, 102], &[99, 100, 101]));
         assert_eq!(v.sentence, "h2 and http1.1 within 5% (not tested)");
         assert_eq!(v.winner, None);
-        assert_eq!(point_verdict(&summaries(&[1], &[])).sentence, "only http1.1 ran");
+        assert_eq!(
+            point_verdict(&summaries(&[1], &[])).sentence,
+            "only http1.1 ran"
+        );
     }
 
     fn point(value: &str, http11: &[u64], h2: &[u64]) -> SweepPoint {
@@ -586,12 +617,15 @@ mod tests {
         assert_eq!(p[2]["fastest"], "h2");
         let md = sweep_markdown("server.think", &points);
         assert!(md.starts_with("# httplab sweep: four-objects over server.think\n"));
-        assert!(md.contains("| server.think | `http1.1` | `h2` | winner |"), "{md}");
-        let rows: Vec<&str> = md.lines().filter(|l| l.starts_with("| ")).collect();
-        assert!(rows[2].starts_with("| 1ms | 11.0ms ("), "{md}");
-        assert!(rows[4].starts_with("| 40ms | 91.0ms ("), "{md}");
         assert!(
-            rows[4].ends_with("| h2: 1.8× faster than http1.1 (not tested) |"),
+            md.contains("| server.think | `http1.1` | `h2` | winner |"),
+            "{md}"
+        );
+        let rows: Vec<&str> = md.lines().filter(|l| l.starts_with("| ")).collect();
+        assert!(rows[1].starts_with("| 1ms | 11.0ms ("), "{md}");
+        assert!(rows[3].starts_with("| 40ms | 91.0ms ("), "{md}");
+        assert!(
+            rows[3].ends_with("| h2: 1.8× faster than http1.1 (not tested) |"),
             "{md}"
         );
         assert!(md.contains("[report.html](<server.think=20ms/report.html>)"));

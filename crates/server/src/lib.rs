@@ -34,7 +34,8 @@ mod preface;
 mod service;
 
 pub use http2::MIN_CONNECTION_WINDOW;
-pub use log::{ServerConnectionRecord, ServerLog};
+pub use httplab_core::ServerConnectionRecord;
+pub use log::ServerLog;
 pub use pipeline::{MAX_HEAD, MAX_HEADERS, MAX_READ_AHEAD};
 pub use service::REQUEST_ID_HEADER;
 

@@ -11,27 +11,11 @@
 //! connection that waited in the listen backlog shows it here: the client connected (the
 //! kernel completed the handshake) long before the server accepted it.
 
-use httplab_core::ServerRequestRecord;
+use httplab_core::{ServerConnectionRecord, ServerRequestRecord};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-/// One connection as the server saw it; times are offsets from the server's clock.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ServerConnectionRecord {
-    /// Server-side connection number, in acceptance order from 0.
-    pub connection: u64,
-    pub peer_addr: String,
-    /// `accept` returned it: after the kernel had queued it for as long as the server was at
-    /// `max_connections`.
-    pub accepted_at: Duration,
-    /// Its first request head had been read.
-    pub first_request_at: Option<Duration>,
-    /// Requests that arrived on it.
-    pub requests: u32,
-    /// The server was done with it (closed, or its task ended).
-    pub closed_at: Option<Duration>,
-}
 /// The server's request log. Cheap to clone; all clones share one log.
 #[derive(Clone, Default)]
 pub struct ServerLog {

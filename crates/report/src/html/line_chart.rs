@@ -145,18 +145,15 @@ pub fn line_chart(axis: &XAxis, lines: &[Line]) -> String {
         if line.points.iter().any(|p| p.ci.is_some()) {
             // Along the upper ends, back along the lower ones; a point without an interval
             // pinches the band to its median.
-            let upper = line.points.iter().map(|p| {
-                (
-                    x_at(p.x),
-                    y_at(&scale, p.ci.map_or(p.median, |ci| ci.high)),
-                )
-            });
-            let lower = line.points.iter().rev().map(|p| {
-                (
-                    x_at(p.x),
-                    y_at(&scale, p.ci.map_or(p.median, |ci| ci.low)),
-                )
-            });
+            let upper = line
+                .points
+                .iter()
+                .map(|p| (x_at(p.x), y_at(&scale, p.ci.map_or(p.median, |ci| ci.high))));
+            let lower = line
+                .points
+                .iter()
+                .rev()
+                .map(|p| (x_at(p.x), y_at(&scale, p.ci.map_or(p.median, |ci| ci.low))));
             let _ = write!(
                 out,
                 "<path class=\"sweep-band\" data-label=\"{label}\" d=\"{} Z\"><title>{label}: \
@@ -232,7 +229,11 @@ mod tests {
     fn one_line_and_band_per_configuration_on_a_time_axis_from_zero() {
         let axis = XAxis {
             title: "network.rtt".into(),
-            ticks: vec![(0.0, "0".into()), (0.5, "20ms".into()), (1.0, "40ms".into())],
+            ticks: vec![
+                (0.0, "0".into()),
+                (0.5, "20ms".into()),
+                (1.0, "40ms".into()),
+            ],
         };
         let lines = vec![
             Line {
@@ -255,15 +256,23 @@ mod tests {
         assert_eq!(svg.matches("class=\"sweep-band\"").count(), 1);
         assert_eq!(svg.matches("<circle class=\"sweep-point\"").count(), 5);
         // Time from 0 to 50 ms (the highest interval end), ticks every 10 ms.
-        assert!(svg.contains(">0</text>") && svg.contains(">50 ms</text>"), "{svg}");
+        assert!(
+            svg.contains(">0</text>") && svg.contains(">50 ms</text>"),
+            "{svg}"
+        );
         // The plot spans y 16..376: 50 ms at the top, 0 at the bottom; x from 118 to 1052.
         let h2 = svg
             .split("data-label=\"h2\" d=\"")
             .nth(1)
             .and_then(|r| r.split('"').next())
             .expect("h2 line");
-        assert_eq!(h2, format!("M118.0 {:.1} L1052.0 {:.1}", 376.0 - 36.0, 376.0 - 144.0));
-        assert!(svg.contains("<title>http1.1 at 30: median 30.0ms (95% CI 28.000 ms – 33.000 ms)</title>"));
+        assert_eq!(
+            h2,
+            format!("M118.0 {:.1} L1052.0 {:.1}", 376.0 - 36.0, 376.0 - 144.0)
+        );
+        assert!(svg.contains(
+            "<title>http1.1 at 30: median 30.0ms (95% CI 28.000 ms – 33.000 ms)</title>"
+        ));
         assert!(svg.contains(">20ms</text>") && svg.contains(">network.rtt</text>"));
         assert_eq!(legend(&lines).matches("class=\"sw line").count(), 2);
     }

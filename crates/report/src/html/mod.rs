@@ -11,14 +11,18 @@
 //! (no clock, no randomness beyond the seeded bootstrap), and it writes no files.
 
 mod axis;
+pub(crate) mod compare;
 mod distribution;
 mod lanes;
+mod line_chart;
+pub(crate) mod sweep;
 mod text;
 mod waterfall;
 
 use crate::bytes::header_sentences;
 use crate::date::rfc3339;
 use crate::network::{link_check, model_lines, network_sentence};
+use crate::server_side::accept_sentences;
 use crate::summary::{median_run, summarize, ProtocolSummary};
 use crate::verdict::{count, verdict};
 use crate::Environment;
@@ -588,6 +592,18 @@ fn conditions(
     ));
     if let Some(check) = link_check(runs) {
         rows.push(("link_check", "Link self-check", esc(&check.sentence())));
+    }
+    let backlog = accept_sentences(scenario, runs, summaries);
+    if !backlog.is_empty() {
+        rows.push((
+            "accept_backlog",
+            "Server accept backlog",
+            backlog
+                .iter()
+                .map(|l| esc(l))
+                .collect::<Vec<_>>()
+                .join("<br>"),
+        ));
     }
     let model = model_lines(scenario, runs, summaries);
     if !model.is_empty() {

@@ -8,8 +8,13 @@ use super::line_chart::{self, Line, LinePoint, XAxis};
 use super::text::{esc, markdown_paragraphs};
 use super::STYLE;
 use crate::network::{link_check, network_sentence};
-use crate::sweep::{intro, median_cell, ordered, point_folder, point_verdict, SweepPoint};
+use crate::sweep::{
+    environment_sentence, intro, median_cell, ordered, point_folder, point_verdict, SweepPoint,
+};
 use std::fmt::Write as _;
+
+/// The page's own additions to the report stylesheet (the chart brings its own).
+const CSS: &str = "table.sweep td:last-child, table.sweep th:last-child { text-align: left; }\n";
 
 /// `s` as a relative URL path: bytes outside the unreserved set and `=,()` percent-encoded.
 pub(crate) fn href(s: &str) -> String {
@@ -28,14 +33,16 @@ pub(crate) fn href(s: &str) -> String {
 pub fn sweep_html(key: &str, points: &[SweepPoint]) -> String {
     let o = ordered(points);
     let name = points.first().map_or("", |p| p.scenario.name.as_str());
-    let version = points.first().map_or("", |p| p.env.httplab_version.as_str());
+    let version = points
+        .first()
+        .map_or("", |p| p.env.httplab_version.as_str());
     let mut h = String::with_capacity(32 * 1024);
     let _ = write!(
         h,
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
          <meta name=\"generator\" content=\"httplab {}\">\n<title>httplab sweep: {} over {}</title>\n\
-         <style>\n{STYLE}{}</style>\n</head>\n<body>\n<header>\n<h1><span class=\"brand\">httplab \
+         <style>\n{STYLE}{}{CSS}</style>\n</head>\n<body>\n<header>\n<h1><span class=\"brand\">httplab \
          sweep:</span> {} over {}</h1>\n<p class=\"facts\">{}</p>\n",
         esc(version),
         esc(name),
@@ -160,18 +167,13 @@ pub fn sweep_html(key: &str, points: &[SweepPoint]) -> String {
              <a href=\"{folder}/report.md\">report.md</a></td><td>{}</td><td>{}</td></tr>",
             esc(&p.value),
             esc(&network_sentence(&p.scenario, &p.runs, &p.env.notes)),
-            esc(&link_check(&p.runs).map_or_else(
-                || "no emulated link".to_string(),
-                |c| c.sentence()
-            ))
+            esc(&link_check(&p.runs)
+                .map_or_else(|| "no emulated link".to_string(), |c| c.sentence()))
         );
     }
     h.push_str("</tbody>\n</table>\n");
     if let Some(env) = points.first().map(|p| &p.env) {
-        h.push_str(&markdown_paragraphs(&format!(
-            "Machine: {}, kernel {}, congestion control {}. Command: `{}`.",
-            env.hostname, env.kernel, env.congestion_control, env.command_line
-        )));
+        h.push_str(&markdown_paragraphs(&environment_sentence(env)));
     }
     let _ = write!(
         h,
