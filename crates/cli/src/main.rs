@@ -418,9 +418,15 @@ async fn run(
                 if s.failed_requests > 0 { format!(", {} FAILED requests", s.failed_requests) } else { String::new() },
             );
         }
+        for line in httplab_report::network_lines(&scenario, &runs, &env) {
+            println!("{line}");
+        }
         println!("wrote {} files to {}:", written.len(), out.display());
         for f in &written {
             println!("  {}", f.display());
+        }
+        if let Some(pcap) = &link.pcap {
+            println!("  {} (every packet the link carried)", pcap.display());
         }
     }
     Ok(())

@@ -49,6 +49,19 @@ use httplab_core::{RunRecord, Scenario};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
+/// The network the runs crossed and the link's self-check, as lines for a terminal (the same
+/// words as the reports).
+pub fn network_lines(scenario: &Scenario, runs: &[RunRecord], env: &Environment) -> Vec<String> {
+    let mut lines = vec![format!(
+        "network: {}",
+        network::network_sentence(scenario, runs, &env.notes)
+    )];
+    if let Some(check) = network::link_check(runs) {
+        lines.push(check.sentence());
+    }
+    lines
+}
+
 /// Facts about the environment the run happened in, shown in every output.
 #[derive(Debug, Clone, Serialize, Default)]
 pub struct Environment {
