@@ -445,11 +445,10 @@ fn environment(facts: &[(&'static str, String)]) -> Environment {
         congestion_control: fact("congestion_control"),
         notes: vec![
             format!(
-                "tcp_slow_start_after_idle = {}",
+                "host tcp_slow_start_after_idle = {}",
                 fact("tcp_slow_start_after_idle")
             ),
             format!("cpus = {}", fact("cpus")),
-            "network: loopback (no link emulation)".to_string(),
         ],
         ..Environment::default()
     }

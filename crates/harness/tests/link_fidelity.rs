@@ -21,7 +21,7 @@ fn ms(n: u64) -> Duration {
 }
 
 fn within(what: &str, got: Duration, want: Duration, tolerance: Duration) {
-    let diff = if got > want { got - want } else { want - got };
+    let diff = got.abs_diff(want);
     assert!(
         diff <= tolerance,
         "{what}: {got:?}, want {want:?} ± {tolerance:?}"

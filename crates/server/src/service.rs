@@ -445,6 +445,28 @@ fn content_type(path: &str) -> &'static str {
     }
 }
 
+/// How much of a think time is left to a precise sleep after tokio's timer (whose wheel
+/// ticks in whole milliseconds and rounds up, so it may fire up to a millisecond late).
+const PRECISE_TAIL: Duration = Duration::from_millis(2);
+
+/// Sleeps for `think` to within tens of microseconds: tokio's timer for all but the last
+/// [`PRECISE_TAIL`], then a thread's `nanosleep` for the rest. tokio alone would add up to a
+/// millisecond to every think time, which the analytical model would count as server time.
+async fn think(think: Duration) {
+    let deadline = std::time::Instant::now() + think;
+    if think > PRECISE_TAIL {
+        tokio::time::sleep(think - PRECISE_TAIL).await;
+    }
+    let left = deadline.saturating_duration_since(std::time::Instant::now());
+    if !left.is_zero() {
+        let slept = tokio::task::spawn_blocking(move || std::thread::sleep(left)).await;
+        if slept.is_err() {
+            // The blocking pool is shutting down with the runtime: fall back to the timer.
+            tokio::time::sleep(left).await;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -498,27 +520,5 @@ mod tests {
             (missing.status, missing.body),
             (StatusCode::NOT_FOUND, AnswerBody::Text("not found\n"))
         );
-    }
-}
-
-/// How much of a think time is left to a precise sleep after tokio's timer (whose wheel
-/// ticks in whole milliseconds and rounds up, so it may fire up to a millisecond late).
-const PRECISE_TAIL: Duration = Duration::from_millis(2);
-
-/// Sleeps for `think` to within tens of microseconds: tokio's timer for all but the last
-/// [`PRECISE_TAIL`], then a thread's `nanosleep` for the rest. tokio alone would add up to a
-/// millisecond to every think time, which the analytical model would count as server time.
-async fn think(think: Duration) {
-    let deadline = std::time::Instant::now() + think;
-    if think > PRECISE_TAIL {
-        tokio::time::sleep(think - PRECISE_TAIL).await;
-    }
-    let left = deadline.saturating_duration_since(std::time::Instant::now());
-    if !left.is_zero() {
-        let slept = tokio::task::spawn_blocking(move || std::thread::sleep(left)).await;
-        if slept.is_err() {
-            // The blocking pool is shutting down with the runtime: fall back to the timer.
-            tokio::time::sleep(left).await;
-        }
     }
 }
