@@ -148,9 +148,13 @@ fn quickstart_run_writes_every_output() {
         serde_json::from_str(&std::fs::read_to_string(out_dir.join("results.json")).unwrap())
             .unwrap();
     let runs = results["runs"].as_array().unwrap();
-    assert_eq!(runs.len(), 6, "2 protocols x 3 repetitions");
+    assert_eq!(runs.len(), 9, "3 protocols x 3 repetitions");
     for run in runs {
-        let want = if run["protocol"] == "http1.0" { 13 } else { 6 };
+        let want = match run["protocol"].as_str() {
+            Some("http1.0") => 13,
+            Some("http1.1") => 6,
+            _ => 1,
+        };
         assert_eq!(
             run["connections"].as_array().unwrap().len(),
             want,
@@ -159,7 +163,7 @@ fn quickstart_run_writes_every_output() {
         );
     }
 
-    for protocol in ["http1.0", "http1.1"] {
+    for protocol in ["http1.0", "http1.1", "h2"] {
         let har: Value = serde_json::from_str(
             &std::fs::read_to_string(out_dir.join(format!("{protocol}.har"))).unwrap(),
         )
