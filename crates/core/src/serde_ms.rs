@@ -9,8 +9,7 @@ pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
 }
 
 pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-    let ms = f64::deserialize(d)?;
-    Ok(from_ms(ms))
+    from_ms(f64::deserialize(d)?).map_err(serde::de::Error::custom)
 }
 
 /// Milliseconds with microsecond precision, the unit of HAR and of every lab output.
@@ -18,8 +17,11 @@ pub fn round_ms(d: Duration) -> f64 {
     (d.as_secs_f64() * 1e6).round() / 1e3
 }
 
-fn from_ms(ms: f64) -> Duration {
-    Duration::from_secs_f64(ms.max(0.0) / 1e3)
+/// A millisecond count read back (e.g. `httplab compare` reading results.json); a negative,
+/// infinite, NaN or absurdly large one is an error, not a panic.
+fn from_ms(ms: f64) -> Result<Duration, String> {
+    Duration::try_from_secs_f64(ms / 1e3)
+        .map_err(|e| format!("{ms} is not a duration in milliseconds ({e})"))
 }
 
 /// The same for `Option<Duration>`, written as `null` when absent.
@@ -34,6 +36,39 @@ pub mod option {
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
-        Ok(Option::<f64>::deserialize(d)?.map(from_ms))
+        Option::<f64>::deserialize(d)?
+            .map(from_ms)
+            .transpose()
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    struct T {
+        #[serde(with = "super")]
+        d: Duration,
+        #[serde(with = "super::option")]
+        o: Option<Duration>,
+    }
+
+    #[test]
+    fn milliseconds_read_back_and_nonsense_is_refused() {
+        let t: T = serde_json::from_str(r#"{"d": 1.5, "o": null}"#).unwrap();
+        assert_eq!((t.d, t.o), (Duration::from_micros(1500), None));
+        for bad in [
+            r#"{"d": 1e300, "o": null}"#,
+            r#"{"d": -1, "o": null}"#,
+            r#"{"d": 1, "o": 1e300}"#,
+        ] {
+            let err = serde_json::from_str::<T>(bad).unwrap_err().to_string();
+            assert!(
+                err.contains("not a duration in milliseconds"),
+                "{bad}: {err}"
+            );
+        }
     }
 }
