@@ -13,8 +13,10 @@ use std::time::Duration;
 const NOTICEABLE: Duration = Duration::from_millis(2);
 
 /// Per client connection of `run` that the server saw: how long it waited between the
-/// client's connect completing and the server accepting it.
-pub(crate) fn accept_waits(run: &RunRecord) -> Vec<(u32, Duration)> {
+/// server's kernel completing the handshake and the server accepting it. The kernel completes
+/// it when the client's ACK arrives, `uplink_delay` after the client's connect returned (half
+/// the RTT on an emulated link; nothing on loopback).
+pub(crate) fn accept_waits(run: &RunRecord, uplink_delay: Duration) -> Vec<(u32, Duration)> {
     run.connections
         .iter()
         .filter_map(|c| {
@@ -22,7 +24,7 @@ pub(crate) fn accept_waits(run: &RunRecord) -> Vec<(u32, Duration)> {
                 .server_connections
                 .iter()
                 .find(|s| s.peer_addr == c.local_addr)?;
-            let connected = c.opened_at + c.tcp_connect;
+            let connected = c.opened_at + c.tcp_connect + uplink_delay;
             Some((c.id, server.accepted_at.saturating_sub(connected)))
         })
         .collect()
@@ -38,7 +40,11 @@ pub(crate) fn accept_sentences(
         .iter()
         .filter_map(|s| {
             let run = median_run(runs, s)?;
-            let waits = accept_waits(run);
+            let uplink_delay = match (&run.link, &scenario.network) {
+                (Some(_), Some(net)) => net.uplink_delay(),
+                _ => Duration::ZERO,
+            };
+            let waits = accept_waits(run, uplink_delay);
             let waited: Vec<Duration> = waits
                 .iter()
                 .map(|(_, w)| *w)
@@ -84,7 +90,7 @@ mod tests {
         let c1 = &run.connections[1];
         let late = c1.opened_at + c1.tcp_connect + Duration::from_millis(500);
         run.server_connections = vec![server(0, on_time), server(1, late)];
-        let waits = accept_waits(&run);
+        let waits = accept_waits(&run, Duration::ZERO);
         assert_eq!(waits.len(), 2);
         assert_eq!(
             waits[0],
