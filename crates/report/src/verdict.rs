@@ -30,6 +30,10 @@ struct Detail {
     hol: Option<Duration>,
     /// Requests with head-of-line time, over all repetitions.
     hol_requests: usize,
+    /// Whether the runs crossed an emulated link (round trips cost real time there).
+    linked: bool,
+    /// Response bytes (heads and bodies) per run.
+    response_bytes: f64,
 }
 
 fn detail(runs: &[RunRecord], label: &str) -> Detail {
@@ -49,6 +53,11 @@ fn detail(runs: &[RunRecord], label: &str) -> Detail {
         reused_blocked: httplab_core::stats::mean(&reused_blocked).unwrap_or_default(),
         hol: httplab_core::stats::mean(&hols),
         hol_requests: hols.len(),
+        linked: !runs.is_empty() && runs.iter().all(|r| r.link.is_some()),
+        response_bytes: all()
+            .map(|q| (q.response_header_bytes + q.response_body_bytes) as f64)
+            .sum::<f64>()
+            / n,
     }
 }
 
@@ -475,6 +484,9 @@ fn explain(fast: &ProtocolSummary, fd: &Detail, slow: &ProtocolSummary, sd: &Det
             format_duration(fast.mean_ttfb)
         ));
     }
+    if let Some(windows) = slow_start_sentence(fast, fd, slow, sd) {
+        where_.push(windows);
+    }
     if where_.is_empty() {
         s.push_str(&format!(
             ", and mean blocked ({} against {}) and TTFB ({} against {}) do not account for \
@@ -488,6 +500,44 @@ fn explain(fast: &ProtocolSummary, fd: &Detail, slow: &ProtocolSummary, sd: &Det
         s.push_str(&format!("; {}.", join_and(&where_)));
     }
     s
+}
+
+/// When the faster protocol spread the page over more connections on a real (emulated) link:
+/// each connection starts with its own congestion window of 10 segments, so fewer connections
+/// need more round trips of slow start for the same bytes.
+fn slow_start_sentence(
+    fast: &ProtocolSummary,
+    fd: &Detail,
+    slow: &ProtocolSummary,
+    sd: &Detail,
+) -> Option<String> {
+    use httplab_core::analytical::{cold_flights, INITIAL_WINDOW_SEGMENTS, MSS};
+    if !(fd.linked && sd.linked) || slow.connections_opened + 0.5 >= fast.connections_opened {
+        return None;
+    }
+    let slow_per_conn = sd.response_bytes / slow.connections_opened.max(1.0);
+    let fast_per_conn = fd.response_bytes / fast.connections_opened.max(1.0);
+    let slow_flights = cold_flights(slow_per_conn as u64);
+    let fast_flights = cold_flights(fast_per_conn as u64);
+    if slow_flights <= fast_flights {
+        return None;
+    }
+    let window = INITIAL_WINDOW_SEGMENTS * MSS;
+    Some(format!(
+        "{} carried the page's {} of responses on {}, where TCP slow start begins from a \
+         {}-segment window ({}) per connection: about {} round trips of it, against about {} \
+         for each of {}'s {} ({} of initial windows together)",
+        slow.label,
+        httplab_core::units::format_size(sd.response_bytes as u64),
+        plural(slow.connections_opened, "connection", "connections"),
+        INITIAL_WINDOW_SEGMENTS,
+        httplab_core::units::format_size(window),
+        slow_flights,
+        fast_flights,
+        fast.label,
+        plural(fast.connections_opened, "connection", "connections"),
+        httplab_core::units::format_size((fast.connections_opened * window as f64) as u64)
+    ))
 }
 
 fn hol_sentences(summaries: &[ProtocolSummary], runs: &[RunRecord]) -> Vec<String> {
@@ -556,6 +606,35 @@ mod tests {
 
     fn verdict_of(runs: &[RunRecord]) -> String {
         verdict(&summarize(runs), runs)
+    }
+
+    #[test]
+    fn fewer_connections_pay_more_round_trips_of_slow_start_on_a_link() {
+        let link = httplab_core::LinkRecord {
+            congestion_control: "cubic".into(),
+            slow_start_after_idle: true,
+            uplink: Default::default(),
+            downlink: Default::default(),
+            realtime: true,
+            fault: None,
+            trustworthy: true,
+        };
+        let mut runs = vec![
+            RunBuilder::http11(0, 200).build(),
+            RunBuilder::h2(0, 240).build(),
+        ];
+        let on_loopback = verdict_of(&runs);
+        assert!(!on_loopback.contains("slow start"), "{on_loopback}");
+        for run in &mut runs {
+            run.link = Some(link.clone());
+        }
+        let v = verdict_of(&runs);
+        // h2: the page's 4 responses on 1 connection, 3 round trips of slow start; http1.1:
+        // half of it on each of 2 connections, 2 round trips each.
+        assert!(
+            v.contains("h2 carried the page's") && v.contains("on 1 connection, where TCP slow start begins from a 10-segment window (14.5 kB) per connection: about 3 round trips of it, against about 2 for each of http1.1's 2 connections (29.0 kB of initial windows together)"),
+            "{v}"
+        );
     }
 
     #[test]
