@@ -10,6 +10,8 @@ use std::process::Command;
 
 const REPEAT: u32 = 3;
 const REQUESTS: usize = 13;
+/// The quickstart's protocols: http1.0, http1.1, h2.
+const PROTOCOLS: usize = 3;
 
 /// `httplab run scenarios/quickstart.toml --repeat REPEAT --quiet` into a fresh folder.
 fn run_quickstart() -> PathBuf {
@@ -71,8 +73,8 @@ fn quickstart_report_renders_in_headless_chromium() {
     let rows = csv.split("\r\n").filter(|l| !l.is_empty()).count();
     assert_eq!(
         rows,
-        1 + 2 * REPEAT as usize * REQUESTS,
-        "header + 2 × 3 × 13 rows"
+        1 + PROTOCOLS * REPEAT as usize * REQUESTS,
+        "header + 3 protocols × 3 repetitions × 13 rows"
     );
 
     let Some(chromium) = Chromium::find("quickstart_report_renders_in_headless_chromium") else {
@@ -87,7 +89,7 @@ fn quickstart_report_renders_in_headless_chromium() {
     );
     let dom = dom.stdout;
     assert!(dom.contains("<svg"), "the DOM has no SVG:\n{dom}");
-    for (label, connections) in [("http1.0", 13), ("http1.1", 6)] {
+    for (label, connections) in [("http1.0", 13), ("http1.1", 6), ("h2", 1)] {
         let waterfall = section(
             &dom,
             &format!("<section class=\"waterfall\" data-label=\"{label}\">"),
@@ -121,7 +123,7 @@ fn quickstart_report_renders_in_headless_chromium() {
     let distribution = section(&dom, "<section id=\"distribution\">");
     assert_eq!(
         distribution.matches("class=\"dot\"").count(),
-        2 * REPEAT as usize,
+        PROTOCOLS * REPEAT as usize,
         "a dot per repetition"
     );
 
