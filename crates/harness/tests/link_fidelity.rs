@@ -30,6 +30,8 @@ fn within(what: &str, got: Duration, want: Duration, tolerance: Duration) {
 
 /// Repetitions of each measurement; the tests compare the median one, as the reports do.
 const REPETITIONS: u32 = 3;
+/// Runs tried to get [`REPETITIONS`] the link's self-check trusts.
+const MAX_ATTEMPTS: u32 = 8;
 
 /// Runs `protocol` [`REPETITIONS`] times over the scenario `toml` (a `[network]` table is
 /// appended) on the emulated link and returns the repetition with the median page time;
@@ -54,16 +56,31 @@ async fn run_on_link(test: &str, toml: &str, protocol: Protocol) -> Option<(Scen
     .await
     .expect("lab starts on the emulated link");
     assert!(lab.link_emulated());
+    // A run the link's self-check marks untrustworthy (the host stalled the relay) is not a
+    // measurement of the link, as every report says: it is set aside and run again, within a
+    // bound.
     let mut runs = Vec::new();
-    for repetition in 0..REPETITIONS {
+    let mut set_aside = Vec::new();
+    for repetition in 0..MAX_ATTEMPTS {
+        if runs.len() == REPETITIONS as usize {
+            break;
+        }
         let run = lab.run(protocol, repetition).await.expect("run completes");
         assert_eq!(run.failed_requests(), 0, "{:#?}", run.requests);
-        let link = run.link.as_ref().expect("the run crossed the link");
-        assert!(link.trustworthy, "the link kept to its model: {link:#?}");
+        let link = run.link.clone().expect("the run crossed the link");
         assert!(link.uplink.packets > 0 && link.downlink.packets > 0);
-        runs.push(run);
+        if link.trustworthy {
+            runs.push(run);
+        } else {
+            set_aside.push(link);
+        }
     }
     lab.shutdown().await;
+    assert_eq!(
+        runs.len(),
+        REPETITIONS as usize,
+        "too many untrustworthy runs: {set_aside:#?}"
+    );
     runs.sort_by_key(|r| r.page_time);
     Some((scenario, runs.swap_remove(runs.len() / 2)))
 }
