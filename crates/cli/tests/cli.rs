@@ -1,18 +1,13 @@
 //! The `httplab` binary as a user runs it: scenario errors, a full quickstart run and its
 //! outputs, and `httplab serve` answering curl over TLS with the generated CA.
 
+mod common;
+
+use common::{assert_located_errors, httplab};
 use httplab_testkit::{repo_root, require_tool, scenario_path, temp_dir};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn httplab(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_httplab"))
-        .args(args)
-        .current_dir(cwd)
-        .output()
-        .expect("httplab runs")
-}
+use std::process::Command;
 
 #[test]
 fn malformed_scenarios_get_file_line_column_and_exit_2() {
@@ -56,26 +51,7 @@ fn malformed_scenarios_get_file_line_column_and_exit_2() {
             "repeat",
         ),
     ];
-    for (label, body, at, words) in cases {
-        let file = dir.join(format!("{label}.toml"));
-        std::fs::write(&file, body).unwrap();
-        for cmd in ["check", "run"] {
-            let mut args = vec![cmd, file.to_str().unwrap()];
-            if cmd == "run" {
-                args.push("--quiet");
-            }
-            let out = httplab(&args, &dir);
-            let stderr = String::from_utf8_lossy(&out.stderr);
-            assert_eq!(out.status.code(), Some(2), "{label} ({cmd}): {stderr}");
-            assert!(
-                stderr.contains(&format!("{label}.toml{at}")),
-                "{label} ({cmd}): {stderr}"
-            );
-            assert!(stderr.contains(words), "{label} ({cmd}): {stderr}");
-            assert!(stderr.contains('^'), "{label}: no caret in {stderr}");
-            assert!(!stderr.contains("panicked"), "{label}: {stderr}");
-        }
-    }
+    assert_located_errors(&dir, &cases);
     let missing = httplab(&["check", "no-such-file.toml"], &dir);
     assert_eq!(missing.status.code(), Some(2));
     let bad_flag = httplab(

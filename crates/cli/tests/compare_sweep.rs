@@ -6,10 +6,13 @@
 //! and its chart has one line per protocol, and mistakes exit 2 naming what was wrong before
 //! anything runs.
 
+mod common;
+
+use common::httplab;
 use httplab_testkit::{require_link, temp_dir, Chromium};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 const SCENARIO: &str = r#"
 name = "small"
@@ -30,14 +33,6 @@ size = "4kb"
 "#;
 
 const LABELS: [&str; 2] = ["http1.1", "h2"];
-
-fn httplab(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_httplab"))
-        .args(args)
-        .current_dir(cwd)
-        .output()
-        .expect("httplab runs")
-}
 
 fn ok(out: Output, what: &str) -> Output {
     assert!(

@@ -3,27 +3,13 @@
 //! the library's keys (an unknown profile, `respond = "sometimes"`, `after` naming a missing
 //! path, a dependency cycle) reported as file:line:column with exit status 2.
 
+mod common;
+
+use common::{assert_located_errors, httplab, stderr, stdout};
 use httplab_core::Scenario;
 use httplab_testkit::{repo_root, scenario_path, temp_dir};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn httplab(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_httplab"))
-        .args(args)
-        .current_dir(cwd)
-        .output()
-        .expect("httplab runs")
-}
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
 
 fn library() -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(repo_root().join("scenarios"))
@@ -145,26 +131,7 @@ fn mistakes_in_the_library_keys_get_file_line_column_and_exit_2() {
             "low <= high",
         ),
     ];
-    for (label, body, at, words) in cases {
-        let file = dir.join(format!("{label}.toml"));
-        std::fs::write(&file, body).unwrap();
-        for cmd in ["check", "run"] {
-            let mut args = vec![cmd, file.to_str().unwrap()];
-            if cmd == "run" {
-                args.push("--quiet");
-            }
-            let out = httplab(&args, &dir);
-            let err = stderr(&out);
-            assert_eq!(out.status.code(), Some(2), "{label} ({cmd}): {err}");
-            assert!(
-                err.contains(&format!("{label}.toml{at}")),
-                "{label} ({cmd}): {err}"
-            );
-            assert!(err.contains(words), "{label} ({cmd}): {err}");
-            assert!(err.contains('^'), "{label}: no caret in {err}");
-            assert!(!err.contains("panicked"), "{label}: {err}");
-        }
-    }
+    assert_located_errors(&dir, &cases);
 }
 
 #[test]

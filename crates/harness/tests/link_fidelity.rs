@@ -87,12 +87,16 @@ async fn run_on_link(test: &str, toml: &str, protocol: Protocol) -> Option<(Scen
 
 const ONE_SMALL: &str = "[[resource]]\npath = \"/small\"\nsize = \"1kb\"\nthink = \"10ms\"\n";
 
-/// The TLS handshake's own cost on this machine (both ends' crypto, no link): the median of
-/// five handshakes on plain loopback.
-async fn loopback_handshake(toml: &str) -> Duration {
-    let scenario = Arc::new(inline_scenario(toml));
+/// The median of `measure` over `REPETITIONS` runs of `protocol` on plain loopback, one lab
+/// at a time: what the same work costs this machine without a network.
+async fn on_loopback(
+    toml: &str,
+    protocol: Protocol,
+    measure: impl Fn(&RunRecord) -> Duration,
+) -> Duration {
+    let _turn = ONE_AT_A_TIME.lock().await;
     let lab = Lab::start(
-        scenario,
+        Arc::new(inline_scenario(toml)),
         LabOptions {
             certs_dir: temp_dir("certs"),
             link: LinkMode::Off,
@@ -102,13 +106,20 @@ async fn loopback_handshake(toml: &str) -> Duration {
     .await
     .expect("lab starts");
     let mut times = Vec::new();
-    for repetition in 0..5 {
-        let run = lab.run(Protocol::Http10, repetition).await.expect("run");
-        times.push(run.connections[0].tls.as_ref().expect("TLS").handshake);
+    for repetition in 0..REPETITIONS {
+        times.push(measure(&lab.run(protocol, repetition).await.expect("run")));
     }
     lab.shutdown().await;
     times.sort();
-    times[2]
+    times[times.len() / 2]
+}
+
+/// The TLS handshake's own cost on this machine (both ends' crypto, no link).
+async fn loopback_handshake(toml: &str) -> Duration {
+    on_loopback(toml, Protocol::Http10, |run| {
+        run.connections[0].tls.as_ref().expect("TLS").handshake
+    })
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -122,9 +133,7 @@ async fn tcp_connect_and_tls_handshakes_cost_their_round_trips() {
     within("TCP connect", c.tcp_connect, rtt, ms(1));
     // The link adds the handshake's round trips; the crypto itself (about a millisecond on
     // this 2-core machine, both ends together) is measured on loopback and set aside.
-    let _turn = ONE_AT_A_TIME.lock().await;
     let cpu13 = loopback_handshake(&tls13).await;
-    drop(_turn);
     let tls = c.tls.as_ref().expect("TLS");
     eprintln!(
         "TLS 1.3: {:?} on the link, {cpu13:?} on loopback",
@@ -141,9 +150,7 @@ async fn tcp_connect_and_tls_handshakes_cost_their_round_trips() {
     let (_, run) = run_on_link("handshakes", &tls12, Protocol::Http10)
         .await
         .expect("the link ran a moment ago");
-    let _turn = ONE_AT_A_TIME.lock().await;
     let cpu12 = loopback_handshake(&tls12).await;
-    drop(_turn);
     let tls = run.connections[0].tls.as_ref().expect("TLS");
     eprintln!(
         "TLS 1.2: {:?} on the link, {cpu12:?} on loopback",
@@ -221,22 +228,5 @@ async fn pages_of_small_objects_match_the_analytical_model() {
 
 /// The median page time of `protocol` over the scenario `toml` on plain loopback.
 async fn loopback_page(toml: &str, protocol: Protocol) -> Duration {
-    let _turn = ONE_AT_A_TIME.lock().await;
-    let lab = Lab::start(
-        Arc::new(inline_scenario(toml)),
-        LabOptions {
-            certs_dir: temp_dir("certs"),
-            link: LinkMode::Off,
-            ..LabOptions::default()
-        },
-    )
-    .await
-    .expect("lab starts");
-    let mut times = Vec::new();
-    for repetition in 0..REPETITIONS {
-        times.push(lab.run(protocol, repetition).await.expect("run").page_time);
-    }
-    lab.shutdown().await;
-    times.sort();
-    times[times.len() / 2]
+    on_loopback(toml, protocol, |run| run.page_time).await
 }
