@@ -317,29 +317,10 @@ async fn run(
 ) -> Result<()> {
     let mut scenario = load_with(path, set)?;
     if let Some(list) = protocols {
-        let mut chosen = Vec::new();
-        for id in list.iter().map(|s| s.trim()).filter(|s| !s.is_empty()) {
-            let p: Protocol = id
-                .parse()
-                .map_err(|e| UsageError(format!("--protocols: {e}")))?;
-            if !chosen.contains(&p) {
-                chosen.push(p);
-            }
-        }
-        if chosen.is_empty() {
-            return Err(UsageError("--protocols: name at least one protocol".into()).into());
-        }
-        scenario.protocols = chosen;
+        scenario.protocols = chosen_protocols(&list)?;
     }
     if let Some(n) = repeat {
-        if !(1..=httplab_core::scenario::MAX_REPEAT).contains(&n) {
-            return Err(UsageError(format!(
-                "--repeat must be between 1 and {}",
-                httplab_core::scenario::MAX_REPEAT
-            ))
-            .into());
-        }
-        scenario.repeat = n;
+        scenario.repeat = checked_repeat(n)?;
     }
     let out = out.unwrap_or_else(|| Path::new("reports").join(&scenario.name));
     let scenario = Arc::new(scenario);

@@ -8,7 +8,7 @@
 
 use crate::network::{link_check, network_sentence};
 use crate::summary::{summarize, ProtocolSummary};
-use crate::verdict::p_value;
+use crate::verdict::{p_value, ratio_number};
 use crate::{write_file, Environment, ReportError, SCHEMA};
 use httplab_core::stats::{self, MedianComparison};
 use httplab_core::units::format_duration;
@@ -296,16 +296,6 @@ pub fn compare(a: &[RunRecord], b: &[RunRecord]) -> Comparison {
         matched,
         only_a: missing(&sa, &sb),
         only_b: missing(&sb, &sa),
-    }
-}
-
-/// A ratio as people say it: `1.8`, or `1.04` below 1.1 where one decimal hides it; `like`
-/// picks the precision, so an interval is written as its point estimate is.
-fn ratio_number(x: f64, like: f64) -> String {
-    if like < 1.095 {
-        format!("{x:.2}")
-    } else {
-        format!("{x:.1}")
     }
 }
 

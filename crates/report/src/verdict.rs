@@ -366,7 +366,9 @@ fn times(x: f64, like: f64) -> String {
     format!("{}×", ratio_number(x, like))
 }
 
-fn ratio_number(x: f64, like: f64) -> String {
+/// A ratio as printed: two decimals when it is near 1 (`1.08`), else one (`1.9`); `like` is
+/// the ratio whose size decides, so an interval's ends print like its middle.
+pub(crate) fn ratio_number(x: f64, like: f64) -> String {
     if like < 1.095 {
         format!("{x:.2}")
     } else {

@@ -267,12 +267,7 @@ impl Connection {
                 think(answer.think).await;
             }
         };
-        match deadline {
-            Some(deadline) => tokio::time::timeout_at(deadline, work)
-                .await
-                .map_err(|_| TimedOut)?,
-            None => work.await,
-        }
+        by(deadline, work).await?;
         let Some(request) = pending.answered() else {
             return Err(TimedOut);
         };
@@ -366,12 +361,7 @@ impl Connection {
                 }
             }
         };
-        match deadline {
-            Some(deadline) => tokio::time::timeout_at(deadline, read)
-                .await
-                .map_err(|_| TimedOut)?,
-            None => read.await,
-        }
+        by(deadline, read).await?;
         let Some(info) = pending.answered() else {
             return Err(TimedOut);
         };
@@ -442,6 +432,22 @@ fn content_type(path: &str) -> &'static str {
         Some("jpg" | "jpeg") => "image/jpeg",
         Some("json") => "application/json",
         _ => "application/octet-stream",
+    }
+}
+
+/// Runs `work` to its end, or until `deadline` if there is one (the request's timeout).
+async fn by<F: std::future::Future<Output = ()>>(
+    deadline: Option<Instant>,
+    work: F,
+) -> Result<(), TimedOut> {
+    match deadline {
+        Some(deadline) => tokio::time::timeout_at(deadline, work)
+            .await
+            .map_err(|_| TimedOut),
+        None => {
+            work.await;
+            Ok(())
+        }
     }
 }
 
