@@ -29,8 +29,8 @@ pub use profile::Profile;
 pub use protocol::Protocol;
 pub use record::{
     CloseReason, ConnectionRecord, H2FrameCounts, H2FrameDirection, HandshakeKind,
-    LinkDirectionRecord, LinkRecord, Phases, RequestRecord, RunRecord, ServerConnectionRecord,
-    ServerRequestRecord, TlsRecord,
+    LinkDirectionRecord, LinkExcessRecord, LinkRecord, Phases, RequestRecord, RunRecord,
+    ServerConnectionRecord, ServerRequestRecord, TlsRecord,
 };
 pub use scenario::{
     ClientVariant, PipeliningModel, RequestSpec, Resource, Respond, Scenario, ScenarioError,

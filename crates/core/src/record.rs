@@ -358,9 +358,36 @@ pub struct LinkRecord {
     pub realtime: bool,
     /// The first error a relay thread hit, if any.
     pub fault: Option<String>,
-    /// p99 lateness within the bound, no packet lost by the TUN devices and no fault: the
-    /// run's times are the scenario's, not the emulator's.
+    /// p99 lateness within the bound, the handshakes' median excess within its bound, no
+    /// packet lost by the TUN devices and no fault: the run's times are the scenario's, not the
+    /// emulator's.
     pub trustworthy: bool,
+    /// How packets' arrivals at the link were stamped: `kernel` (the kernel's time of handing
+    /// each packet to the TUN device) or `reader` (when the relay read it, which adds the
+    /// reader's wake-up to every crossing); empty in records older than the field.
+    #[serde(default)]
+    pub stamping: String,
+    /// Why some or all packets were stamped at the read, if any were.
+    #[serde(default)]
+    pub stamping_note: Option<String>,
+    /// The link's excess over the model's round trip, from every TCP handshake that crossed it
+    /// cleanly (SYN → SYN-ACK → ACK as stamped at the relay, less the model's delays for the
+    /// SYN and SYN-ACK); `None` when no handshake completed cleanly.
+    #[serde(default)]
+    pub excess_per_rtt: Option<LinkExcessRecord>,
+}
+
+/// The handshakes' excess over the model's round trip during one run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinkExcessRecord {
+    /// Handshakes timed.
+    pub handshakes: u64,
+    #[serde(rename = "min_ms", with = "serde_ms")]
+    pub min: Duration,
+    #[serde(rename = "median_ms", with = "serde_ms")]
+    pub median: Duration,
+    #[serde(rename = "max_ms", with = "serde_ms")]
+    pub max: Duration,
 }
 
 /// One direction of the link during one run.
@@ -381,6 +408,17 @@ pub struct LinkDirectionRecord {
     pub lateness_p99: Duration,
     #[serde(rename = "lateness_max_ms", with = "serde_ms")]
     pub lateness_max: Duration,
+    /// Packets whose arrival the kernel stamped, and those stamped when the relay read them.
+    #[serde(default)]
+    pub stamped_kernel: u64,
+    #[serde(default)]
+    pub stamped_reader: u64,
+    /// How long after the kernel's stamp the relay read a packet (median, p99): what stamping
+    /// at the read would have added to each crossing.
+    #[serde(rename = "read_delay_p50_ms", with = "serde_ms", default)]
+    pub read_delay_p50: Duration,
+    #[serde(rename = "read_delay_p99_ms", with = "serde_ms", default)]
+    pub read_delay_p99: Duration,
 }
 
 impl RunRecord {

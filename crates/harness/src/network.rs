@@ -10,7 +10,7 @@
 //! anything itself (the link crate).
 
 use crate::HarnessError;
-use httplab_core::{Clock, LinkDirectionRecord, LinkRecord, Scenario};
+use httplab_core::{Clock, LinkDirectionRecord, LinkExcessRecord, LinkRecord, Scenario};
 use httplab_link::{LinkEmulator, LinkOptions, RelayStats};
 use std::io;
 use std::net::TcpStream;
@@ -174,6 +174,14 @@ impl NetworkPath {
             realtime: stats.realtime,
             trustworthy: stats.trustworthy(),
             fault: stats.fault,
+            stamping: stats.stamping.as_str().to_owned(),
+            stamping_note: stats.stamping_note,
+            excess_per_rtt: stats.excess_per_rtt.map(|e| LinkExcessRecord {
+                handshakes: e.handshakes,
+                min: e.min,
+                median: e.median,
+                max: e.max,
+            }),
         })
     }
 
@@ -269,5 +277,9 @@ fn direction(s: &RelayStats) -> LinkDirectionRecord {
         lateness_p50: s.lateness_p50,
         lateness_p99: s.lateness_p99,
         lateness_max: s.lateness_max,
+        stamped_kernel: s.stamped_kernel,
+        stamped_reader: s.stamped_reader,
+        read_delay_p50: s.read_delay_p50,
+        read_delay_p99: s.read_delay_p99,
     }
 }

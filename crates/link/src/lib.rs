@@ -5,21 +5,28 @@
 //! - `model`: the pure link model (delay, jitter, bandwidth, drop-tail queue, loss), driven by
 //!   an injected clock in its unit tests;
 //! - `pcap`: a pure pcap writer for the packets the link carries;
+//! - `handshake`: the pure timing of TCP handshakes across the link against the model's round
+//!   trip, the self-check that sees the whole crossing;
+//! - `stamp`: the kernel's stamps of when each packet entered the link, and their mapping to
+//!   the lab clock;
 //! - the I/O shell: namespaces, TUN devices and the relay threads. Only its `sys` module may
 //!   hold `unsafe`, each block with a `// SAFETY:` line.
 #![deny(unsafe_code)]
 
 mod emulator;
+pub mod handshake;
 pub mod model;
 pub mod netns;
 pub mod pcap;
 mod relay;
+mod stamp;
 #[allow(unsafe_code)]
 mod sys;
 pub mod tun;
 
 pub use emulator::{
-    Drops, LinkEmulator, LinkError, LinkOptions, LinkStats, LinkUnavailable, RelayStats,
-    MAX_TRUSTWORTHY_LATENESS_P99, MAX_TRUSTWORTHY_TUN_DROPS,
+    Drops, HandshakeExcess, LinkEmulator, LinkError, LinkOptions, LinkStats, LinkUnavailable,
+    RelayStats, Stamping, MAX_TRUSTWORTHY_EXCESS_PER_RTT, MAX_TRUSTWORTHY_LATENESS_P99,
+    MAX_TRUSTWORTHY_TUN_DROPS,
 };
 pub use netns::{get_congestion, set_congestion, KernelTcp, Namespace, NamespaceOptions};

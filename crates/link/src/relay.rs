@@ -20,18 +20,26 @@
 //! in wait for an expected reply made round trips slower, not faster (it takes the CPU the
 //! replying endpoint needs).
 //!
-//! What lateness cannot show: a packet's arrival is stamped when the reader gets to it, so
-//! a reader's wake-up (tens of microseconds from an idle CPU) is added to the packet's delay
-//! unseen, and a burst read at once is stamped closer together than it was sent. With no rate
-//! limit the model then asks for deliveries faster than TUN writes go (~5 µs each, the
+//! A packet's arrival is the kernel's stamp of the moment it handed the packet to the device
+//! (`stamp.rs`), not the moment the reader got to it: the reader's wake-up (tens to hundreds of
+//! microseconds from an idle vCPU) then hides inside the emulated delay instead of adding to
+//! it unseen. Where the host refuses the packet tap, or a copy cannot be matched, the reader's
+//! own read time stands in, and the counters say how many packets were stamped each way. With
+//! no rate limit the model can ask for deliveries faster than TUN writes go (~5 µs each, the
 //! receiver's TCP included), so bulk transfers at high speed show lateness that grows through
 //! each burst — the relay's own capacity, which is what the histogram is for.
+//!
+//! Lateness only compares a delivery with its own deadline. The readers also time every TCP
+//! handshake across the link (`handshake.rs`) against the model's round trip: that excess sees
+//! the whole crossing, stamping included.
 //!
 //! It owns the threads, the queues between them, the counters and the pcap tap; it does not
 //! decide when a packet is due or dropped (the model) nor set up the devices (`tun.rs`).
 
+use crate::handshake::{Fate, Handshakes, Segment, Way};
 use crate::model::{Direction, DropCause, Offer};
 use crate::pcap::PcapWriter;
+use crate::stamp::{KernelStamps, Stamp};
 use crate::sys;
 use hdrhistogram::Histogram;
 use httplab_core::Clock;
@@ -145,6 +153,10 @@ pub(crate) struct Counters {
     pub drops_loss: AtomicU64,
     pub drops_queue: AtomicU64,
     pub drops_tun: AtomicU64,
+    /// Packets whose arrival the kernel stamped as it handed them to the device.
+    pub stamped_kernel: AtomicU64,
+    /// Packets stamped when the reader read them (no tap, or no matching copy).
+    pub stamped_reader: AtomicU64,
 }
 
 /// One direction's live state, shared between its threads and the emulator.
@@ -154,6 +166,11 @@ pub(crate) struct DirectionState {
     pub counters: Counters,
     /// Lateness of each delivered packet, in nanoseconds.
     pub lateness: Mutex<Histogram<u64>>,
+    /// How long after the kernel's stamp the reader read each packet, in nanoseconds: what
+    /// stamping at the read would have added to its delay.
+    pub read_delay: Mutex<Histogram<u64>>,
+    /// Why this direction's kernel stamps stopped mid-run, if they did.
+    pub tap_lost: Mutex<Option<String>>,
 }
 
 impl DirectionState {
@@ -165,11 +182,56 @@ impl DirectionState {
             }),
             wake: Condvar::new(),
             counters: Counters::default(),
-            lateness: Mutex::new(
-                Histogram::new_with_bounds(1, LATENESS_MAX_NS, 3)
-                    .unwrap_or_else(|_| unreachable!("constant, valid histogram bounds")),
-            ),
+            lateness: Mutex::new(nanos_histogram()),
+            read_delay: Mutex::new(nanos_histogram()),
+            tap_lost: Mutex::new(None),
         }
+    }
+}
+
+/// A histogram of nanoseconds, 1 ns to 60 s at three significant digits.
+pub(crate) fn nanos_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, LATENESS_MAX_NS, 3)
+        .unwrap_or_else(|_| unreachable!("constant, valid histogram bounds"))
+}
+
+/// Records a duration in a histogram of nanoseconds (at least 1 ns).
+fn record(h: &Mutex<Histogram<u64>>, d: Duration) {
+    let ns = u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+    lock(h).saturating_record(ns.max(1));
+}
+
+/// The handshakes both readers time, and the excess of those completed.
+pub(crate) struct HandshakeState {
+    pub table: Mutex<Handshakes>,
+    /// Whether any handshake is in progress (so uplink ACKs need not take the lock otherwise).
+    open: AtomicBool,
+    /// Each completed handshake's excess over the model's round trip, in nanoseconds.
+    pub excess: Mutex<Histogram<u64>>,
+}
+
+impl HandshakeState {
+    fn new() -> Self {
+        Self {
+            table: Mutex::new(Handshakes::new()),
+            open: AtomicBool::new(false),
+            excess: Mutex::new(nanos_histogram()),
+        }
+    }
+
+    /// Shows one packet to the handshake timer.
+    fn observe(&self, way: Way, at: Duration, fate: Fate, packet: &[u8]) {
+        let Some(seg) = Segment::parse(packet) else {
+            return;
+        };
+        if !seg.interesting(way, self.open.load(Ordering::Acquire)) {
+            return;
+        }
+        let mut table = lock(&self.table);
+        if let Some(excess) = table.observe(way, at, fate, &seg) {
+            record(&self.excess, excess);
+        }
+        self.open.store(table.any_open(), Ordering::Release);
     }
 }
 
@@ -181,15 +243,19 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// One direction's endpoints: the device it reads from and the one it writes to.
 pub(crate) struct Route {
     pub name: &'static str,
+    pub way: Way,
     pub model: Direction,
     pub from: Arc<File>,
     pub to: Arc<File>,
+    /// The kernel's stamps of the packets `from` carries, where the host allows the tap.
+    pub stamps: Option<KernelStamps>,
 }
 
 /// The running relay: four threads and their shared state.
 pub(crate) struct Relay {
     pub uplink: Arc<DirectionState>,
     pub downlink: Arc<DirectionState>,
+    pub handshakes: Arc<HandshakeState>,
     stop: Arc<AtomicBool>,
     finished: Arc<AtomicUsize>,
     threads: Vec<JoinHandle<()>>,
@@ -212,6 +278,7 @@ impl Relay {
         let mut relay = Self {
             uplink: Arc::new(DirectionState::new()),
             downlink: Arc::new(DirectionState::new()),
+            handshakes: Arc::new(HandshakeState::new()),
             stop: Arc::new(AtomicBool::new(false)),
             finished: Arc::new(AtomicUsize::new(0)),
             threads: Vec::new(),
@@ -240,13 +307,19 @@ impl Relay {
     ) -> io::Result<()> {
         let Route {
             name,
+            way,
             model,
             from,
             to,
+            stamps,
         } = route;
         let reader = Reader {
+            name,
             model,
+            way,
             from,
+            stamps,
+            handshakes: self.handshakes.clone(),
             state: state.clone(),
             clock,
             stop: self.stop.clone(),
@@ -332,8 +405,12 @@ impl Drop for Finished {
 }
 
 struct Reader {
+    name: &'static str,
     model: Direction,
+    way: Way,
     from: Arc<File>,
+    stamps: Option<KernelStamps>,
+    handshakes: Arc<HandshakeState>,
     state: Arc<DirectionState>,
     clock: Clock,
     stop: Arc<AtomicBool>,
@@ -366,8 +443,16 @@ impl Reader {
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                     Err(e) => return Err(e),
                 };
-                let now = self.clock.now();
-                match self.model.offer(now, n) {
+                let arrived = self.arrival(&buf[..n]);
+                let offer = self.model.offer(arrived, n);
+                let fate = match offer {
+                    Offer::Deliver { at } => Fate::Delivered {
+                        delay: at.saturating_sub(arrived),
+                    },
+                    Offer::Drop(_) => Fate::Dropped,
+                };
+                self.handshakes.observe(self.way, arrived, fate, &buf[..n]);
+                match offer {
                     Offer::Deliver { at } => {
                         seq += 1;
                         batch.push(Pending {
@@ -396,6 +481,38 @@ impl Reader {
             self.hand_over(&mut batch);
         }
         Ok(())
+    }
+
+    /// When `packet`, just read, entered the link: the kernel's stamp where there is one,
+    /// else now; counted either way.
+    fn arrival(&mut self, packet: &[u8]) -> Duration {
+        let now = self.clock.now();
+        let counters = &self.state.counters;
+        let (at, stamp) = match self.stamps.as_mut().map(|s| s.arrival(packet, now)) {
+            Some(Ok(stamped)) => stamped,
+            Some(Err(e)) => {
+                // The tap failed: the rest of the run is stamped at the read, and said so.
+                let note = format!(
+                    "the {} tap failed ({e}); stamped at the read since",
+                    self.name
+                );
+                tracing::warn!("{note}");
+                lock(&self.state.tap_lost).get_or_insert(note);
+                self.stamps = None;
+                (now, Stamp::Reader)
+            }
+            None => (now, Stamp::Reader),
+        };
+        match stamp {
+            Stamp::Kernel { read_delay } => {
+                counters.stamped_kernel.fetch_add(1, Ordering::Relaxed);
+                record(&self.state.read_delay, read_delay);
+            }
+            Stamp::Reader => {
+                counters.stamped_reader.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        at
     }
 
     /// Queues `batch` for the sender, waking it if it sleeps and the head changed.
@@ -519,8 +636,7 @@ impl Sender {
             Ok(n) if n == pending.packet.len() => {
                 counters.packets.fetch_add(1, Ordering::Relaxed);
                 counters.bytes.fetch_add(n as u64, Ordering::Relaxed);
-                let late = u64::try_from((now - pending.at).as_nanos()).unwrap_or(u64::MAX);
-                lock(&self.state.lateness).saturating_record(late.max(1));
+                record(&self.state.lateness, now - pending.at);
                 if let Some(pcap) = &self.pcap {
                     lock(pcap).write(self.clock.epoch_unix() + now, &pending.packet);
                 }

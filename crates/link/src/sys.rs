@@ -1,7 +1,8 @@
 //! The crate's only `unsafe`: thin, typed wrappers around the Linux calls the I/O shell needs —
 //! namespaces (`unshare`, `setns`), the TUN device (`TUNSETIFF`), interface configuration
-//! ioctls (`SIOCSIF*`), `poll`, TCP's `TCP_CONGESTION` option and the relay threads' timer
-//! slack and scheduling policy. Each function turns `-1` into `io::Error::last_os_error()`.
+//! ioctls (`SIOCSIF*`), `poll`, TCP's `TCP_CONGESTION` option, the relay threads' timer
+//! slack and scheduling policy, and the packet tap (an `AF_PACKET` socket with a BPF filter and
+//! `SO_TIMESTAMPNS`, read with `recvmsg` and its control messages). Each function turns `-1` into `io::Error::last_os_error()`.
 //!
 //! It owns no policy (which addresses, which names, when to call what): that is `netns.rs`,
 //! `relay.rs` and `emulator.rs`. Every `unsafe` block carries a `// SAFETY:` line.
@@ -227,4 +228,176 @@ pub fn tcp_congestion(fd: BorrowedFd<'_>) -> io::Result<String> {
         .map(|c| c.to_bytes())
         .unwrap_or(bytes);
     Ok(String::from_utf8_lossy(name).into_owned())
+}
+
+/// How many bytes of each packet the tap copies: the IPv4 and TCP headers with their options
+/// and the start of the payload, enough to tell one packet from the next in the same queue.
+pub const TAP_SNAPLEN: u32 = 128;
+
+/// A packet socket that sees every packet the kernel transmits on the interface `name` (of the
+/// calling thread's namespace), and only those (a classic BPF filter keeps
+/// `PACKET_OUTGOING` and cuts each copy to [`TAP_SNAPLEN`] bytes), each with the kernel's receive
+/// timestamp (`SO_TIMESTAMPNS`, `CLOCK_REALTIME`), which for an outgoing packet is the moment
+/// the kernel handed it to the device (`dev_queue_xmit_nit`). Non-blocking.
+pub fn packet_tap_open(name: &str, rcvbuf: usize) -> io::Result<OwnedFd> {
+    let cname = std::ffi::CString::new(name)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "interface name with a NUL"))?;
+    // SAFETY: `cname` is a valid NUL-terminated string for the duration of the call.
+    let ifindex = unsafe { libc::if_nametoindex(cname.as_ptr()) };
+    if ifindex == 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // Protocol 0: the socket receives nothing until it is bound below, after the filter is in
+    // place, so no packet of the wrong kind is ever queued.
+    // SAFETY: socket takes integers only.
+    let fd = check(unsafe {
+        libc::socket(
+            libc::AF_PACKET,
+            libc::SOCK_DGRAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+            0,
+        )
+    })?;
+    // SAFETY: `fd` was just returned by socket, is open, and nothing else owns it.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+
+    // ld pkttype; jeq PACKET_OUTGOING ? ret SNAPLEN : ret 0
+    let mut program = [
+        libc::sock_filter {
+            code: (libc::BPF_LD | libc::BPF_W | libc::BPF_ABS) as u16,
+            jt: 0,
+            jf: 0,
+            k: (libc::SKF_AD_OFF + libc::SKF_AD_PKTTYPE) as u32,
+        },
+        libc::sock_filter {
+            code: (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16,
+            jt: 0,
+            jf: 1,
+            k: u32::from(libc::PACKET_OUTGOING),
+        },
+        libc::sock_filter {
+            code: (libc::BPF_RET | libc::BPF_K) as u16,
+            jt: 0,
+            jf: 0,
+            k: TAP_SNAPLEN,
+        },
+        libc::sock_filter {
+            code: (libc::BPF_RET | libc::BPF_K) as u16,
+            jt: 0,
+            jf: 0,
+            k: 0,
+        },
+    ];
+    let fprog = libc::sock_fprog {
+        len: program.len() as u16,
+        filter: program.as_mut_ptr(),
+    };
+    setsockopt_raw(&fd, libc::SOL_SOCKET, libc::SO_ATTACH_FILTER, &fprog)?;
+    setsockopt_raw(
+        &fd,
+        libc::SOL_SOCKET,
+        libc::SO_TIMESTAMPNS,
+        &(1 as libc::c_int),
+    )?;
+    let size = libc::c_int::try_from(rcvbuf).unwrap_or(libc::c_int::MAX);
+    // Beyond net.core.rmem_max needs CAP_NET_ADMIN; without it, the most the host allows.
+    if setsockopt_raw(&fd, libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, &size).is_err() {
+        setsockopt_raw(&fd, libc::SOL_SOCKET, libc::SO_RCVBUF, &size)?;
+    }
+
+    // SAFETY: sockaddr_ll is plain old data; all-zero bytes are a valid value of it.
+    let mut addr: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+    addr.sll_family = libc::AF_PACKET as u16;
+    addr.sll_protocol = (libc::ETH_P_ALL as u16).to_be();
+    addr.sll_ifindex = libc::c_int::try_from(ifindex).unwrap_or(libc::c_int::MAX);
+    // SAFETY: `addr` is a valid sockaddr_ll and the length passed is its size; `fd` is open.
+    check(unsafe {
+        libc::bind(
+            fd.as_raw_fd(),
+            (&addr as *const libc::sockaddr_ll).cast(),
+            std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t,
+        )
+    })?;
+    Ok(fd)
+}
+
+/// `setsockopt` with a value of any plain-old-data type.
+fn setsockopt_raw<T>(
+    fd: &OwnedFd,
+    level: libc::c_int,
+    name: libc::c_int,
+    value: &T,
+) -> io::Result<()> {
+    // SAFETY: the kernel reads `size_of::<T>()` bytes from `value`, which has exactly that
+    // many and outlives the call; `fd` is open.
+    check(unsafe {
+        libc::setsockopt(
+            fd.as_raw_fd(),
+            level,
+            name,
+            (value as *const T).cast(),
+            std::mem::size_of::<T>() as libc::socklen_t,
+        )
+    })
+    .map(drop)
+}
+
+/// One copy read from a packet tap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stamped {
+    /// The packet's whole length (the copy in the buffer may be shorter).
+    pub len: usize,
+    /// Bytes of the packet in the buffer.
+    pub copied: usize,
+    /// The kernel's timestamp, since the Unix epoch (`CLOCK_REALTIME`); `None` if the kernel
+    /// attached none.
+    pub at_unix: Option<Duration>,
+}
+
+/// Reads the next copy from a packet tap into `buf`, with its timestamp; `Ok(None)` when none
+/// is waiting.
+pub fn recv_stamped(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<Option<Stamped>> {
+    let mut iov = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
+    // Room for one cmsg carrying a timespec, 8-byte aligned.
+    let mut control = [0u64; 8];
+    // SAFETY: msghdr is plain old data; all-zero bytes are a valid value of it.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.as_mut_ptr().cast();
+    msg.msg_controllen = std::mem::size_of_val(&control) as _;
+    // SAFETY: `msg` points at `iov` (into `buf`) and `control`, all valid and exclusively
+    // borrowed for the call; MSG_TRUNC makes the return value the packet's full length.
+    let n = unsafe { libc::recvmsg(fd.as_raw_fd(), &mut msg, libc::MSG_TRUNC) };
+    if n < 0 {
+        let e = io::Error::last_os_error();
+        return match e.kind() {
+            io::ErrorKind::WouldBlock => Ok(None),
+            _ => Err(e),
+        };
+    }
+    let len = n as usize;
+    let mut at_unix = None;
+    // SAFETY: the CMSG_* macros walk the control buffer the kernel just filled, within
+    // `msg_controllen`; a timestamp cmsg's data is one `timespec`, read unaligned.
+    unsafe {
+        let mut cmsg = libc::CMSG_FIRSTHDR(&msg);
+        while !cmsg.is_null() {
+            if (*cmsg).cmsg_level == libc::SOL_SOCKET && (*cmsg).cmsg_type == libc::SCM_TIMESTAMPNS
+            {
+                let ts = std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast::<libc::timespec>());
+                if ts.tv_sec > 0 {
+                    at_unix = Some(Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32));
+                }
+            }
+            cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
+        }
+    }
+    Ok(Some(Stamped {
+        len,
+        copied: len.min(buf.len()),
+        at_unix,
+    }))
 }

@@ -97,6 +97,16 @@ pub(crate) fn link_check(runs: &[RunRecord]) -> Option<LinkCheck> {
         })
         .sum();
     let fault = linked.iter().find_map(|l| l.fault.clone());
+    let mut excess: Vec<_> = linked
+        .iter()
+        .filter_map(|l| l.excess_per_rtt.map(|e| e.median))
+        .collect();
+    excess.sort();
+    let handshakes = linked
+        .iter()
+        .filter_map(|l| l.excess_per_rtt.map(|e| e.handshakes))
+        .sum();
+    let read_stamped: Vec<_> = linked.iter().filter(|l| l.stamping == "reader").collect();
     Some(LinkCheck {
         runs: linked.len(),
         untrustworthy,
@@ -104,6 +114,11 @@ pub(crate) fn link_check(runs: &[RunRecord]) -> Option<LinkCheck> {
         tun_drops,
         model_drops,
         fault,
+        excess_median: excess.get(excess.len().saturating_sub(1) / 2).copied(),
+        excess_worst: excess.last().copied(),
+        handshakes,
+        read_stamped: read_stamped.len(),
+        stamping_note: read_stamped.iter().find_map(|l| l.stamping_note.clone()),
     })
 }
 
@@ -117,6 +132,15 @@ pub(crate) struct LinkCheck {
     /// Drops the scenario asked for (loss model, full queue).
     pub model_drops: u64,
     pub fault: Option<String>,
+    /// The runs' median handshake excess over the model's round trip: the median run's, and
+    /// the worst run's; `None` when no run timed a handshake.
+    pub excess_median: Option<std::time::Duration>,
+    pub excess_worst: Option<std::time::Duration>,
+    /// Handshakes timed over all runs.
+    pub handshakes: u64,
+    /// Runs whose packets were (some or all) stamped when the relay read them.
+    pub read_stamped: usize,
+    pub stamping_note: Option<String>,
 }
 
 impl LinkCheck {
@@ -126,9 +150,27 @@ impl LinkCheck {
 
     /// The verdict in one sentence.
     pub fn sentence(&self) -> String {
+        let excess = match (self.excess_median, self.excess_worst) {
+            (Some(median), Some(worst)) => format!(
+                "the link's excess per round trip {} (worst run {}, from {} TCP handshake{}), ",
+                format_duration(median),
+                format_duration(worst),
+                self.handshakes,
+                if self.handshakes == 1 { "" } else { "s" }
+            ),
+            _ => "no TCP handshake timed for the link's excess per round trip, ".into(),
+        };
+        let stamping = match (self.read_stamped, &self.stamping_note) {
+            (0, _) => "packets stamped by the kernel".to_string(),
+            (n, note) => format!(
+                "packets stamped at the relay's read in {n} run{}{}",
+                if n == 1 { "" } else { "s" },
+                note.as_ref().map(|w| format!(" ({w})")).unwrap_or_default()
+            ),
+        };
         let detail = format!(
-            "worst p99 packet lateness {}, {} packet{} lost by the TUN devices, {} dropped as \
-             the scenario asked (loss, queue)",
+            "{excess}worst p99 packet lateness {}, {} packet{} lost by the TUN devices, {} \
+             dropped as the scenario asked (loss, queue); {stamping}",
             format_duration(self.worst_p99),
             self.tun_drops,
             if self.tun_drops == 1 { "" } else { "s" },
@@ -208,6 +250,14 @@ mod tests {
             realtime: true,
             fault: None,
             trustworthy: p99_us <= 500 && tun_drops == 0,
+            stamping: "kernel".into(),
+            stamping_note: None,
+            excess_per_rtt: Some(httplab_core::LinkExcessRecord {
+                handshakes: 2,
+                min: Duration::from_micros(40),
+                median: Duration::from_micros(60),
+                max: Duration::from_micros(80),
+            }),
         }
     }
 
@@ -264,5 +314,41 @@ mod tests {
         assert!(md.contains("> **UNTRUSTWORTHY: "), "{md}");
         let html = crate::html::html(&s, &bad, &crate::Environment::default());
         assert!(html.contains("class=\"untrustworthy\""));
+    }
+
+    #[test]
+    fn the_self_check_gives_the_excess_per_round_trip_and_the_stamping() {
+        let mut slow = link(80, 0);
+        slow.excess_per_rtt = Some(httplab_core::LinkExcessRecord {
+            handshakes: 13,
+            min: Duration::from_micros(200),
+            median: Duration::from_micros(400),
+            max: Duration::from_micros(900),
+        });
+        slow.trustworthy = false;
+        slow.stamping = "reader".into();
+        slow.stamping_note = Some("the host refused a packet tap".into());
+        let all = runs(&[link(80, 0), link(80, 0), slow]);
+        let check = link_check(&all).expect("linked runs");
+        assert_eq!(check.handshakes, 17);
+        assert_eq!(check.excess_median, Some(Duration::from_micros(60)));
+        assert_eq!(check.excess_worst, Some(Duration::from_micros(400)));
+        let sentence = check.sentence();
+        assert!(
+            sentence.contains("excess per round trip 60us"),
+            "{sentence}"
+        );
+        assert!(sentence.contains("worst run 400us"), "{sentence}");
+        assert!(sentence.contains("17 TCP handshakes"), "{sentence}");
+        assert!(
+            sentence.contains("stamped at the relay's read in 1 run (the host refused"),
+            "{sentence}"
+        );
+        let good = link_check(&runs(&[link(80, 0)])).expect("linked");
+        assert!(
+            good.sentence().contains("packets stamped by the kernel"),
+            "{}",
+            good.sentence()
+        );
     }
 }

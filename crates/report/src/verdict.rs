@@ -620,6 +620,9 @@ mod tests {
             realtime: true,
             fault: None,
             trustworthy: true,
+            stamping: "kernel".into(),
+            stamping_note: None,
+            excess_per_rtt: None,
         };
         let mut runs = vec![
             RunBuilder::http11(0, 200).build(),
