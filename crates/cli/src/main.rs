@@ -15,6 +15,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 #[derive(Parser)]
 #[command(
@@ -92,6 +93,16 @@ enum Command {
         /// Output folder [default: B/compare-vs-<name of A>/].
         #[arg(long)]
         out: Option<PathBuf>,
+    },
+    /// Measure what the emulated link adds to each round trip on this machine: connect across
+    /// it repeatedly and print the host's facts, the link's stamping and its excess per RTT.
+    Calibrate {
+        /// The link's round-trip time.
+        #[arg(long, default_value = "40ms")]
+        rtt: String,
+        /// Connects to make (at most 1000).
+        #[arg(long, default_value_t = 20)]
+        connects: usize,
     },
     /// Run a scenario once per value of one key and chart page load time against the value.
     Sweep {
@@ -212,6 +223,7 @@ async fn dispatch(command: Command) -> Result<()> {
             tls,
         } => serve(&scenario, listen, tls).await,
         Command::Compare { a, b, out } => compare_folders(&a, &b, out),
+        Command::Calibrate { rtt, connects } => calibrate(&rtt, connects).await,
         Command::Sweep {
             scenario,
             vary,
@@ -233,6 +245,83 @@ async fn dispatch(command: Command) -> Result<()> {
             };
             sweep(&scenario, args).await
         }
+    }
+}
+
+/// `httplab calibrate`: the host's facts, then the link's calibration; fails (status 1) when
+/// the link cannot run or the calibration's self-check does not trust it.
+async fn calibrate(rtt: &str, connects: usize) -> Result<()> {
+    let rtt = units::parse_duration(rtt).map_err(|e| UsageError(format!("--rtt {rtt}: {e}")))?;
+    if rtt.is_zero() || rtt > Duration::from_secs(10) || connects == 0 {
+        return Err(UsageError(format!(
+            "--rtt must be above zero and at most 10s, --connects from 1 to {}",
+            httplab_harness::MAX_CALIBRATION_CONNECTS
+        ))
+        .into());
+    }
+    let facts = environment_facts();
+    let fact = |name: &str| {
+        facts
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map_or("unknown", |(_, v)| v.as_str())
+    };
+    let available = std::fs::read_to_string("/proc/sys/net/ipv4/tcp_available_congestion_control")
+        .map_or_else(|_| "unknown".into(), |s| s.trim().to_owned());
+    println!(
+        "host: {} cores, kernel {}, host congestion control {} (available: {available})",
+        fact("cpus"),
+        fact("kernel"),
+        fact("congestion_control"),
+    );
+    let c = httplab_harness::calibrate(rtt, connects)
+        .await
+        .context("the link could not be calibrated")?;
+    let l = &c.link;
+    let (least, median) = c.connect_excess();
+    println!(
+        "link: stamping {}{}, relay threads {}",
+        l.stamping.as_str(),
+        l.stamping_note
+            .as_ref()
+            .map(|n| format!(" ({n})"))
+            .unwrap_or_default(),
+        if l.realtime {
+            "SCHED_FIFO"
+        } else {
+            "normal policy"
+        },
+    );
+    println!(
+        "calibration: {} connects across a {} link: each took the RTT plus {} (least) / {}          (median)",
+        c.connects.len(),
+        units::format_duration(rtt),
+        units::format_duration(least),
+        units::format_duration(median),
+    );
+    match l.excess_per_rtt {
+        Some(e) => println!(
+            "calibration excess per RTT (relay's view of {} handshakes): least {}, median {},              most {} (trustworthy up to {})",
+            e.handshakes,
+            units::format_duration(e.min),
+            units::format_duration(e.median),
+            units::format_duration(e.max),
+            units::format_duration(httplab_harness::MAX_TRUSTWORTHY_EXCESS_PER_RTT),
+        ),
+        None => println!("calibration excess per RTT: no handshake completed cleanly"),
+    }
+    println!(
+        "lateness p99: uplink {}, downlink {}; the kernel's stamps spared a read delay of {}          (p50) / {} (p99) per crossing",
+        units::format_duration(l.uplink.lateness_p99),
+        units::format_duration(l.downlink.lateness_p99),
+        units::format_duration(l.downlink.read_delay_p50.max(l.uplink.read_delay_p50)),
+        units::format_duration(l.downlink.read_delay_p99.max(l.uplink.read_delay_p99)),
+    );
+    if l.trustworthy() {
+        println!("the link's self-check trusts this machine");
+        Ok(())
+    } else {
+        anyhow::bail!("the link's self-check does not trust this machine: {l:?}")
     }
 }
 

@@ -8,6 +8,7 @@
 //! HTTP itself (that is the protocol crates).
 #![forbid(unsafe_code)]
 
+mod calibrate;
 mod connector;
 mod environment;
 mod lab;
@@ -15,8 +16,10 @@ mod network;
 mod sweep;
 mod workload;
 
+pub use calibrate::{calibrate, Calibration, MAX_CALIBRATION_CONNECTS};
 pub use connector::LabConnector;
 pub use environment::environment_facts;
+pub use httplab_link::{LinkStats, Stamping, MAX_TRUSTWORTHY_EXCESS_PER_RTT};
 pub use lab::{Lab, LabOptions, Progress, RunConfig};
 pub use network::LinkMode;
 pub use sweep::{run_point, split_values, PlannedPoint, PointRuns, SweepError, SweepPlan};

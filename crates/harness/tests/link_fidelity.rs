@@ -2,6 +2,12 @@
 //! RTT, handshakes cost their round trips and page loads match the analytical model of
 //! DESIGN.md (`httplab_core::analytical`), measured on real kernel TCP between the lab's client
 //! and server namespaces.
+//!
+//! A handshake is a physical duration: noise on a shared machine only ever adds to it, so it is
+//! estimated by the minimum of its repetitions, on the link and on loopback alike. A page load
+//! is a typical time, so the page test compares the median run, as the reports do. Every bound
+//! is stated once, below, with its reason; none depends on which machine of the kind CI lands
+//! on.
 
 use httplab_core::analytical::{predict, PageModel};
 use httplab_core::{Protocol, RunRecord, Scenario};
@@ -20,23 +26,34 @@ fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
 }
 
-fn within(what: &str, got: Duration, want: Duration, tolerance: Duration) {
-    let diff = got.abs_diff(want);
-    assert!(
-        diff <= tolerance,
-        "{what}: {got:?}, want {want:?} ± {tolerance:?}"
-    );
-}
-
-/// Repetitions of each measurement; the tests compare the median one, as the reports do.
-const REPETITIONS: u32 = 3;
+/// Repetitions of each measurement.
+const REPETITIONS: u32 = 5;
 /// Runs tried to get [`REPETITIONS`] the link's self-check trusts.
-const MAX_ATTEMPTS: u32 = 8;
+const MAX_ATTEMPTS: u32 = 10;
+
+/// What the link may add to one round trip beyond the model, on top of the same work's cost on
+/// loopback: the receiving kernels' turnaround inside the relay's TUN writes (20–50 µs per
+/// crossing measured on the 2-core VMs CI uses) and the relay's lateness (p50 under 10 µs).
+/// It is the issue's budget for a TLS 1.3 handshake (one round trip).
+const PER_RTT: Duration = Duration::from_micros(200);
+/// A TCP connect has no crypto to set aside and nothing to subtract: one round trip, its two
+/// kernel turnarounds and the connecting task's wake-up, within the issue's 0.15 ms.
+const CONNECT_EXCESS: Duration = Duration::from_micros(150);
+/// A TLS 1.2 full handshake takes two round trips: the issue's 0.3 ms for both.
+const TLS12_EXCESS: Duration = Duration::from_micros(300);
+/// A cold GET is two round trips (connect, then request and response) beyond its loopback
+/// time, so twice [`PER_RTT`]; the server's think timer fires as late on loopback as on the
+/// link, and the loopback time is subtracted.
+const COLD_GET_EXCESS: Duration = Duration::from_micros(400);
 
 /// Runs `protocol` [`REPETITIONS`] times over the scenario `toml` (a `[network]` table is
-/// appended) on the emulated link and returns the repetition with the median page time;
-/// `None` after a SKIP line where the link cannot run.
-async fn run_on_link(test: &str, toml: &str, protocol: Protocol) -> Option<(Scenario, RunRecord)> {
+/// appended) on the emulated link and returns the runs the link's self-check trusts, in page
+/// time order; `None` after a SKIP line where the link cannot run.
+async fn run_on_link(
+    test: &str,
+    toml: &str,
+    protocol: Protocol,
+) -> Option<(Scenario, Vec<RunRecord>)> {
     if !require_link(test) {
         return None;
     }
@@ -82,17 +99,39 @@ async fn run_on_link(test: &str, toml: &str, protocol: Protocol) -> Option<(Scen
         "too many untrustworthy runs: {set_aside:#?}"
     );
     runs.sort_by_key(|r| r.page_time);
-    Some((scenario, runs.swap_remove(runs.len() / 2)))
+    for run in &runs {
+        let link = run.link.as_ref().expect("linked");
+        eprintln!(
+            "{test}: {} page {:?}, stamping {}, excess per RTT {:?}",
+            protocol.id(),
+            run.page_time,
+            link.stamping,
+            link.excess_per_rtt
+        );
+    }
+    Some((scenario, runs))
+}
+
+/// The median of runs sorted by page time (the lower middle, as the reports pick).
+fn median(runs: &[RunRecord]) -> &RunRecord {
+    &runs[(runs.len() - 1) / 2]
+}
+
+/// The least of `measure` over `runs`.
+fn least(runs: &[RunRecord], measure: impl Fn(&RunRecord) -> Duration) -> Duration {
+    runs.iter().map(measure).min().expect("at least one run")
 }
 
 const ONE_SMALL: &str = "[[resource]]\npath = \"/small\"\nsize = \"1kb\"\nthink = \"10ms\"\n";
 
-/// The median of `measure` over `REPETITIONS` runs of `protocol` on plain loopback, one lab
-/// at a time: what the same work costs this machine without a network.
+/// `REPETITIONS` runs of `protocol` on plain loopback, one lab at a time, reduced by `pick`
+/// (the least for a physical duration, the median for a page time): what the same work costs
+/// this machine without a network.
 async fn on_loopback(
     toml: &str,
     protocol: Protocol,
     measure: impl Fn(&RunRecord) -> Duration,
+    pick: Pick,
 ) -> Duration {
     let _turn = ONE_AT_A_TIME.lock().await;
     let lab = Lab::start(
@@ -111,69 +150,113 @@ async fn on_loopback(
     }
     lab.shutdown().await;
     times.sort();
-    times[times.len() / 2]
+    match pick {
+        Pick::Least => times[0],
+        Pick::Median => times[(times.len() - 1) / 2],
+    }
 }
 
-/// The TLS handshake's own cost on this machine (both ends' crypto, no link).
+/// How repetitions reduce to one estimate.
+#[derive(Clone, Copy)]
+enum Pick {
+    Least,
+    Median,
+}
+
+fn tls_handshake(run: &RunRecord) -> Duration {
+    run.connections[0].tls.as_ref().expect("TLS").handshake
+}
+
+/// The TLS handshake's own cost on this machine (both ends' crypto, no link): the least of
+/// its repetitions.
 async fn loopback_handshake(toml: &str) -> Duration {
-    on_loopback(toml, Protocol::Http10, |run| {
-        run.connections[0].tls.as_ref().expect("TLS").handshake
-    })
-    .await
+    on_loopback(toml, Protocol::Http10, tls_handshake, Pick::Least).await
+}
+
+/// Asserts `got` lies in [`floor`, `floor + excess`].
+fn at_most_above(what: &str, got: Duration, floor: Duration, excess: Duration) {
+    // The link never delivers before the model's deadline, so nothing beats the floor by more
+    // than the loopback estimate's own noise (subtracting a minimum can overshoot a little).
+    let slack = Duration::from_micros(100);
+    assert!(
+        got + slack >= floor && got <= floor + excess,
+        "{what}: {got:?}, want {floor:?} to {:?}",
+        floor + excess
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tcp_connect_and_tls_handshakes_cost_their_round_trips() {
     let rtt = ms(RTT_MS);
     let tls13 = format!("name = \"t\"\n[client]\ntls = true\ntls_version = \"1.3\"\n{ONE_SMALL}");
-    let Some((_, run)) = run_on_link("handshakes", &tls13, Protocol::Http10).await else {
+    let Some((_, runs)) = run_on_link("handshakes", &tls13, Protocol::Http10).await else {
         return;
     };
-    let c = &run.connections[0];
-    within("TCP connect", c.tcp_connect, rtt, ms(1));
+    let connects: Vec<_> = runs.iter().map(|r| r.connections[0].tcp_connect).collect();
+    eprintln!("TCP connect: {connects:?}");
+    at_most_above(
+        "TCP connect (least)",
+        least(&runs, |r| r.connections[0].tcp_connect),
+        rtt,
+        CONNECT_EXCESS,
+    );
     // The link adds the handshake's round trips; the crypto itself (about a millisecond on
     // this 2-core machine, both ends together) is measured on loopback and set aside.
     let cpu13 = loopback_handshake(&tls13).await;
-    let tls = c.tls.as_ref().expect("TLS");
-    eprintln!(
-        "TLS 1.3: {:?} on the link, {cpu13:?} on loopback",
-        tls.handshake
-    );
-    within(
+    let link13 = least(&runs, tls_handshake);
+    eprintln!("TLS 1.3: {link13:?} on the link, {cpu13:?} on loopback (least of each)");
+    at_most_above(
         "TLS 1.3 full handshake less its loopback time",
-        tls.handshake.saturating_sub(cpu13),
+        link13.saturating_sub(cpu13),
         rtt,
-        ms(1),
+        PER_RTT,
     );
 
     let tls12 = tls13.replace("\"1.3\"", "\"1.2\"");
-    let (_, run) = run_on_link("handshakes", &tls12, Protocol::Http10)
+    let (_, runs) = run_on_link("handshakes", &tls12, Protocol::Http10)
         .await
         .expect("the link ran a moment ago");
     let cpu12 = loopback_handshake(&tls12).await;
-    let tls = run.connections[0].tls.as_ref().expect("TLS");
-    eprintln!(
-        "TLS 1.2: {:?} on the link, {cpu12:?} on loopback",
-        tls.handshake
-    );
-    within(
+    let link12 = least(&runs, tls_handshake);
+    eprintln!("TLS 1.2: {link12:?} on the link, {cpu12:?} on loopback (least of each)");
+    at_most_above(
         "TLS 1.2 full handshake less its loopback time",
-        tls.handshake.saturating_sub(cpu12),
+        link12.saturating_sub(cpu12),
         2 * rtt,
-        ms(1),
+        TLS12_EXCESS,
     );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cold_small_http10_get_is_two_round_trips_plus_think() {
     let toml = format!("name = \"cold\"\n[client]\ntls = false\n{ONE_SMALL}");
-    let Some((_, run)) = run_on_link("cold-get", &toml, Protocol::Http10).await else {
+    let Some((_, runs)) = run_on_link("cold-get", &toml, Protocol::Http10).await else {
         return;
     };
-    let r = &run.requests[0];
-    let total = r.ended_at() - r.issued_at;
-    within("cold GET", total, 2 * ms(RTT_MS) + ms(10), ms(2));
-    within("page", run.page_time, 2 * ms(RTT_MS) + ms(10), ms(2));
+    let cold_get = |run: &RunRecord| {
+        let r = &run.requests[0];
+        r.ended_at() - r.issued_at
+    };
+    // On loopback the same GET costs its think time and this machine's own work.
+    let on_loopback = on_loopback(&toml, Protocol::Http10, cold_get, Pick::Least).await;
+    let link = least(&runs, cold_get);
+    eprintln!("cold GET: {link:?} on the link, {on_loopback:?} on loopback (least of each)");
+    assert!(
+        on_loopback >= ms(10),
+        "the think time is kept: {on_loopback:?}"
+    );
+    at_most_above(
+        "cold GET less its loopback time",
+        link.saturating_sub(on_loopback),
+        2 * ms(RTT_MS),
+        COLD_GET_EXCESS,
+    );
+    at_most_above(
+        "page less the GET's loopback time",
+        least(&runs, |r| r.page_time).saturating_sub(on_loopback),
+        2 * ms(RTT_MS),
+        COLD_GET_EXCESS,
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -183,10 +266,11 @@ async fn pages_of_small_objects_match_the_analytical_model() {
                 max_connections_per_host = 6\n\
                 [[resource]]\npath = \"/o/{i}\"\ncount = 20\nsize = \"3kb\"\nthink = \"5ms\"\n";
     for protocol in [Protocol::Http10, Protocol::Http11, Protocol::H2] {
-        let Some((scenario, run)) = run_on_link("model", toml, protocol).await else {
+        let Some((scenario, runs)) = run_on_link("model", toml, protocol).await else {
             return;
         };
-        let page = PageModel::of_run(&scenario, &run).expect("the model holds here");
+        let run = median(&runs);
+        let page = PageModel::of_run(&scenario, run).expect("the model holds here");
         let predicted = predict(protocol, &page).expect("the model covers it");
         // The model counts round trips and think time, not the machine's own work (TLS
         // crypto, the client and server code): that is measured on plain loopback, where the
@@ -228,5 +312,5 @@ async fn pages_of_small_objects_match_the_analytical_model() {
 
 /// The median page time of `protocol` over the scenario `toml` on plain loopback.
 async fn loopback_page(toml: &str, protocol: Protocol) -> Duration {
-    on_loopback(toml, protocol, |run| run.page_time).await
+    on_loopback(toml, protocol, |run| run.page_time, Pick::Median).await
 }

@@ -12,7 +12,8 @@
 
 use httplab_core::{Clock, NetworkSettings};
 use httplab_link::{
-    get_congestion, set_congestion, tun, LinkEmulator, LinkStats, MAX_TRUSTWORTHY_LATENESS_P99,
+    get_congestion, set_congestion, tun, LinkEmulator, LinkOptions, LinkStats, Stamping,
+    MAX_TRUSTWORTHY_LATENESS_P99,
 };
 use httplab_testkit::{inline_scenario, require_tool, temp_dir, under_ci};
 use std::collections::HashMap;
@@ -50,12 +51,7 @@ fn network(body: &str) -> NetworkSettings {
 /// Starts the link `body` describes, or returns `None` after a loud SKIP line when this host
 /// cannot run it (not root, no /dev/net/tun); under CI that is a failure instead.
 fn start(test: &str, body: &str, pcap: Option<PathBuf>) -> Option<LinkEmulator> {
-    if let Err(e) = LinkEmulator::probe() {
-        let msg = format!("{test}: the link emulator cannot run here: {e}");
-        if under_ci() {
-            panic!("CI=true and {msg}");
-        }
-        eprintln!("\n**************** SKIP: {msg} ****************\n");
+    if !require_link_here(test) {
         return None;
     }
     Some(LinkEmulator::start(&network(body), Clock::start(), pcap).expect("link starts"))
@@ -153,6 +149,23 @@ fn best_of(link: &LinkEmulator, mut check: impl FnMut() -> Result<(), String>) {
     panic!("every try failed: {failures:#?}");
 }
 
+/// Connects made (and exchanges timed) per measurement: the estimate of a physical duration
+/// is their minimum, since noise on a shared machine only ever adds.
+const SAMPLES: usize = 10;
+
+/// What the endpoints at both ends of one crossing may add to the model's time on this machine
+/// kind, beyond what the same work costs on loopback: the receiving kernel's TCP turnaround
+/// inside the relay's TUN write (20–50 µs measured on the 2-core VMs CI uses, against a few µs
+/// on loopback) and the relay's lateness (p50 under 10 µs, p99 under 75 µs there).
+const CROSSING_ALLOWANCE: Duration = Duration::from_micros(75);
+
+/// The minimum and the median of `samples`.
+fn min_median(samples: &[Duration]) -> (Duration, Duration) {
+    let mut sorted = samples.to_vec();
+    sorted.sort();
+    (sorted[0], sorted[(sorted.len() - 1) / 2])
+}
+
 #[test]
 fn connect_takes_one_rtt() {
     let _serial = serial();
@@ -164,21 +177,51 @@ fn connect_takes_one_rtt() {
     best_of(&link, || {
         let took = rt.block_on(async {
             let mut took = Vec::new();
-            for _ in 0..5 {
+            for _ in 0..SAMPLES {
                 let (_client, _server, t) = connect(&link, &listener).await;
                 took.push(t);
             }
             took
         });
-        eprintln!("5 connects: {took:?}");
-        took.iter()
-            .try_for_each(|t| within("TCP connect", *t, RTT, Duration::from_millis(1)))
+        let (min, median) = min_median(&took);
+        eprintln!("{SAMPLES} connects: min {min:?}, median {median:?}: {took:?}");
+        // Never faster than the model's round trip; its minimum over ten within two
+        // crossings' allowance of it (a connect's own work on loopback is a few µs).
+        if min < RTT {
+            return Err(format!("a connect took {min:?}, under the RTT {RTT:?}"));
+        }
+        within(
+            "TCP connect (minimum)",
+            min,
+            RTT + CROSSING_ALLOWANCE,
+            CROSSING_ALLOWANCE,
+        )?;
+        // The median is a page's typical connect: within a millisecond (a stray stall of the
+        // VM in half the connects is a machine to distrust, not a link).
+        within(
+            "TCP connect (median)",
+            median,
+            RTT,
+            Duration::from_millis(1),
+        )
     });
 }
 
 #[test]
 fn ping_pong_takes_one_rtt_per_exchange() {
     let _serial = serial();
+    // What an exchange costs the two endpoints themselves, on loopback and after the same
+    // idle time as on the link (a vCPU that slept for half an RTT wakes more slowly than a
+    // busy one): two wake-ups and four system calls.
+    let on_loopback = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let client =
+            std::net::TcpStream::connect(listener.local_addr().expect("addr")).expect("connect");
+        let (server, _) = listener.accept().expect("accept");
+        client.set_nodelay(true).expect("nodelay");
+        server.set_nodelay(true).expect("nodelay");
+        min_median(&ping_pong_blocking(client, server, SAMPLES, RTT / 2)).0
+    };
     let Some(link) = start("ping_pong", "rtt = \"40ms\"", None) else {
         return;
     };
@@ -189,11 +232,142 @@ fn ping_pong_takes_one_rtt_per_exchange() {
             let (client, server, _) = connect(&link, &listener).await;
             (client, server)
         });
-        let each = ping_pong(client, server, 10);
+        let each = ping_pong(client, server, SAMPLES);
         let took: Duration = each.iter().sum();
-        eprintln!("10 exchanges: {took:?}: {each:?}");
-        within("10 exchanges", took, 10 * RTT, Duration::from_millis(3))
+        let (min, median) = min_median(&each);
+        // The sum of all ten is printed, not judged: it adds every exchange's noise.
+        eprintln!(
+            "{SAMPLES} exchanges: {took:?} (min {min:?}, median {median:?}; one on loopback: \
+             {on_loopback:?}): {each:?}"
+        );
+        if min < RTT {
+            return Err(format!("an exchange took {min:?}, under the RTT {RTT:?}"));
+        }
+        // An exchange is one RTT, the endpoints' own work (measured on loopback), and two
+        // crossings' allowance.
+        let most = RTT + on_loopback + 2 * CROSSING_ALLOWANCE;
+        if min > most {
+            return Err(format!(
+                "the fastest of {SAMPLES} exchanges took {min:?}: over {most:?} (the RTT, \
+                 {on_loopback:?} on loopback, two crossings' allowance)"
+            ));
+        }
+        // The median is a typical exchange: within a millisecond of the RTT.
+        within(
+            "an exchange (median)",
+            median,
+            RTT,
+            Duration::from_millis(1),
+        )
     });
+}
+
+#[test]
+fn the_kernel_stamps_arrivals_and_every_handshake_times_the_link() {
+    let _serial = serial();
+    let Some(link) = start("kernel_stamps", "rtt = \"40ms\"", None) else {
+        return;
+    };
+    let rt = runtime();
+    let listener = rt.block_on(async { listen(&link) });
+    best_of(&link, || {
+        rt.block_on(async {
+            for _ in 0..SAMPLES {
+                connect(&link, &listener).await;
+            }
+        });
+        let stats = link.stats();
+        eprintln!("{stats:#?}");
+        if stats.stamping != Stamping::Kernel || stats.stamping_note.is_some() {
+            return Err(format!(
+                "stamping {:?}: {:?}",
+                stats.stamping, stats.stamping_note
+            ));
+        }
+        for d in [&stats.uplink, &stats.downlink] {
+            if d.stamped_reader != 0 || d.stamped_kernel == 0 {
+                return Err(format!("packets stamped at the read: {d:?}"));
+            }
+        }
+        let excess = stats.excess_per_rtt.ok_or("no handshake timed")?;
+        if excess.handshakes != SAMPLES as u64 {
+            return Err(format!(
+                "{} handshakes timed, {SAMPLES} made",
+                excess.handshakes
+            ));
+        }
+        // A handshake's excess is both kernels' turnaround and the relay's lateness, twice
+        // a crossing's allowance at most.
+        if excess.min > 2 * CROSSING_ALLOWANCE {
+            return Err(format!(
+                "the least excess {:?} over {:?}",
+                excess.min,
+                2 * CROSSING_ALLOWANCE
+            ));
+        }
+        Ok(())
+    });
+}
+
+#[test]
+fn without_kernel_stamps_the_run_says_so_and_the_handshakes_still_time_the_link() {
+    let _serial = serial();
+    if !require_link_here("reader_stamps") {
+        return;
+    }
+    let link = LinkEmulator::start_with(
+        &network("rtt = \"40ms\""),
+        Clock::start(),
+        &LinkOptions {
+            kernel_stamps: false,
+            ..LinkOptions::default()
+        },
+    )
+    .expect("link starts");
+    let rt = runtime();
+    let listener = rt.block_on(async { listen(&link) });
+    let took = rt.block_on(async {
+        let mut took = Vec::new();
+        for _ in 0..SAMPLES {
+            took.push(connect(&link, &listener).await.2);
+        }
+        took
+    });
+    let stats = link.stats();
+    eprintln!("connects {took:?}; {stats:#?}");
+    assert_eq!(stats.stamping, Stamping::Reader);
+    assert!(
+        stats
+            .stamping_note
+            .as_deref()
+            .is_some_and(|n| n.contains("stamped at the read")),
+        "{:?}",
+        stats.stamping_note
+    );
+    for d in [&stats.uplink, &stats.downlink] {
+        assert_eq!(d.stamped_kernel, 0);
+        // Every packet read was stamped at the read (some may still be on their way).
+        assert!(d.stamped_reader >= d.packets && d.packets > 0, "{d:?}");
+    }
+    let excess = stats.excess_per_rtt.expect("handshakes timed");
+    assert_eq!(excess.handshakes, SAMPLES as u64);
+    // Every connect still took at least the RTT: the link works, only its stamps moved.
+    assert!(took.iter().all(|t| *t >= RTT), "{took:?}");
+}
+
+/// Whether the link can run here; a loud SKIP line (a failure under CI) when it cannot.
+fn require_link_here(test: &str) -> bool {
+    match LinkEmulator::probe() {
+        Ok(()) => true,
+        Err(e) => {
+            let msg = format!("{test}: the link emulator cannot run here: {e}");
+            if under_ci() {
+                panic!("CI=true and {msg}");
+            }
+            eprintln!("\n**************** SKIP: {msg} ****************\n");
+            false
+        }
+    }
 }
 
 /// `n` exchanges of 16 bytes, client → server → client, over plain blocking sockets on two
@@ -205,7 +379,18 @@ fn ping_pong(client: TcpStream, server: TcpStream, n: usize) -> Vec<Duration> {
         s.set_nonblocking(false).expect("blocking");
         s
     };
-    let (mut client, mut server) = (blocking(client), blocking(server));
+    // The server's end is established only when the handshake's last ACK arrives.
+    std::thread::sleep(RTT);
+    ping_pong_blocking(blocking(client), blocking(server), n, Duration::ZERO)
+}
+
+/// `n` exchanges over two connected blocking sockets, `gap` apart.
+fn ping_pong_blocking(
+    mut client: std::net::TcpStream,
+    mut server: std::net::TcpStream,
+    n: usize,
+    gap: Duration,
+) -> Vec<Duration> {
     let echo = std::thread::spawn(move || {
         let mut buf = [0u8; 16];
         for _ in 0..n {
@@ -213,11 +398,10 @@ fn ping_pong(client: TcpStream, server: TcpStream, n: usize) -> Vec<Duration> {
             server.write_all(&buf).expect("server write");
         }
     });
-    // The server's end is established only when the handshake's last ACK arrives.
-    std::thread::sleep(RTT);
     let mut buf = [0u8; 16];
     let mut each = Vec::new();
     for i in 0..n {
+        std::thread::sleep(gap);
         let message = [i as u8; 16];
         let started = Instant::now();
         client.write_all(&message).expect("client write");
