@@ -22,4 +22,7 @@ pub use emulator::{
     Drops, LinkEmulator, LinkError, LinkOptions, LinkStats, LinkUnavailable, RelayStats,
     MAX_TRUSTWORTHY_LATENESS_P99, MAX_TRUSTWORTHY_TUN_DROPS,
 };
-pub use netns::{get_congestion, set_congestion, KernelTcp, Namespace, NamespaceOptions};
+pub use netns::{
+    available_congestion_controls, get_congestion, set_congestion, KernelTcp, Namespace,
+    NamespaceOptions,
+};
