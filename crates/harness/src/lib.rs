@@ -16,7 +16,7 @@ mod sweep;
 mod workload;
 
 pub use connector::LabConnector;
-pub use environment::environment_facts;
+pub use environment::{available_congestion_controls, environment_facts};
 pub use lab::{Lab, LabOptions, Progress, RunConfig};
 pub use network::LinkMode;
 pub use sweep::{run_point, split_values, PlannedPoint, PointRuns, SweepError, SweepPlan};
