@@ -6,7 +6,10 @@
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use httplab_core::{units, Protocol, Scenario};
-use httplab_harness::{environment_facts, run_point, Lab, LabOptions, LinkMode, SweepPlan};
+use httplab_harness::{
+    available_congestion_controls, environment_facts, run_point, Lab, LabOptions, LinkMode,
+    SweepPlan,
+};
 use httplab_report::{summarize, Environment, RunFolder, SweepPoint};
 use httplab_server::LabServer;
 use httplab_tls::{CertStore, ALPN_HTTP10, ALPN_HTTP11};
@@ -178,13 +181,14 @@ async fn dispatch(command: Command) -> Result<()> {
             let s = load_with(&scenario, &set)?;
             let variants: Vec<&str> = s.variants.iter().map(|v| v.label.as_str()).collect();
             println!(
-                "{}: ok — scenario `{}`, {} requests ({}), protocols {}, repeat {}{}",
+                "{}: ok — scenario `{}`, {} requests ({}), protocols {}, repeat {}, TCP congestion control {}{}",
                 scenario.display(),
                 s.name,
                 s.resources.len(),
                 units::format_size(s.page_bytes()),
                 ids(&s.protocols),
                 s.repeat,
+                s.congestion_control.name,
                 if variants.is_empty() {
                     String::new()
                 } else {
@@ -329,7 +333,8 @@ fn load(path: &Path) -> Result<Scenario> {
     load_with(path, &[])
 }
 
-/// Loads a scenario with `--set KEY=VALUE` overrides applied to its text.
+/// Loads a scenario with `--set KEY=VALUE` overrides applied to its text, and checks its TCP
+/// congestion control against this host's kernel (where the kernel's list can be read).
 fn load_with(path: &Path, set: &[String]) -> Result<Scenario> {
     let overrides = set
         .iter()
@@ -342,8 +347,15 @@ fn load_with(path: &Path, set: &[String]) -> Result<Scenario> {
             path.display()
         ))
     })?;
-    Scenario::parse_with_overrides(&source, &path.display().to_string(), &overrides)
-        .map_err(|e| UsageError(e.to_string()).into())
+    let scenario = Scenario::parse_with_overrides(&source, &path.display().to_string(), &overrides)
+        .map_err(|e| UsageError(e.to_string()))?;
+    if let Some(available) = available_congestion_controls() {
+        scenario
+            .congestion_control
+            .check(&available)
+            .map_err(|e| UsageError(e.to_string()))?;
+    }
+    Ok(scenario)
 }
 
 /// `httplab scenarios`: every `*.toml` of the library with its one-line summary.
@@ -666,6 +678,10 @@ async fn sweep(path: &Path, args: SweepArgs) -> Result<()> {
     })?;
     let mut plan = SweepPlan::new(&source, &path.display().to_string(), &overrides, &args.vary)
         .map_err(|e| UsageError(e.to_string()))?;
+    if let Some(available) = available_congestion_controls() {
+        plan.check_congestion_control(&available)
+            .map_err(|e| UsageError(e.to_string()))?;
+    }
     let protocols = args
         .protocols
         .as_deref()

@@ -274,3 +274,139 @@ fn hol_blocking_report_explains_the_wait_in_words_from_the_numbers() {
         );
     }
 }
+
+/// A congestion control the kernel lacks is refused by `check` (and by `run` and `sweep`,
+/// before anything runs) at its place in the file, with the names this kernel has; one it has
+/// passes.
+#[test]
+fn a_congestion_control_the_kernel_lacks_is_a_located_error() {
+    let dir = temp_dir("congestion-control");
+    let scenario = |cc: &str| {
+        format!(
+            "name = \"cc\"\nprotocols = [\"http1.1\"]\n[network]\nrtt = \"10ms\"\n\
+             congestion_control = \"{cc}\"\n[[resource]]\npath = \"/a\"\n"
+        )
+    };
+    let missing = scenario("nonexistent");
+    assert_located_errors(
+        &dir,
+        &[(
+            "nonexistent",
+            &missing,
+            ":5:22:",
+            "the kernel has no TCP congestion control \"nonexistent\"; available here: ",
+        )],
+    );
+    let out = httplab(&["check", "nonexistent.toml"], &dir);
+    let err = common::stderr(&out);
+    let listed = err
+        .split("available here: ")
+        .nth(1)
+        .and_then(|rest| rest.split(" (").next())
+        .unwrap_or_else(|| panic!("no list of names in {err}"));
+    assert!(listed.split(", ").any(|n| n == "cubic"), "{err}");
+    // The caret sits under the name, in its line.
+    assert!(
+        err.contains(
+            "5 | congestion_control = \"nonexistent\"\n  |                      ^^^^^^^^^^^^^"
+        ),
+        "{err}"
+    );
+
+    // Each value of a sweep is checked before the first one runs.
+    let out_dir = dir.join("sweep-out");
+    let out = httplab(
+        &[
+            "sweep",
+            "nonexistent.toml",
+            "--vary",
+            "network.congestion_control=reno,nonexistent",
+            "--quiet",
+            "--out",
+            out_dir.to_str().unwrap(),
+        ],
+        &dir,
+    );
+    let err = common::stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains(
+            "--vary network.congestion_control=nonexistent: the kernel has no TCP congestion \
+             control \"nonexistent\""
+        ),
+        "{err}"
+    );
+    assert!(!out_dir.exists(), "the sweep ran before refusing a value");
+
+    std::fs::write(dir.join("reno.toml"), scenario("reno")).unwrap();
+    let out = httplab(&["check", "reno.toml"], &dir);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    assert!(
+        common::stdout(&out).contains("TCP congestion control reno"),
+        "{}",
+        common::stdout(&out)
+    );
+}
+
+/// Every socket of a run uses the lab's congestion control, whatever the host's default: cubic
+/// on plain loopback, or the `[network]` table's choice under --no-link. Each client socket
+/// reads it back from the kernel before it connects, and results.json records it per run.
+#[test]
+fn loopback_runs_use_the_labs_congestion_control_not_the_hosts() {
+    let dir = temp_dir("loopback-cc");
+    let page = "protocols = [\"http1.1\", \"h2\"]\nrepeat = 1\n[[resource]]\npath = \"/a\"\n\
+                size = \"1kb\"\n";
+    let host = std::fs::read_to_string("/proc/sys/net/ipv4/tcp_congestion_control")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default();
+    for (label, body, extra, want) in [
+        (
+            "default",
+            format!("name = \"plain\"\n{page}"),
+            None,
+            "cubic",
+        ),
+        (
+            "reno",
+            format!(
+                "name = \"reno\"\n{page}[network]\nrtt = \"40ms\"\ncongestion_control = \"reno\"\n"
+            ),
+            Some("--no-link"),
+            "reno",
+        ),
+    ] {
+        let file = dir.join(format!("{label}.toml"));
+        std::fs::write(&file, body).unwrap();
+        let out_dir = dir.join(label);
+        let mut args = vec![
+            "run",
+            file.to_str().unwrap(),
+            "--out",
+            out_dir.to_str().unwrap(),
+            "--quiet",
+        ];
+        args.extend(extra);
+        let out = httplab(&args, &dir);
+        assert!(out.status.success(), "{label}: {}", common::stderr(&out));
+        let results: Value =
+            serde_json::from_str(&std::fs::read_to_string(out_dir.join("results.json")).unwrap())
+                .unwrap();
+        let runs = results["runs"].as_array().unwrap();
+        assert_eq!(runs.len(), 2, "{label}");
+        for run in runs {
+            assert_eq!(run["congestion_control"], want, "{label}: host has {host}");
+            assert!(run["link"].is_null(), "{label}: ran on loopback");
+            assert!(
+                run["requests"][0]["error"].is_null(),
+                "{label}: {}",
+                run["requests"][0]["error"]
+            );
+        }
+        assert_eq!(results["environment"]["congestion_control"], host.as_str());
+        let md = std::fs::read_to_string(out_dir.join("report.md")).unwrap();
+        assert!(
+            md.contains(&format!("TCP congestion control {want}")),
+            "{label}: {md}"
+        );
+    }
+}

@@ -12,6 +12,11 @@
 //! everything in flights of one window. It deliberately ignores what the emulator is told to
 //! leave out (loss, a bandwidth limit, jitter) and the client's and server's CPU time; it is
 //! pure arithmetic on literal inputs, with no clock and no I/O.
+//!
+//! Its slow start is a loss-based congestion control's (cubic, the lab's default, or reno):
+//! the window grows by a segment per acknowledged segment until a loss. BBR paces its sending
+//! at the bottleneck rate it estimates instead of bursting a window per round trip, so under
+//! bbr the model does not apply, and it says so rather than predicting.
 
 use crate::protocol::Protocol;
 use crate::record::RunRecord;
@@ -24,6 +29,15 @@ pub const MSS: u64 = 1448;
 
 /// RFC 6928's initial congestion window, in segments.
 pub const INITIAL_WINDOW_SEGMENTS: u64 = 10;
+
+/// The TCP congestion controls whose slow start the model is: loss-based, from the initial
+/// window, one more segment per segment acknowledged.
+pub const SLOW_START_CONGESTION_CONTROLS: [&str; 2] = ["cubic", "reno"];
+
+/// Whether the model's slow start describes TCP congestion control `name`.
+pub fn follows_slow_start(name: &str) -> bool {
+    SLOW_START_CONGESTION_CONTROLS.contains(&name)
+}
 
 /// What one page load looks like to the model.
 #[derive(Debug, Clone, PartialEq)]
@@ -45,11 +59,18 @@ impl PageModel {
     /// The model of the page `run` loaded: the scenario's RTT, think times, connection cap,
     /// TLS version and stream cap, and each object's response bytes (head and body) as the run
     /// measured them. `None` where the model does not hold: no `[network]` table, loss or
-    /// jitter on the link, or a bandwidth so low that carrying the page's bytes alone takes
-    /// more than 3% of the predicted time.
+    /// jitter on the link, a congestion control other than cubic or reno (see
+    /// [`follows_slow_start`]), or a bandwidth so low that carrying the page's bytes alone
+    /// takes more than 3% of the predicted time.
     pub fn of_run(scenario: &Scenario, run: &RunRecord) -> Option<PageModel> {
         let net = scenario.network.as_ref()?;
         if net.loss > 0.0 || !net.jitter.is_zero() {
+            return None;
+        }
+        if run
+            .congestion_control_used()
+            .is_some_and(|cc| !follows_slow_start(cc))
+        {
             return None;
         }
         let mut requests: Vec<_> = run.requests.iter().collect();
@@ -281,6 +302,36 @@ mod tests {
             predict(Protocol::Http11Pipelined, &serial),
             Some(ms(80 + 13 * 5 + 80))
         );
+    }
+
+    #[test]
+    fn the_model_is_loss_based_slow_start() {
+        assert!(follows_slow_start("cubic") && follows_slow_start("reno"));
+        assert!(!follows_slow_start("bbr") && !follows_slow_start(""));
+        let scenario = Scenario::parse(
+            "name = \"n\"\n[network]\nrtt = \"40ms\"\n[[resource]]\npath = \"/a\"\n",
+            "n.toml",
+        )
+        .unwrap();
+        let mut run = RunRecord {
+            protocol: Protocol::H2,
+            server_pipelining: None,
+            client_variant: None,
+            repetition: 0,
+            epoch_unix_ms: 0,
+            started_at: Duration::ZERO,
+            page_time: ms(100),
+            tls: true,
+            connections: Vec::new(),
+            requests: Vec::new(),
+            server: Vec::new(),
+            link: None,
+            congestion_control: "cubic".into(),
+            server_connections: Vec::new(),
+        };
+        assert!(PageModel::of_run(&scenario, &run).is_some());
+        run.congestion_control = "bbr".into();
+        assert_eq!(PageModel::of_run(&scenario, &run), None);
     }
 
     #[test]

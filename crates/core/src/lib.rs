@@ -23,7 +23,7 @@ pub mod think;
 pub mod units;
 
 pub use clock::Clock;
-pub use network::{LossModel, NetworkSettings};
+pub use network::{CongestionControl, LossModel, NetworkSettings};
 pub use overrides::Override;
 pub use profile::Profile;
 pub use protocol::Protocol;

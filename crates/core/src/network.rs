@@ -1,7 +1,7 @@
 //! The `[network]` table: the emulated link a scenario runs over — round-trip time, bandwidth
 //! each way, drop-tail queue, jitter, packet loss (random or in bursts), the PRNG seed that makes
-//! loss and jitter repeatable, and the TCP knobs of the lab's namespaces (congestion control,
-//! slow start after idle).
+//! loss and jitter repeatable, and the lab's TCP knobs (congestion control, slow start after
+//! idle).
 //!
 //! It owns the keys, their defaults and their validation (errors located like every other
 //! scenario mistake), and the arithmetic that turns a user's words into link parameters: the
@@ -9,6 +9,13 @@
 //! Gilbert–Elliott transition probabilities that give a requested loss and mean burst length.
 //! It deliberately does not emulate anything: the link crate's model does, from these settings.
 //! Without a `[network]` table a scenario runs over plain loopback.
+//!
+//! The TCP congestion control is the lab's choice, not the host's: every socket of every run,
+//! client and server, on the link and on loopback, uses [`CongestionControl`] — the table's
+//! `congestion_control`, else cubic. Whether the kernel has that algorithm is a fact of the
+//! host, so the check against it ([`CongestionControl::check`]) takes the kernel's list as an
+//! argument ([`congestion_control_names`] reads it from text the caller read) and reports a
+//! missing one where the scenario names it, like every other mistake.
 
 use crate::scenario::ScenarioError;
 use crate::units::{HumanDuration, HumanFraction, HumanRate, HumanSize};
@@ -33,6 +40,12 @@ pub const DEFAULT_SEED: u64 = 1;
 pub const DEFAULT_BURST: f64 = 3.0;
 /// Longest congestion-control name the kernel accepts (TCP_CA_NAME_MAX less the NUL).
 pub const MAX_CONGESTION_CONTROL_LEN: usize = 15;
+/// The lab's TCP congestion control when a scenario names none: CUBIC (RFC 9438), Linux's
+/// default and the loss-based slow start the analytical model assumes.
+pub const DEFAULT_CONGESTION_CONTROL: &str = "cubic";
+/// Where the kernel's congestion controls come from, as error messages name it.
+pub const CONGESTION_CONTROL_SOURCES: &str = "net.ipv4.tcp_available_congestion_control, and \
+     the tcp_<name> modules the kernel loads on demand";
 
 /// The `[network]` table, validated, with every default resolved.
 ///
@@ -64,11 +77,148 @@ pub struct NetworkSettings {
     pub uplink_queue: Option<u64>,
     /// Seed of the PRNG behind loss and jitter: one seed, one sequence of drops and delays.
     pub seed: u64,
-    /// TCP congestion control in the lab's namespaces (`"cubic"`, `"bbr"`, `"reno"`);
-    /// `None`: the kernel's default.
+    /// `congestion_control` as the table writes it (`"cubic"`, `"bbr"`, `"reno"`); `None`: not
+    /// written, so the lab's default, [`DEFAULT_CONGESTION_CONTROL`]. The lab sets
+    /// [`Scenario::congestion_control`](crate::Scenario::congestion_control) (this, or the
+    /// default) on every socket; the link crate may also make it its namespaces' default, which
+    /// only an algorithm in `tcp_allowed_congestion_control` can be, so the harness leaves that
+    /// to the host.
     pub congestion_control: Option<String>,
     /// `net.ipv4.tcp_slow_start_after_idle` in the lab's namespaces; `None`: as the host has it.
     pub slow_start_after_idle: Option<bool>,
+}
+
+/// The TCP congestion control of every socket the lab makes for a scenario — client and
+/// server, on the link and on loopback (with or without a `[network]` table, and under
+/// `--no-link`) — with where the scenario says so, for a mistake found only against the host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CongestionControl {
+    /// The kernel's name for the algorithm, e.g. `"cubic"`.
+    pub name: String,
+    origin: Origin,
+    /// The error a mistake about it starts from: its place in the file, or the `--set` that
+    /// wrote it (then the message so far names that override).
+    at: ScenarioError,
+}
+
+/// Where a scenario's congestion control comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Origin {
+    /// `[network] congestion_control`.
+    Written,
+    /// The lab's default, in a `[network]` table without the key.
+    DefaultInTable,
+    /// The lab's default, in a scenario without a `[network]` table.
+    DefaultNoTable,
+}
+
+impl CongestionControl {
+    /// The congestion control of a scenario whose `[network]` table is `network` (`None`: no
+    /// table), with `key` and `table` where the key and the table are written; `locate` turns a
+    /// place into an error, as the scenario's parse does.
+    pub(crate) fn of(
+        network: Option<&NetworkSettings>,
+        key: Option<Range<usize>>,
+        table: Option<Range<usize>>,
+        locate: &dyn Fn(Option<Range<usize>>, String) -> ScenarioError,
+    ) -> Self {
+        let written = network.and_then(|n| n.congestion_control.clone());
+        let (name, origin, place) = match (written, table) {
+            (Some(name), table) => (name, Origin::Written, key.or(table)),
+            (None, Some(table)) => (
+                DEFAULT_CONGESTION_CONTROL.to_string(),
+                Origin::DefaultInTable,
+                Some(table),
+            ),
+            // The start of the file: the scenario as a whole.
+            (None, None) => (
+                DEFAULT_CONGESTION_CONTROL.to_string(),
+                Origin::DefaultNoTable,
+                Some(0..0),
+            ),
+        };
+        Self {
+            name,
+            origin,
+            at: locate(place, String::new()),
+        }
+    }
+
+    /// Whether the scenario named it (`[network] congestion_control`) rather than taking the
+    /// lab's default.
+    pub fn chosen(&self) -> bool {
+        self.origin == Origin::Written
+    }
+
+    /// Checks the name against `available`, the congestion controls this kernel has (see
+    /// [`congestion_control_names`]); a missing one is an error at the `congestion_control`
+    /// key, or, when the scenario took the default, at its `[network]` table or the start of
+    /// the file, naming what is available. Pure: the caller reads the kernel's list.
+    pub fn check(&self, available: &[String]) -> Result<(), ScenarioError> {
+        if available.contains(&self.name) {
+            return Ok(());
+        }
+        let list = if available.is_empty() {
+            "none".to_string()
+        } else {
+            available.join(", ")
+        };
+        let name = &self.name;
+        let here = format!("available here: {list} ({CONGESTION_CONTROL_SOURCES})");
+        let message = match self.origin {
+            Origin::Written => format!(
+                "the kernel has no TCP congestion control \"{name}\"; {here}: name one of them"
+            ),
+            Origin::DefaultInTable => format!(
+                "the lab runs TCP congestion control \"{name}\" unless `congestion_control` \
+                 names another, and the kernel has no \"{name}\"; {here}: set \
+                 `congestion_control` in this [network] table to one of them"
+            ),
+            Origin::DefaultNoTable => format!(
+                "the lab runs TCP congestion control \"{name}\" unless a [network] table's \
+                 `congestion_control` names another, and the kernel has no \"{name}\"; {here}: \
+                 add a [network] table with `rtt = \"0\"` and `congestion_control` set to one \
+                 of them (run with --no-link to stay on plain loopback)"
+            ),
+        };
+        let mut e = self.at.clone();
+        e.message.push_str(&message);
+        Err(e)
+    }
+}
+
+/// The congestion controls a kernel offers, each once: the names in `available` (the text of
+/// `/proc/sys/net/ipv4/tcp_available_congestion_control`: what is registered now), then those
+/// of its congestion-control modules, from the file names in
+/// `/lib/modules/<release>/kernel/net/ipv4` (`tcp_bbr.ko`, `tcp_htcp.ko.zst`): setting one on a
+/// socket loads `tcp_<name>`. `tcp_diag`, the socket-monitoring module, is no algorithm. Pure:
+/// the caller reads the file and lists the folder.
+pub fn congestion_control_names<'a>(
+    available: &str,
+    module_files: impl IntoIterator<Item = &'a str>,
+) -> Vec<String> {
+    let modules = module_files.into_iter().filter_map(|file| {
+        let (name, rest) = file.strip_prefix("tcp_")?.split_once(".ko")?;
+        let is_module = rest.is_empty() || rest.starts_with('.');
+        (is_module && name != "diag" && valid_congestion_control(name)).then_some(name)
+    });
+    let mut names: Vec<String> = Vec::new();
+    for name in available.split_whitespace().chain(modules) {
+        if !names.iter().any(|n| n == name) {
+            names.push(name.to_string());
+        }
+    }
+    names
+}
+
+/// A name the kernel could hold: lowercase letters, digits and '_', at most
+/// [`MAX_CONGESTION_CONTROL_LEN`] characters.
+fn valid_congestion_control(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= MAX_CONGESTION_CONTROL_LEN
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
 }
 
 /// How lost packets are spread.
@@ -153,6 +303,11 @@ enum LossModelName {
 }
 
 impl RawNetwork {
+    /// Where `congestion_control` is written, if it is.
+    pub(crate) fn congestion_control_span(&self) -> Option<Range<usize>> {
+        self.congestion_control.as_ref().map(|c| c.span())
+    }
+
     /// Checks every key; `table` is where the `[network]` table sits, for mistakes that have
     /// no key of their own (a missing `rtt`).
     pub(crate) fn validate(
@@ -278,13 +433,7 @@ impl RawNetwork {
         let congestion_control = match self.congestion_control {
             None => None,
             Some(cc) => {
-                let name = cc.get_ref();
-                if name.is_empty()
-                    || name.len() > MAX_CONGESTION_CONTROL_LEN
-                    || !name
-                        .chars()
-                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
-                {
+                if !valid_congestion_control(cc.get_ref()) {
                     return Err(err(
                         cc.span(),
                         format!(
@@ -540,6 +689,129 @@ mod tests {
             );
             assert!(e.snippet.contains('^'), "{e}");
         }
+    }
+
+    /// The kernel's list as the link crate reads it on a host with bbr built in and cubic a
+    /// module.
+    fn kernel() -> Vec<String> {
+        congestion_control_names(
+            "reno bbr\n",
+            [
+                "tcp_cubic.ko.zst",
+                "tcp_diag.ko",
+                "tcp_htcp.ko",
+                "udp_diag.ko",
+                "tcp_bbr.ko",
+            ],
+        )
+    }
+
+    #[test]
+    fn the_kernels_names_come_from_proc_and_its_modules_each_once() {
+        assert_eq!(kernel(), ["reno", "bbr", "cubic", "htcp"]);
+        assert_eq!(congestion_control_names("", []), Vec::<String>::new());
+        // Not modules, or not names the kernel could hold.
+        assert_eq!(
+            congestion_control_names("cubic", ["tcp_x.kobj", "tcp_.ko", "tcp_Vegas.ko", "tcp_nv"]),
+            ["cubic"]
+        );
+    }
+
+    #[test]
+    fn the_lab_chooses_cubic_on_the_link_and_on_loopback() {
+        let loopback =
+            Scenario::parse("name = \"n\"\n[[resource]]\npath = \"/a\"\n", "n.toml").unwrap();
+        assert_eq!(loopback.congestion_control.name, DEFAULT_CONGESTION_CONTROL);
+        assert_eq!(DEFAULT_CONGESTION_CONTROL, "cubic");
+        assert!(!loopback.congestion_control.chosen());
+        let src = |network: &str| {
+            format!("name = \"n\"\n[network]\n{network}[[resource]]\npath = \"/a\"\n")
+        };
+        let linked = Scenario::parse(&src("rtt = \"40ms\"\n"), "n.toml").unwrap();
+        assert_eq!(linked.congestion_control.name, "cubic");
+        assert_eq!(linked.network.as_ref().unwrap().congestion_control, None);
+        let bbr = Scenario::parse(
+            &src("rtt = \"40ms\"\ncongestion_control = \"bbr\"\n"),
+            "n.toml",
+        )
+        .unwrap();
+        assert_eq!(bbr.congestion_control.name, "bbr");
+        assert!(bbr.congestion_control.chosen());
+        // Every one of them passes a kernel that has it.
+        for s in [&loopback, &linked, &bbr] {
+            assert_eq!(s.congestion_control.check(&kernel()), Ok(()));
+        }
+    }
+
+    #[test]
+    fn a_congestion_control_the_kernel_lacks_is_located() {
+        // (the scenario, its line and column of the mistake, words the message must hold)
+        let cases: &[(&str, usize, usize, &str)] = &[
+            (
+                "name = \"n\"\n[network]\nrtt = \"40ms\"\ncongestion_control = \"nonexistent\"\n\
+                 [[resource]]\npath = \"/a\"\n",
+                4,
+                22,
+                "the kernel has no TCP congestion control \"nonexistent\"; available here: \
+                 reno, bbr, cubic, htcp (net.ipv4.tcp_available_congestion_control",
+            ),
+            (
+                "name = \"n\"\n[network]\nrtt = \"40ms\"\n[[resource]]\npath = \"/a\"\n",
+                2,
+                1,
+                "set `congestion_control` in this [network] table to one of them",
+            ),
+            (
+                "# a page\nname = \"n\"\n[[resource]]\npath = \"/a\"\n",
+                1,
+                1,
+                "add a [network] table",
+            ),
+        ];
+        let no_cubic = congestion_control_names("reno bbr", []);
+        for (src, line, col, words) in cases {
+            let s = Scenario::parse(src, "cc.toml").unwrap();
+            let available = if s.congestion_control.chosen() {
+                kernel()
+            } else {
+                no_cubic.clone()
+            };
+            let e = s.congestion_control.check(&available).unwrap_err();
+            assert_eq!((e.line, e.column), (*line, *col), "{e}");
+            assert!(e.message.contains(words), "{e}");
+            assert!(e.message.contains("reno, bbr"), "{e}");
+            assert!(
+                e.to_string()
+                    .starts_with(&format!("cc.toml:{line}:{col}: ")),
+                "{e}"
+            );
+            assert!(e.snippet.contains('^'), "{e}");
+        }
+        // The caret sits under the name.
+        let s = Scenario::parse(cases[0].0, "cc.toml").unwrap();
+        let e = s.congestion_control.check(&no_cubic).unwrap_err();
+        assert!(
+            e.snippet
+                .ends_with(&format!("{}^^^^^^^^^^^^^", " ".repeat(21))),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_congestion_control_set_on_the_command_line_names_the_override() {
+        let src = "name = \"n\"\n[network]\nrtt = \"40ms\"\n[[resource]]\npath = \"/a\"\n";
+        let set = ["network.congestion_control=nonexistent".parse().unwrap()];
+        let s = Scenario::parse_with_overrides(src, "cc.toml", &set).unwrap();
+        assert_eq!(s.congestion_control.name, "nonexistent");
+        let e = s.congestion_control.check(&kernel()).unwrap_err();
+        assert_eq!(e.line, 0, "{e}");
+        assert!(
+            e.message.starts_with(
+                "--set network.congestion_control=nonexistent: the kernel has no TCP \
+                 congestion control \"nonexistent\""
+            ),
+            "{e}"
+        );
     }
 
     #[test]

@@ -315,6 +315,11 @@ pub struct RunRecord {
     /// loopback.
     #[serde(default)]
     pub link: Option<LinkRecord>,
+    /// TCP congestion control of every socket of the run, client and server, on the link or
+    /// on loopback: the scenario's choice or the lab's default, cubic. Empty in records from
+    /// before the lab chose it (their sockets used the host's default, in `environment`).
+    #[serde(default)]
+    pub congestion_control: String,
     /// The server's connections during the run: when each was accepted, so a wait in the
     /// accept backlog (`[server] max_connections`) shows beside the client's connect.
     #[serde(default)]
@@ -430,6 +435,14 @@ impl RunRecord {
             self.server_pipelining,
             self.client_variant.as_deref(),
         )
+    }
+
+    /// The TCP congestion control the run's sockets used: `congestion_control`, or in a record
+    /// from before it was kept, the link's; `None` when the record does not say.
+    pub fn congestion_control_used(&self) -> Option<&str> {
+        Some(self.congestion_control.as_str())
+            .filter(|cc| !cc.is_empty())
+            .or(self.link.as_ref().map(|l| l.congestion_control.as_str()))
     }
 
     /// TCP handshakes the client made.

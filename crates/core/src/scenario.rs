@@ -14,7 +14,7 @@
 //! overrides (`--set`) are applied to the text before parsing, in `overrides.rs`. It
 //! deliberately does not run anything: the server and the harness act on what it validated.
 
-use crate::network::{NetworkSettings, RawNetwork};
+use crate::network::{CongestionControl, NetworkSettings, RawNetwork};
 use crate::profile::{self, Profile};
 use crate::protocol::Protocol;
 use crate::think::Think;
@@ -58,6 +58,10 @@ pub struct Scenario {
     pub server: ServerSettings,
     /// The `[network]` table: the emulated link; `None` (no table) runs over plain loopback.
     pub network: Option<NetworkSettings>,
+    /// The TCP congestion control of every socket of every run, with or without a link:
+    /// `[network] congestion_control`, else cubic. Checked against the host's kernel with
+    /// [`CongestionControl::check`].
+    pub congestion_control: CongestionControl,
     /// Every resource, with `{i}` patterns expanded, in file order.
     pub resources: Vec<Resource>,
     /// Seed of the think-time draws (`seed`, default 1).
@@ -702,11 +706,14 @@ impl RawScenario {
             }
         };
 
-        let network = match self.network {
-            None => None,
+        let (network, congestion_control) = match self.network {
+            None => (None, CongestionControl::of(None, None, None, locate)),
             Some(n) => {
                 let table = n.span();
-                Some(n.into_inner().validate(table, &err)?)
+                let key = n.get_ref().congestion_control_span();
+                let network = n.into_inner().validate(table.clone(), &err)?;
+                let cc = CongestionControl::of(Some(&network), key, Some(table), locate);
+                (Some(network), cc)
             }
         };
 
@@ -940,6 +947,7 @@ impl RawScenario {
                 max_frame_size,
             },
             network,
+            congestion_control,
             resources,
             seed: self.seed.unwrap_or(DEFAULT_SEED),
             variants,

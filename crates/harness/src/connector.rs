@@ -1,4 +1,6 @@
-//! The lab's connector: TCP connect and TLS handshake, each timed, each connection registered.
+//! The lab's connector: TCP connect and TLS handshake, each timed, each connection registered,
+//! each socket with the scenario's TCP congestion control (read back from the kernel before it
+//! connects).
 
 use crate::network::SocketFactory;
 use httplab_core::{Clock, CloseReason, ConnectionRecord, RequestRecord, TlsRecord};
@@ -39,6 +41,9 @@ pub struct LabConnector {
     count_h2_frames: bool,
     /// Makes the client's sockets on the far side of an emulated link; `None`: plain sockets.
     sockets: Option<SocketFactory>,
+    /// TCP congestion control every socket must use; `None`: whatever the socket has (the
+    /// host's default on plain sockets).
+    congestion_control: Option<String>,
 }
 
 impl LabConnector {
@@ -69,12 +74,20 @@ impl LabConnector {
             opened: Mutex::new(Vec::new()),
             count_h2_frames: false,
             sockets: None,
+            congestion_control: None,
         })
     }
 
     /// Makes every client socket with `sockets` (in the link's client namespace).
     pub(crate) fn with_socket_factory(mut self, sockets: Option<SocketFactory>) -> Self {
         self.sockets = sockets;
+        self
+    }
+
+    /// Gives every socket TCP congestion control `name` (a factory's sockets have it already;
+    /// the connector checks each socket says so before it connects).
+    pub fn with_congestion_control(mut self, name: &str) -> Self {
+        self.congestion_control = Some(name.to_string());
         self
     }
 
@@ -91,6 +104,18 @@ impl LabConnector {
             (None, SocketAddr::V4(_)) => TcpSocket::new_v4()?,
             (None, SocketAddr::V6(_)) => TcpSocket::new_v6()?,
         };
+        if let Some(cc) = &self.congestion_control {
+            if self.sockets.is_none() {
+                httplab_link::set_congestion(&socket, cc)?;
+            }
+            let used = httplab_link::get_congestion(&socket)?;
+            if used != *cc {
+                return Err(io::Error::other(format!(
+                    "a client socket uses TCP congestion control \"{used}\", not the \
+                     scenario's \"{cc}\""
+                )));
+            }
+        }
         let opened_at = self.clock.now();
         socket.set_nodelay(true)?;
         let tcp = tokio::time::timeout(SETUP_TIMEOUT, socket.connect(self.addr))

@@ -1,5 +1,7 @@
 //! Facts about the machine a run happened on, read from /proc where Linux offers them. A fact
-//! that cannot be read is reported as "unknown", never guessed.
+//! that cannot be read is reported as "unknown", never guessed; the congestion controls a
+//! scenario may name are checked against this host's list, and not at all (with a warning)
+//! where the list cannot be read.
 
 use std::fs;
 
@@ -27,4 +29,21 @@ pub fn environment_facts() -> Vec<(&'static str, String)> {
             std::thread::available_parallelism().map_or("unknown".into(), |n| n.to_string()),
         ),
     ]
+}
+
+/// The TCP congestion controls this host's sockets can use (see
+/// `httplab_link::available_congestion_controls`), for checking a scenario before it runs;
+/// `None`, with a warning, when the kernel's list cannot be read: then no scenario is refused
+/// for it, and a missing algorithm shows when a socket is set up.
+pub fn available_congestion_controls() -> Option<Vec<String>> {
+    match httplab_link::available_congestion_controls() {
+        Ok(names) => Some(names),
+        Err(e) => {
+            tracing::warn!(
+                "cannot list the kernel's TCP congestion controls ({e}): scenarios' \
+                 `congestion_control` is not checked against them"
+            );
+            None
+        }
+    }
 }

@@ -242,7 +242,8 @@ impl Lab {
         let addr = server.local_addr();
         let mut connector = LabConnector::new(addr, HOST, tls, self.clock)
             .map_err(|source| HarnessError::Listen { addr, source })?
-            .with_socket_factory(self.network.socket_factory());
+            .with_socket_factory(self.network.socket_factory())
+            .with_congestion_control(self.network.congestion_control());
         if matches!(protocol, Protocol::H2 | Protocol::H2c) {
             connector = connector.with_h2_frame_tap();
         }
@@ -300,6 +301,7 @@ impl Lab {
             requests,
             server: server_log,
             link: self.network.run_record(),
+            congestion_control: self.network.congestion_control().to_string(),
             server_connections: server.log().take_connections(),
         })
     }

@@ -40,8 +40,9 @@ pub(crate) struct NetworkPath {
     link: Option<Arc<LinkEmulator>>,
     /// Client sockets on the link: one thread for the lab's life (see `socket_factory`).
     sockets: Option<SocketFactory>,
-    /// The scenario's congestion control, set on every socket when it chose one.
-    congestion_control: Option<String>,
+    /// The scenario's congestion control (`Scenario::congestion_control`), set on every
+    /// socket of the lab, on the link and on loopback.
+    congestion_control: String,
     /// Why runs go over loopback although the scenario asked for a link.
     note: Option<String>,
 }
@@ -56,7 +57,7 @@ impl NetworkPath {
         let loopback = |note: Option<String>| NetworkPath {
             link: None,
             sockets: None,
-            congestion_control: None,
+            congestion_control: scenario.congestion_control.name.clone(),
             note,
         };
         let Some(net) = &scenario.network else {
@@ -89,11 +90,12 @@ impl NetworkPath {
         match started {
             Ok(link) => {
                 let link = Arc::new(link);
-                let sockets = socket_maker(link.clone(), net.congestion_control.clone());
+                let cc = scenario.congestion_control.name.clone();
+                let sockets = socket_maker(link.clone(), cc.clone());
                 Ok(NetworkPath {
                     link: Some(link),
                     sockets,
-                    congestion_control: net.congestion_control.clone(),
+                    congestion_control: cc,
                     note: None,
                 })
             }
@@ -119,17 +121,13 @@ impl NetworkPath {
     }
 
     /// A listening socket for a lab server: in the server namespace on the link's server
-    /// address, or on `loopback` (port 0: a free one).
+    /// address, or on `loopback` (port 0: a free one); either way with the scenario's
+    /// congestion control, which accepted sockets inherit.
     pub(crate) fn listener(&self, loopback: SocketAddr) -> io::Result<tokio::net::TcpListener> {
         let std = match &self.link {
             Some(link) => {
                 let addr = SocketAddr::new(IpAddr::V4(link.server_addr()), loopback.port());
-                let listener = link.server_ns().std_listener(addr)?;
-                if let Some(cc) = &self.congestion_control {
-                    // Accepted sockets inherit the listener's congestion control.
-                    httplab_link::set_congestion(&listener, cc)?;
-                }
-                listener
+                link.server_ns().std_listener(addr)?
             }
             None => {
                 let listener = std::net::TcpListener::bind(loopback)?;
@@ -137,11 +135,17 @@ impl NetworkPath {
                 listener
             }
         };
+        httplab_link::set_congestion(&std, &self.congestion_control)?;
         tokio::net::TcpListener::from_std(std)
     }
 
+    /// The TCP congestion control of every socket of the lab.
+    pub(crate) fn congestion_control(&self) -> &str {
+        &self.congestion_control
+    }
+
     /// How client sockets are made: in the client namespace with the scenario's congestion
-    /// control; `None` on loopback (the connector's own sockets).
+    /// control; `None` on loopback (the connector's own sockets, which it gives the same).
     pub(crate) fn socket_factory(&self) -> Option<SocketFactory> {
         self.sockets.clone()
     }
@@ -164,10 +168,7 @@ impl NetworkPath {
         let stats = link.stats();
         let kernel = link.kernel();
         Some(LinkRecord {
-            congestion_control: self
-                .congestion_control
-                .clone()
-                .unwrap_or(kernel.congestion_control),
+            congestion_control: self.congestion_control.clone(),
             slow_start_after_idle: kernel.slow_start_after_idle,
             uplink: direction(&stats.uplink),
             downlink: direction(&stats.downlink),
@@ -222,14 +223,14 @@ const STOP_PAUSE: std::time::Duration = std::time::Duration::from_millis(10);
 /// moved into the namespace) per socket: that costs a few hundred microseconds, which would
 /// land in the `blocked` phase of every HTTP/1.0 request. The thread ends when the last
 /// factory is dropped.
-fn socket_maker(link: Arc<LinkEmulator>, cc: Option<String>) -> Option<SocketFactory> {
+fn socket_maker(link: Arc<LinkEmulator>, cc: String) -> Option<SocketFactory> {
     let (requests, incoming) = mpsc::channel::<mpsc::Sender<io::Result<TcpStream>>>();
     let spawned = std::thread::Builder::new()
         .name("hl-client-sockets".into())
         .spawn(move || {
             let served = link.client_ns().run(move || {
                 for reply in incoming {
-                    let _ = reply.send(new_socket(cc.as_deref()));
+                    let _ = reply.send(new_socket(&cc));
                 }
             });
             if let Err(e) = served {
@@ -254,16 +255,14 @@ fn socket_maker(link: Arc<LinkEmulator>, cc: Option<String>) -> Option<SocketFac
 }
 
 /// An unconnected, non-blocking IPv4 TCP socket, made in the calling thread's namespace.
-fn new_socket(congestion_control: Option<&str>) -> io::Result<TcpStream> {
+fn new_socket(congestion_control: &str) -> io::Result<TcpStream> {
     let socket = socket2::Socket::new(
         socket2::Domain::IPV4,
         socket2::Type::STREAM,
         Some(socket2::Protocol::TCP),
     )?;
     socket.set_nonblocking(true)?;
-    if let Some(cc) = congestion_control {
-        httplab_link::set_congestion(&socket, cc)?;
-    }
+    httplab_link::set_congestion(&socket, congestion_control)?;
     Ok(socket.into())
 }
 

@@ -114,18 +114,39 @@ impl SweepPlan {
                 .cloned()
                 .chain(std::iter::once(this.clone()))
                 .collect();
-            let scenario =
-                Scenario::parse_with_overrides(source, file, &overrides).map_err(|mut e| {
-                    // core names the override `--set KEY=VALUE`; the user wrote --vary.
-                    if let Some(rest) = e.message.strip_prefix(&this.label()) {
-                        e.message = format!("--vary {}={}{rest}", this.key, this.value);
-                    }
-                    SweepError::Scenario(e)
-                })?;
+            let scenario = Scenario::parse_with_overrides(source, file, &overrides)
+                .map_err(|e| vary_error(e, &this))?;
             points.push(PlannedPoint { value, scenario });
         }
         Ok(SweepPlan { key, points })
     }
+
+    /// Checks every point's TCP congestion control against `available`, the host's (see
+    /// `available_congestion_controls`), before anything runs; a missing one is located like
+    /// any mistake in the plan.
+    pub fn check_congestion_control(&self, available: &[String]) -> Result<(), SweepError> {
+        for point in &self.points {
+            let this = Override {
+                key: self.key.clone(),
+                value: point.value.clone(),
+            };
+            point
+                .scenario
+                .congestion_control
+                .check(available)
+                .map_err(|e| vary_error(e, &this))?;
+        }
+        Ok(())
+    }
+}
+
+/// A scenario error of the point `this`: core names the override `--set KEY=VALUE`, where the
+/// user wrote `--vary`.
+fn vary_error(mut e: ScenarioError, this: &Override) -> SweepError {
+    if let Some(rest) = e.message.strip_prefix(&this.label()) {
+        e.message = format!("--vary {}={}{rest}", this.key, this.value);
+    }
+    SweepError::Scenario(e)
 }
 
 /// What one point produced.

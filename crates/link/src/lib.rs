@@ -29,4 +29,7 @@ pub use emulator::{
     RelayStats, Stamping, MAX_TRUSTWORTHY_EXCESS_PER_RTT, MAX_TRUSTWORTHY_LATENESS_P99,
     MAX_TRUSTWORTHY_TUN_DROPS,
 };
-pub use netns::{get_congestion, set_congestion, KernelTcp, Namespace, NamespaceOptions};
+pub use netns::{
+    available_congestion_controls, get_congestion, set_congestion, KernelTcp, Namespace,
+    NamespaceOptions,
+};

@@ -12,8 +12,9 @@
 //! `setns` into it. A socket keeps the namespace of the thread that created it, so a listener or
 //! an unconnected socket made there can be handed to tokio on any thread afterwards.
 //!
-//! It owns the namespaces and their sysctls; it does not own the TUN devices (`tun.rs`) or move
-//! any packet (`relay.rs`).
+//! It owns the namespaces and their sysctls, and the kernel's TCP facts a scenario is checked
+//! against (the congestion controls it has, [`available_congestion_controls`]); it does not own
+//! the TUN devices (`tun.rs`) or move any packet (`relay.rs`).
 
 use crate::sys;
 use std::fs::File;
@@ -183,14 +184,64 @@ fn read_sysctl(path: &str) -> io::Result<String> {
 }
 
 /// Sets the congestion control of one TCP socket (`TCP_CONGESTION`), e.g. `"cubic"`; it must
-/// be one of the host's `net.ipv4.tcp_available_congestion_control`.
+/// be one of [`available_congestion_controls`] (a module is loaded on demand), and without
+/// `CAP_NET_ADMIN` one of `net.ipv4.tcp_allowed_congestion_control`. The error keeps the
+/// kernel's kind and says which name, and for a refusal, why.
 pub fn set_congestion(socket: impl AsFd, name: &str) -> io::Result<()> {
-    sys::set_tcp_congestion(socket.as_fd(), name)
+    sys::set_tcp_congestion(socket.as_fd(), name).map_err(|e| {
+        let why = match e.kind() {
+            io::ErrorKind::PermissionDenied => {
+                let allowed = read_sysctl("/proc/sys/net/ipv4/tcp_allowed_congestion_control")
+                    .unwrap_or_default();
+                format!(
+                    ": without CAP_NET_ADMIN a socket may only use \
+                     net.ipv4.tcp_allowed_congestion_control (\"{allowed}\"); run as root or \
+                     allow it with `sysctl -w net.ipv4.tcp_allowed_congestion_control=\"{allowed} \
+                     {name}\"`"
+                )
+            }
+            io::ErrorKind::NotFound => {
+                ": the kernel has no such algorithm (`httplab check` lists those it has)".into()
+            }
+            _ => String::new(),
+        };
+        io::Error::new(
+            e.kind(),
+            format!("setting TCP congestion control \"{name}\" on a socket: {e}{why}"),
+        )
+    })
 }
 
 /// The congestion control one TCP socket uses (`TCP_CONGESTION`).
 pub fn get_congestion(socket: impl AsFd) -> io::Result<String> {
     sys::tcp_congestion(socket.as_fd())
+}
+
+/// The TCP congestion controls a socket of this host can use, each once: those the kernel has
+/// registered (`net.ipv4.tcp_available_congestion_control`), then those it would load as a
+/// module `tcp_<name>` on first use (`/lib/modules/<release>/kernel/net/ipv4`, the release
+/// from `/proc/sys/kernel/osrelease`). An error only when the sysctl cannot be read; a missing
+/// module folder just adds nothing. The names are picked out by
+/// [`httplab_core::network::congestion_control_names`].
+pub fn available_congestion_controls() -> io::Result<Vec<String>> {
+    let available = read_sysctl("/proc/sys/net/ipv4/tcp_available_congestion_control")?;
+    let mut modules: Vec<String> = Vec::new();
+    if let Ok(release) = read_sysctl("/proc/sys/kernel/osrelease") {
+        let dir = Path::new("/lib/modules")
+            .join(release)
+            .join("kernel/net/ipv4");
+        if let Ok(entries) = std::fs::read_dir(dir) {
+            modules = entries
+                .filter_map(|e| e.ok()?.file_name().into_string().ok())
+                .collect();
+            // read_dir's order is the file system's; a sorted list reads the same everywhere.
+            modules.sort();
+        }
+    }
+    Ok(httplab_core::network::congestion_control_names(
+        &available,
+        modules.iter().map(String::as_str),
+    ))
 }
 
 /// Moves this process into a new user namespace in which it is root, so that it may create

@@ -308,6 +308,7 @@ impl RunBuilder {
             requests,
             server,
             link: None,
+            congestion_control: "cubic".into(),
             server_connections: Vec::new(),
         }
     }
