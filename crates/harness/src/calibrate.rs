@@ -40,7 +40,7 @@ impl Calibration {
 }
 
 /// The calibration's congestion control, the lab's default (a handshake does not depend on it).
-const CONGESTION_CONTROL: &str = "cubic";
+const CONGESTION_CONTROL: &str = httplab_core::network::DEFAULT_CONGESTION_CONTROL;
 
 /// The most connects one calibration makes.
 pub const MAX_CALIBRATION_CONNECTS: usize = 1000;

@@ -102,10 +102,10 @@ async fn run_on_link(
     for run in &runs {
         let link = run.link.as_ref().expect("linked");
         eprintln!(
-            "{test}: {} page {:?}, stamping {}, excess per RTT {:?}",
+            "{test}: {} page {:?}, stamping {} {:?}, stamped {}/{} {}/{}, excess per RTT {:?}",
             protocol.id(),
             run.page_time,
-            link.stamping,
+            link.stamping, link.stamping_note, link.uplink.stamped_kernel, link.uplink.stamped_reader, link.downlink.stamped_kernel, link.downlink.stamped_reader,
             link.excess_per_rtt
         );
     }

@@ -374,7 +374,9 @@ impl LinkEmulator {
                     None,
                     None,
                     Some(format!(
-                        "the host refused a packet tap on the TUN devices ({e}): arrivals are                          stamped when the relay reads them, which adds its wake-up to every                          crossing"
+                        "the host refused a packet tap on the TUN devices ({e}): arrivals are \
+                         stamped when the relay reads them, which adds its wake-up to every \
+                         crossing"
                     )),
                 ),
             }
@@ -463,7 +465,8 @@ impl LinkEmulator {
             (None, None) if at_read > 0 => (
                 Stamping::Reader,
                 Some(format!(
-                    "{at_read} of {} packets had no kernel stamp to match and were stamped at                      the read",
+                    "{at_read} of {} packets had no kernel stamp to match and were stamped at \
+                     the read",
                     at_read + uplink.stamped_kernel + downlink.stamped_kernel
                 )),
             ),

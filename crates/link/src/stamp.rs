@@ -63,8 +63,17 @@ struct Copy {
 }
 
 impl Copy {
+    /// The same leading bytes, and the same length: a copy the filter cut to
+    /// [`TAP_SNAPLEN`] bytes is of a longer packet, whose length field (IPv4's total length, in
+    /// the first four bytes) is among the bytes compared.
     fn matches(&self, packet: &[u8]) -> bool {
-        self.len == packet.len()
+        let cut = self.len >= TAP_SNAPLEN as usize;
+        let same_len = if cut {
+            packet.len() >= self.len
+        } else {
+            packet.len() == self.len
+        };
+        same_len
             && packet.len() >= self.copied
             && self.prefix[..self.copied] == packet[..self.copied]
     }
@@ -296,8 +305,9 @@ mod tests {
     #[test]
     fn a_copy_matches_by_length_and_leading_bytes() {
         let packet: Vec<u8> = (0..200u8).collect();
+        // The filter cut the copy to TAP_SNAPLEN bytes.
         let mut copy = Copy {
-            len: 200,
+            len: TAP_SNAPLEN as usize,
             prefix: [0; TAP_SNAPLEN as usize],
             copied: TAP_SNAPLEN as usize,
             at_unix: None,
@@ -307,7 +317,7 @@ mod tests {
         let mut other = packet.clone();
         other[10] ^= 1;
         assert!(!copy.matches(&other));
-        assert!(!copy.matches(&packet[..199]));
+        assert!(!copy.matches(&packet[..100]));
         // A short packet is copied whole.
         let short = Copy {
             len: 3,

@@ -344,9 +344,10 @@ fn setsockopt_raw<T>(
 /// One copy read from a packet tap.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Stamped {
-    /// The packet's whole length (the copy in the buffer may be shorter).
+    /// The copy's length: the packet's, or [`TAP_SNAPLEN`] for a longer packet the filter cut
+    /// (whose own length is in its IPv4 header, within the copy).
     pub len: usize,
-    /// Bytes of the packet in the buffer.
+    /// Bytes of the copy in the buffer.
     pub copied: usize,
     /// The kernel's timestamp, since the Unix epoch (`CLOCK_REALTIME`); `None` if the kernel
     /// attached none.
@@ -369,7 +370,7 @@ pub fn recv_stamped(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<Option<Sta
     msg.msg_control = control.as_mut_ptr().cast();
     msg.msg_controllen = std::mem::size_of_val(&control) as _;
     // SAFETY: `msg` points at `iov` (into `buf`) and `control`, all valid and exclusively
-    // borrowed for the call; MSG_TRUNC makes the return value the packet's full length.
+    // borrowed for the call; MSG_TRUNC makes the return value the copy's length.
     let n = unsafe { libc::recvmsg(fd.as_raw_fd(), &mut msg, libc::MSG_TRUNC) };
     if n < 0 {
         let e = io::Error::last_os_error();
@@ -379,6 +380,7 @@ pub fn recv_stamped(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<Option<Sta
         };
     }
     let len = n as usize;
+    let copied = len.min(buf.len());
     let mut at_unix = None;
     // SAFETY: the CMSG_* macros walk the control buffer the kernel just filled, within
     // `msg_controllen`; a timestamp cmsg's data is one `timespec`, read unaligned.
@@ -397,7 +399,7 @@ pub fn recv_stamped(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<Option<Sta
     }
     Ok(Some(Stamped {
         len,
-        copied: len.min(buf.len()),
+        copied,
         at_unix,
     }))
 }

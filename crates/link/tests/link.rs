@@ -477,6 +477,8 @@ fn bandwidth_cap_is_met() {
         "goodput {:.2} Mbit/s, want 19–20",
         bps / 1e6
     );
+    // Full-size data segments are matched to their kernel stamps too.
+    assert_eq!(stats.stamping, Stamping::Kernel, "{:?}", stats.stamping_note);
     assert_punctual(&stats);
 }
 
