@@ -125,7 +125,7 @@ impl RealtimeMap {
     }
 
     /// The lab time of a realtime stamp; `None` before the lab clock's epoch.
-    pub fn to_lab(&self, at_unix: Duration) -> Option<Duration> {
+    pub fn to_lab(self, at_unix: Duration) -> Option<Duration> {
         let ns = at_unix.as_nanos() as i128 - self.offset_ns;
         u64::try_from(ns).ok().map(Duration::from_nanos)
     }
@@ -188,7 +188,7 @@ impl KernelStamps {
     /// Copies before it were of packets the device never passed on; they are dropped.
     fn find(&mut self, packet: &[u8]) -> io::Result<Option<Duration>> {
         if let Some(i) = self.copies.iter().position(|c| c.matches(packet)) {
-            let copy = self.copies.drain(..=i).last();
+            let copy = self.copies.drain(..=i).next_back();
             return Ok(copy.and_then(|c| c.at_unix));
         }
         loop {

@@ -478,7 +478,12 @@ fn bandwidth_cap_is_met() {
         bps / 1e6
     );
     // Full-size data segments are matched to their kernel stamps too.
-    assert_eq!(stats.stamping, Stamping::Kernel, "{:?}", stats.stamping_note);
+    assert_eq!(
+        stats.stamping,
+        Stamping::Kernel,
+        "{:?}",
+        stats.stamping_note
+    );
     assert_punctual(&stats);
 }
 
