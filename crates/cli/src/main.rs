@@ -297,7 +297,8 @@ async fn calibrate(rtt: &str, connects: usize) -> Result<()> {
         },
     );
     println!(
-        "calibration: {} connects across a {} link: each took the RTT plus {} (least) / {}          (median)",
+        "calibration: {} connects across a {} link: each took the RTT plus {} (least) / {} \
+         (median)",
         c.connects.len(),
         units::format_duration(rtt),
         units::format_duration(least),
@@ -305,7 +306,8 @@ async fn calibrate(rtt: &str, connects: usize) -> Result<()> {
     );
     match l.excess_per_rtt {
         Some(e) => println!(
-            "calibration excess per RTT (relay's view of {} handshakes): least {}, median {},              most {} (trustworthy up to {})",
+            "calibration excess per RTT (relay's view of {} handshakes): least {}, median {}, \
+             most {} (trustworthy up to {})",
             e.handshakes,
             units::format_duration(e.min),
             units::format_duration(e.median),
@@ -315,7 +317,8 @@ async fn calibrate(rtt: &str, connects: usize) -> Result<()> {
         None => println!("calibration excess per RTT: no handshake completed cleanly"),
     }
     println!(
-        "lateness p99: uplink {}, downlink {}; the kernel's stamps spared a read delay of {}          (p50) / {} (p99) per crossing",
+        "lateness p99: uplink {}, downlink {}; the kernel's stamps spared a read delay of {} \
+         (p50) / {} (p99) per crossing",
         units::format_duration(l.uplink.lateness_p99),
         units::format_duration(l.downlink.lateness_p99),
         units::format_duration(l.downlink.read_delay_p50.max(l.uplink.read_delay_p50)),

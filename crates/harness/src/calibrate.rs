@@ -57,24 +57,33 @@ pub async fn calibrate(rtt: Duration, connects: usize) -> Result<Calibration, Ha
         addr: server,
         source,
     };
+    let failed = |what| move |source| HarnessError::Calibrate { what, source };
     let std_listener = link.server_ns().std_listener(server).map_err(listen)?;
     httplab_link::set_congestion(&std_listener, CONGESTION_CONTROL).map_err(listen)?;
     let listener = tokio::net::TcpListener::from_std(std_listener).map_err(listen)?;
     let limit = 10 * rtt + Duration::from_secs(1);
     let mut took = Vec::new();
     for _ in 0..connects.min(MAX_CALIBRATION_CONNECTS) {
-        let socket = link.client_ns().tcp_socket_v4().map_err(listen)?;
-        httplab_link::set_congestion(&socket, CONGESTION_CONTROL).map_err(listen)?;
+        let socket = link.client_ns().tcp_socket_v4().map_err(failed("socket"))?;
+        httplab_link::set_congestion(&socket, CONGESTION_CONTROL).map_err(failed("socket"))?;
         let socket = tokio::net::TcpSocket::from_std_stream(socket);
-        let started = Instant::now();
+        // The connect alone: the server's accept completes half an RTT later, with the ACK.
+        let connect = async {
+            let started = Instant::now();
+            let stream = socket.connect(server).await;
+            (stream, started.elapsed())
+        };
         let (connected, accepted) = tokio::join!(
-            tokio::time::timeout(limit, socket.connect(server)),
+            tokio::time::timeout(limit, connect),
             tokio::time::timeout(limit, listener.accept())
         );
-        let elapsed = started.elapsed();
-        let timed_out = |_| listen(std::io::Error::from(std::io::ErrorKind::TimedOut));
-        let _client = connected.map_err(timed_out)?.map_err(listen)?;
-        let _server = accepted.map_err(timed_out)?.map_err(listen)?;
+        let timed_out = |_| std::io::Error::from(std::io::ErrorKind::TimedOut);
+        let (client, elapsed) = connected.map_err(timed_out).map_err(failed("connect"))?;
+        let _client = client.map_err(failed("connect"))?;
+        let _server = accepted
+            .map_err(timed_out)
+            .and_then(|a| a)
+            .map_err(failed("accept"))?;
         took.push(elapsed);
         // Let both ends go idle, as between a page's round trips.
         tokio::time::sleep(rtt / 2).await;

@@ -37,4 +37,9 @@ pub enum HarnessError {
     Tls(#[from] httplab_tls::TlsError),
     #[error("the link emulator: {0}")]
     Link(#[from] httplab_link::LinkError),
+    #[error("calibrating the link ({what}): {source}")]
+    Calibrate {
+        what: &'static str,
+        source: std::io::Error,
+    },
 }
