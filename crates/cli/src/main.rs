@@ -284,7 +284,7 @@ async fn calibrate(rtt: &str, connects: usize) -> Result<()> {
     let l = &c.link;
     let (least, median) = c.connect_excess();
     println!(
-        "link: stamping {}{}, relay threads {}",
+        "link: stamping {}{}, relay threads {}, CPUs {}",
         l.stamping.as_str(),
         l.stamping_note
             .as_ref()
@@ -294,6 +294,11 @@ async fn calibrate(rtt: &str, connects: usize) -> Result<()> {
             "SCHED_FIFO"
         } else {
             "normal policy"
+        },
+        if l.keep_awake {
+            "kept awake"
+        } else {
+            "free to halt (no SCHED_IDLE)"
         },
     );
     println!(

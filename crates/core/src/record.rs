@@ -380,6 +380,10 @@ pub struct LinkRecord {
     /// SYN and SYN-ACK); `None` when no handshake completed cleanly.
     #[serde(default)]
     pub excess_per_rtt: Option<LinkExcessRecord>,
+    /// Whether every CPU was kept from halting while the link ran (a `SCHED_IDLE` thread
+    /// spinning on each), so wake-ups cost microseconds rather than a halted vCPU's wake.
+    #[serde(default)]
+    pub keep_awake: bool,
 }
 
 /// The handshakes' excess over the model's round trip during one run.

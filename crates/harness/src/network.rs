@@ -175,6 +175,7 @@ impl NetworkPath {
             realtime: stats.realtime,
             trustworthy: stats.trustworthy(),
             fault: stats.fault,
+            keep_awake: stats.keep_awake,
             stamping: stats.stamping.as_str().to_owned(),
             stamping_note: stats.stamping_note,
             excess_per_rtt: stats.excess_per_rtt.map(|e| LinkExcessRecord {

@@ -7,6 +7,7 @@
 //! host lacks and how to fix it. It does not decide a packet's fate (`model`), make syscalls
 //! (`sys`) or move packets (`relay`).
 
+use crate::awake::KeepAwake;
 use crate::handshake::Way;
 use crate::model::Link;
 use crate::netns::{self, KernelTcp, Namespace, NamespaceOptions};
@@ -54,6 +55,9 @@ pub struct LinkOptions {
     /// ([`Stamping::Kernel`]); `false` stamps every packet when the relay reads it, as a host
     /// without packet sockets does.
     pub kernel_stamps: bool,
+    /// Keep every CPU from halting while the link runs (a `SCHED_IDLE` thread spinning on each,
+    /// see `awake.rs`), so a wake-up costs microseconds, not a halted vCPU's 50–100 µs.
+    pub keep_awake: bool,
 }
 
 impl Default for LinkOptions {
@@ -62,6 +66,7 @@ impl Default for LinkOptions {
             pcap: None,
             realtime: true,
             kernel_stamps: true,
+            keep_awake: true,
         }
     }
 }
@@ -212,6 +217,8 @@ pub struct LinkStats {
     /// The TCP handshakes' excess over the model's round trip; `None` when no handshake
     /// completed cleanly.
     pub excess_per_rtt: Option<HandshakeExcess>,
+    /// Whether every CPU was kept from halting while the link ran.
+    pub keep_awake: bool,
 }
 
 impl LinkStats {
@@ -231,6 +238,8 @@ impl LinkStats {
 /// A running link: the client and server namespaces, their TUN devices and the relay.
 pub struct LinkEmulator {
     relay: Relay,
+    /// The threads that keep the CPUs awake, while the link runs.
+    awake: Option<KeepAwake>,
     /// Why the kernel's stamps are not in use, if they are not.
     no_tap: Option<String>,
     pcap: Option<(PathBuf, SharedPcap)>,
@@ -416,6 +425,7 @@ impl LinkEmulator {
         })?;
         Ok(Self {
             relay,
+            awake: options.keep_awake.then(KeepAwake::start),
             no_tap,
             pcap,
             stopped: false,
@@ -480,6 +490,7 @@ impl LinkEmulator {
             stamping,
             stamping_note,
             excess_per_rtt: handshake_excess(&self.relay.handshakes),
+            keep_awake: self.awake.as_ref().is_some_and(KeepAwake::active),
         }
     }
 
@@ -512,6 +523,7 @@ impl LinkEmulator {
             return Ok(());
         }
         self.stopped = true;
+        self.awake = None;
         let joined = self.relay.stop(STOP_LIMIT);
         if let Some((path, tap)) = self.pcap.take() {
             let mut tap = relay::lock(&tap);

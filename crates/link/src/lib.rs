@@ -7,12 +7,14 @@
 //! - `pcap`: a pure pcap writer for the packets the link carries;
 //! - `handshake`: the pure timing of TCP handshakes across the link against the model's round
 //!   trip, the self-check that sees the whole crossing;
+//! - `awake`: threads that keep the CPUs from halting while the link runs;
 //! - `stamp`: the kernel's stamps of when each packet entered the link, and their mapping to
 //!   the lab clock;
 //! - the I/O shell: namespaces, TUN devices and the relay threads. Only its `sys` module may
 //!   hold `unsafe`, each block with a `// SAFETY:` line.
 #![deny(unsafe_code)]
 
+mod awake;
 mod emulator;
 pub mod handshake;
 pub mod model;

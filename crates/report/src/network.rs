@@ -289,6 +289,7 @@ mod tests {
             trustworthy: p99_us <= 500 && tun_drops == 0,
             stamping: "kernel".into(),
             stamping_note: None,
+            keep_awake: true,
             excess_per_rtt: Some(httplab_core::LinkExcessRecord {
                 handshakes: 2,
                 min: Duration::from_micros(40),

@@ -622,6 +622,7 @@ mod tests {
             trustworthy: true,
             stamping: "kernel".into(),
             stamping_note: None,
+            keep_awake: true,
             excess_per_rtt: None,
         };
         let mut runs = vec![
