@@ -104,7 +104,8 @@ fn bench(c: &mut Criterion) {
         let d = &stats.downlink;
         eprintln!(
             "link/{id} (last sample) downlink: {} packets, {} bytes, drops {:?}; lateness p50 {:?} \
-             p99 {:?} max {:?}; uplink lateness p99 {:?}; SCHED_FIFO {}; trustworthy {}",
+             p99 {:?} max {:?}; uplink lateness p99 {:?}; SCHED_FIFO {}; stamping {} \
+             ({} stamped at the read); CPUs kept awake {}; trustworthy {}",
             d.packets,
             d.bytes,
             d.drops,
@@ -113,6 +114,9 @@ fn bench(c: &mut Criterion) {
             d.lateness_max,
             stats.uplink.lateness_p99,
             stats.realtime,
+            stats.stamping.as_str(),
+            d.stamped_reader + stats.uplink.stamped_reader,
+            stats.keep_awake,
             stats.trustworthy()
         );
     }
