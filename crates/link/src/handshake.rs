@@ -140,7 +140,7 @@ impl Handshakes {
                     open.spoiled = true;
                     return None;
                 }
-                self.make_room(at);
+                self.make_room();
                 let (syn_delay, spoiled) = match fate {
                     Fate::Delivered { delay } => (delay, false),
                     Fate::Dropped => (Duration::ZERO, true),
@@ -181,7 +181,7 @@ impl Handshakes {
 
     /// Keeps the table bounded: a handshake whose ACK never came (a refused or abandoned
     /// connection) would otherwise stay forever.
-    fn make_room(&mut self, _now: Duration) {
+    fn make_room(&mut self) {
         if self.open.len() < MAX_OPEN {
             return;
         }

@@ -151,8 +151,6 @@ pub struct KernelStamps {
     map: RealtimeMap,
     copies: VecDeque<Copy>,
     buf: [u8; TAP_SNAPLEN as usize],
-    /// The largest change of the offset between two measurements so far.
-    pub largest_step: Duration,
 }
 
 impl KernelStamps {
@@ -165,7 +163,6 @@ impl KernelStamps {
             map: RealtimeMap::measure(&clock),
             copies: VecDeque::new(),
             buf: [0; TAP_SNAPLEN as usize],
-            largest_step: Duration::ZERO,
         })
     }
 
@@ -175,7 +172,14 @@ impl KernelStamps {
     pub fn arrival(&mut self, packet: &[u8], now: Duration) -> io::Result<(Duration, Stamp)> {
         if now.saturating_sub(self.map.measured_at) >= REMEASURE {
             let fresh = RealtimeMap::measure(&self.clock);
-            self.largest_step = self.largest_step.max(fresh.step_from(&self.map));
+            let step = fresh.step_from(&self.map);
+            if step > MAX_AHEAD {
+                // The wall clock was stepped (or slewed hard): packets stamped since the last
+                // measurement were placed up to `step` off, within the bounds `place` keeps.
+                tracing::warn!(
+                    "the wall clock moved {step:?} against the lab clock in {REMEASURE:?}"
+                );
+            }
             self.map = fresh;
         }
         let Some(at_unix) = self.find(packet)? else {
