@@ -88,7 +88,16 @@ async fn pipelines_twenty_requests_to_nginx_over_one_connection() {
     assert!(records
         .windows(2)
         .all(|w| w[1].ended_at() >= w[0].ended_at()));
-    let log = std::fs::read_to_string(nginx.dir.join("access.log")).unwrap_or_default();
+    // nginx writes a request's log line after its response has left, so the last line may
+    // trail the last response: wait for it, at most a second.
+    let mut log = String::new();
+    for _ in 0..50 {
+        log = std::fs::read_to_string(nginx.dir.join("access.log")).unwrap_or_default();
+        if log.lines().count() >= N as usize {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
     assert_eq!(log.lines().count(), N as usize, "nginx's access log: {log}");
 }
 
