@@ -270,8 +270,8 @@ async fn calibrate(rtt: &str, connects: usize) -> Result<()> {
             .find(|(n, _)| *n == name)
             .map_or("unknown", |(_, v)| v.as_str())
     };
-    let available = std::fs::read_to_string("/proc/sys/net/ipv4/tcp_available_congestion_control")
-        .map_or_else(|_| "unknown".into(), |s| s.trim().to_owned());
+    let available = httplab_harness::available_congestion_controls()
+        .map_or_else(|| "unknown".into(), |names| names.join(" "));
     println!(
         "host: {} cores, kernel {}, host congestion control {} (available: {available})",
         fact("cpus"),
