@@ -561,6 +561,18 @@ async fn serve(path: &Path, listen: SocketAddr, tls: bool) -> Result<()> {
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}: is another server using the port? choose one with --listen"))?;
+    // Accepted connections inherit the listener's congestion control: the scenario's, as in
+    // `run`, not the host's default. A host that refuses it (an unprivileged user may set only
+    // the names in net.ipv4.tcp_allowed_congestion_control) serves with its own, and says so.
+    let wanted = &scenario.congestion_control.name;
+    if let Err(e) = httplab_harness::set_congestion(&listener, wanted) {
+        eprintln!(
+            "warning: cannot set TCP congestion control {wanted} on the listener ({e}); \
+             serving with the host's default"
+        );
+    }
+    let congestion_control =
+        httplab_harness::get_congestion(&listener).unwrap_or_else(|e| format!("unknown ({e})"));
     let server = LabServer::start(
         listener,
         scenario.clone(),
@@ -579,6 +591,7 @@ async fn serve(path: &Path, listen: SocketAddr, tls: bool) -> Result<()> {
         scenario.resources.len(),
         addr.port()
     );
+    println!("TCP congestion control: {congestion_control}");
     if let Some(first) = scenario.resources.first() {
         let cacert = certs
             .as_ref()

@@ -410,3 +410,47 @@ fn loopback_runs_use_the_labs_congestion_control_not_the_hosts() {
         );
     }
 }
+
+#[test]
+fn serve_gives_its_connections_the_scenario_s_congestion_control() {
+    let test = "serve_gives_its_connections_the_scenario_s_congestion_control";
+    let Some(ss) = require_tool("ss", test, "apt-get install iproute2") else {
+        return;
+    };
+    // reno is built into every Linux kernel, and the host's default here is another.
+    let dir = temp_dir("serve-cc");
+    let scenario = dir.join("reno.toml");
+    std::fs::write(
+        &scenario,
+        "name = \"reno\"\n[network]\nrtt = \"0\"\ncongestion_control = \"reno\"\n\
+         [[resource]]\npath = \"/big\"\nsize = \"8mb\"\n",
+    )
+    .unwrap();
+    let (_server, port) =
+        httplab_testkit::serve_file(Path::new(env!("CARGO_BIN_EXE_httplab")), &scenario, None);
+    // A response the client does not read keeps the server's socket established.
+    let mut client = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    std::io::Write::write_all(&mut client, b"GET /big HTTP/1.1\r\nHost: lab\r\n\r\n").unwrap();
+    let filter = format!("( sport = :{port} )");
+    let mut seen = String::new();
+    // At most 50 looks, 100 ms apart: the server accepts within milliseconds.
+    for _ in 0..50 {
+        let out = Command::new(&ss)
+            .args(["-tin", "state", "established", &filter])
+            .output()
+            .unwrap();
+        seen = String::from_utf8_lossy(&out.stdout).into_owned();
+        if seen.contains(&format!(":{port}")) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(
+        seen.contains(&format!(":{port}")),
+        "ss never showed the server's socket: {seen}"
+    );
+    assert!(
+        seen.split_whitespace().any(|w| w == "reno"),
+        "the server's socket is not under reno: {seen}"
+    );
+}

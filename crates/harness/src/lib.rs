@@ -19,7 +19,9 @@ mod workload;
 pub use calibrate::{calibrate, Calibration, MAX_CALIBRATION_CONNECTS};
 pub use connector::LabConnector;
 pub use environment::{available_congestion_controls, environment_facts};
-pub use httplab_link::{LinkStats, Stamping, MAX_TRUSTWORTHY_EXCESS_PER_RTT};
+pub use httplab_link::{
+    get_congestion, set_congestion, LinkStats, Stamping, MAX_TRUSTWORTHY_EXCESS_PER_RTT,
+};
 pub use lab::{Lab, LabOptions, Progress, RunConfig};
 pub use network::LinkMode;
 pub use sweep::{run_point, split_values, PlannedPoint, PointRuns, SweepError, SweepPlan};

@@ -218,11 +218,16 @@ pub fn free_port() -> u16 {
 /// line, "serving … on SCHEME://HOST:PORT". Its later output is drained, so its writes never
 /// meet a full or closed pipe. `binary` is the test's `env!("CARGO_BIN_EXE_httplab")`.
 pub fn serve(binary: &Path, scenario: &str, certs: Option<&Path>) -> (KillOnDrop, u16) {
+    serve_file(binary, &scenario_path(scenario), certs)
+}
+
+/// [`serve`] for the scenario file at `path`.
+pub fn serve_file(binary: &Path, path: &Path, certs: Option<&Path>) -> (KillOnDrop, u16) {
     use std::io::BufRead;
     let mut command = std::process::Command::new(binary);
     command.args([
         "serve",
-        scenario_path(scenario).to_str().expect("utf-8 path"),
+        path.to_str().expect("utf-8 path"),
         "--listen",
         "127.0.0.1:0",
     ]);
