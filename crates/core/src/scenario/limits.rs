@@ -1,0 +1,58 @@
+//! Checks of values that more than one table takes: HTTP/2 flow-control windows (`[client]` and
+//! `[server]`) and timeouts (`[server]` and each `[[resource]]`), with their limits.
+//!
+//! One check per kind of value, so the same key gets the same words wherever it is written. It
+//! deliberately knows nothing of the tables themselves: the caller passes the key's name, its
+//! default and where it is written.
+
+use super::ScenarioError;
+use crate::units::{HumanDuration, HumanSize};
+use std::ops::Range;
+use std::time::Duration;
+use toml::Spanned;
+
+/// The largest window HTTP/2 allows (RFC 9113 §6.9.1).
+pub(crate) const MAX_H2_WINDOW: u32 = (1 << 31) - 1;
+/// Longest `request_timeout` and `keep_alive_timeout`.
+pub(crate) const MAX_TIMEOUT: Duration = Duration::from_secs(3600);
+
+/// An HTTP/2 window in bytes: `default` when `value` is not written, else 1 to 2^31-1.
+pub(crate) fn h2_window(
+    value: &Option<Spanned<HumanSize>>,
+    key: &str,
+    default: u32,
+    err: &dyn Fn(Range<usize>, String) -> ScenarioError,
+) -> Result<u32, ScenarioError> {
+    match value {
+        None => Ok(default),
+        Some(w) if (1..=u64::from(MAX_H2_WINDOW)).contains(&w.get_ref().0) => {
+            Ok(w.get_ref().0 as u32)
+        }
+        Some(w) => Err(err(
+            w.span(),
+            format!("`{key}` must be between 1b and 2147483647b (2^31-1, RFC 9113 §6.9.1)"),
+        )),
+    }
+}
+
+/// A timeout: `None` (no limit) when `value` is not written, else above zero and at most
+/// [`MAX_TIMEOUT`].
+pub(crate) fn timeout(
+    value: &Option<Spanned<HumanDuration>>,
+    key: &str,
+    err: &dyn Fn(Range<usize>, String) -> ScenarioError,
+) -> Result<Option<Duration>, ScenarioError> {
+    match value {
+        None => Ok(None),
+        Some(t) if !t.get_ref().0.is_zero() && t.get_ref().0 <= MAX_TIMEOUT => {
+            Ok(Some(t.get_ref().0))
+        }
+        Some(t) => Err(err(
+            t.span(),
+            format!(
+                "`{key}` must be above zero and at most {}s: leave it out for no limit",
+                MAX_TIMEOUT.as_secs()
+            ),
+        )),
+    }
+}

@@ -1,0 +1,64 @@
+//! The workload a validated scenario asks of a client: its requests, in the order the workload
+//! issues them, with the headers it adds, and the lookups the server and the reports use.
+//!
+//! It owns [`RequestSpec`] and the views of a [`Scenario`] as requests (one per resource, in
+//! file order) and as a page (a resource by path, the page's bytes). It deliberately sends
+//! nothing and orders nothing beyond file order: the harness issues the requests, waiting on
+//! `after` (see `after.rs`).
+
+use super::{Resource, Scenario};
+
+/// One request of the workload, in the order the workload issues them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestSpec {
+    pub id: u32,
+    pub method: String,
+    pub path: String,
+    /// Request body bytes to upload.
+    pub body_bytes: u64,
+    /// Headers the workload adds to this request (the scenario's `cookie`), after the ones
+    /// every client sends.
+    pub headers: Vec<(String, String)>,
+}
+
+impl Scenario {
+    /// The workload's requests: every resource once, in file order.
+    pub fn requests(&self) -> Vec<RequestSpec> {
+        self.resources
+            .iter()
+            .enumerate()
+            .map(|(i, r)| RequestSpec {
+                id: i as u32,
+                method: r.method.clone(),
+                path: r.path.clone(),
+                body_bytes: r.request_body,
+                headers: self.workload_headers(),
+            })
+            .collect()
+    }
+
+    /// Headers the workload adds to every request: a `cookie` of `[client] cookie` bytes.
+    fn workload_headers(&self) -> Vec<(String, String)> {
+        if self.client.cookie == 0 {
+            return Vec::new();
+        }
+        // `session=` then letters: a plausible cookie of exactly the configured size.
+        let prefix = "session=";
+        let filler = (self.client.cookie as usize).saturating_sub(prefix.len());
+        let value: String = prefix
+            .chars()
+            .chain((0..filler).map(|i| (b'a' + (i % 26) as u8) as char))
+            .collect();
+        vec![("cookie".to_string(), value)]
+    }
+
+    /// The resource served at `path`, if any.
+    pub fn resource(&self, path: &str) -> Option<&Resource> {
+        self.resources.iter().find(|r| r.path == path)
+    }
+
+    /// Total response body bytes of one page load.
+    pub fn page_bytes(&self) -> u64 {
+        self.resources.iter().map(|r| r.size).sum()
+    }
+}
