@@ -9,6 +9,8 @@
 //! deliveries (p50/p99/max); a p99 over 0.5 ms means the numbers above it are the relay's, not
 //! the scenario's. Needs root (namespaces and TUN devices); elsewhere it prints why and
 //! benches nothing.
+// Each test binary uses some of the crate's dependencies, never all.
+#![allow(unused_crate_dependencies)]
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use httplab_core::{Clock, NetworkSettings};

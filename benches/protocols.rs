@@ -12,6 +12,8 @@
 //!
 //! Criterion prints the time of each and the change since the last run; `quickstart/http1.0` over
 //! `quickstart/http1.1` is the price of a connection per request on loopback.
+// Each test binary uses some of the crate's dependencies, never all.
+#![allow(unused_crate_dependencies)]
 
 use criterion::measurement::WallTime;
 use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion};

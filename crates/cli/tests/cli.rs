@@ -1,5 +1,7 @@
 //! The `httplab` binary as a user runs it: scenario errors, a full quickstart run and its
 //! outputs, and `httplab serve` answering curl over TLS with the generated CA.
+// Each test binary uses some of the crate's dependencies, never all.
+#![allow(unused_crate_dependencies)]
 
 mod common;
 

@@ -1,5 +1,7 @@
 //! HTTP/2 interop: `httplab serve` answering peers no one here wrote: curl (ALPN h2 over TLS,
 //! trusting only the lab CA) and nghttp2's h2load (h2 over TLS, and h2c with prior knowledge).
+// Each test binary uses some of the crate's dependencies, never all.
+#![allow(unused_crate_dependencies)]
 
 use httplab_testkit::{require_tool, scenario_path, temp_dir, KillOnDrop};
 use std::path::Path;

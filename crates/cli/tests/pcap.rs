@@ -1,6 +1,8 @@
 //! `httplab run --pcap`: every packet the emulated link carried, in a pcap file tshark reads,
 //! whose TLS decrypts with the key log `SSLKEYLOGFILE` asked for — the lab's HTTP/2 requests
 //! come out by path.
+// Each test binary uses some of the crate's dependencies, never all.
+#![allow(unused_crate_dependencies)]
 
 use httplab_testkit::{http2_paths, require_link, require_tool, temp_dir};
 use serde_json::Value;

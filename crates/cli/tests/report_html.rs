@@ -3,6 +3,8 @@
 //! protocol and one connection lane per connection, and paints a screenshot that is not blank.
 //! The file itself is self-contained (no `http://` or `https://` anywhere) and under 2 MB.
 //! `requests.csv` beside it holds one row per request per repetition.
+// Each test binary uses some of the crate's dependencies, never all.
+#![allow(unused_crate_dependencies)]
 
 use httplab_testkit::{scenario_path, temp_dir, Chromium};
 use std::path::{Path, PathBuf};

@@ -2,6 +2,8 @@
 //! library file run end to end (scaled down with `--set`), `--set` itself, and the mistakes of
 //! the library's keys (an unknown profile, `respond = "sometimes"`, `after` naming a missing
 //! path, a dependency cycle) reported as file:line:column with exit status 2.
+// Each test binary uses some of the crate's dependencies, never all.
+#![allow(unused_crate_dependencies)]
 
 mod common;
 

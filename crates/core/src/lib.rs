@@ -8,6 +8,8 @@
 //! statistics the reports draw from them. It deliberately knows nothing of sockets, TLS or HTTP
 //! libraries: the harness fills these records, the report crate formats them.
 #![forbid(unsafe_code)]
+// Dev-dependencies serve the integration tests, not every unit-test build.
+#![cfg_attr(test, allow(unused_crate_dependencies))]
 
 pub mod analytical;
 pub mod clock;
@@ -21,10 +23,11 @@ pub mod serde_ms;
 pub mod stats;
 pub mod think;
 pub mod units;
+pub mod wire;
 
 pub use clock::Clock;
 pub use network::{CongestionControl, LossModel, NetworkSettings};
-pub use overrides::Override;
+pub use overrides::{Override, OverrideOrigin};
 pub use profile::Profile;
 pub use protocol::Protocol;
 pub use record::{

@@ -16,13 +16,35 @@ use crate::scenario::ScenarioError;
 use std::ops::Range;
 use toml::de::{DeTable, DeValue};
 
-/// One `--set KEY=VALUE`.
+/// One `--set KEY=VALUE` (or one value of a `--vary`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Override {
     /// `repeat` or `network.rtt`.
     pub key: String,
     /// The value as given on the command line.
     pub value: String,
+    /// The argument it came from, which is how errors name it.
+    pub origin: OverrideOrigin,
+}
+
+/// The command-line argument an override came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OverrideOrigin {
+    /// `--set KEY=VALUE`.
+    #[default]
+    Set,
+    /// One value of `--vary KEY=V1,V2,...`.
+    Vary,
+}
+
+impl OverrideOrigin {
+    /// The argument's name: `--set`, `--vary`.
+    pub fn flag(self) -> &'static str {
+        match self {
+            OverrideOrigin::Set => "--set",
+            OverrideOrigin::Vary => "--vary",
+        }
+    }
 }
 
 /// A `--set` argument that is not `KEY=VALUE`.
@@ -49,14 +71,15 @@ impl std::str::FromStr for Override {
         Ok(Override {
             key: key.to_string(),
             value: value.trim().to_string(),
+            origin: OverrideOrigin::Set,
         })
     }
 }
 
 impl Override {
-    /// How errors name it: `--set network.rtt=100ms`.
+    /// How errors name it: `--set network.rtt=100ms`, `--vary network.rtt=20ms`.
     pub fn label(&self) -> String {
-        format!("--set {}={}", self.key, self.value)
+        format!("{} {}={}", self.origin.flag(), self.key, self.value)
     }
 
     /// The value as TOML text: itself if it is a TOML value, else a quoted string.
@@ -87,7 +110,7 @@ pub(crate) struct Edited {
 impl Edited {
     /// The error for `span` of the edited text: inside an override, named after it; elsewhere,
     /// located in the original `source`.
-    pub fn locate(
+    pub(crate) fn locate(
         &self,
         source: &str,
         file: &str,

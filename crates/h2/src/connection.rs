@@ -10,7 +10,7 @@ use bytes::Bytes;
 use h2::client::SendRequest;
 use h2::{Ping, PingPong, Reason};
 use httplab_core::{Clock, CloseReason};
-use httplab_transport::{ClientOptions, Meter};
+use httplab_transport::{ClientOptions, Meter, Setup};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 use tokio::task::JoinHandle;
@@ -36,7 +36,7 @@ pub(crate) struct H2Connection {
     pub id: u32,
     pub meter: Meter,
     /// TCP connect and TLS handshake, charged to the request that opened it.
-    pub setup: (Duration, Option<Duration>),
+    pub setup: Setup,
     pub slots: StreamSlots,
     /// The handle streams are opened through; `None` once `finish` has let go of it (h2 closes
     /// the connection when the last handle and the last stream are gone).
@@ -49,7 +49,7 @@ impl H2Connection {
     /// Opens the connection: connect (harness), HTTP/2 preface and SETTINGS, driver task, PING.
     pub(crate) async fn open(opts: &ClientOptions, h2: H2Options) -> Result<Self, H2ClientError> {
         let conn = opts.connector.connect().await?;
-        let (id, meter, setup) = (conn.id, conn.meter(), (conn.tcp_connect, conn.ssl));
+        let (id, meter, setup) = (conn.id, conn.meter(), conn.setup());
         // The frame tap times each stream at the socket (see `exchange`); no byte has flowed
         // above TLS yet, so it sees the preface.
         meter.enable_h2_frames();

@@ -7,10 +7,9 @@
 //! first and last read. So a stream h2 held back behind the server's stream cap (while the
 //! client still assumed 100 streams) shows that wait in `blocked`, not in `wait`. Without a tap
 //! (a caller that did not meter the stream), the times fall back to h2's stream API: HEADERS
-//! handed to h2, the last DATA handed over, response HEADERS and END_STREAM delivered. Byte counts are the DATA payloads plus an estimate of each header block: the sum
-//! of name + value lengths + 32 per field, the size HPACK's dynamic table charges (RFC 7541
-//! §4.1). That is neither the compressed size on the wire nor the HTTP/1.1 text size; the exact
-//! header-block bytes come from the connection's frame tap. This module owns the stream's flow
+//! handed to h2, the last DATA handed over, response HEADERS and END_STREAM delivered. Byte
+//! counts are the DATA payloads and each side's header block as the tap counted it on the
+//! wire (HPACK-compressed; none without a tap). This module owns the stream's flow
 //! control (sending within the peer's window, releasing ours as data is read); it does not
 //! choose the stream slot or open the connection.
 
@@ -18,7 +17,7 @@ use crate::error::H2ClientError;
 use bytes::Bytes;
 use h2::client::SendRequest;
 use h2::SendStream;
-use http::{HeaderMap, Request};
+use http::Request;
 use httplab_core::Clock;
 use httplab_transport::{ByteTimes, Meter, ResponseSummary};
 use std::future::poll_fn;
@@ -26,19 +25,6 @@ use std::future::poll_fn;
 /// The request body filler: DATA frames carry slices of it (at most one frame's worth each).
 static FILLER: [u8; FILLER_CHUNK] = [b'x'; FILLER_CHUNK];
 const FILLER_CHUNK: usize = 16 * 1024;
-
-/// What HPACK charges a header field in its table: name + value + 32 octets.
-pub const HPACK_FIELD_OVERHEAD: u64 = 32;
-
-/// The estimated size of a header block (see the module header).
-pub(crate) fn header_block_estimate<'a>(
-    fields: impl IntoIterator<Item = (&'a str, &'a [u8])>,
-) -> u64 {
-    fields
-        .into_iter()
-        .map(|(name, value)| name.len() as u64 + value.len() as u64 + HPACK_FIELD_OVERHEAD)
-        .sum()
-}
 
 /// A completed exchange.
 #[derive(Debug)]
@@ -62,13 +48,12 @@ impl From<H2ClientError> for Failed {
 }
 
 /// Sends `request` (HEADERS, then `body_bytes` of filler in DATA frames) on a new stream and
-/// reads the response to its end. `request_header_bytes` is the caller's estimate of the
-/// request's header block; `meter` is the connection's, whose frame tap times the stream.
+/// reads the response to its end. `meter` is the connection's, whose frame tap times the
+/// stream and counts its header blocks.
 pub(crate) async fn exchange(
     sender: SendRequest<Bytes>,
     request: Request<()>,
     body_bytes: u64,
-    request_header_bytes: u64,
     clock: Clock,
     meter: &Meter,
 ) -> Result<Exchanged, Failed> {
@@ -96,7 +81,7 @@ pub(crate) async fn exchange(
         Err(error) => {
             let on_wire = meter.take_h2_stream(stream_id).unwrap_or_default();
             let bytes = ByteTimes {
-                bytes_written: request_header_bytes,
+                bytes_written: on_wire.header_block_sent,
                 first_write: on_wire.headers_sent.or(Some(first_write)),
                 last_write: on_wire.end_sent.or(last_write),
                 first_read: on_wire.headers_received,
@@ -129,13 +114,9 @@ pub(crate) async fn exchange(
     drop(stream);
     let on_wire = meter.take_h2_stream(stream_id).unwrap_or_default();
 
-    let status = head.status.as_str().to_string();
-    let response_header_bytes = header_block_estimate(
-        std::iter::once((":status", status.as_bytes())).chain(fields(&head.headers)),
-    );
     let bytes = ByteTimes {
-        bytes_written: request_header_bytes + body_bytes,
-        bytes_read: response_header_bytes + received,
+        bytes_written: on_wire.header_block_sent + body_bytes,
+        bytes_read: on_wire.header_block_received + received,
         first_write: on_wire.headers_sent.or(Some(first_write)),
         last_write: on_wire.end_sent.or(Some(last_write)),
         first_read: on_wire.headers_received.or(Some(first_read)),
@@ -161,10 +142,6 @@ pub(crate) async fn exchange(
     Ok(Exchanged { bytes, response })
 }
 
-fn fields(headers: &HeaderMap) -> impl Iterator<Item = (&str, &[u8])> {
-    headers.iter().map(|(k, v)| (k.as_str(), v.as_bytes()))
-}
-
 /// Sends `len` filler bytes within the peer's flow-control windows, END_STREAM on the last.
 async fn send_body(stream: &mut SendStream<Bytes>, len: u64) -> Result<(), H2ClientError> {
     let mut remaining = len;
@@ -183,15 +160,4 @@ async fn send_body(stream: &mut SendStream<Bytes>, len: u64) -> Result<(), H2Cli
         stream.send_data(Bytes::from_static(&FILLER[..n]), remaining == 0)?;
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn header_estimate_charges_32_octets_a_field() {
-        let n = header_block_estimate([(":status", &b"200"[..]), ("content-length", b"5")]);
-        assert_eq!(n, (7 + 3 + 32) + (14 + 1 + 32));
-    }
 }

@@ -23,11 +23,13 @@
 //!
 //! Timing: HTTP/2 send, wait and receive are taken per stream at the socket, by the frame tap
 //! the client switches on for its connection (when the stream's HEADERS and END_STREAM frames
-//! are written and read). See `exchange` for what is measured and what the byte counts
-//! estimate. What this crate deliberately does not do: TCP or TLS (the harness), frame
-//! counting (the frame tap), server push (disabled), more than one connection, or retrying on a
-//! new connection after GOAWAY.
+//! are written and read), which also counts each stream's header blocks as they crossed the
+//! wire. See `exchange` for what is measured. What this crate deliberately does not do: TCP or
+//! TLS (the harness), frame counting (the frame tap), server push (disabled), more than one
+//! connection, or retrying on a new connection after GOAWAY.
 #![forbid(unsafe_code)]
+// Dev-dependencies serve the integration tests, not every unit-test build.
+#![cfg_attr(test, allow(unused_crate_dependencies))]
 
 mod connection;
 mod error;
@@ -36,10 +38,9 @@ mod slots;
 
 pub use connection::{ASSUMED_MAX_CONCURRENT_STREAMS, CLOSE_GRACE, PING_TIMEOUT};
 pub use error::H2ClientError;
-pub use exchange::HPACK_FIELD_OVERHEAD;
 
 use connection::H2Connection;
-use exchange::{exchange, header_block_estimate};
+use exchange::exchange;
 use httplab_core::scenario::ClientSettings;
 use httplab_core::{RequestRecord, RequestSpec};
 use httplab_transport::client::BoxFuture;
@@ -151,8 +152,6 @@ impl Http2Client {
         if spec.body_bytes > 0 {
             fields.push(("content-length".into(), spec.body_bytes.to_string()));
         }
-        let header_bytes =
-            header_block_estimate(fields.iter().map(|(k, v)| (k.as_str(), v.as_bytes())));
         timing.request_headers = fields;
         timing.request_body_bytes = spec.body_bytes;
 
@@ -167,15 +166,7 @@ impl Http2Client {
                 Ok(request) => request,
                 Err(e) => return timing.fail(clock.now(), e.to_string()),
             };
-            let result = exchange(
-                sender,
-                request,
-                spec.body_bytes,
-                header_bytes,
-                clock,
-                &conn.meter,
-            )
-            .await;
+            let result = exchange(sender, request, spec.body_bytes, clock, &conn.meter).await;
             drop(slot);
             match result {
                 Ok(done) => return timing.finish(done.bytes, done.response),

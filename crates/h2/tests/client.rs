@@ -1,5 +1,7 @@
 //! The HTTP/2 client against a real h2 server on 127.0.0.1: one connection, stream slots,
 //! flow control, PING, and stream resets, each asserted as a measured fact.
+// Each test binary uses some of the crate's dependencies, never all.
+#![allow(unused_crate_dependencies)]
 
 mod support;
 

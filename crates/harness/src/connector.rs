@@ -36,9 +36,6 @@ pub struct LabConnector {
     tls: Option<(TlsConnector, ServerName<'static>)>,
     clock: Clock,
     opened: Mutex<Vec<Opened>>,
-    /// Count HTTP/2 frames on each connection's plaintext (h2 and h2c runs only: on HTTP/1.x
-    /// the counter would read text as frames).
-    count_h2_frames: bool,
     /// Makes the client's sockets on the far side of an emulated link; `None`: plain sockets.
     sockets: Option<SocketFactory>,
     /// TCP congestion control every socket must use; `None`: whatever the socket has (the
@@ -72,7 +69,6 @@ impl LabConnector {
             tls,
             clock,
             opened: Mutex::new(Vec::new()),
-            count_h2_frames: false,
             sockets: None,
             congestion_control: None,
         })
@@ -88,12 +84,6 @@ impl LabConnector {
     /// the connector checks each socket says so before it connects).
     pub fn with_congestion_control(mut self, name: &str) -> Self {
         self.congestion_control = Some(name.to_string());
-        self
-    }
-
-    /// Counts HTTP/2 frames by type on every connection this connector opens.
-    pub fn with_h2_frame_tap(mut self) -> Self {
-        self.count_h2_frames = true;
         self
     }
 
@@ -144,9 +134,6 @@ impl LabConnector {
             }
         };
         let stream = Metered::new(io, self.clock);
-        if self.count_h2_frames {
-            stream.meter().enable_h2_frames();
-        }
         let mut opened = self.opened.lock().unwrap_or_else(|p| p.into_inner());
         let id = opened.len() as u32;
         opened.push(Opened {

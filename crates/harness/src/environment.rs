@@ -11,24 +11,31 @@ fn read(path: &str) -> String {
         .unwrap_or_else(|_| "unknown".to_string())
 }
 
-/// (name, value) pairs: hostname, kernel, TCP congestion control, slow start after idle.
-pub fn environment_facts() -> Vec<(&'static str, String)> {
-    vec![
-        ("hostname", read("/proc/sys/kernel/hostname")),
-        ("kernel", read("/proc/sys/kernel/osrelease")),
-        (
-            "congestion_control",
-            read("/proc/sys/net/ipv4/tcp_congestion_control"),
-        ),
-        (
-            "tcp_slow_start_after_idle",
-            read("/proc/sys/net/ipv4/tcp_slow_start_after_idle"),
-        ),
-        (
-            "cpus",
-            std::thread::available_parallelism().map_or("unknown".into(), |n| n.to_string()),
-        ),
-    ]
+/// The host's facts that bear on a measurement; "unknown" where one cannot be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostFacts {
+    pub hostname: String,
+    pub kernel: String,
+    /// The host's default TCP congestion control (the lab sets its own on every socket).
+    pub congestion_control: String,
+    /// `net.ipv4.tcp_slow_start_after_idle`: 1 restarts slow start on an idle connection.
+    pub slow_start_after_idle: String,
+    /// CPUs this process may use.
+    pub cpus: String,
+}
+
+impl HostFacts {
+    /// Reads them from /proc and the scheduler.
+    pub fn read() -> Self {
+        Self {
+            hostname: read("/proc/sys/kernel/hostname"),
+            kernel: read("/proc/sys/kernel/osrelease"),
+            congestion_control: read("/proc/sys/net/ipv4/tcp_congestion_control"),
+            slow_start_after_idle: read("/proc/sys/net/ipv4/tcp_slow_start_after_idle"),
+            cpus: std::thread::available_parallelism()
+                .map_or_else(|_| "unknown".into(), |n| n.to_string()),
+        }
+    }
 }
 
 /// The TCP congestion controls this host's sockets can use (see

@@ -3,7 +3,9 @@
 use crate::connector::LabConnector;
 use crate::network::{LinkMode, NetworkPath};
 use crate::HarnessError;
-use httplab_core::{Clock, PipeliningModel, Protocol, RunRecord, Scenario};
+use httplab_core::{
+    Clock, PipeliningModel, Protocol, RequestRecord, RunRecord, Scenario, ServerRequestRecord,
+};
 use httplab_h2::{H2Options, Http2Client};
 use httplab_http10::Http10Client;
 use httplab_http11::Http11Client;
@@ -62,9 +64,14 @@ pub struct RunConfig {
 }
 
 /// Progress through a scenario's runs, for a progress bar.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Progress {
     pub config: RunConfig,
+    /// The label of the configuration's runs (e.g. `http1.1/ie7`).
+    pub label: String,
+    /// Why the runs cross plain loopback although the scenario has a `[network]` table, if
+    /// they do (`Lab::network_note`).
+    pub network_note: Option<String>,
     pub repetition: u32,
     pub done: usize,
     pub total: usize,
@@ -151,36 +158,9 @@ impl Lab {
         self.network.client_ip()
     }
 
-    /// The configurations a scenario asks for, in order: each protocol once, except
-    /// `http1.1-pipelined`, which runs once per server pipelining model the scenario lists;
-    /// and each of those once per client variant (browser profile, TLS version...), side by
-    /// side.
+    /// The configurations this lab's scenario asks for over `protocols` (see [`plan`]).
     pub fn plan(&self, protocols: &[Protocol]) -> Vec<RunConfig> {
-        let models = &self.scenario.server.pipelining;
-        let variants: Vec<Option<usize>> = if self.scenario.variants.is_empty() {
-            vec![None]
-        } else {
-            (0..self.scenario.variants.len()).map(Some).collect()
-        };
-        let mut plan = Vec::new();
-        for &protocol in protocols {
-            let per_model: Vec<Option<PipeliningModel>> = match protocol {
-                Protocol::Http11Pipelined if !models.is_empty() => {
-                    models.iter().copied().map(Some).collect()
-                }
-                _ => vec![models.first().copied()],
-            };
-            for server_pipelining in per_model {
-                for &client_variant in &variants {
-                    plan.push(RunConfig {
-                        protocol,
-                        server_pipelining,
-                        client_variant,
-                    });
-                }
-            }
-        }
-        plan
+        plan(&self.scenario, protocols)
     }
 
     /// The label runs of `config` carry in every output (e.g. `http1.1/ie7`).
@@ -240,14 +220,13 @@ impl Lab {
             None
         };
         let addr = server.local_addr();
-        let mut connector = LabConnector::new(addr, HOST, tls, self.clock)
-            .map_err(|source| HarnessError::Listen { addr, source })?
-            .with_socket_factory(self.network.socket_factory())
-            .with_congestion_control(self.network.congestion_control());
-        if matches!(protocol, Protocol::H2 | Protocol::H2c) {
-            connector = connector.with_h2_frame_tap();
-        }
-        let connector = Arc::new(connector);
+        // The HTTP/2 client switches its connections' frame tap on itself.
+        let connector = Arc::new(
+            LabConnector::new(addr, HOST, tls, self.clock)
+                .map_err(|source| HarnessError::Listen { addr, source })?
+                .with_socket_factory(self.network.socket_factory())
+                .with_congestion_control(self.network.congestion_control()),
+        );
         let options = ClientOptions {
             connector: connector.clone(),
             clock: self.clock,
@@ -263,10 +242,7 @@ impl Lab {
             )),
             Protocol::H2 | Protocol::H2c => Box::new(Http2Client::new(
                 options,
-                H2Options {
-                    stream_window: scenario.client.h2_stream_window,
-                    connection_window: scenario.client.h2_connection_window,
-                },
+                H2Options::from_settings(&scenario.client),
             )),
         };
 
@@ -276,7 +252,7 @@ impl Lab {
         server.log().take_connections();
         self.network.begin_run();
         let started_at = self.clock.now();
-        let requests = crate::workload::issue(client.as_ref(), &scenario, self.clock).await;
+        let mut requests = crate::workload::issue(client.as_ref(), &scenario, self.clock).await;
         client.finish().await;
         let page_time = requests
             .iter()
@@ -287,6 +263,9 @@ impl Lab {
         settle_server_log(server).await;
         let mut server_log = server.log().take();
         server_log.sort_by_key(|s| (s.arrived_at, s.request_id));
+        if protocol == Protocol::Http11Pipelined {
+            join_hol(&mut requests, &server_log);
+        }
 
         Ok(RunRecord {
             protocol,
@@ -321,6 +300,8 @@ impl Lab {
                 runs.push(self.run_config(config, repetition).await?);
                 progress(Progress {
                     config,
+                    label: self.label(&config),
+                    network_note: self.network_note().map(str::to_string),
                     repetition,
                     done: runs.len(),
                     total,
@@ -333,7 +314,59 @@ impl Lab {
     pub async fn shutdown(mut self) {
         self.tls_server.shutdown().await;
         self.plain_server.shutdown().await;
-        self.network.stop();
+        self.network.stop().await;
+    }
+}
+
+/// The configurations `scenario` asks for over `protocols`, in order: each protocol once,
+/// except `http1.1-pipelined`, which runs once per server pipelining model the scenario lists;
+/// and each of those once per client variant (browser profile, TLS version...), side by side.
+pub fn plan(scenario: &Scenario, protocols: &[Protocol]) -> Vec<RunConfig> {
+    let models = &scenario.server.pipelining;
+    let variants: Vec<Option<usize>> = if scenario.variants.is_empty() {
+        vec![None]
+    } else {
+        (0..scenario.variants.len()).map(Some).collect()
+    };
+
+    let mut plan = Vec::new();
+    for &protocol in protocols {
+        let per_model: Vec<Option<PipeliningModel>> = match protocol {
+            Protocol::Http11Pipelined if !models.is_empty() => {
+                models.iter().copied().map(Some).collect()
+            }
+            _ => vec![models.first().copied()],
+        };
+        for server_pipelining in per_model {
+            for &client_variant in &variants {
+                plan.push(RunConfig {
+                    protocol,
+                    server_pipelining,
+                    client_variant,
+                });
+            }
+        }
+    }
+    plan
+}
+
+/// How many runs `scenario` makes: every configuration of its plan, `repeat` times.
+pub fn planned_runs(scenario: &Scenario) -> usize {
+    plan(scenario, &scenario.protocols).len() * scenario.repeat as usize
+}
+
+/// Head-of-line time is the server's to know: a pipelined response was ready at one instant
+/// and its turn to be written came later. Each answered request of a pipelined run takes it
+/// from the server's log, joined by request id; nothing else reports it.
+fn join_hol(requests: &mut [RequestRecord], log: &[ServerRequestRecord]) {
+    for r in requests.iter_mut().filter(|r| r.error.is_none()) {
+        if let Some(hol) = log
+            .iter()
+            .find(|s| s.request_id == Some(r.id))
+            .and_then(ServerRequestRecord::hol)
+        {
+            r.phases.hol = Some(hol);
+        }
     }
 }
 

@@ -7,10 +7,13 @@
 //! as often as asked. It deliberately formats nothing (that is the report crate) and speaks no
 //! HTTP itself (that is the protocol crates).
 #![forbid(unsafe_code)]
+// Dev-dependencies serve the integration tests, not every unit-test build.
+#![cfg_attr(test, allow(unused_crate_dependencies))]
 
 mod calibrate;
 mod connector;
 mod environment;
+mod experiment;
 mod lab;
 mod network;
 mod sweep;
@@ -18,13 +21,14 @@ mod workload;
 
 pub use calibrate::{calibrate, Calibration, MAX_CALIBRATION_CONNECTS};
 pub use connector::LabConnector;
-pub use environment::{available_congestion_controls, environment_facts};
+pub use environment::{available_congestion_controls, HostFacts};
+pub use experiment::{run_experiment, Experiment};
 pub use httplab_link::{
     get_congestion, set_congestion, LinkStats, Stamping, MAX_TRUSTWORTHY_EXCESS_PER_RTT,
 };
-pub use lab::{Lab, LabOptions, Progress, RunConfig};
+pub use lab::{plan, planned_runs, Lab, LabOptions, Progress, RunConfig};
 pub use network::LinkMode;
-pub use sweep::{run_point, split_values, PlannedPoint, PointRuns, SweepError, SweepPlan};
+pub use sweep::{PlannedPoint, SweepPlan};
 pub use workload::issue;
 
 /// Why a run could not happen.
@@ -39,6 +43,8 @@ pub enum HarnessError {
     Tls(#[from] httplab_tls::TlsError),
     #[error("the link emulator: {0}")]
     Link(#[from] httplab_link::LinkError),
+    #[error("could not make client sockets in the link's client namespace: {0}")]
+    ClientSockets(std::io::Error),
     #[error("calibrating the link ({what}): {source}")]
     Calibrate {
         what: &'static str,

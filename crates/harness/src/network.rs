@@ -13,10 +13,9 @@ use crate::HarnessError;
 use httplab_core::{Clock, LinkDirectionRecord, LinkExcessRecord, LinkRecord, Scenario};
 use httplab_link::{LinkEmulator, LinkOptions, RelayStats};
 use std::io;
-use std::net::TcpStream;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::Arc;
 
 /// Whether runs cross the emulated link.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -91,7 +90,7 @@ impl NetworkPath {
             Ok(link) => {
                 let link = Arc::new(link);
                 let cc = scenario.congestion_control.name.clone();
-                let sockets = socket_maker(link.clone(), cc.clone());
+                let sockets = Some(socket_maker(&link, &cc).map_err(HarnessError::ClientSockets)?);
                 Ok(NetworkPath {
                     link: Some(link),
                     sockets,
@@ -189,8 +188,9 @@ impl NetworkPath {
 
     /// Stops the link, flushing its pcap file; errors are logged (the runs are done). The
     /// socket threads of finished runs let go of it as their factories are dropped, so this
-    /// waits (bounded) until it holds the link alone.
-    pub(crate) fn stop(&mut self) {
+    /// waits (bounded, without blocking the runtime) until it holds the link alone, and joins
+    /// the relay's threads on a blocking thread.
+    pub(crate) async fn stop(&mut self) {
         // Ends the socket thread (once the last run's connector has let go of it too).
         self.sockets = None;
         let Some(mut link) = self.link.take() else {
@@ -199,14 +199,16 @@ impl NetworkPath {
         for _ in 0..STOP_TRIES {
             match Arc::try_unwrap(link) {
                 Ok(mut alone) => {
-                    if let Err(e) = alone.stop() {
-                        tracing::warn!("stopping the link: {e}");
+                    match tokio::task::spawn_blocking(move || alone.stop()).await {
+                        Ok(Ok(())) => {}
+                        Ok(Err(e)) => tracing::warn!("stopping the link: {e}"),
+                        Err(e) => tracing::warn!("stopping the link failed: {e}"),
                     }
                     return;
                 }
                 Err(shared) => {
                     link = shared;
-                    std::thread::sleep(STOP_PAUSE);
+                    tokio::time::sleep(STOP_PAUSE).await;
                 }
             }
         }
@@ -218,53 +220,11 @@ impl NetworkPath {
 const STOP_TRIES: u32 = 200;
 const STOP_PAUSE: std::time::Duration = std::time::Duration::from_millis(10);
 
-/// Starts the thread that makes client sockets in the client namespace, on request.
-///
-/// One thread stays in the namespace for the lab's life rather than a thread spawned (and
-/// moved into the namespace) per socket: that costs a few hundred microseconds, which would
-/// land in the `blocked` phase of every HTTP/1.0 request. The thread ends when the last
-/// factory is dropped.
-fn socket_maker(link: Arc<LinkEmulator>, cc: String) -> Option<SocketFactory> {
-    let (requests, incoming) = mpsc::channel::<mpsc::Sender<io::Result<TcpStream>>>();
-    let spawned = std::thread::Builder::new()
-        .name("hl-client-sockets".into())
-        .spawn(move || {
-            let served = link.client_ns().run(move || {
-                for reply in incoming {
-                    let _ = reply.send(new_socket(&cc));
-                }
-            });
-            if let Err(e) = served {
-                tracing::warn!("the client namespace's socket thread failed: {e}");
-            }
-        });
-    if let Err(e) = spawned {
-        tracing::warn!("no socket thread for the client namespace: {e}");
-        return None;
-    }
-    let requests = Mutex::new(requests);
-    Some(Arc::new(move || {
-        let gone = || io::Error::other("the client namespace's socket thread is gone");
-        let (reply, answer) = mpsc::channel();
-        requests
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .send(reply)
-            .map_err(|_| gone())?;
-        answer.recv().map_err(|_| gone())?
-    }))
-}
-
-/// An unconnected, non-blocking IPv4 TCP socket, made in the calling thread's namespace.
-fn new_socket(congestion_control: &str) -> io::Result<TcpStream> {
-    let socket = socket2::Socket::new(
-        socket2::Domain::IPV4,
-        socket2::Type::STREAM,
-        Some(socket2::Protocol::TCP),
-    )?;
-    socket.set_nonblocking(true)?;
-    httplab_link::set_congestion(&socket, congestion_control)?;
-    Ok(socket.into())
+/// Client sockets on the link: made in the client namespace with the scenario's congestion
+/// control, by the link's socket maker (one thread for the lab's life).
+fn socket_maker(link: &LinkEmulator, cc: &str) -> io::Result<SocketFactory> {
+    let maker = link.client_ns().socket_maker(cc)?;
+    Ok(Arc::new(move || maker.socket()))
 }
 
 fn direction(s: &RelayStats) -> LinkDirectionRecord {

@@ -1,6 +1,8 @@
 //! HTTP/2 through the lab on real loopback sockets: one connection and one TLS handshake for
 //! any number of requests, stream slots as the `blocked` phase, large responses past the
 //! default window, the frame tap, and TLS session resumption.
+// Each test binary uses some of the crate's dependencies, never all.
+#![allow(unused_crate_dependencies)]
 
 use httplab_core::{HandshakeKind, Protocol, RunRecord, Scenario};
 use httplab_harness::{Lab, LabOptions};

@@ -1,6 +1,8 @@
 //! The hol-blocking scenario on real loopback sockets: one 500 ms response ahead of nine fast
 //! ones, pipelined on one connection under both server models, and over http1.1's six
 //! connections, where only what queues on the slow one's connection waits for it.
+// Each test binary uses some of the crate's dependencies, never all.
+#![allow(unused_crate_dependencies)]
 
 use httplab_core::{PipeliningModel, Protocol, RequestRecord, RunRecord};
 use httplab_harness::{Lab, LabOptions, RunConfig};

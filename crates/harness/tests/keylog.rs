@@ -4,6 +4,8 @@
 //! rustls reads `SSLKEYLOGFILE` when a config is built, so each side's config is built with the
 //! variable set and the other side's without: whatever decrypts, that side's log decrypted it.
 //! This file holds one test because the environment is the process's.
+// Each test binary uses some of the crate's dependencies, never all.
+#![allow(unused_crate_dependencies)]
 
 use futures_util::future::join_all;
 use httplab_core::{Clock, Scenario};

@@ -18,6 +18,8 @@
 //! must be the model's within a tight bound; the excess over loopback gets a loose bound, a
 //! bound on the machine. Every bound is stated once, below, with its reason; none depends on
 //! which machine of the kind CI lands on.
+// Each test binary uses some of the crate's dependencies, never all.
+#![allow(unused_crate_dependencies)]
 
 use httplab_core::analytical::{predict, PageModel};
 use httplab_core::{Protocol, RunRecord, Scenario};

@@ -3,6 +3,8 @@
 //! 500 ms. Over http1.1 six uploads reach the server at once and the other three only when a
 //! timeout has closed a connection, which shows in their `blocked`; over h2 all nine reach the
 //! server at once. No request is answered, and the run still ends.
+// Each test binary uses some of the crate's dependencies, never all.
+#![allow(unused_crate_dependencies)]
 
 use httplab_core::{CloseReason, Protocol, RunRecord};
 use httplab_harness::{Lab, LabOptions};

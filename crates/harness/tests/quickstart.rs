@@ -1,5 +1,7 @@
 //! The quickstart scenario on real loopback sockets, with TLS: the connection facts the issue
 //! names, and agreement between the client's record and the server's arrival log.
+// Each test binary uses some of the crate's dependencies, never all.
+#![allow(unused_crate_dependencies)]
 
 use httplab_core::{CloseReason, Protocol, RunRecord};
 use httplab_harness::{Lab, LabOptions};

@@ -3,6 +3,8 @@
 //! their parent has arrived, TLS versions and resumption per client variant, one HTTP/2
 //! connection for 64 objects, large bodies intact, 4 KB of cookie per HTTP/1.1 request.
 //! Scaled down with overrides (`repeat = 1`, a short RTT) to keep the suite fast.
+// Each test binary uses some of the crate's dependencies, never all.
+#![allow(unused_crate_dependencies)]
 
 use httplab_core::{HandshakeKind, Override, Protocol, RequestRecord, RunRecord, Scenario};
 use httplab_harness::{Lab, LabOptions};

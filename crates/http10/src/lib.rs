@@ -6,6 +6,8 @@
 //! open at once, as browsers of the HTTP/1.0 era did; a request waiting for one of those slots is
 //! `blocked`. Compare with httplab-http11, which keeps connections open and reuses them.
 #![forbid(unsafe_code)]
+// Dev-dependencies serve the integration tests, not every unit-test build.
+#![cfg_attr(test, allow(unused_crate_dependencies))]
 
 use httplab_core::{CloseReason, RequestRecord, RequestSpec};
 use httplab_transport::client::BoxFuture;
@@ -28,8 +30,10 @@ pub struct Http10Client {
 
 impl Http10Client {
     pub fn new(opts: ClientOptions) -> Self {
-        let slots = Arc::new(Semaphore::new(opts.max_connections_per_host as usize));
-        Self { opts, slots }
+        Self {
+            slots: opts.connection_slots(),
+            opts,
+        }
     }
 
     async fn fetch_one(&self, spec: RequestSpec) -> RequestRecord {
@@ -46,7 +50,7 @@ impl Http10Client {
             Err(e) => return timing.fail(clock.now(), format!("connect: {e}")),
         };
         timing.connection = Some(conn.id);
-        timing.new_connection = Some((conn.tcp_connect, conn.ssl));
+        timing.new_connection = Some(conn.setup());
         let meter = conn.meter();
 
         let (mut sender, driver) =

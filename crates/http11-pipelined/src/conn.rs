@@ -18,11 +18,10 @@
 
 use crate::parse::{ParsedResponse, ResponseParser};
 use crate::request::{encode, FILLER};
-use crate::server_timing::hol_from_headers;
 use httplab_core::scenario::is_idempotent;
 use httplab_core::{Clock, CloseReason, RequestRecord, RequestSpec};
 use httplab_transport::{
-    ByteTimes, ClientOptions, Connection, Meter, RequestTiming, ResponseSummary,
+    ByteTimes, ClientOptions, Connection, Meter, RequestTiming, ResponseSummary, Setup,
 };
 use std::collections::VecDeque;
 use std::io;
@@ -142,7 +141,7 @@ impl Worker {
     async fn drive(&mut self, conn: Connection) -> Ended {
         let clock = self.opts.clock;
         let meter = conn.meter();
-        let mut pipe = Pipeline::new(conn.id, (conn.tcp_connect, conn.ssl));
+        let mut pipe = Pipeline::new(conn.id, conn.setup());
         let (mut reader, mut writer) = tokio::io::split(conn.stream);
         let mut read_buf = vec![0u8; READ_BUFFER_BYTES];
         let mut write_error: Option<String> = None;
@@ -340,7 +339,7 @@ struct InFlight {
 /// One connection's state: what is in flight, what is still to write, what was read when.
 struct Pipeline {
     id: u32,
-    setup: (Duration, Option<Duration>),
+    setup: Setup,
     /// Whether a request has been put on it (the first one pays for the connection).
     used: bool,
     parser: ResponseParser,
@@ -350,7 +349,7 @@ struct Pipeline {
 }
 
 impl Pipeline {
-    fn new(id: u32, setup: (Duration, Option<Duration>)) -> Self {
+    fn new(id: u32, setup: Setup) -> Self {
         Self {
             id,
             setup,
@@ -392,8 +391,7 @@ impl Pipeline {
         bytes.bytes_read = response.wire_bytes();
         bytes.first_read = self.reads.time_of(response.first_byte);
         bytes.last_read = self.reads.time_of(response.last_byte());
-        let mut timing = f.job.timing;
-        timing.hol = hol_from_headers(&response.headers);
+        let timing = f.job.timing;
         let summary = ResponseSummary {
             status: response.status,
             http_version: response.http_version.to_string(),

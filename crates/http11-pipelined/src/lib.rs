@@ -7,8 +7,8 @@
 //! them **strictly in the order they arrived**, because an HTTP/1.1 response carries nothing that
 //! says which request it answers. Ten requests then cost about one round trip plus the server's
 //! time. The price is head-of-line blocking: one slow response holds every response behind it,
-//! even ones the server had ready long before (the lab server reports that time in
-//! `Server-Timing: hol;dur=`, which becomes the request's `hol` phase). HTTP/2 exists largely to
+//! even ones the server had ready long before (the lab server logs that time, and the harness
+//! joins it to the request's record as its `hol` phase). HTTP/2 exists largely to
 //! remove that price, by giving each response its own stream.
 //!
 //! Pipelining has rules that a persistent connection does not need:
@@ -24,19 +24,19 @@
 //! `lib.rs` (this [`Http11PipelinedClient`]: hands each request to one of `connections`
 //! connection workers, round-robin in order of arrival), `conn.rs` (a worker: one connection,
 //! its write/read loop, per-request timing and recovery), `parse.rs` (the pure response parser),
-//! `request.rs` (request bytes) and `server_timing.rs` (reading `hol`). It deliberately opens no
+//! and `request.rs` (request bytes). It deliberately opens no
 //! sockets and does no TLS itself (the harness's connector does, and times it), and it keeps no
 //! connection pool beyond its fixed set of workers.
 #![forbid(unsafe_code)]
+// Dev-dependencies serve the integration tests, not every unit-test build.
+#![cfg_attr(test, allow(unused_crate_dependencies))]
 
 mod conn;
-pub mod parse;
-pub mod request;
-pub mod server_timing;
+mod parse;
+mod request;
 
 pub use conn::MAX_RECONNECTS;
 pub use parse::{ParseError, ParseErrorKind, ParsedResponse, ResponseParser};
-pub use server_timing::hol_from_server_timing;
 
 use conn::{Job, Worker};
 use httplab_core::{RequestRecord, RequestSpec};

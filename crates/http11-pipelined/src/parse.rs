@@ -18,13 +18,13 @@
 use std::collections::VecDeque;
 
 /// Largest response head accepted (status line, headers and the blank line).
-pub const MAX_HEAD_BYTES: usize = 64 * 1024;
+pub(crate) const MAX_HEAD_BYTES: usize = 64 * 1024;
 /// Most header fields accepted in one response head.
-pub const MAX_HEADERS: usize = 100;
+pub(crate) const MAX_HEADERS: usize = 100;
 /// Longest chunk-size line accepted (with its extensions).
-pub const MAX_CHUNK_LINE_BYTES: usize = 4 * 1024;
+pub(crate) const MAX_CHUNK_LINE_BYTES: usize = 4 * 1024;
 /// Largest trailer section accepted after a chunked body.
-pub const MAX_TRAILER_BYTES: usize = 64 * 1024;
+pub(crate) const MAX_TRAILER_BYTES: usize = 64 * 1024;
 
 /// One complete final response (1xx responses are folded into the one that follows them).
 #[derive(Debug, Clone, PartialEq, Eq)]

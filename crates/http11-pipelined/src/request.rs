@@ -9,11 +9,11 @@ use httplab_core::RequestSpec;
 use httplab_transport::exchange::request_headers;
 
 /// What request bodies are made of; the worker writes it repeatedly, never holding a whole body.
-pub static FILLER: [u8; 16 * 1024] = [b'.'; 16 * 1024];
+pub(crate) static FILLER: [u8; 16 * 1024] = [b'.'; 16 * 1024];
 
 /// One request, ready to write.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EncodedRequest {
+pub(crate) struct EncodedRequest {
     /// Request line, header fields and the blank line.
     pub head: Vec<u8>,
     /// The header fields, as the record shows them.
@@ -24,7 +24,7 @@ pub struct EncodedRequest {
 
 /// Why a request cannot be written.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum RequestError {
+pub(crate) enum RequestError {
     #[error("method {0:?} is not a token")]
     Method(String),
     #[error("request target {0:?} must start with '/' and hold no spaces or control bytes")]
@@ -32,7 +32,7 @@ pub enum RequestError {
 }
 
 /// Encodes `spec` as an HTTP/1.1 request to `authority`.
-pub fn encode(spec: &RequestSpec, authority: &str) -> Result<EncodedRequest, RequestError> {
+pub(crate) fn encode(spec: &RequestSpec, authority: &str) -> Result<EncodedRequest, RequestError> {
     if spec.method.is_empty() || !spec.method.bytes().all(|b| b.is_ascii_alphabetic()) {
         return Err(RequestError::Method(spec.method.clone()));
     }

@@ -1,6 +1,8 @@
 //! The pipelining client against scripted raw-bytes servers on real sockets: what the server
 //! observed (heads arriving before responses, connections accepted, requests unanswered at
 //! once) and what the client measured (waits, `hol`, retries, close reasons).
+// Each test binary uses some of the crate's dependencies, never all.
+#![allow(unused_crate_dependencies)]
 
 mod support;
 
@@ -118,9 +120,9 @@ async fn a_slow_first_response_holds_every_response_behind_it() {
             r.phases.wait
         );
     }
-    assert_eq!(records[1].phases.hol, Some(Duration::from_secs_f64(0.0955)));
-    assert_eq!(records[0].phases.hol, None);
-    assert_eq!(records[2].phases.hol, None);
+    // The hol phase has one source, the server's log, which the harness joins to the records
+    // (harness/tests/hol_blocking.rs); the client does not read it from `Server-Timing`.
+    assert!(records.iter().all(|r| r.phases.hol.is_none()), "{records:#?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -8,6 +8,8 @@
 //! pool is written here: a semaphore with one permit per allowed connection, and a list of idle
 //! connections. Compare with httplab-http10, which opens a connection per request.
 #![forbid(unsafe_code)]
+// Dev-dependencies serve the integration tests, not every unit-test build.
+#![cfg_attr(test, allow(unused_crate_dependencies))]
 
 use httplab_core::{CloseReason, RequestRecord, RequestSpec};
 use httplab_transport::client::BoxFuture;
@@ -44,10 +46,9 @@ pub struct Http11Client {
 
 impl Http11Client {
     pub fn new(opts: ClientOptions) -> Self {
-        let slots = Arc::new(Semaphore::new(opts.max_connections_per_host as usize));
         Self {
+            slots: opts.connection_slots(),
             opts,
-            slots,
             idle: Mutex::new(Vec::new()),
             drivers: Mutex::new(Vec::new()),
         }
@@ -71,7 +72,7 @@ impl Http11Client {
             .connect()
             .await
             .map_err(|e| format!("connect: {e}"))?;
-        timing.new_connection = Some((conn.tcp_connect, conn.ssl));
+        timing.new_connection = Some(conn.setup());
         let (id, meter) = (conn.id, conn.meter());
         let (sender, driver) = hyper::client::conn::http1::handshake(TokioIo::new(conn.stream))
             .await

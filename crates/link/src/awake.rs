@@ -34,7 +34,7 @@ pub(crate) struct KeepAwake {
 
 impl KeepAwake {
     /// Starts one spinning thread per CPU the process may use.
-    pub fn start() -> Self {
+    pub(crate) fn start() -> Self {
         let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
         let stop = Arc::new(AtomicBool::new(false));
         let spinning = Arc::new(AtomicUsize::new(0));
@@ -68,7 +68,7 @@ impl KeepAwake {
     }
 
     /// Whether every CPU has a spinning thread.
-    pub fn active(&self) -> bool {
+    pub(crate) fn active(&self) -> bool {
         let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
         self.spinning.load(Ordering::Relaxed) >= cpus
     }

@@ -13,6 +13,8 @@
 //! - the I/O shell: namespaces, TUN devices and the relay threads. Only its `sys` module may
 //!   hold `unsafe`, each block with a `// SAFETY:` line.
 #![deny(unsafe_code)]
+// Dev-dependencies serve the integration tests, not every unit-test build.
+#![cfg_attr(test, allow(unused_crate_dependencies))]
 
 mod awake;
 mod emulator;
@@ -33,5 +35,5 @@ pub use emulator::{
 };
 pub use netns::{
     available_congestion_controls, get_congestion, set_congestion, KernelTcp, Namespace,
-    NamespaceOptions,
+    NamespaceOptions, SocketMaker,
 };

@@ -54,9 +54,9 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 /// How long before a packet's deadline the sender stops sleeping and starts spinning.
-pub const SPIN_WINDOW: Duration = Duration::from_micros(150);
+pub(crate) const SPIN_WINDOW: Duration = Duration::from_micros(150);
 /// The share of wall time, in percent, a sender may spend spinning on average.
-pub const SPIN_SHARE_PERCENT: u32 = 25;
+pub(crate) const SPIN_SHARE_PERCENT: u32 = 25;
 /// The most spinning a sender may save up while idle.
 const SPIN_BURST: Duration = Duration::from_millis(5);
 /// The longest a relay thread blocks without checking for shutdown.
@@ -85,7 +85,7 @@ pub(crate) struct PcapTap {
 }
 
 impl PcapTap {
-    pub fn new(writer: PcapWriter<BufWriter<File>>) -> Self {
+    pub(crate) fn new(writer: PcapWriter<BufWriter<File>>) -> Self {
         Self {
             writer: Some(writer),
             error: None,
@@ -102,7 +102,7 @@ impl PcapTap {
     }
 
     /// Flushes and closes the file; the capture's first error, if it had one.
-    pub fn finish(&mut self) -> io::Result<()> {
+    pub(crate) fn finish(&mut self) -> io::Result<()> {
         if let Some(e) = self.error.take() {
             self.writer = None;
             return Err(e);
@@ -268,7 +268,7 @@ pub(crate) struct Relay {
 
 impl Relay {
     /// Starts the reader and sender of both directions.
-    pub fn start(
+    pub(crate) fn start(
         uplink: Route,
         downlink: Route,
         clock: Clock,
@@ -360,13 +360,13 @@ impl Relay {
     }
 
     /// Whether every relay thread runs under `SCHED_FIFO`.
-    pub fn realtime(&self) -> bool {
+    pub(crate) fn realtime(&self) -> bool {
         self.realtime && self.fifo_refused.load(Ordering::Relaxed) == 0
     }
 
     /// Asks every thread to stop and joins those that finish within `limit`; returns whether
     /// all did (a thread that does not is left detached, holding only its device's file).
-    pub fn stop(&mut self, limit: Duration) -> bool {
+    pub(crate) fn stop(&mut self, limit: Duration) -> bool {
         self.stop.store(true, Ordering::Release);
         for state in [&self.uplink, &self.downlink] {
             let _queue = lock(&state.queue);

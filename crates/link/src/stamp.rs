@@ -29,7 +29,7 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// How often the realtime → lab clock offset is measured again.
-pub const REMEASURE: Duration = Duration::from_secs(1);
+pub(crate) const REMEASURE: Duration = Duration::from_secs(1);
 /// The tap's receive buffer: thousands of copies, more than a TUN device's queue holds, so the
 /// tap never overflows before the device does.
 const TAP_RCVBUF: usize = 16 << 20;
@@ -46,7 +46,7 @@ const OFFSET_READINGS: usize = 7;
 
 /// How a packet's arrival at the link was stamped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Stamp {
+pub(crate) enum Stamp {
     /// By the kernel, as it handed the packet to the device; `read_delay` is how much later
     /// the reader read it.
     Kernel { read_delay: Duration },
@@ -81,7 +81,7 @@ impl Copy {
 
 /// The offset between `CLOCK_REALTIME` and the lab clock, and when it was measured.
 #[derive(Debug, Clone, Copy)]
-pub struct RealtimeMap {
+pub(crate) struct RealtimeMap {
     /// Realtime (ns since the Unix epoch) minus lab time (ns since the clock's epoch).
     offset_ns: i128,
     /// Lab time of the measurement.
@@ -94,7 +94,7 @@ impl RealtimeMap {
     /// Measures the offset now: realtime, lab, realtime read back to back, several times;
     /// the reading whose two realtime readings are closest wins, and the lab reading is taken
     /// to sit midway between them.
-    pub fn measure(clock: &Clock) -> Self {
+    pub(crate) fn measure(clock: &Clock) -> Self {
         let mut best: Option<Self> = None;
         for _ in 0..OFFSET_READINGS {
             let before = unix_now();
@@ -116,7 +116,7 @@ impl RealtimeMap {
 
     /// A map with a known offset (for tests).
     #[cfg(test)]
-    pub fn with_offset(offset_ns: i128, measured_at: Duration) -> Self {
+    pub(crate) fn with_offset(offset_ns: i128, measured_at: Duration) -> Self {
         Self {
             offset_ns,
             measured_at,
@@ -125,13 +125,13 @@ impl RealtimeMap {
     }
 
     /// The lab time of a realtime stamp; `None` before the lab clock's epoch.
-    pub fn to_lab(self, at_unix: Duration) -> Option<Duration> {
+    pub(crate) fn to_lab(self, at_unix: Duration) -> Option<Duration> {
         let ns = at_unix.as_nanos() as i128 - self.offset_ns;
         u64::try_from(ns).ok().map(Duration::from_nanos)
     }
 
     /// How far this map's offset is from `other`'s.
-    pub fn step_from(&self, other: &Self) -> Duration {
+    pub(crate) fn step_from(&self, other: &Self) -> Duration {
         Duration::from_nanos(
             u64::try_from((self.offset_ns - other.offset_ns).abs()).unwrap_or(u64::MAX),
         )
@@ -145,7 +145,7 @@ fn unix_now() -> Duration {
 }
 
 /// The tap of one TUN device and the copies read from it but not yet matched.
-pub struct KernelStamps {
+pub(crate) struct KernelStamps {
     tap: OwnedFd,
     clock: Clock,
     map: RealtimeMap,
@@ -155,7 +155,7 @@ pub struct KernelStamps {
 
 impl KernelStamps {
     /// Opens the tap on the device `name` of the calling thread's namespace.
-    pub fn open(name: &str, clock: Clock) -> io::Result<Self> {
+    pub(crate) fn open(name: &str, clock: Clock) -> io::Result<Self> {
         let tap = sys::packet_tap_open(name, TAP_RCVBUF)?;
         Ok(Self {
             tap,
@@ -169,7 +169,11 @@ impl KernelStamps {
     /// When the kernel handed `packet` to the device, on the lab clock, given that the reader
     /// read it at `now`; [`Stamp::Reader`] (and `now`) when its copy cannot be found or its
     /// stamp is not believable.
-    pub fn arrival(&mut self, packet: &[u8], now: Duration) -> io::Result<(Duration, Stamp)> {
+    pub(crate) fn arrival(
+        &mut self,
+        packet: &[u8],
+        now: Duration,
+    ) -> io::Result<(Duration, Stamp)> {
         if now.saturating_sub(self.map.measured_at) >= REMEASURE {
             let fresh = RealtimeMap::measure(&self.clock);
             let step = fresh.step_from(&self.map);

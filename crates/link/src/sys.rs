@@ -25,7 +25,7 @@ fn check(ret: libc::c_int) -> io::Result<libc::c_int> {
 }
 
 /// Moves the calling thread into a new, empty network namespace.
-pub fn unshare_net() -> io::Result<()> {
+pub(crate) fn unshare_net() -> io::Result<()> {
     // SAFETY: unshare takes a flag word and touches no memory of ours; CLONE_NEWNET changes only
     // the calling thread's network namespace.
     check(unsafe { libc::unshare(libc::CLONE_NEWNET) }).map(drop)
@@ -33,19 +33,19 @@ pub fn unshare_net() -> io::Result<()> {
 
 /// Moves the whole (single-threaded) process into a new user namespace; the kernel refuses it
 /// (`EINVAL`) once the process has a second thread.
-pub fn unshare_user() -> io::Result<()> {
+pub(crate) fn unshare_user() -> io::Result<()> {
     // SAFETY: as above, a flag word only.
     check(unsafe { libc::unshare(libc::CLONE_NEWUSER) }).map(drop)
 }
 
 /// Moves the calling thread into the network namespace `ns` (an fd of `/proc/.../ns/net`).
-pub fn setns_net(ns: BorrowedFd<'_>) -> io::Result<()> {
+pub(crate) fn setns_net(ns: BorrowedFd<'_>) -> io::Result<()> {
     // SAFETY: `ns` is a valid open fd for the duration of the call (it is borrowed).
     check(unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) }).map(drop)
 }
 
 /// The effective user and group ids of the process.
-pub fn effective_ids() -> (u32, u32) {
+pub(crate) fn effective_ids() -> (u32, u32) {
     // SAFETY: geteuid and getegid cannot fail and touch no memory.
     unsafe { (libc::geteuid(), libc::getegid()) }
 }
@@ -79,7 +79,7 @@ fn ioctl_ifreq(fd: BorrowedFd<'_>, op: libc::c_ulong, req: &mut libc::ifreq) -> 
 /// calling thread's network namespace: layer 3 (`IFF_TUN`), no packet-info header
 /// (`IFF_NO_PI`), and no `IFF_VNET_HDR`, so the kernel segments before the device and every
 /// read is one whole IP packet of at most the MTU. The device disappears when the file closes.
-pub fn tun_open(name: &str) -> io::Result<File> {
+pub(crate) fn tun_open(name: &str) -> io::Result<File> {
     let file = OpenOptions::new()
         .read(true)
         .write(true)
@@ -120,7 +120,7 @@ fn sockaddr_in(addr: Ipv4Addr) -> libc::sockaddr {
 }
 
 /// How `configure_interface` sets up an interface.
-pub struct InterfaceConfig {
+pub(crate) struct InterfaceConfig {
     pub addr: Option<(Ipv4Addr, Ipv4Addr)>,
     pub mtu: Option<u32>,
     pub txqueuelen: Option<u32>,
@@ -128,7 +128,7 @@ pub struct InterfaceConfig {
 
 /// Sets the address and netmask, MTU and transmit queue length of `name` (each if given) and
 /// brings it up (`IFF_UP | IFF_RUNNING`), all in the calling thread's namespace.
-pub fn configure_interface(name: &str, config: &InterfaceConfig) -> io::Result<()> {
+pub(crate) fn configure_interface(name: &str, config: &InterfaceConfig) -> io::Result<()> {
     let sock = control_socket()?;
     let fd = std::os::fd::AsFd::as_fd(&sock);
     if let Some((addr, netmask)) = config.addr {
@@ -159,7 +159,7 @@ pub fn configure_interface(name: &str, config: &InterfaceConfig) -> io::Result<(
 }
 
 /// Waits up to `timeout` for `fd` to become readable; `Ok(false)` on timeout or `EINTR`.
-pub fn poll_readable(fd: BorrowedFd<'_>, timeout: Duration) -> io::Result<bool> {
+pub(crate) fn poll_readable(fd: BorrowedFd<'_>, timeout: Duration) -> io::Result<bool> {
     let mut pfd = libc::pollfd {
         fd: fd.as_raw_fd(),
         events: libc::POLLIN,
@@ -175,14 +175,14 @@ pub fn poll_readable(fd: BorrowedFd<'_>, timeout: Duration) -> io::Result<bool> 
 }
 
 /// Sets the calling thread's timer slack (how late the kernel may fire its timers) to `ns`.
-pub fn set_timer_slack(ns: u64) -> io::Result<()> {
+pub(crate) fn set_timer_slack(ns: u64) -> io::Result<()> {
     let ns = libc::c_ulong::try_from(ns).unwrap_or(libc::c_ulong::MAX);
     // SAFETY: PR_SET_TIMERSLACK takes its value by value and touches no memory of ours.
     check(unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, ns, 0 as libc::c_ulong, 0, 0) }).map(drop)
 }
 
 /// Puts the calling thread under `SCHED_FIFO` at `priority` (needs `CAP_SYS_NICE`).
-pub fn set_fifo(priority: i32) -> io::Result<()> {
+pub(crate) fn set_fifo(priority: i32) -> io::Result<()> {
     let param = libc::sched_param {
         sched_priority: priority,
     };
@@ -191,7 +191,7 @@ pub fn set_fifo(priority: i32) -> io::Result<()> {
 }
 
 /// Sets a TCP socket's congestion control (`TCP_CONGESTION`), e.g. `"cubic"`.
-pub fn set_tcp_congestion(fd: BorrowedFd<'_>, name: &str) -> io::Result<()> {
+pub(crate) fn set_tcp_congestion(fd: BorrowedFd<'_>, name: &str) -> io::Result<()> {
     let len = libc::socklen_t::try_from(name.len())
         .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
     // SAFETY: the kernel reads `len` bytes from `name`, which has exactly that many; `fd` is
@@ -209,7 +209,7 @@ pub fn set_tcp_congestion(fd: BorrowedFd<'_>, name: &str) -> io::Result<()> {
 }
 
 /// A TCP socket's congestion control (`TCP_CONGESTION`).
-pub fn tcp_congestion(fd: BorrowedFd<'_>) -> io::Result<String> {
+pub(crate) fn tcp_congestion(fd: BorrowedFd<'_>) -> io::Result<String> {
     let mut buf = [0u8; 32];
     let mut len = buf.len() as libc::socklen_t;
     // SAFETY: the kernel writes at most `len` bytes into `buf`, which has that many, and
@@ -232,14 +232,14 @@ pub fn tcp_congestion(fd: BorrowedFd<'_>) -> io::Result<String> {
 
 /// How many bytes of each packet the tap copies: the IPv4 and TCP headers with their options
 /// and the start of the payload, enough to tell one packet from the next in the same queue.
-pub const TAP_SNAPLEN: u32 = 128;
+pub(crate) const TAP_SNAPLEN: u32 = 128;
 
 /// A packet socket that sees every packet the kernel transmits on the interface `name` (of the
 /// calling thread's namespace), and only those (a classic BPF filter keeps
 /// `PACKET_OUTGOING` and cuts each copy to [`TAP_SNAPLEN`] bytes), each with the kernel's receive
 /// timestamp (`SO_TIMESTAMPNS`, `CLOCK_REALTIME`), which for an outgoing packet is the moment
 /// the kernel handed it to the device (`dev_queue_xmit_nit`). Non-blocking.
-pub fn packet_tap_open(name: &str, rcvbuf: usize) -> io::Result<OwnedFd> {
+pub(crate) fn packet_tap_open(name: &str, rcvbuf: usize) -> io::Result<OwnedFd> {
     let cname = std::ffi::CString::new(name)
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "interface name with a NUL"))?;
     // SAFETY: `cname` is a valid NUL-terminated string for the duration of the call.
@@ -343,7 +343,7 @@ fn setsockopt_raw<T>(
 
 /// One copy read from a packet tap.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Stamped {
+pub(crate) struct Stamped {
     /// The copy's length: the packet's, or [`TAP_SNAPLEN`] for a longer packet the filter cut
     /// (whose own length is in its IPv4 header, within the copy).
     pub len: usize,
@@ -356,7 +356,7 @@ pub struct Stamped {
 
 /// Reads the next copy from a packet tap into `buf`, with its timestamp; `Ok(None)` when none
 /// is waiting.
-pub fn recv_stamped(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<Option<Stamped>> {
+pub(crate) fn recv_stamped(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<Option<Stamped>> {
     let mut iov = libc::iovec {
         iov_base: buf.as_mut_ptr().cast(),
         iov_len: buf.len(),
@@ -406,14 +406,14 @@ pub fn recv_stamped(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<Option<Sta
 
 /// Puts the calling thread under `SCHED_IDLE`: it runs only when nothing else wants the CPU, and
 /// any other task that wakes preempts it at once.
-pub fn set_idle_policy() -> io::Result<()> {
+pub(crate) fn set_idle_policy() -> io::Result<()> {
     let param = libc::sched_param { sched_priority: 0 };
     // SAFETY: `param` is a valid sched_param for the call; pid 0 means the calling thread.
     check(unsafe { libc::sched_setscheduler(0, libc::SCHED_IDLE, &param) }).map(drop)
 }
 
 /// Pins the calling thread to CPU `cpu`.
-pub fn pin_to_cpu(cpu: usize) -> io::Result<()> {
+pub(crate) fn pin_to_cpu(cpu: usize) -> io::Result<()> {
     // SAFETY: cpu_set_t is plain old data; all-zero bytes are the empty set.
     let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
     if cpu >= 8 * std::mem::size_of::<libc::cpu_set_t>() {

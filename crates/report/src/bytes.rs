@@ -4,7 +4,8 @@
 //! numbers come from `summary` (header and body bytes) and the run records (frame counts), and
 //! `markdown` places them.
 
-use crate::summary::{median_run, ProtocolSummary};
+use crate::analysis::Analysis;
+use crate::summary::ProtocolSummary;
 use crate::verdict::count;
 use httplab_core::units::format_size;
 use httplab_core::{H2FrameDirection, Protocol, RunRecord};
@@ -20,7 +21,7 @@ fn size(bytes: f64) -> String {
 
 /// One sentence per HTTP/2 configuration comparing its header bytes with an HTTP/1.x one
 /// (`http1.1` first, then `http1.1-pipelined`, then `http1.0`); none unless both ran.
-pub fn header_sentences(summaries: &[ProtocolSummary]) -> Vec<String> {
+pub(crate) fn header_sentences(summaries: &[ProtocolSummary]) -> Vec<String> {
     let rank = |p: Protocol| match p {
         Protocol::Http11 => 0,
         Protocol::Http11Pipelined => 1,
@@ -94,11 +95,11 @@ fn header_sentence(h2: &ProtocolSummary, h1: &ProtocolSummary) -> String {
 
 /// Frames by type each way, per connection, for the median run of every HTTP/2 configuration
 /// whose connections carry frame counts. Writes nothing when none do.
-pub fn frame_tables(md: &mut String, runs: &[RunRecord], summaries: &[ProtocolSummary]) {
-    let with_frames: Vec<&RunRecord> = summaries
-        .iter()
-        .filter(|s| is_h2(s.protocol))
-        .filter_map(|s| median_run(runs, s))
+pub(crate) fn frame_tables(md: &mut String, a: &Analysis<'_>) {
+    let with_frames: Vec<&RunRecord> = a
+        .medians()
+        .filter(|(s, _)| is_h2(s.protocol))
+        .map(|(_, r)| r)
         .filter(|r| r.connections.iter().any(|c| c.h2_frames.is_some()))
         .collect();
     if with_frames.is_empty() {
@@ -202,8 +203,9 @@ fn frame_table(md: &mut String, run: &RunRecord) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fixtures::RunBuilder;
+    use crate::fixtures::{scenario, RunBuilder};
     use crate::summary::summarize;
+    use crate::Environment;
 
     #[test]
     fn h2_against_http11_names_the_saving() {
@@ -257,7 +259,10 @@ mod tests {
     fn frame_table_shows_types_present_and_byte_columns() {
         let runs = vec![RunBuilder::h2(0, 15).build()];
         let mut md = String::new();
-        frame_tables(&mut md, &runs, &summarize(&runs));
+        frame_tables(
+            &mut md,
+            &Analysis::new(&scenario(), &runs, &Environment::default()),
+        );
         assert!(md.starts_with("## HTTP/2 frames of the median run"), "{md}");
         assert!(md.contains("### `h2`: repetition 0"), "{md}");
         assert!(
@@ -284,7 +289,10 @@ mod tests {
         let mut runs = runs;
         runs[0].connections[0].ping_rtt = Some(std::time::Duration::from_micros(470));
         let mut md = String::new();
-        frame_tables(&mut md, &runs, &summarize(&runs));
+        frame_tables(
+            &mut md,
+            &Analysis::new(&scenario(), &runs, &Environment::default()),
+        );
         assert!(
             md.contains("Connection 0: HTTP/2 PING round trip 470us, TCP connect "),
             "{md}"
@@ -292,7 +300,10 @@ mod tests {
 
         let mut md = String::new();
         let runs = vec![RunBuilder::h2(0, 15).without_h2_frames().build()];
-        frame_tables(&mut md, &runs, &summarize(&runs));
+        frame_tables(
+            &mut md,
+            &Analysis::new(&scenario(), &runs, &Environment::default()),
+        );
         assert!(md.is_empty(), "{md}");
     }
 }

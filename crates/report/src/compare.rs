@@ -300,7 +300,7 @@ pub fn compare(a: &[RunRecord], b: &[RunRecord]) -> Comparison {
 }
 
 /// B − A as a signed duration: `+18.4ms`, `-3.0ms`.
-pub(crate) fn signed_difference(a: Duration, b: Duration) -> String {
+fn signed_difference(a: Duration, b: Duration) -> String {
     if b >= a {
         format!("+{}", format_duration(b - a))
     } else {
@@ -429,25 +429,16 @@ pub fn compare_markdown(a: &RunFolder, b: &RunFolder, c: &Comparison) -> String 
 
     if !c.matched.is_empty() {
         md.push_str("## Page load time per configuration\n\n");
-        md.push_str(
-            "| configuration | median A | median B | B − A | B / A (95% CI) | Mann–Whitney | \
-             repetitions A / B |\n|---|---:|---:|---:|---:|---:|---:|\n",
+        let _ = writeln!(
+            md,
+            "| {} |\n|---|{}",
+            CHANGE_COLUMNS.join(" | "),
+            "---:|".repeat(CHANGE_COLUMNS.len() - 1)
         );
-        for m in &c.matched {
-            let _ = writeln!(
-                md,
-                "| `{}` | {} | {} | {} | {} | {} | {} / {} |",
-                m.label,
-                format_duration(m.a.page_time_median),
-                format_duration(m.b.page_time_median),
-                signed_difference(m.a.page_time_median, m.b.page_time_median),
-                ratio_cell(m.change.as_ref()),
-                p_cell(m.change.as_ref()),
-                m.a.repetitions,
-                m.b.repetitions
-            );
+        for (label, cells) in change_rows(c) {
+            let _ = writeln!(md, "| `{label}` | {} |", cells.join(" | "));
         }
-        md.push('\n');
+        let _ = writeln!(md, "\n{CHANGE_NOTE}\n");
     }
 
     md.push_str("## Conditions\n\n| | A | B |\n|---|---|---|\n");
@@ -461,6 +452,43 @@ pub fn compare_markdown(a: &RunFolder, b: &RunFolder, c: &Comparison) -> String 
     md
 }
 
+/// The columns of the table of changes, one row per configuration both sides ran.
+pub(crate) const CHANGE_COLUMNS: [&str; 7] = [
+    "configuration",
+    "median A",
+    "median B",
+    "B − A",
+    "B / A (95% CI)",
+    "Mann–Whitney",
+    "repetitions A / B",
+];
+
+/// What the table of changes' numbers are.
+pub(crate) const CHANGE_NOTE: &str = "B / A is the ratio of median page load times with its \
+    bootstrap 95% interval (2,000 resamples, fixed seed); the p-value is a two-sided \
+    Mann–Whitney U test, significant below 0.05.";
+
+/// The table of changes: per configuration both sides ran, its label and the other columns'
+/// cells as words.
+pub(crate) fn change_rows(c: &Comparison) -> Vec<(&str, [String; 6])> {
+    c.matched
+        .iter()
+        .map(|m| {
+            (
+                m.label.as_str(),
+                [
+                    format_duration(m.a.page_time_median),
+                    format_duration(m.b.page_time_median),
+                    signed_difference(m.a.page_time_median, m.b.page_time_median),
+                    ratio_cell(m.change.as_ref()),
+                    p_cell(m.change.as_ref()),
+                    format!("{} / {}", m.a.repetitions, m.b.repetitions),
+                ],
+            )
+        })
+        .collect()
+}
+
 fn runs_word(runs: &[RunRecord]) -> String {
     format!(
         "{} run{}",
@@ -470,7 +498,7 @@ fn runs_word(runs: &[RunRecord]) -> String {
 }
 
 /// `1.82× (1.61–2.04)`, or the ratio alone when it was not tested.
-pub(crate) fn ratio_cell(c: Option<&MedianComparison>) -> String {
+fn ratio_cell(c: Option<&MedianComparison>) -> String {
     match c {
         None => "–".to_string(),
         Some(c) => match c.ratio_ci {
@@ -481,7 +509,7 @@ pub(crate) fn ratio_cell(c: Option<&MedianComparison>) -> String {
 }
 
 /// `p = 0.008`, or why there is no p-value.
-pub(crate) fn p_cell(c: Option<&MedianComparison>) -> String {
+fn p_cell(c: Option<&MedianComparison>) -> String {
     match c.and_then(|c| c.test) {
         Some(t) => p_value(t.p),
         None => "not tested".to_string(),
@@ -759,7 +787,8 @@ mod tests {
             ..Environment::default()
         };
         let runs = runs(&[20, 21], &[10]);
-        let text = serde_json::to_vec(&results_json(&s, &runs, &env)).expect("encode");
+        let text = serde_json::to_vec(&results_json(&crate::Analysis::new(&s, &runs, &env)))
+            .expect("encode");
         let f = RunFolder::parse(Path::new("d"), Path::new("d/results.json"), &text)
             .expect("reads back");
         assert_eq!(f.scenario_name, "four-objects");

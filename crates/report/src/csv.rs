@@ -11,7 +11,7 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 /// The header row's columns, in order.
-pub const COLUMNS: [&str; 27] = [
+pub(crate) const COLUMNS: [&str; 27] = [
     "label",
     "protocol",
     "repetition",

@@ -9,7 +9,7 @@ use time::OffsetDateTime;
 ///
 /// A date outside what the `time` crate represents (years past 9999) cannot come from a real
 /// clock; it is written as the offset from the Unix epoch instead, so the output stays valid.
-pub fn rfc3339(epoch_unix_ms: u64, offset: Duration) -> String {
+pub(crate) fn rfc3339(epoch_unix_ms: u64, offset: Duration) -> String {
     let at = Duration::from_millis(epoch_unix_ms).saturating_add(offset);
     let dt = i128::try_from(at.as_nanos())
         .ok()

@@ -7,7 +7,7 @@ use httplab_core::{
 };
 use std::time::Duration;
 
-pub const PATHS: [(&str, u64, &str); 4] = [
+pub(crate) const PATHS: [(&str, u64, &str); 4] = [
     ("/index.html", 2_000, "text/html; charset=utf-8"),
     ("/img/1.png", 14_000, "image/png"),
     ("/img/2.png", 14_000, "image/png"),
@@ -15,7 +15,7 @@ pub const PATHS: [(&str, u64, &str); 4] = [
 ];
 
 /// The scenario the fixture runs belong to.
-pub fn scenario() -> Scenario {
+pub(crate) fn scenario() -> Scenario {
     let src = r#"
 name = "four-objects"
 description = "An HTML page and three 14 kB images."
@@ -46,7 +46,7 @@ fn us(v: u64) -> Duration {
 /// a WINDOW_UPDATE from the client; per request a HEADERS frame each way whose HPACK block is
 /// 30 bytes for the first request and 8 for each later one (sent), 40 and 6 (received), and
 /// one DATA frame per response body.
-pub fn h2_frames_of(requests: &[&RequestRecord]) -> H2FrameCounts {
+pub(crate) fn h2_frames_of(requests: &[&RequestRecord]) -> H2FrameCounts {
     let k = requests.len() as u64;
     let blocks = |first: u64, later: u64| if k == 0 { 0 } else { first + later * (k - 1) };
     let body: u64 = requests.iter().map(|r| r.response_body_bytes).sum();
@@ -75,7 +75,7 @@ pub fn h2_frames_of(requests: &[&RequestRecord]) -> H2FrameCounts {
 
 /// Builds one run: http1.0 opens a connection per request; anything else opens up to
 /// `max_connections` and reuses them round-robin, the reusing requests blocked meanwhile.
-pub struct RunBuilder {
+pub(crate) struct RunBuilder {
     protocol: Protocol,
     repetition: u32,
     page_time: Option<Duration>,
@@ -89,7 +89,7 @@ pub struct RunBuilder {
 }
 
 impl RunBuilder {
-    pub fn new(protocol: Protocol, repetition: u32) -> Self {
+    pub(crate) fn new(protocol: Protocol, repetition: u32) -> Self {
         Self {
             protocol,
             repetition,
@@ -106,7 +106,7 @@ impl RunBuilder {
 
     /// An h2 run whose page time is `page_ms`: one connection carrying every request, each
     /// blocked 20 us for a stream slot, with HTTP/2 frame counts (`h2_frames_of`).
-    pub fn h2(repetition: u32, page_ms: u64) -> Self {
+    pub(crate) fn h2(repetition: u32, page_ms: u64) -> Self {
         let mut b = Self::new(Protocol::H2, repetition).page_ms(page_ms);
         b.max_connections = 1;
         b.reuse_blocked = us(20);
@@ -115,54 +115,54 @@ impl RunBuilder {
     }
 
     /// The same as `h2`, over cleartext (h2c).
-    pub fn h2c(repetition: u32, page_ms: u64) -> Self {
+    pub(crate) fn h2c(repetition: u32, page_ms: u64) -> Self {
         let mut b = Self::h2(repetition, page_ms).no_tls();
         b.protocol = Protocol::H2c;
         b
     }
 
     /// Leaves `ConnectionRecord::h2_frames` empty, as a harness that does not count frames.
-    pub fn without_h2_frames(mut self) -> Self {
+    pub(crate) fn without_h2_frames(mut self) -> Self {
         self.h2_frames = false;
         self
     }
 
     /// An http1.0 run whose page time is `page_ms`.
-    pub fn http10(repetition: u32, page_ms: u64) -> Self {
+    pub(crate) fn http10(repetition: u32, page_ms: u64) -> Self {
         Self::new(Protocol::Http10, repetition).page_ms(page_ms)
     }
 
     /// An http1.1 run whose page time is `page_ms`.
-    pub fn http11(repetition: u32, page_ms: u64) -> Self {
+    pub(crate) fn http11(repetition: u32, page_ms: u64) -> Self {
         Self::new(Protocol::Http11, repetition).page_ms(page_ms)
     }
 
-    pub fn page_ms(mut self, ms: u64) -> Self {
+    pub(crate) fn page_ms(mut self, ms: u64) -> Self {
         self.page_time = Some(Duration::from_millis(ms));
         self
     }
 
-    pub fn no_tls(mut self) -> Self {
+    pub(crate) fn no_tls(mut self) -> Self {
         self.tls = false;
         self
     }
 
-    pub fn wait(mut self, wait: Duration) -> Self {
+    pub(crate) fn wait(mut self, wait: Duration) -> Self {
         self.wait = wait;
         self
     }
 
-    pub fn fail(mut self, request: u32, error: &str) -> Self {
+    pub(crate) fn fail(mut self, request: u32, error: &str) -> Self {
         self.failures.push((request, error.to_string()));
         self
     }
 
-    pub fn hol(mut self, request: u32, hol: Duration) -> Self {
+    pub(crate) fn hol(mut self, request: u32, hol: Duration) -> Self {
         self.hol.push((request, hol));
         self
     }
 
-    pub fn build(self) -> RunRecord {
+    pub(crate) fn build(self) -> RunRecord {
         let started_at = us(1_000);
         let per_request = self.protocol == Protocol::Http10;
         let mut requests = Vec::new();

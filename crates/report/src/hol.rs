@@ -12,7 +12,7 @@ const BLOCKED: Duration = Duration::from_millis(1);
 
 /// Where the waiting happened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Cause {
+pub(crate) enum Cause {
     /// In a serial server's queue: not started until the earlier response was sent.
     Queue,
     /// Ready at the server, but its turn to be written had not come (head-of-line blocking).
@@ -21,7 +21,7 @@ pub enum Cause {
 
 /// Responses that waited behind one earlier response on their connection.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Behind {
+pub(crate) struct Behind {
     /// The path of the response they waited behind.
     pub blocker: String,
     /// That response's own server time (think).
@@ -34,7 +34,7 @@ pub struct Behind {
 }
 
 /// Groups of responses that waited behind an earlier one, largest wait first.
-pub fn behind(run: &RunRecord) -> Vec<Behind> {
+pub(crate) fn behind(run: &RunRecord) -> Vec<Behind> {
     let mut groups: Vec<(Behind, Duration, Duration)> = Vec::new();
     for r in run.requests.iter().filter(|r| r.error.is_none()) {
         let Some(s) = run.server_view(r.id) else {

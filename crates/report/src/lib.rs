@@ -9,12 +9,16 @@
 //! it reads `RunRecord`s the harness filled and never touches a socket, a clock or the network.
 //! Each format lives in its own module; this module only wires them to files.
 #![forbid(unsafe_code)]
+// Dev-dependencies serve the integration tests, not every unit-test build.
+#![cfg_attr(test, allow(unused_crate_dependencies))]
 
+mod analysis;
 mod bytes;
 mod compare;
 mod csv;
 mod date;
 mod error;
+mod glossary;
 mod har;
 mod hol;
 mod html;
@@ -25,11 +29,13 @@ mod results_json;
 mod server_side;
 mod summary;
 mod sweep;
+mod tables;
 mod verdict;
 
 #[cfg(test)]
 mod fixtures;
 
+pub use analysis::Analysis;
 pub use compare::{
     change_sentence, compare, compare_markdown, write_compare, Comparison, LabelChange, RunFolder,
     RunFolderError,
@@ -45,22 +51,8 @@ pub use sweep::{
     point_folder, sweep_json, sweep_markdown, write_sweep, AxisKind, SweepPoint, SWEEP_SCHEMA,
 };
 
-use httplab_core::{RunRecord, Scenario};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
-
-/// The network the runs crossed and the link's self-check, as lines for a terminal (the same
-/// words as the reports).
-pub fn network_lines(scenario: &Scenario, runs: &[RunRecord], env: &Environment) -> Vec<String> {
-    let mut lines = vec![format!(
-        "network: {}",
-        network::network_sentence(scenario, runs, &env.notes)
-    )];
-    if let Some(check) = network::link_check(runs) {
-        lines.push(check.sentence());
-    }
-    lines
-}
 
 /// Facts about the environment the run happened in, shown in every output.
 #[derive(Debug, Clone, Serialize, Default)]
@@ -73,15 +65,10 @@ pub struct Environment {
     pub notes: Vec<String>,
 }
 
-/// Writes results.json, one `<protocol-id>.har` per protocol present in `runs`, report.md,
-/// report.html and requests.csv into `dir` (created if needed). Returns the paths written, in
-/// that order.
-pub fn write_all(
-    dir: &Path,
-    scenario: &Scenario,
-    runs: &[RunRecord],
-    env: &Environment,
-) -> Result<Vec<PathBuf>, ReportError> {
+/// Writes results.json, one `<protocol-id>.har` per protocol present in the runs, report.md,
+/// report.html and requests.csv into `dir` (created if needed), each laid out from the one
+/// analysis. Returns the paths written, in that order.
+pub fn write_all(dir: &Path, a: &Analysis<'_>) -> Result<Vec<PathBuf>, ReportError> {
     std::fs::create_dir_all(dir).map_err(|source| ReportError::Io {
         path: dir.to_path_buf(),
         source,
@@ -89,28 +76,25 @@ pub fn write_all(
     let mut written = Vec::new();
 
     let path = dir.join("results.json");
-    write_json(&path, &results_json(scenario, runs, env))?;
+    write_json(&path, &results_json(a))?;
     written.push(path);
 
-    for s in summarize(runs) {
-        let Some(run) = summary::median_run(runs, &s) else {
-            continue;
-        };
-        let path = dir.join(format!("{}.har", s.label.replace('/', "-")));
-        write_json(&path, &har(scenario, run))?;
+    for (s, run) in a.medians() {
+        let path = dir.join(Analysis::har_file(&s.label));
+        write_json(&path, &har(a.scenario, run))?;
         written.push(path);
     }
 
     let path = dir.join("report.md");
-    write_file(&path, markdown(scenario, runs, env).as_bytes())?;
+    write_file(&path, markdown(a).as_bytes())?;
     written.push(path);
 
     let path = dir.join("report.html");
-    write_file(&path, html(scenario, runs, env).as_bytes())?;
+    write_file(&path, html(a).as_bytes())?;
     written.push(path);
 
     let path = dir.join("requests.csv");
-    write_file(&path, requests_csv(runs).as_bytes())?;
+    write_file(&path, requests_csv(a.runs).as_bytes())?;
     written.push(path);
     Ok(written)
 }
@@ -145,8 +129,11 @@ mod tests {
             RunBuilder::http11(0, 10).build(),
             RunBuilder::http10(1, 12).build(),
         ];
-        let written = write_all(&dir, &scenario(), &runs, &Environment::default())
-            .expect("writing into a fresh temp dir");
+        let written = write_all(
+            &dir,
+            &Analysis::new(&scenario(), &runs, &Environment::default()),
+        )
+        .expect("writing into a fresh temp dir");
         let names: Vec<String> = written
             .iter()
             .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
@@ -190,7 +177,11 @@ mod tests {
             ["http1.1-pipelined/serial", "http1.1-pipelined/parallel"]
         );
         assert_eq!(summaries[0].repetitions, 2);
-        let written = write_all(&dir, &scenario(), &runs, &Environment::default()).expect("write");
+        let written = write_all(
+            &dir,
+            &Analysis::new(&scenario(), &runs, &Environment::default()),
+        )
+        .expect("write");
         assert!(
             written
                 .iter()
@@ -204,8 +195,11 @@ mod tests {
     fn write_all_names_the_path_it_could_not_create() {
         let file = std::env::temp_dir().join(format!("httplab-report-file-{}", std::process::id()));
         std::fs::write(&file, b"x").expect("temp file");
-        let err = write_all(&file.join("sub"), &scenario(), &[], &Environment::default())
-            .expect_err("a file is not a directory");
+        let err = write_all(
+            &file.join("sub"),
+            &Analysis::new(&scenario(), &[], &Environment::default()),
+        )
+        .expect_err("a file is not a directory");
         assert!(
             err.to_string().contains(&file.display().to_string()),
             "{err}"
@@ -231,8 +225,11 @@ mod har_validator {
                 .hol(3, Duration::from_micros(700))
                 .build(),
         ];
-        let written = write_all(&dir, &scenario(), &runs, &Environment::default())
-            .expect("write into a temp dir");
+        let written = write_all(
+            &dir,
+            &Analysis::new(&scenario(), &runs, &Environment::default()),
+        )
+        .expect("write into a temp dir");
         let hars: Vec<PathBuf> = written
             .into_iter()
             .filter(|p| p.extension().is_some_and(|e| e == "har"))

@@ -1,25 +1,22 @@
 //! `report.md`: the comparison for people. A summary table (one column per protocol) with a
 //! sentence on header bytes, the verdict in words, a per-request table of each protocol's
-//! median run, HTTP/2 frame tables, the environment, and one line per phase on how to read it
-//! all. Durations use `units::format_duration`, sizes
-//! `units::format_size`. It owns the layout only: the numbers come from `summary`, the words
-//! of the verdict from `verdict`, and it writes no files.
+//! median run, HTTP/2 frame tables, the conditions, and the glossary. Durations use
+//! `units::format_duration`, sizes `units::format_size`. It owns the Markdown layout only:
+//! every number, sentence and table row comes from the [`Analysis`] (`tables` for the rows,
+//! `glossary` for the terms), and it writes no files.
 
-use crate::bytes::{frame_tables, header_sentences};
-use crate::date::rfc3339;
-use crate::network::{link_check, model_lines, network_sentence};
-use crate::server_side::accept_sentences;
-use crate::summary::{median_run, summarize, ProtocolSummary};
-use crate::verdict::{count, verdict};
-use crate::Environment;
+use crate::analysis::Analysis;
+use crate::bytes::frame_tables;
+use crate::glossary::{SIGNIFICANCE, TERMS};
+use crate::tables::{
+    conditions, Cell, Piece, RequestTable, MEDIAN_CI_ROW, SUMMARY_NOTE, SUMMARY_ROWS,
+};
 use httplab_core::units::{format_duration, format_size};
-use httplab_core::{RunRecord, Scenario};
 use std::fmt::Write as _;
-use std::time::Duration;
 
 /// The whole Markdown report.
-pub fn markdown(scenario: &Scenario, runs: &[RunRecord], env: &Environment) -> String {
-    let summaries = summarize(runs);
+pub fn markdown(a: &Analysis<'_>) -> String {
+    let scenario = a.scenario;
     let mut md = String::new();
     let _ = writeln!(md, "# httplab report: {}\n", inline(&scenario.name));
     if !scenario.description.trim().is_empty() {
@@ -44,36 +41,26 @@ pub fn markdown(scenario: &Scenario, runs: &[RunRecord], env: &Environment) -> S
         scenario.repeat,
         if scenario.repeat == 1 { "" } else { "s" },
     );
-    let _ = writeln!(
-        md,
-        "Network: {}.\n",
-        network_sentence(scenario, runs, &env.notes)
-    );
-    if let Some(check) = link_check(runs) {
+    let _ = writeln!(md, "Network: {}.\n", a.network);
+    if let Some(check) = &a.link_check {
         if check.trustworthy() {
             let _ = writeln!(md, "The {}.\n", check.sentence());
         } else {
             let _ = writeln!(md, "> **{}**\n", check.sentence());
         }
     }
-    for line in accept_sentences(scenario, runs, &summaries) {
+    for line in &a.accept {
         let _ = writeln!(md, "{line}.\n");
     }
-    let model = model_lines(scenario, runs, &summaries);
-    if !model.is_empty() {
+    if !a.model.is_empty() {
         md.push_str("Analytical model (DESIGN.md), beside the measurements:\n\n");
-        for line in model {
+        for line in &a.model {
             let _ = writeln!(md, "- {line}");
         }
         md.push('\n');
     }
-    let missing: Vec<String> = scenario
-        .protocols
-        .iter()
-        .filter(|p| !summaries.iter().any(|s| s.protocol == **p))
-        .map(|p| format!("`{p}`"))
-        .collect();
-    if !missing.is_empty() {
+    if !a.missing.is_empty() {
+        let missing: Vec<String> = a.missing.iter().map(|p| format!("`{p}`")).collect();
         let _ = writeln!(
             md,
             "No runs were recorded for {}; they are absent from everything below.\n",
@@ -81,17 +68,16 @@ pub fn markdown(scenario: &Scenario, runs: &[RunRecord], env: &Environment) -> S
         );
     }
 
-    files(&mut md, &summaries);
+    files(&mut md, a);
 
     md.push_str("## Summary\n\n");
-    summary_table(&mut md, &summaries);
-    let headers = header_sentences(&summaries);
-    if !headers.is_empty() {
-        let _ = writeln!(md, "{}\n", headers.join(" "));
+    summary_table(&mut md, a);
+    if !a.headers.is_empty() {
+        let _ = writeln!(md, "{}\n", a.headers.join(" "));
     }
 
     md.push_str("## Verdict\n\n");
-    md.push_str(&verdict(&summaries, runs));
+    md.push_str(&a.verdict);
     md.push_str("\n\n");
 
     md.push_str("## Requests of the median run\n\n");
@@ -101,24 +87,23 @@ pub fn markdown(scenario: &Scenario, runs: &[RunRecord], env: &Environment) -> S
          load; the other columns are durations; \"–\" means the phase did not happen (a reused \
          connection pays no connect, a cleartext one no ssl).\n\n",
     );
-    for s in &summaries {
-        if let Some(run) = median_run(runs, s) {
-            request_table(&mut md, run);
-        }
+    for (_, run) in a.medians() {
+        request_table(&mut md, &RequestTable::of(run));
     }
-    frame_tables(&mut md, runs, &summaries);
+    frame_tables(&mut md, a);
 
-    environment(&mut md, env, runs);
+    conditions_list(&mut md, a);
     how_to_read(&mut md);
     md
 }
 
 /// Links to the other outputs beside this file.
-fn files(md: &mut String, summaries: &[ProtocolSummary]) {
-    let hars: Vec<String> = summaries
+fn files(md: &mut String, a: &Analysis<'_>) {
+    let hars: Vec<String> = a
+        .summaries
         .iter()
         .map(|s| {
-            let file = format!("{}.har", s.label.replace('/', "-"));
+            let file = Analysis::har_file(&s.label);
             format!("[{file}]({file})")
         })
         .collect();
@@ -139,7 +124,8 @@ fn files(md: &mut String, summaries: &[ProtocolSummary]) {
     }
 }
 
-fn summary_table(md: &mut String, summaries: &[ProtocolSummary]) {
+fn summary_table(md: &mut String, a: &Analysis<'_>) {
+    let summaries = &a.summaries;
     if summaries.is_empty() {
         md.push_str("No runs were recorded.\n\n");
         return;
@@ -147,64 +133,36 @@ fn summary_table(md: &mut String, summaries: &[ProtocolSummary]) {
     let header: Vec<String> = summaries.iter().map(|s| format!("`{}`", s.label)).collect();
     let _ = writeln!(md, "| | {} |", header.join(" | "));
     let _ = writeln!(md, "|---|{}", "---:|".repeat(summaries.len()));
-    type Cell = fn(&ProtocolSummary) -> String;
-    let rows: [(&str, Cell); 16] = [
-        ("Page load time, median", |s| {
-            format_duration(s.page_time_median)
-        }),
-        ("Median's 95% CI (bootstrap)", |s| {
-            s.page_time_median_ci.map_or_else(
-                || "–".to_string(),
-                |ci| format!("{}–{}", format_duration(ci.low), format_duration(ci.high)),
-            )
-        }),
-        ("Page load time, p95", |s| format_duration(s.page_time_p95)),
-        ("Page load time, min–max", |s| {
-            format!(
-                "{}–{}",
-                format_duration(s.page_time_min),
-                format_duration(s.page_time_max)
-            )
-        }),
-        ("Repetitions", |s| s.repetitions.to_string()),
-        ("Connections opened", |s| count(s.connections_opened)),
-        ("TCP handshakes", |s| count(s.tcp_handshakes)),
-        ("TLS handshakes", |s| count(s.tls_handshakes)),
-        ("Mean blocked", |s| format_duration(s.mean_blocked)),
-        ("Mean TTFB (wait)", |s| format_duration(s.mean_ttfb)),
-        ("Bytes on the wire", |s| {
-            format_size(s.wire_bytes.round() as u64)
-        }),
-        ("Request header bytes", |s| {
-            format_size(s.request_header_bytes.round() as u64)
-        }),
-        ("Response header bytes", |s| {
-            format_size(s.response_header_bytes.round() as u64)
-        }),
-        ("Body bytes (down)", |s| {
-            format_size(s.response_body_bytes.round() as u64)
-        }),
-        ("Failed requests", |s| s.failed_requests.to_string()),
-        ("Median repetition", |s| s.median_repetition.to_string()),
-    ];
-    for (name, cell) in rows {
-        let cells: Vec<String> = summaries.iter().map(cell).collect();
-        let _ = writeln!(md, "| {name} | {} |", cells.join(" | "));
+    for row in SUMMARY_ROWS {
+        let cells: Vec<Cell> = summaries.iter().map(row.cell).collect();
+        let texts: Vec<String> = cells
+            .iter()
+            .map(|c| match c {
+                Cell::Hol {
+                    mean: Some(_),
+                    requests,
+                } => format!("{} {}", c.text("–"), Cell::hol_over(*requests)),
+                c => c.text("–"),
+            })
+            .collect();
+        let _ = writeln!(md, "| {} | {} |", row.name, texts.join(" | "));
+        // The median's interval gets a row of its own, under the median.
+        let intervals: Vec<String> = cells
+            .iter()
+            .filter_map(|c| match c {
+                Cell::Median { ci, .. } => Some(Cell::interval(*ci)),
+                _ => None,
+            })
+            .collect();
+        if !intervals.is_empty() {
+            let _ = writeln!(md, "| {MEDIAN_CI_ROW} | {} |", intervals.join(" | "));
+        }
     }
-    md.push_str(
-        "\nConnections, handshakes and bytes are means per repetition; mean blocked and TTFB are \
-         over every request that did not fail; failed requests are totals over all repetitions; \
-         the median repetition counts this protocol's runs from 0; the median's interval needs 3 \
-         or more repetitions. Header bytes are HTTP/1.x's \
-         text heads and HTTP/2's HPACK-compressed header blocks.\n\n",
-    );
+    let _ = writeln!(md, "\n{SUMMARY_NOTE}\n");
 }
 
-fn dur(d: Option<Duration>) -> String {
-    d.map_or_else(|| "–".to_string(), format_duration)
-}
-
-fn request_table(md: &mut String, run: &RunRecord) {
+fn request_table(md: &mut String, table: &RequestTable<'_>) {
+    let run = table.run;
     let _ = writeln!(
         md,
         "### `{}`: repetition {}, page load time {}\n",
@@ -212,111 +170,49 @@ fn request_table(md: &mut String, run: &RunRecord) {
         run.repetition,
         format_duration(run.page_time)
     );
-    let with_hol = run.requests.iter().any(|r| r.phases.hol.is_some());
+    let _ = writeln!(md, "| {} |", table.columns.join(" | "));
     let _ = writeln!(
         md,
-        "| request | connection | status | issued | blocked | connect | ssl | send | wait | receive |{} total | server arrival |",
-        if with_hol { " hol |" } else { "" }
+        "|---|{}",
+        "---:|".repeat(table.columns.len().saturating_sub(1))
     );
-    let _ = writeln!(
-        md,
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|{}---:|---:|",
-        if with_hol { "---:|" } else { "" }
-    );
-    let mut requests: Vec<_> = run.requests.iter().collect();
-    requests.sort_by_key(|r| (r.issued_at, r.id));
-    for r in requests {
-        let p = &r.phases;
-        let since_start = |at: Duration| format_duration(at.saturating_sub(run.started_at));
-        let arrival = run
-            .server_view(r.id)
-            .map_or_else(|| "–".to_string(), |s| since_start(s.arrived_at));
-        let status = match &r.error {
-            Some(e) => format!("failed: {}", inline(e)),
-            None => r.status.to_string(),
-        };
-        let _ = writeln!(
-            md,
-            "| {} {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |{} {} | {} |",
-            r.id,
-            inline(&r.path),
-            r.connection
-                .map_or_else(|| "–".to_string(), |c| c.to_string()),
-            status,
-            since_start(r.issued_at),
-            format_duration(p.blocked),
-            dur(p.connect),
-            dur(p.ssl),
-            format_duration(p.send),
-            format_duration(p.wait),
-            format_duration(p.receive),
-            if with_hol {
-                format!(" {} |", dur(p.hol))
-            } else {
-                String::new()
-            },
-            format_duration(p.total()),
-            arrival,
-        );
+    for row in &table.rows {
+        let cells: Vec<String> = row.iter().map(|c| inline(&c.text)).collect();
+        let _ = writeln!(md, "| {} |", cells.join(" | "));
     }
     md.push('\n');
 }
 
-fn environment(md: &mut String, env: &Environment, runs: &[RunRecord]) {
-    let or_unknown = |s: &str| {
-        if s.trim().is_empty() {
-            "unknown".to_string()
-        } else {
-            inline(s)
+/// The conditions, a list item each; a fact of several lines lists them under it.
+fn conditions_list(md: &mut String, a: &Analysis<'_>) {
+    md.push_str("## Conditions\n\n");
+    for c in conditions(a) {
+        let mut lines = c.lines.iter().map(|l| pieces(l));
+        let first = lines.next().unwrap_or_default();
+        let _ = writeln!(md, "- {}: {first}", c.label);
+        for line in lines {
+            let _ = writeln!(md, "  - {line}");
         }
-    };
-    md.push_str("## Environment\n\n");
-    let _ = writeln!(
-        md,
-        "- httplab version: {}",
-        or_unknown(&env.httplab_version)
-    );
-    let _ = writeln!(md, "- Host: {}", or_unknown(&env.hostname));
-    let _ = writeln!(md, "- Kernel: {}", or_unknown(&env.kernel));
-    let _ = writeln!(
-        md,
-        "- TCP congestion control (host default): {}",
-        or_unknown(&env.congestion_control)
-    );
-    if let Some(first) = runs.iter().min_by_key(|r| r.epoch_unix_ms) {
-        let _ = writeln!(
-            md,
-            "- First run started: {}",
-            rfc3339(first.epoch_unix_ms, first.started_at)
-        );
-    }
-    if env.command_line.trim().is_empty() {
-        md.push_str("- Command line: unknown\n");
-    } else {
-        let _ = writeln!(md, "- Command line: {}", code(&env.command_line));
-    }
-    for note in &env.notes {
-        let _ = writeln!(md, "- Note: {}", inline(note));
     }
     md.push('\n');
+}
+
+fn pieces(line: &[Piece]) -> String {
+    line.iter()
+        .map(|p| match p {
+            Piece::Plain(s) => inline(s),
+            Piece::Code(s) => code(s),
+            Piece::Strong(s) => format!("**{}**", inline(s)),
+        })
+        .collect()
 }
 
 fn how_to_read(md: &mut String) {
-    md.push_str(
-        "## How to read this\n\n\
-- **Page load time**: the workload's first request issued → the last response byte received.\n\
-- **blocked**: the request was issued → a connection (or HTTP/2 stream slot) was free for it.\n\
-- **connect**: the TCP handshake on a new connection; \"–\" when the connection was reused.\n\
-- **ssl**: the TLS handshake on a new connection; \"–\" on reuse or without TLS (in the HAR files it is also counted inside connect, as HAR requires).\n\
-- **send**: the first request byte written → the last one written.\n\
-- **wait (TTFB)**: the last request byte written → the first response byte read: the round trip plus the server's think time.\n\
-- **receive**: the first response byte → the last one; grows with size and the congestion window.\n\
-- **hol**: the part of wait when the response was ready but queued behind earlier responses on the same connection (pipelining).\n\
-- **total**: blocked + connect + ssl + send + wait + receive; the phases are contiguous.\n\
-- **server arrival**: when the lab server had parsed the request head, on the same clock as the client.\n\
-- **Bytes on the wire**: TCP payload both ways, TLS records included, TCP/IP headers not.\n\
-- **Header bytes**: for HTTP/1.x the request and response heads as text (request or status line, header lines, blank line); for HTTP/2 the HEADERS and CONTINUATION payloads, HPACK-compressed, counted in the frames (padding and priority fields excluded). **Body bytes (down)**: response bodies, without chunked or DATA framing.\n",
-    );
+    md.push_str("## How to read this\n\n");
+    for t in TERMS {
+        let _ = writeln!(md, "- **{}**: {}", t.term, t.definition);
+    }
+    let _ = writeln!(md, "\n{SIGNIFICANCE}");
 }
 
 /// Text safe inside a table cell or a line: no pipes breaking cells, no line breaks.
@@ -338,6 +234,8 @@ fn code(s: &str) -> String {
 mod tests {
     use super::*;
     use crate::fixtures::{scenario, RunBuilder};
+    use crate::Environment;
+    use std::time::Duration;
 
     fn report() -> String {
         let runs = vec![
@@ -358,7 +256,7 @@ mod tests {
             command_line: "httplab run four.toml".into(),
             notes: vec!["tcp_no_metrics_save=1".into()],
         };
-        markdown(&scenario(), &runs, &env)
+        markdown(&Analysis::new(&scenario(), &runs, &env))
     }
 
     #[test]
@@ -478,7 +376,7 @@ mod tests {
             .fail(3, "reset | by peer")
             .hol(1, Duration::from_micros(900))
             .build()];
-        let md = markdown(&scenario(), &runs, &Environment::default());
+        let md = markdown(&Analysis::new(&scenario(), &runs, &Environment::default()));
         assert!(md.contains("| hol | total |"), "{md}");
         assert!(md.contains("failed: reset \\| by peer"), "{md}");
         assert!(md.contains("| 900us |"), "{md}");
@@ -492,7 +390,7 @@ mod tests {
             RunBuilder::http11(0, 23).build(),
             RunBuilder::h2(0, 15).build(),
         ];
-        let md = markdown(&scenario(), &runs, &Environment::default());
+        let md = markdown(&Analysis::new(&scenario(), &runs, &Environment::default()));
         assert!(md.contains("| | `http1.1` | `h2` |"), "{md}");
         assert!(
             md.contains("| Request header bytes | 256 B | 54 B |"),

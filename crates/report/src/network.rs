@@ -153,12 +153,12 @@ pub(crate) struct LinkCheck {
 }
 
 impl LinkCheck {
-    pub fn trustworthy(&self) -> bool {
+    pub(crate) fn trustworthy(&self) -> bool {
         self.untrustworthy == 0
     }
 
     /// The verdict in one sentence.
-    pub fn sentence(&self) -> String {
+    pub(crate) fn sentence(&self) -> String {
         let excess = match (self.excess_median, self.excess_worst) {
             (Some(median), Some(worst)) => format!(
                 "the link's excess per round trip {} (worst run {}, from {} TCP handshake{}), ",
@@ -359,10 +359,18 @@ mod tests {
         assert_eq!(lines.len(), 1, "{lines:?}");
         assert!(lines[0].starts_with(plainly), "{lines:?}");
         // No distance from a model that does not hold, in either report.
-        let md = crate::markdown(&s, &bbr, &crate::Environment::default());
+        let md = crate::markdown(&crate::Analysis::new(
+            &s,
+            &bbr,
+            &crate::Environment::default(),
+        ));
         assert!(md.contains(&format!("- {plainly}")), "{md}");
         assert!(!md.contains("the model predicts"), "{md}");
-        let html = crate::html::html(&s, &bbr, &crate::Environment::default());
+        let html = crate::html::html(&crate::Analysis::new(
+            &s,
+            &bbr,
+            &crate::Environment::default(),
+        ));
         assert!(html.contains(plainly), "{html}");
         assert!(!html.contains("the model predicts"));
 
@@ -401,9 +409,17 @@ mod tests {
         let sentence = check.sentence();
         assert!(sentence.starts_with("UNTRUSTWORTHY: "), "{sentence}");
         assert!(sentence.contains("2 of 3 runs"), "{sentence}");
-        let md = crate::markdown(&s, &bad, &crate::Environment::default());
+        let md = crate::markdown(&crate::Analysis::new(
+            &s,
+            &bad,
+            &crate::Environment::default(),
+        ));
         assert!(md.contains("> **UNTRUSTWORTHY: "), "{md}");
-        let html = crate::html::html(&s, &bad, &crate::Environment::default());
+        let html = crate::html::html(&crate::Analysis::new(
+            &s,
+            &bad,
+            &crate::Environment::default(),
+        ));
         assert!(html.contains("class=\"untrustworthy\""));
     }
 

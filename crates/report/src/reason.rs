@@ -3,7 +3,7 @@
 //! uses the registered phrase rather than the one on the wire; this module knows nothing else.
 
 /// The registered reason phrase of `status`, or "" for an unregistered code (and 0, no response).
-pub fn reason_phrase(status: u16) -> &'static str {
+pub(crate) fn reason_phrase(status: u16) -> &'static str {
     http::StatusCode::from_u16(status)
         .ok()
         .and_then(|s| s.canonical_reason())

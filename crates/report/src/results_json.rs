@@ -3,8 +3,8 @@
 //! sections; the run records are serialized exactly as core's serde derives them (so they
 //! deserialize back into `RunRecord`). It deliberately does not write files.
 
-use crate::summary::{summarize, ProtocolSummary};
-use crate::Environment;
+use crate::analysis::Analysis;
+use crate::summary::ProtocolSummary;
 use httplab_core::serde_ms::round_ms;
 use httplab_core::{RunRecord, Scenario};
 use serde_json::{json, Value};
@@ -13,15 +13,14 @@ use serde_json::{json, Value};
 pub const SCHEMA: &str = "httplab-results/1";
 
 /// The whole results document.
-pub fn results_json(scenario: &Scenario, runs: &[RunRecord], env: &Environment) -> Value {
-    let summaries = summarize(runs);
+pub fn results_json(a: &Analysis<'_>) -> Value {
     json!({
         "schema": SCHEMA,
-        "scenario": scenario_json(scenario),
-        "environment": serde_json::to_value(env)
+        "scenario": scenario_json(a.scenario),
+        "environment": serde_json::to_value(a.env)
             .unwrap_or_else(|e| json!({ "error": e.to_string() })),
-        "summary": summaries.iter().map(|s| summary_json(runs, s)).collect::<Vec<_>>(),
-        "runs": runs.iter().map(run_json).collect::<Vec<_>>(),
+        "summary": a.summaries.iter().map(|s| summary_json(a.runs, s)).collect::<Vec<_>>(),
+        "runs": a.runs.iter().map(run_json).collect::<Vec<_>>(),
     })
 }
 
@@ -87,6 +86,7 @@ fn summary_json(runs: &[RunRecord], s: &ProtocolSummary) -> Value {
 mod tests {
     use super::*;
     use crate::fixtures::{scenario, RunBuilder};
+    use crate::Environment;
     use std::time::Duration;
 
     fn runs() -> Vec<RunRecord> {
@@ -104,7 +104,7 @@ mod tests {
     #[test]
     fn runs_round_trip_through_the_document() {
         let runs = runs();
-        let doc = results_json(&scenario(), &runs, &Environment::default());
+        let doc = results_json(&Analysis::new(&scenario(), &runs, &Environment::default()));
         // Through text, as a reader of the file would see it.
         let text = serde_json::to_string_pretty(&doc).expect("encode");
         let back: Value = serde_json::from_str(&text).expect("decode");
@@ -122,7 +122,7 @@ mod tests {
             notes: vec!["loss-free link".into()],
             ..Environment::default()
         };
-        let doc = results_json(&scenario(), &runs, &env);
+        let doc = results_json(&Analysis::new(&scenario(), &runs, &env));
         assert_eq!(doc["schema"], "httplab-results/1");
         let sc = &doc["scenario"];
         assert_eq!(sc["name"], "four-objects");

@@ -63,7 +63,7 @@ pub struct ProtocolSummary {
 }
 
 /// Configuration labels present in `runs`, with their protocol, in order of first appearance.
-pub fn labels(runs: &[RunRecord]) -> Vec<(String, Protocol)> {
+pub(crate) fn labels(runs: &[RunRecord]) -> Vec<(String, Protocol)> {
     let mut out: Vec<(String, Protocol)> = Vec::new();
     for r in runs {
         let label = r.label();
@@ -75,12 +75,12 @@ pub fn labels(runs: &[RunRecord]) -> Vec<(String, Protocol)> {
 }
 
 /// One configuration's runs, in the order they appear in `runs`.
-pub fn runs_of<'a>(runs: &'a [RunRecord], label: &str) -> Vec<&'a RunRecord> {
+pub(crate) fn runs_of<'a>(runs: &'a [RunRecord], label: &str) -> Vec<&'a RunRecord> {
     runs.iter().filter(|r| r.label() == label).collect()
 }
 
 /// The representative run of each summary, alongside it.
-pub fn median_run<'a>(runs: &'a [RunRecord], s: &ProtocolSummary) -> Option<&'a RunRecord> {
+pub(crate) fn median_run<'a>(runs: &'a [RunRecord], s: &ProtocolSummary) -> Option<&'a RunRecord> {
     runs.iter()
         .filter(|r| r.label() == s.label)
         .nth(s.median_repetition)
@@ -160,7 +160,7 @@ fn summarize_one(label: String, protocol: Protocol, runs: &[&RunRecord]) -> Prot
 
 /// One run's header bytes each way.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct HeaderBytes {
+pub(crate) struct HeaderBytes {
     pub request: u64,
     pub response: u64,
     /// Whether any connection's count came from its HTTP/2 frames.
@@ -170,7 +170,7 @@ pub struct HeaderBytes {
 /// A run's header bytes: per connection, the HTTP/2 header blocks its frames counted when it
 /// has frame counts (HTTP/2 runs), else the request records' head bytes of the requests it
 /// carried; plus the records of requests that got no connection.
-pub fn header_bytes(run: &RunRecord) -> HeaderBytes {
+pub(crate) fn header_bytes(run: &RunRecord) -> HeaderBytes {
     let h2 = matches!(run.protocol, Protocol::H2 | Protocol::H2c);
     let mut out = HeaderBytes::default();
     fn add_records<'a>(out: &mut HeaderBytes, rs: impl Iterator<Item = &'a RequestRecord>) {

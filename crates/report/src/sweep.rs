@@ -86,7 +86,7 @@ impl AxisKind {
 /// The values on the x axis: their kind, each one's number (in `kind.unit()`; empty for
 /// categories), and where each sits from 0 (left) to 1 (right).
 #[derive(Debug, Clone, PartialEq)]
-pub struct Axis {
+pub(crate) struct Axis {
     pub kind: AxisKind,
     pub numbers: Vec<f64>,
     pub positions: Vec<f64>,
@@ -101,7 +101,7 @@ pub struct Axis {
 const LOG_SPAN: f64 = 50.0;
 
 /// Reads the values as numbers where they all share one kind, and places them.
-pub fn axis(values: &[String]) -> Axis {
+pub(crate) fn axis(values: &[String]) -> Axis {
     let all = |f: &dyn Fn(&str) -> Option<f64>| -> Option<Vec<f64>> {
         values.iter().map(|v| f(v.trim())).collect()
     };
@@ -181,7 +181,7 @@ pub fn point_folder(key: &str, value: &str) -> String {
 
 /// Which configuration won at one value.
 #[derive(Debug, Clone, PartialEq)]
-pub struct PointVerdict {
+pub(crate) struct PointVerdict {
     /// Lowest median page time.
     pub fastest: Option<String>,
     /// The fastest one, when it beat the runner-up significantly (or, untested, by more than
@@ -194,7 +194,7 @@ pub struct PointVerdict {
 }
 
 /// Compares the fastest configuration with the runner-up.
-pub fn point_verdict(summaries: &[ProtocolSummary]) -> PointVerdict {
+pub(crate) fn point_verdict(summaries: &[ProtocolSummary]) -> PointVerdict {
     let mut by_time: Vec<&ProtocolSummary> = summaries.iter().collect();
     by_time.sort_by_key(|s| s.page_time_median);
     let none = |sentence: String| PointVerdict {

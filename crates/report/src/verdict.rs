@@ -62,7 +62,7 @@ fn detail(runs: &[RunRecord], label: &str) -> Detail {
 }
 
 /// A per-repetition mean as people say it: "13", or "6.5" when repetitions differ.
-pub fn count(x: f64) -> String {
+pub(crate) fn count(x: f64) -> String {
     if (x - x.round()).abs() < 0.05 {
         format!("{}", x.round() as i64)
     } else {
@@ -106,7 +106,7 @@ fn differs(a: Duration, b: Duration) -> bool {
 }
 
 /// The verdict paragraph(s), Markdown.
-pub fn verdict(summaries: &[ProtocolSummary], runs: &[RunRecord]) -> String {
+pub(crate) fn verdict(summaries: &[ProtocolSummary], runs: &[RunRecord]) -> String {
     if summaries.is_empty() {
         return "No runs were recorded, so there is nothing to compare.".to_string();
     }
@@ -377,7 +377,7 @@ pub(crate) fn ratio_number(x: f64, like: f64) -> String {
 }
 
 /// A p-value as printed: `p = 0.008`, `p = 0.4`, `p < 0.001`.
-pub fn p_value(p: f64) -> String {
+pub(crate) fn p_value(p: f64) -> String {
     if p < 0.001 {
         return "p < 0.001".to_string();
     }

@@ -49,7 +49,7 @@ pub(crate) struct LabBody {
 
 impl LabBody {
     /// `size` bytes of filler.
-    pub fn filler(size: u64, sent: SentHook) -> Self {
+    pub(crate) fn filler(size: u64, sent: SentHook) -> Self {
         Self {
             text: None,
             filler_left: size,
@@ -58,7 +58,7 @@ impl LabBody {
     }
 
     /// A short fixed text (error pages).
-    pub fn text(text: &'static str, sent: SentHook) -> Self {
+    pub(crate) fn text(text: &'static str, sent: SentHook) -> Self {
         Self {
             text: Some(Bytes::from_static(text.as_bytes())),
             filler_left: 0,
@@ -67,7 +67,7 @@ impl LabBody {
     }
 
     /// No body at all (HEAD).
-    pub fn empty(sent: SentHook) -> Self {
+    pub(crate) fn empty(sent: SentHook) -> Self {
         Self::filler(0, sent)
     }
 

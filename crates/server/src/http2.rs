@@ -46,15 +46,7 @@ where
         .initial_connection_window_size(connection_window(settings))
         .max_frame_size(settings.max_frame_size);
     let http = builder.serve_connection(TokioIo::new(io), crate::LabService(Arc::new(conn)));
-    tokio::pin!(http);
-    let result = tokio::select! {
-        result = http.as_mut() => result,
-        _ = stopped.changed() => {
-            http.as_mut().graceful_shutdown();
-            http.await
-        }
-    };
-    if let Err(e) = result {
+    if let Err(e) = crate::until_stopped(http, &mut stopped).await {
         tracing::debug!(connection = number, %peer, "HTTP/2 connection ended with an error: {e}");
     }
 }

@@ -25,6 +25,8 @@
 //! of a response until the next request head is read) and the pipelining loop's own idle
 //! timer; `Connection: close` on the last allowed response. HTTP/2 connections ignore them.
 #![forbid(unsafe_code)]
+// Dev-dependencies serve the integration tests, not every unit-test build.
+#![cfg_attr(test, allow(unused_crate_dependencies))]
 
 mod body;
 mod http2;
@@ -37,11 +39,11 @@ pub use http2::MIN_CONNECTION_WINDOW;
 pub use httplab_core::ServerConnectionRecord;
 pub use log::ServerLog;
 pub use pipeline::{MAX_HEAD, MAX_HEADERS, MAX_READ_AHEAD};
-pub use service::REQUEST_ID_HEADER;
 
 use httplab_core::{Clock, PipeliningModel, Scenario};
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulConnection;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
@@ -342,6 +344,23 @@ impl hyper::service::Service<http::Request<hyper::body::Incoming>> for LabServic
     }
 }
 
+/// Serves one hyper connection to its end; if the server stops first, asks it to finish
+/// gracefully (HTTP/1.x closes after the response in progress, HTTP/2 sends GOAWAY and lets
+/// open streams finish) and waits for that.
+pub(crate) async fn until_stopped<C: GracefulConnection>(
+    connection: C,
+    stopped: &mut watch::Receiver<bool>,
+) -> Result<(), C::Error> {
+    tokio::pin!(connection);
+    tokio::select! {
+        result = connection.as_mut() => result,
+        _ = stopped.changed() => {
+            connection.as_mut().graceful_shutdown();
+            connection.await
+        }
+    }
+}
+
 async fn serve_http1<S>(
     io: S,
     conn: service::Connection,
@@ -368,15 +387,7 @@ async fn serve_http1<S>(
         builder.header_read_timeout(idle);
     }
     let http = builder.serve_connection(TokioIo::new(io), service);
-    tokio::pin!(http);
-    let result = tokio::select! {
-        result = http.as_mut() => result,
-        _ = stopped.changed() => {
-            http.as_mut().graceful_shutdown();
-            http.await
-        }
-    };
-    if let Err(e) = result {
+    if let Err(e) = until_stopped(http, &mut stopped).await {
         tracing::debug!(connection = number, %peer, "HTTP connection ended with an error: {e}");
     }
 }

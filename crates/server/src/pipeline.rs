@@ -21,9 +21,10 @@
 //! over byte slices; only `serve` and its two halves touch the socket.
 
 use crate::body::{filler_chunk, CHUNK};
-use crate::service::{self, Answer, AnswerBody, Connection, Handled, RequestInfo, TimedOut};
+use crate::service::{Answer, AnswerBody, Connection, Handled, RequestInfo, TimedOut};
 use bytes::{Buf, BytesMut};
 use http::{Method, StatusCode};
+use httplab_core::wire::{parse_request_id, ServerTiming, REQUEST_ID_HEADER};
 use httplab_core::PipeliningModel;
 use std::pin::pin;
 use std::sync::{Arc, Mutex};
@@ -163,34 +164,12 @@ pub(crate) fn parse_head(buf: &[u8]) -> Result<Option<(RequestHead, usize)>, Rej
                 .split(|b| *b == b',')
                 .any(|token| token.trim_ascii().eq_ignore_ascii_case(b"close"));
             head.close |= close;
-        } else if name.eq_ignore_ascii_case(service::REQUEST_ID_HEADER) {
-            head.request_id = service::parse_request_id(field.value);
+        } else if name.eq_ignore_ascii_case(REQUEST_ID_HEADER) {
+            head.request_id = parse_request_id(field.value);
         }
     }
     head.content_length = content_length.unwrap_or(0);
     Ok(Some((head, length)))
-}
-
-/// The server's side of one response's wait, as `Server-Timing` reports it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub(crate) struct ServerTiming {
-    /// Think time spent by the handler.
-    pub app: Duration,
-    /// Request head read → handler started.
-    pub queue: Duration,
-    /// Response ready → its turn to be written (earlier responses all written).
-    pub hol: Duration,
-}
-
-impl ServerTiming {
-    fn header(&self) -> String {
-        format!(
-            "app;dur={}, queue;dur={}, hol;dur={}",
-            service::millis(self.app),
-            service::millis(self.queue),
-            service::millis(self.hol)
-        )
-    }
 }
 
 /// The response head, bytes ready to write. `date` is an IMF-fixdate, as hyper sends it.
@@ -484,7 +463,8 @@ async fn write_responses<W>(
             },
             Work::Rejected { reject, at } => {
                 let timing = ServerTiming {
-                    hol: turn.saturating_sub(at),
+                    queue: Some(Duration::ZERO),
+                    hol: Some(turn.saturating_sub(at)),
                     ..ServerTiming::default()
                 };
                 (reject.answer(), timing, None)
@@ -519,8 +499,8 @@ async fn write_responses<W>(
 fn timing_of(handled: &Handled, turn: Duration) -> ServerTiming {
     ServerTiming {
         app: handled.app(),
-        queue: handled.started_at.saturating_sub(handled.arrived_at),
-        hol: turn.saturating_sub(handled.ready_at),
+        queue: Some(handled.started_at.saturating_sub(handled.arrived_at)),
+        hol: Some(turn.saturating_sub(handled.ready_at)),
     }
 }
 
@@ -644,8 +624,8 @@ mod tests {
         };
         let timing = ServerTiming {
             app: Duration::from_micros(1_500),
-            queue: Duration::from_micros(250),
-            hol: Duration::from_millis(300),
+            queue: Some(Duration::from_micros(250)),
+            hol: Some(Duration::from_millis(300)),
         };
         let head = response_head(Version::Http10, &answer, &timing, true, "D");
         assert_eq!(

@@ -66,7 +66,7 @@ pub(crate) struct Rewind<S> {
 }
 
 impl<S> Rewind<S> {
-    pub fn new(prefix: Vec<u8>, inner: S) -> Self {
+    pub(crate) fn new(prefix: Vec<u8>, inner: S) -> Self {
         Rewind {
             prefix,
             consumed: 0,

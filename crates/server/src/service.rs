@@ -20,15 +20,13 @@ use http::header::{HeaderValue, ALLOW, CACHE_CONTROL, CONNECTION, CONTENT_LENGTH
 use http::{Method, Request, Response, StatusCode, Version};
 use http_body_util::BodyExt;
 use httplab_core::think::draw_key;
+use httplab_core::wire::{parse_request_id, ServerTiming, REQUEST_ID_HEADER};
 use httplab_core::{Respond, Scenario, ServerRequestRecord};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
-
-/// The header carrying the client's request id.
-pub const REQUEST_ID_HEADER: &str = "x-httplab-request";
 
 /// One accepted connection, as its requests see it.
 pub(crate) struct Connection {
@@ -87,7 +85,7 @@ pub(crate) enum AnswerBody {
 
 impl Answer {
     /// The `content-length` header's value.
-    pub fn content_length(&self) -> u64 {
+    pub(crate) fn content_length(&self) -> u64 {
         match self.body {
             AnswerBody::Filler(size) => size,
             AnswerBody::Text(text) => text.len() as u64,
@@ -95,7 +93,7 @@ impl Answer {
     }
 
     /// Body bytes actually sent.
-    pub fn body_bytes(&self) -> u64 {
+    pub(crate) fn body_bytes(&self) -> u64 {
         if self.head_only {
             0
         } else {
@@ -104,7 +102,7 @@ impl Answer {
     }
 
     /// Whether the scenario's resource answered (rather than an error page).
-    pub fn is_resource(&self) -> bool {
+    pub(crate) fn is_resource(&self) -> bool {
         matches!(self.body, AnswerBody::Filler(_))
     }
 
@@ -166,7 +164,7 @@ pub(crate) struct Handled {
 
 impl Handled {
     /// Think time actually spent.
-    pub fn app(&self) -> Duration {
+    pub(crate) fn app(&self) -> Duration {
         self.ready_at.saturating_sub(self.started_at)
     }
 }
@@ -194,7 +192,7 @@ impl Drop for Unanswered<'_> {
 }
 
 impl Connection {
-    pub fn new(shared: Arc<Shared>, number: u64, peer: SocketAddr) -> Self {
+    pub(crate) fn new(shared: Arc<Shared>, number: u64, peer: SocketAddr) -> Self {
         Connection {
             shared,
             number,
@@ -205,7 +203,7 @@ impl Connection {
 
     /// Notes a request that arrived at `at`; true when it is the last one this connection may
     /// serve (`max_requests_per_connection`), so its response closes the connection.
-    pub fn arrived(&self, at: Duration) -> bool {
+    pub(crate) fn arrived(&self, at: Duration) -> bool {
         let n = self.requests.fetch_add(1, Ordering::SeqCst) + 1;
         self.shared.log.request_arrived(self.number, at);
         self.shared
@@ -216,7 +214,7 @@ impl Connection {
     }
 
     /// The answer to `request`, its think time drawn.
-    pub fn decide(&self, request: &RequestInfo) -> Answer {
+    pub(crate) fn decide(&self, request: &RequestInfo) -> Answer {
         let draw = match request.request_id {
             Some(id) => u64::from(id),
             None => self.shared.next_anonymous(),
@@ -230,14 +228,14 @@ impl Connection {
     }
 
     /// When `answer`'s timeout runs out for a request that arrived at `arrived_at`.
-    pub fn deadline(&self, arrived_at: Duration, answer: &Answer) -> Option<Instant> {
+    pub(crate) fn deadline(&self, arrived_at: Duration, answer: &Answer) -> Option<Instant> {
         let timeout = answer.timeout?;
         let left = (arrived_at + timeout).saturating_sub(self.shared.clock.now());
         Some(Instant::now() + left)
     }
 
     /// Runs the handler of one request whose body has been read: decide, then `run`.
-    pub async fn handle(&self, request: RequestInfo) -> Result<Handled, TimedOut> {
+    pub(crate) async fn handle(&self, request: RequestInfo) -> Result<Handled, TimedOut> {
         let answer = self.decide(&request);
         let deadline = self.deadline(request.arrived_at, &answer);
         self.run(request, answer, deadline).await
@@ -246,7 +244,7 @@ impl Connection {
     /// Thinks (or, for `respond = "never"`, holds) until the answer is ready or `deadline`
     /// passes, and logs the record: ready, or abandoned. The caller writes the response and
     /// marks it sent.
-    pub async fn run(
+    pub(crate) async fn run(
         &self,
         request: RequestInfo,
         answer: Answer,
@@ -298,7 +296,7 @@ impl Connection {
 
     /// Logs a request that arrived but was never answered: status 0, no body, and
     /// `response_ready_at` set to when the server gave up on it.
-    pub fn log_abandoned(&self, request: RequestInfo, started_at: Duration) {
+    pub(crate) fn log_abandoned(&self, request: RequestInfo, started_at: Duration) {
         let now = self.shared.clock.now();
         self.shared.log.push(ServerRequestRecord {
             request_id: request.request_id,
@@ -319,7 +317,10 @@ impl Connection {
 
     /// hyper's service: one request in, one streamed response out — or `TimedOut`, on which
     /// hyper closes an HTTP/1.x connection and resets an HTTP/2 stream.
-    pub async fn respond<B>(&self, request: Request<B>) -> Result<Response<LabBody>, TimedOut>
+    pub(crate) async fn respond<B>(
+        &self,
+        request: Request<B>,
+    ) -> Result<Response<LabBody>, TimedOut>
     where
         B: http_body::Body + Unpin,
     {
@@ -393,7 +394,13 @@ impl Connection {
             headers.insert(ALLOW, allow);
         }
         if answer.is_resource() {
-            if let Ok(timing) = HeaderValue::try_from(server_timing(handled.app())) {
+            if let Ok(timing) = HeaderValue::try_from(
+                ServerTiming {
+                    app: handled.app(),
+                    ..ServerTiming::default()
+                }
+                .header(),
+            ) {
                 headers.insert("server-timing", timing);
             }
         }
@@ -403,21 +410,6 @@ impl Connection {
         }
         Ok(response)
     }
-}
-
-/// The request id in an `x-httplab-request` header value.
-pub(crate) fn parse_request_id(value: &[u8]) -> Option<u32> {
-    std::str::from_utf8(value).ok()?.trim().parse().ok()
-}
-
-/// `Server-Timing` for the think time actually spent; `dur` is in milliseconds.
-pub(crate) fn server_timing(think: Duration) -> String {
-    format!("app;dur={}", millis(think))
-}
-
-/// A duration as `Server-Timing` writes it: milliseconds, 3 decimals.
-pub(crate) fn millis(d: Duration) -> String {
-    format!("{:.3}", d.as_secs_f64() * 1000.0)
 }
 
 /// The media type for a path's extension.
@@ -478,16 +470,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn media_types_and_timing() {
+    fn media_types() {
         assert_eq!(content_type("/index.html"), "text/html; charset=utf-8");
         assert_eq!(content_type("/img/3.PNG"), "image/png");
         assert_eq!(content_type("/a.b/c"), "application/octet-stream");
         assert_eq!(content_type("/app.js"), "text/javascript");
         assert_eq!(content_type("/"), "application/octet-stream");
-        assert_eq!(
-            server_timing(Duration::from_micros(50_123)),
-            "app;dur=50.123"
-        );
     }
 
     #[test]

@@ -2,6 +2,8 @@
 //! HTTP/1.x, the own pipelining loop, hyper's HTTP/2): a handler that never responds and the
 //! request timeout that ends it, `max_connections` and the listen backlog, `keep_alive_timeout`,
 //! `max_requests_per_connection`, and reproducible think-time draws.
+// Each test binary uses some of the crate's dependencies, never all.
+#![allow(unused_crate_dependencies)]
 
 mod common;
 

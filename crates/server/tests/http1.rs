@@ -1,4 +1,6 @@
 //! HTTP/1.0 and HTTP/1.1 over cleartext, spoken as raw bytes on real 127.0.0.1 sockets.
+// Each test binary uses some of the crate's dependencies, never all.
+#![allow(unused_crate_dependencies)]
 
 mod common;
 

@@ -1,6 +1,8 @@
 //! The server's own pipelining loop, serial and parallel, spoken as raw bytes on real
 //! 127.0.0.1 sockets: response order, head-of-line time in `Server-Timing`, true arrival times,
 //! connection ends, malformed heads and request bodies.
+// Each test binary uses some of the crate's dependencies, never all.
+#![allow(unused_crate_dependencies)]
 
 mod common;
 

@@ -1,4 +1,6 @@
 //! The lab server over TLS, with configs from httplab-tls: a raw-bytes client and curl.
+// Each test binary uses some of the crate's dependencies, never all.
+#![allow(unused_crate_dependencies)]
 
 mod common;
 

@@ -2,6 +2,8 @@
 //! folders, and the rule for tests that need an outside peer (curl, nginx, h2load): a loud SKIP
 //! line when the peer is missing, and a failure instead when running under CI (`CI=true`).
 #![forbid(unsafe_code)]
+// Dev-dependencies serve the integration tests, not every unit-test build.
+#![cfg_attr(test, allow(unused_crate_dependencies))]
 
 mod capture;
 mod chromium;

@@ -7,6 +7,8 @@
 //! core `TlsRecord`. It deliberately does not open sockets, time handshakes (the harness does,
 //! and passes the duration in) or look at the bytes inside the TLS records.
 #![forbid(unsafe_code)]
+// Dev-dependencies serve the integration tests, not every unit-test build.
+#![cfg_attr(test, allow(unused_crate_dependencies))]
 
 mod describe;
 mod error;

@@ -1,4 +1,6 @@
 //! The certificate store on a real filesystem and handshakes over real 127.0.0.1 sockets.
+// Each test binary uses some of the crate's dependencies, never all.
+#![allow(unused_crate_dependencies)]
 
 use httplab_core::{HandshakeKind, TlsVersion};
 use httplab_tls::{describe, CertStore, TlsError, ALPN_H2, ALPN_HTTP10, ALPN_HTTP11};

@@ -15,6 +15,16 @@ pub struct ClientOptions {
     pub max_connections_per_host: u32,
 }
 
+impl ClientOptions {
+    /// One permit per connection the client may have open to the origin; a request holds one
+    /// while it has a connection.
+    pub fn connection_slots(&self) -> Arc<tokio::sync::Semaphore> {
+        Arc::new(tokio::sync::Semaphore::new(
+            self.max_connections_per_host as usize,
+        ))
+    }
+}
+
 /// A boxed future, for object-safe async methods.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 

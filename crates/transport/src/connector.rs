@@ -42,6 +42,14 @@ pub struct Connection {
 }
 
 impl Connection {
+    /// What opening it cost, as its first request pays it.
+    pub fn setup(&self) -> crate::Setup {
+        crate::Setup {
+            tcp_connect: self.tcp_connect,
+            tls_handshake: self.ssl,
+        }
+    }
+
     /// A handle on the stream's meter that outlives the stream.
     pub fn meter(&self) -> Meter {
         self.stream.meter().clone()

@@ -5,6 +5,7 @@
 
 use bytes::Bytes;
 use http_body_util::BodyExt;
+use httplab_core::wire::REQUEST_ID_HEADER;
 use httplab_core::RequestSpec;
 use hyper::body::{Frame, SizeHint};
 use hyper::client::conn::http1::SendRequest;
@@ -70,9 +71,6 @@ pub struct ResponseSummary {
     pub connection_close: bool,
     pub error: Option<String>,
 }
-
-/// The header the lab server uses to match its log to the client's requests.
-pub const REQUEST_ID_HEADER: &str = "x-httplab-request";
 
 /// The request head every client sends, in order: the common headers, the protocol's own
 /// `extra` ones, then the workload's (`spec.headers`, e.g. the scenario's cookie).

@@ -73,6 +73,9 @@ pub struct FrameEnd {
     pub kind: u8,
     pub flags: u8,
     pub stream_id: u32,
+    /// The HPACK header-block bytes it carried (HEADERS and CONTINUATION, padding and
+    /// priority fields excluded); 0 for other frames.
+    pub header_block: u32,
 }
 
 impl FrameEnd {
@@ -229,6 +232,7 @@ impl FrameCounter {
             kind,
             flags,
             stream_id,
+            header_block: 0,
         };
         let c = &mut self.counts;
         c.frame_bytes += FRAME_HEADER_LEN as u64 + u64::from(len);
@@ -249,6 +253,7 @@ impl FrameCounter {
             TYPE_CONTINUATION => {
                 c.continuation += 1;
                 c.header_block_bytes += u64::from(len);
+                self.current.header_block = len;
                 None
             }
             TYPE_PRIORITY => {
@@ -313,7 +318,10 @@ impl FrameCounter {
 
     fn count_content(&mut self, content: Content, bytes: u32) {
         match content {
-            Content::HeaderBlock => self.counts.header_block_bytes += u64::from(bytes),
+            Content::HeaderBlock => {
+                self.counts.header_block_bytes += u64::from(bytes);
+                self.current.header_block = bytes;
+            }
             Content::Data => self.counts.data_bytes += u64::from(bytes),
         }
     }
@@ -335,7 +343,7 @@ fn skip(len: u32) -> State {
 #[cfg(test)]
 pub(crate) mod build {
     /// One frame: the 9-byte header then `payload`, stream id `stream`.
-    pub fn frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
+    pub(crate) fn frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
         let len = payload.len() as u32;
         let mut out = vec![(len >> 16) as u8, (len >> 8) as u8, len as u8, kind, flags];
         out.extend_from_slice(&(stream & 0x7fff_ffff).to_be_bytes());
@@ -345,7 +353,7 @@ pub(crate) mod build {
 
     /// A client's opening: preface, SETTINGS (one setting), HEADERS (END_HEADERS, 10-byte
     /// block) on stream 1, DATA (END_STREAM, 5 bytes) on stream 1.
-    pub fn client_opening() -> Vec<u8> {
+    pub(crate) fn client_opening() -> Vec<u8> {
         let mut out = super::CLIENT_PREFACE.to_vec();
         out.extend(frame(0x4, 0, 0, &[0, 3, 0, 0, 0, 100]));
         out.extend(frame(0x1, 0x4, 1, &[0x82; 10]));

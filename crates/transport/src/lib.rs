@@ -8,6 +8,8 @@
 //! `RequestRecord`, so every protocol is timed by the same code. This crate deliberately holds no
 //! protocol logic of its own beyond the one HTTP/1.x exchange the hyper-based clients share.
 #![forbid(unsafe_code)]
+// Dev-dependencies serve the integration tests, not every unit-test build.
+#![cfg_attr(test, allow(unused_crate_dependencies))]
 
 pub mod client;
 pub mod connector;
@@ -21,4 +23,4 @@ pub use connector::{BoxIo, Connection, Connector, Origin};
 pub use exchange::{exchange_http1, ResponseSummary, Upload};
 pub use frames::{FrameCounter, FrameEnd};
 pub use meter::{ByteTimes, H2StreamTimes, Meter, Metered};
-pub use timing::RequestTiming;
+pub use timing::{RequestTiming, Setup};

@@ -68,6 +68,10 @@ pub struct H2StreamTimes {
     pub headers_received: Option<Duration>,
     /// The read that completed the response's END_STREAM frame.
     pub end_received: Option<Duration>,
+    /// The HPACK header-block bytes of the stream's HEADERS and CONTINUATION frames, each way
+    /// (padding and priority fields excluded): its header bytes as they crossed the wire.
+    pub header_block_sent: u64,
+    pub header_block_received: u64,
 }
 
 /// The frame counters of a stream with HTTP/2 frame counting on.
@@ -103,6 +107,7 @@ fn sent_frame(
         return;
     }
     let times = streams.entry(end.stream_id).or_default();
+    times.header_block_sent += u64::from(end.header_block);
     if end.is_headers() {
         times.headers_sent.get_or_insert(started);
     }
@@ -116,6 +121,7 @@ fn received_frame(streams: &mut HashMap<u32, H2StreamTimes>, end: FrameEnd, at: 
         return;
     }
     let times = streams.entry(end.stream_id).or_default();
+    times.header_block_received += u64::from(end.header_block);
     if end.is_headers() {
         times.headers_received.get_or_insert(at);
     }

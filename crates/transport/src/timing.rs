@@ -5,6 +5,14 @@ use crate::ResponseSummary;
 use httplab_core::{Phases, RequestRecord, RequestSpec};
 use std::time::Duration;
 
+/// What opening a connection cost, as its first request pays it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Setup {
+    pub tcp_connect: Duration,
+    /// `None` on a cleartext connection.
+    pub tls_handshake: Option<Duration>,
+}
+
 /// What a protocol client knows about one request, gathered as it goes.
 #[derive(Debug, Clone)]
 pub struct RequestTiming {
@@ -13,11 +21,9 @@ pub struct RequestTiming {
     pub issued_at: Duration,
     pub connection: Option<u32>,
     /// TCP and TLS setup, when this request opened the connection it went out on.
-    pub new_connection: Option<(Duration, Option<Duration>)>,
+    pub new_connection: Option<Setup>,
     pub request_headers: Vec<(String, String)>,
     pub request_body_bytes: u64,
-    /// Head-of-line time the server reported (pipelining), from `Server-Timing: hol;dur=`.
-    pub hol: Option<Duration>,
     /// Times the request was sent again on a new connection.
     pub retries: u32,
 }
@@ -32,7 +38,6 @@ impl RequestTiming {
             new_connection: None,
             request_headers: Vec::new(),
             request_body_bytes: 0,
-            hol: None,
             retries: 0,
         }
     }
@@ -43,7 +48,7 @@ impl RequestTiming {
     /// client's own overhead between holding a connection and writing its first byte.
     pub fn finish(self, bytes: ByteTimes, response: ResponseSummary) -> RequestRecord {
         let (connect, ssl) = match self.new_connection {
-            Some((tcp, tls)) => (Some(tcp), tls),
+            Some(setup) => (Some(setup.tcp_connect), setup.tls_handshake),
             None => (None, None),
         };
         let setup = connect.unwrap_or_default() + ssl.unwrap_or_default();
@@ -58,7 +63,8 @@ impl RequestTiming {
             send: last_write - first_write,
             wait: first_read - last_write,
             receive: last_read - first_read,
-            hol: self.hol,
+            // Head-of-line time is the server's to know; the harness joins it from its log.
+            hol: None,
         };
         let request_header_bytes = bytes.bytes_written.saturating_sub(self.request_body_bytes);
         let response_header_bytes = bytes.bytes_read.saturating_sub(response.body_bytes);
@@ -94,7 +100,7 @@ impl RequestTiming {
     /// whatever was measured before (the whole time is `blocked`, after connect and ssl).
     pub fn fail(self, failed_at: Duration, error: String) -> RequestRecord {
         let (connect, ssl) = match self.new_connection {
-            Some((tcp, tls)) => (Some(tcp), tls),
+            Some(setup) => (Some(setup.tcp_connect), setup.tls_handshake),
             None => (None, None),
         };
         let setup = connect.unwrap_or_default() + ssl.unwrap_or_default();
@@ -168,7 +174,10 @@ mod tests {
             headers: Vec::new(),
         };
         let mut t = RequestTiming::new(spec, "http://x/a".into(), ms(10));
-        t.new_connection = Some((ms(1), Some(ms(2))));
+        t.new_connection = Some(Setup {
+            tcp_connect: ms(1),
+            tls_handshake: Some(ms(2)),
+        });
         let bytes = ByteTimes {
             bytes_written: 100,
             bytes_read: 1_200,

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 /// Runs the `httplab` binary with `args` in `cwd`.
-pub fn httplab(args: &[&str], cwd: &Path) -> Output {
+pub(crate) fn httplab(args: &[&str], cwd: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_httplab"))
         .args(args)
         .current_dir(cwd)
@@ -14,18 +14,18 @@ pub fn httplab(args: &[&str], cwd: &Path) -> Output {
         .expect("httplab runs")
 }
 
-pub fn stdout(out: &Output) -> String {
+pub(crate) fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-pub fn stderr(out: &Output) -> String {
+pub(crate) fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 /// Writes each `(label, body, at, words)` case to `dir/<label>.toml` and checks that both
 /// `httplab check` and `httplab run` reject it with exit status 2, naming `<label>.toml<at>`
 /// (e.g. `:2:25:`), saying `words`, drawing a caret, and never panicking.
-pub fn assert_located_errors(dir: &Path, cases: &[(&str, &str, &str, &str)]) {
+pub(crate) fn assert_located_errors(dir: &Path, cases: &[(&str, &str, &str, &str)]) {
     for (label, body, at, words) in cases {
         let file = dir.join(format!("{label}.toml"));
         std::fs::write(&file, body).unwrap();

@@ -19,7 +19,7 @@ use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
 
 /// A client of `server` with the given windows, and its connector (for the meters).
-pub fn client(
+pub(crate) fn client(
     server: &Server,
     clock: Clock,
     h2: H2Options,
@@ -34,7 +34,7 @@ pub fn client(
 }
 
 /// A GET of `path`.
-pub fn get(id: u32, path: &str) -> RequestSpec {
+pub(crate) fn get(id: u32, path: &str) -> RequestSpec {
     RequestSpec {
         id,
         method: "GET".into(),
@@ -45,7 +45,10 @@ pub fn get(id: u32, path: &str) -> RequestSpec {
 }
 
 /// Issues every request at once, each on its own task, and returns the records in id order.
-pub async fn fetch_all(client: &Arc<Http2Client>, specs: Vec<RequestSpec>) -> Vec<RequestRecord> {
+pub(crate) async fn fetch_all(
+    client: &Arc<Http2Client>,
+    specs: Vec<RequestSpec>,
+) -> Vec<RequestRecord> {
     let tasks: Vec<_> = specs
         .into_iter()
         .map(|spec| {
@@ -63,7 +66,7 @@ pub async fn fetch_all(client: &Arc<Http2Client>, specs: Vec<RequestSpec>) -> Ve
 
 /// How the test server behaves.
 #[derive(Debug, Clone, Default)]
-pub struct Behaviour {
+pub(crate) struct Behaviour {
     /// SETTINGS_MAX_CONCURRENT_STREAMS to advertise (`None`: unlimited).
     pub max_concurrent_streams: Option<u32>,
     /// Think time before each response's HEADERS.
@@ -74,7 +77,7 @@ pub struct Behaviour {
 
 /// What the server counted.
 #[derive(Debug, Default)]
-pub struct Counters {
+pub(crate) struct Counters {
     pub accepted: AtomicU32,
     /// Streams between the request HEADERS arriving and the response's END_STREAM being sent.
     pub open: AtomicUsize,
@@ -83,31 +86,31 @@ pub struct Counters {
     pub upload_bytes: AtomicU64,
 }
 
-pub struct Server {
+pub(crate) struct Server {
     pub addr: SocketAddr,
     pub counters: Arc<Counters>,
 }
 
 impl Server {
-    pub fn accepted(&self) -> u32 {
+    pub(crate) fn accepted(&self) -> u32 {
         self.counters.accepted.load(Ordering::SeqCst)
     }
 
-    pub fn max_open_streams(&self) -> usize {
+    pub(crate) fn max_open_streams(&self) -> usize {
         self.counters.max_open.load(Ordering::SeqCst)
     }
 }
 
 /// The response body size for a path: `/size/<n>` is answered with n bytes, anything else
 /// with 100.
-pub fn size_of(path: &str) -> usize {
+pub(crate) fn size_of(path: &str) -> usize {
     path.strip_prefix("/size/")
         .and_then(|n| n.parse().ok())
         .unwrap_or(100)
 }
 
 /// Starts an HTTP/2 server on 127.0.0.1:0.
-pub async fn serve(behaviour: Behaviour) -> Server {
+pub(crate) async fn serve(behaviour: Behaviour) -> Server {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let counters = Arc::new(Counters::default());

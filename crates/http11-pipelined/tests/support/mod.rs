@@ -18,7 +18,7 @@ use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
 /// A client of `server`, with the connector kept for its meters.
-pub fn client(
+pub(crate) fn client(
     server: &Server,
     clock: Clock,
     connections: u32,
@@ -36,7 +36,7 @@ pub fn client(
     )
 }
 
-pub fn get(id: u32) -> RequestSpec {
+pub(crate) fn get(id: u32) -> RequestSpec {
     RequestSpec {
         id,
         method: "GET".into(),
@@ -46,7 +46,7 @@ pub fn get(id: u32) -> RequestSpec {
     }
 }
 
-pub fn post(id: u32, body_bytes: u64) -> RequestSpec {
+pub(crate) fn post(id: u32, body_bytes: u64) -> RequestSpec {
     RequestSpec {
         id,
         method: "POST".into(),
@@ -58,25 +58,25 @@ pub fn post(id: u32, body_bytes: u64) -> RequestSpec {
 
 /// What the server saw and did, in the order it happened.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Event {
+pub(crate) enum Event {
     /// A request head (and its body) was read.
     Arrived { conn: u32, id: u32 },
     /// A response is about to be written (logged before the first byte leaves).
     Sending { conn: u32, id: u32 },
 }
 
-pub type Log = Arc<Mutex<Vec<Event>>>;
+pub(crate) type Log = Arc<Mutex<Vec<Event>>>;
 
 /// One request as the server read it.
 #[derive(Debug, Clone)]
-pub struct Request {
+pub(crate) struct Request {
     pub method: String,
     pub id: u32,
     pub body_bytes: usize,
 }
 
 /// The server's end of one accepted connection, handed to the test's handler.
-pub struct Peer {
+pub(crate) struct Peer {
     pub conn: u32,
     requests: mpsc::UnboundedReceiver<Request>,
     writer: OwnedWriteHalf,
@@ -85,7 +85,7 @@ pub struct Peer {
 
 impl Peer {
     /// The next request head, or `None` when the client closed (or sent nothing for 3 s).
-    pub async fn next(&mut self) -> Option<Request> {
+    pub(crate) async fn next(&mut self) -> Option<Request> {
         tokio::time::timeout(Duration::from_secs(3), self.requests.recv())
             .await
             .ok()
@@ -93,7 +93,7 @@ impl Peer {
     }
 
     /// Answers `request` with a small body; `extra` is header lines ending in CRLF.
-    pub async fn respond(&mut self, request: &Request, extra: &str) {
+    pub(crate) async fn respond(&mut self, request: &Request, extra: &str) {
         let body = format!("response to {}", request.id);
         let head = format!(
             "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nx-echo-request: {}\r\n{extra}\r\n",
@@ -107,29 +107,29 @@ impl Peer {
         self.send_raw(format!("{head}{body}").as_bytes()).await;
     }
 
-    pub async fn send_raw(&mut self, bytes: &[u8]) {
+    pub(crate) async fn send_raw(&mut self, bytes: &[u8]) {
         // The client may have gone; the test's assertions will say so.
         let _ = self.writer.write_all(bytes).await;
     }
 }
 
-pub struct Server {
+pub(crate) struct Server {
     pub addr: SocketAddr,
     pub accepted: Arc<AtomicU32>,
     pub log: Log,
 }
 
 impl Server {
-    pub fn accepted(&self) -> u32 {
+    pub(crate) fn accepted(&self) -> u32 {
         self.accepted.load(Ordering::SeqCst)
     }
 
-    pub fn events(&self) -> Vec<Event> {
+    pub(crate) fn events(&self) -> Vec<Event> {
         self.log.lock().unwrap().clone()
     }
 
     /// Where `event` is in the log.
-    pub fn position(&self, event: &Event) -> usize {
+    pub(crate) fn position(&self, event: &Event) -> usize {
         let events = self.events();
         events
             .iter()
@@ -138,7 +138,7 @@ impl Server {
     }
 
     /// The most requests that had arrived without a response started, at any moment.
-    pub fn max_unanswered(&self) -> usize {
+    pub(crate) fn max_unanswered(&self) -> usize {
         let mut open: i64 = 0;
         let mut max = 0;
         for e in self.events() {
@@ -154,7 +154,7 @@ impl Server {
 
 /// Starts a server on 127.0.0.1:0; `handler` runs once per accepted connection. When it
 /// returns, the server's writing side closes (the client reads EOF).
-pub async fn serve<F, Fut>(handler: F) -> Server
+pub(crate) async fn serve<F, Fut>(handler: F) -> Server
 where
     F: Fn(Peer) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = ()> + Send + 'static,

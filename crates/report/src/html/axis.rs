@@ -8,15 +8,15 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 /// Width of every chart, in SVG user units (pixels at 100% zoom).
-pub const WIDTH: f64 = 1120.0;
+pub(super) const WIDTH: f64 = 1120.0;
 /// Left edge of the plot area; labels live to its left.
-pub const PLOT_X: f64 = 250.0;
+pub(super) const PLOT_X: f64 = 250.0;
 /// Width of the plot area; totals are written to its right.
-pub const PLOT_W: f64 = 790.0;
+pub(super) const PLOT_W: f64 = 790.0;
 
 /// A time axis from `start` to `span`, with a tick every `step`.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct TimeScale {
+pub(super) struct TimeScale {
     pub start: Duration,
     pub span: Duration,
     pub step: Duration,
@@ -36,7 +36,7 @@ fn round_step(range_ns: f64) -> u64 {
 
 impl TimeScale {
     /// A scale from zero to the first round tick at or past `max` (about 8 ticks).
-    pub fn covering(max: Duration) -> Self {
+    pub(super) fn covering(max: Duration) -> Self {
         let step = round_step(max.as_nanos() as f64);
         let ticks = (max.as_nanos() as u64).div_ceil(step).max(1);
         Self {
@@ -49,7 +49,7 @@ impl TimeScale {
     /// A scale over `min..=max` between round ticks; from zero unless every value lies within
     /// the top quarter of `max` (a wider spread is visible from zero, and zooming in would
     /// exaggerate ratios).
-    pub fn covering_range(min: Duration, max: Duration) -> Self {
+    pub(super) fn covering_range(min: Duration, max: Duration) -> Self {
         if min.as_secs_f64() < max.as_secs_f64() * 0.75 {
             return Self::covering(max);
         }
@@ -66,19 +66,19 @@ impl TimeScale {
     }
 
     /// The x coordinate of `t`, clamped to the plot area.
-    pub fn x(&self, t: Duration) -> f64 {
+    pub(super) fn x(&self, t: Duration) -> f64 {
         let range = (self.span.saturating_sub(self.start)).as_secs_f64();
         let frac = t.saturating_sub(self.start).as_secs_f64() / range.max(f64::MIN_POSITIVE);
         PLOT_X + frac.clamp(0.0, 1.0) * PLOT_W
     }
 
     /// The width of a span of `d` starting at `from`.
-    pub fn w(&self, from: Duration, d: Duration) -> f64 {
+    pub(super) fn w(&self, from: Duration, d: Duration) -> f64 {
         self.x(from + d) - self.x(from)
     }
 
     /// Tick positions from the start to the span, inclusive.
-    pub fn ticks(&self) -> Vec<Duration> {
+    pub(super) fn ticks(&self) -> Vec<Duration> {
         let n =
             (self.span.saturating_sub(self.start).as_nanos() / self.step.as_nanos().max(1)) as u32;
         (0..=n).map(|i| self.start + self.step * i).collect()
@@ -86,7 +86,7 @@ impl TimeScale {
 
     /// A tick's label: the unit by the span (µs below 1 ms, s from 10 s, else ms), as many
     /// decimals as the step needs: `0`, `2.5 ms`, `19.9 ms`, `12 s`.
-    pub fn label(&self, t: Duration) -> String {
+    pub(super) fn label(&self, t: Duration) -> String {
         if t.is_zero() {
             return "0".to_string();
         }
@@ -109,7 +109,7 @@ impl TimeScale {
     }
 
     /// Vertical grid lines from `top` to `bottom`, labelled above `top` (or below `bottom`).
-    pub fn grid(&self, top: f64, bottom: f64, labels_below: bool) -> String {
+    pub(super) fn grid(&self, top: f64, bottom: f64, labels_below: bool) -> String {
         let mut out = String::from("<g class=\"axis\">");
         for t in self.ticks() {
             let x = self.x(t);

@@ -8,10 +8,9 @@ use super::distribution::distribution;
 use super::text::{esc, markdown_paragraphs};
 use super::STYLE;
 use crate::compare::{
-    change_sentence, conditions, p_cell, ratio_cell, signed_difference, Comparison, RunFolder,
+    change_rows, change_sentence, conditions, Comparison, RunFolder, CHANGE_COLUMNS, CHANGE_NOTE,
 };
 use crate::summary::ProtocolSummary;
-use httplab_core::units::format_duration;
 use std::fmt::Write as _;
 
 /// The page's own additions to the report stylesheet.
@@ -29,7 +28,7 @@ fn cell(s: &str) -> String {
 }
 
 /// The whole comparison page.
-pub fn compare_html(a: &RunFolder, b: &RunFolder, c: &Comparison, version: &str) -> String {
+pub(crate) fn compare_html(a: &RunFolder, b: &RunFolder, c: &Comparison, version: &str) -> String {
     let mut h = String::with_capacity(32 * 1024);
     let _ = write!(
         h,
@@ -98,30 +97,28 @@ pub fn compare_html(a: &RunFolder, b: &RunFolder, c: &Comparison, version: &str)
     if !c.matched.is_empty() {
         h.push_str(
             "<section id=\"changes\">\n<h2>Page load time per configuration</h2>\n<table \
-             class=\"summary compare\">\n<thead><tr><th>configuration</th><th>median A</th>\
-             <th>median B</th><th>B − A</th><th>B / A (95% CI)</th><th>Mann–Whitney</th>\
-             <th>repetitions A / B</th></tr></thead>\n<tbody>\n",
+             class=\"summary compare\">\n<thead><tr>",
         );
-        for m in &c.matched {
-            let _ = writeln!(
-                h,
-                "<tr data-label=\"{}\"><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td>\
-                 <td>{}</td><td>{}</td><td>{} / {}</td></tr>",
-                esc(&m.label),
-                esc(&m.label),
-                format_duration(m.a.page_time_median),
-                format_duration(m.b.page_time_median),
-                signed_difference(m.a.page_time_median, m.b.page_time_median),
-                ratio_cell(m.change.as_ref()),
-                p_cell(m.change.as_ref()),
-                m.a.repetitions,
-                m.b.repetitions
-            );
+        for column in CHANGE_COLUMNS {
+            let _ = write!(h, "<th>{}</th>", esc(column));
         }
-        h.push_str(
-            "</tbody>\n</table>\n<p class=\"note\">B / A is the ratio of median page load \
-             times with its bootstrap 95% interval (2,000 resamples, fixed seed); the p-value is \
-             a two-sided Mann–Whitney U test, significant below 0.05.</p>\n</section>\n",
+        h.push_str("</tr></thead>\n<tbody>\n");
+        for (label, cells) in change_rows(c) {
+            let _ = write!(
+                h,
+                "<tr data-label=\"{}\"><td><code>{}</code></td>",
+                esc(label),
+                esc(label)
+            );
+            for cell in &cells {
+                let _ = write!(h, "<td>{}</td>", esc(cell));
+            }
+            h.push_str("</tr>\n");
+        }
+        let _ = writeln!(
+            h,
+            "</tbody>\n</table>\n<p class=\"note\">{}</p>\n</section>",
+            esc(CHANGE_NOTE)
         );
 
         h.push_str(

@@ -14,13 +14,13 @@ const ROW_H: f64 = 36.0;
 const TOP: f64 = 8.0;
 
 /// One colour per configuration, in order of appearance (CSS classes `c0`…`c5`, reused after).
-pub fn colour_class(index: usize) -> String {
+pub(super) fn colour_class(index: usize) -> String {
     format!("c{}", index % 6)
 }
 
 /// The chart's `<svg>`, with its own axis over every repetition: from zero, or zoomed in when
 /// all page times lie close together far from zero (the first tick then says where it starts).
-pub fn distribution(summaries: &[ProtocolSummary]) -> String {
+pub(super) fn distribution(summaries: &[ProtocolSummary]) -> String {
     let slowest = summaries
         .iter()
         .map(|s| s.page_time_max)

@@ -29,7 +29,7 @@ const TOP: f64 = 24.0;
 
 /// Assigns each interval (start, end) a track: the first whose last interval ended by `start`.
 /// Intervals must come sorted by start. Returns each interval's track and the track count.
-pub fn tracks(intervals: &[(Duration, Duration)]) -> (Vec<usize>, usize) {
+pub(super) fn tracks(intervals: &[(Duration, Duration)]) -> (Vec<usize>, usize) {
     let mut ends: Vec<Duration> = Vec::new();
     let mut out = Vec::with_capacity(intervals.len());
     for &(start, end) in intervals {
@@ -49,7 +49,7 @@ pub fn tracks(intervals: &[(Duration, Duration)]) -> (Vec<usize>, usize) {
 }
 
 /// The lanes' `<svg>`.
-pub fn lanes(run: &RunRecord, scale: &TimeScale) -> String {
+pub(super) fn lanes(run: &RunRecord, scale: &TimeScale) -> String {
     let mut connections: Vec<&ConnectionRecord> = run.connections.iter().collect();
     connections.sort_by_key(|c| (c.opened_at, c.id));
     let requests = in_issue_order(run);
@@ -304,7 +304,7 @@ fn close_reason(reason: &CloseReason) -> String {
 }
 
 /// The phases a lane draws, for the legend: the handshakes and the request's own phases.
-pub fn legend_phases() -> impl Iterator<Item = &'static (&'static str, &'static str)> {
+pub(super) fn legend_phases() -> impl Iterator<Item = &'static (&'static str, &'static str)> {
     PHASES.iter().filter(|(c, _)| *c != "blocked")
 }
 

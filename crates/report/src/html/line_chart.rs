@@ -25,7 +25,7 @@ const PLOT_H: f64 = 360.0;
 
 /// The chart's own style, added after the report's stylesheet: line, band and dot colours
 /// follow the distribution chart's `c0`…`c5`.
-pub const CSS: &str = "\
+pub(super) const CSS: &str = "\
 .sweep-line { fill: none; stroke-width: 2.5; stroke-linejoin: round; stroke-linecap: round; }
 .sweep-band { stroke: none; fill-opacity: 0.16; }
 .sweep-point { stroke: #fff; stroke-width: 1.5; }
@@ -42,7 +42,7 @@ pub const CSS: &str = "\
 
 /// The x axis: where each tick sits (0 = left end, 1 = right end) and its label.
 #[derive(Debug, Clone, PartialEq)]
-pub struct XAxis {
+pub(super) struct XAxis {
     /// What varies, e.g. `network.rtt`.
     pub title: String,
     pub ticks: Vec<(f64, String)>,
@@ -50,7 +50,7 @@ pub struct XAxis {
 
 /// One point of a line.
 #[derive(Debug, Clone, PartialEq)]
-pub struct LinePoint {
+pub(super) struct LinePoint {
     /// Position on the x axis, 0..=1.
     pub x: f64,
     /// The x value as written, for hover text.
@@ -61,7 +61,7 @@ pub struct LinePoint {
 
 /// One configuration's line, its points in x order.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Line {
+pub(super) struct Line {
     pub label: String,
     pub points: Vec<LinePoint>,
 }
@@ -86,7 +86,7 @@ fn polyline(points: impl Iterator<Item = (f64, f64)>) -> String {
 }
 
 /// The chart's `<svg>`.
-pub fn line_chart(axis: &XAxis, lines: &[Line]) -> String {
+pub(super) fn line_chart(axis: &XAxis, lines: &[Line]) -> String {
     let highest = lines
         .iter()
         .flat_map(|l| l.points.iter())
@@ -191,7 +191,7 @@ pub fn line_chart(axis: &XAxis, lines: &[Line]) -> String {
 }
 
 /// The legend: a line swatch per configuration and the band's meaning.
-pub fn legend(lines: &[Line]) -> String {
+pub(super) fn legend(lines: &[Line]) -> String {
     let mut out = String::from("<ul class=\"legend\">");
     for (i, line) in lines.iter().enumerate() {
         let _ = write!(

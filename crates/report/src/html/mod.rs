@@ -19,29 +19,21 @@ pub(crate) mod sweep;
 mod text;
 mod waterfall;
 
-use crate::bytes::header_sentences;
-use crate::date::rfc3339;
-use crate::network::{link_check, model_lines, network_sentence};
-use crate::server_side::accept_sentences;
-use crate::summary::{median_run, summarize, ProtocolSummary};
-use crate::verdict::{count, verdict};
-use crate::Environment;
+use crate::analysis::Analysis;
+use crate::glossary::{SIGNIFICANCE, TERMS};
+use crate::summary::ProtocolSummary;
+use crate::tables::{best, conditions, Cell, Piece, RequestTable, SUMMARY_NOTE, SUMMARY_ROWS};
 use axis::TimeScale;
 use httplab_core::units::{format_duration, format_size};
-use httplab_core::{HandshakeKind, RunRecord, Scenario, TlsVersion};
 use std::fmt::Write as _;
-use std::time::Duration;
 use text::esc;
 
 const STYLE: &str = include_str!("style.css");
 
 /// The whole HTML report.
-pub fn html(scenario: &Scenario, runs: &[RunRecord], env: &Environment) -> String {
-    let summaries = summarize(runs);
-    let medians: Vec<(&ProtocolSummary, &RunRecord)> = summaries
-        .iter()
-        .filter_map(|s| median_run(runs, s).map(|r| (s, r)))
-        .collect();
+pub fn html(a: &Analysis<'_>) -> String {
+    let (scenario, env) = (a.scenario, a.env);
+    let medians: Vec<_> = a.medians().collect();
     // One time axis for every waterfall and lane chart, so bars compare across protocols.
     let longest = medians
         .iter()
@@ -65,28 +57,28 @@ pub fn html(scenario: &Scenario, runs: &[RunRecord], env: &Environment) -> Strin
         esc(&env.httplab_version),
         esc(&scenario.name)
     );
-    header(&mut h, scenario, &summaries, runs, env);
+    header(&mut h, a);
     h.push_str("<main>\n");
 
     h.push_str("<section id=\"verdict\">\n<h2>Verdict</h2>\n");
-    h.push_str(&text::markdown_paragraphs(&verdict(&summaries, runs)));
+    h.push_str(&text::markdown_paragraphs(&a.verdict));
     h.push_str("</section>\n");
 
-    if !summaries.is_empty() {
+    if !a.summaries.is_empty() {
         h.push_str(
             "<section id=\"distribution\">\n<h2>Page load time, every repetition</h2>\n\
              <p class=\"note\">One dot per repetition (first request issued → last response \
              byte), the median as a black tick, the bootstrap 95% interval of the median as a \
              band (3 or more repetitions). Hover for values.</p>\n",
         );
-        h.push_str(&distribution::distribution(&summaries));
+        h.push_str(&distribution::distribution(&a.summaries));
         h.push_str("\n</section>\n");
     }
 
     h.push_str("<section id=\"summary\">\n<h2>Summary</h2>\n");
-    summary_table(&mut h, &summaries);
-    for sentence in header_sentences(&summaries) {
-        let _ = writeln!(h, "{}", text::markdown_paragraphs(&sentence));
+    summary_table(&mut h, &a.summaries);
+    for sentence in &a.headers {
+        let _ = writeln!(h, "{}", text::markdown_paragraphs(sentence));
     }
     h.push_str("</section>\n");
 
@@ -146,27 +138,32 @@ pub fn html(scenario: &Scenario, runs: &[RunRecord], env: &Environment) -> Strin
          request of every repetition is in <a href=\"requests.csv\">requests.csv</a>.</p>\n",
     );
     for (s, run) in &medians {
-        request_table(&mut h, s, run);
+        request_table(&mut h, s, &RequestTable::of(run));
     }
     h.push_str("</section>\n");
 
     h.push_str(
         "<section id=\"conditions\">\n<h2>Conditions</h2>\n<table class=\"conditions\">\n<tbody>\n",
     );
-    for (key, label, value) in conditions(scenario, runs, env, &summaries) {
+    for c in conditions(a) {
+        let lines: Vec<String> = c.lines.iter().map(|l| pieces(l)).collect();
         let _ = writeln!(
             h,
-            "<tr data-key=\"{key}\"><th scope=\"row\">{label}</th><td>{value}</td></tr>"
+            "<tr data-key=\"{}\"><th scope=\"row\">{}</th><td>{}</td></tr>",
+            c.key,
+            esc(c.label),
+            lines.join("<br>")
         );
     }
     h.push_str("</tbody>\n</table>\n</section>\n");
 
     how_to_read(&mut h);
     h.push_str("</main>\n");
-    let hars: Vec<String> = summaries
+    let hars: Vec<String> = a
+        .summaries
         .iter()
         .map(|s| {
-            let file = format!("{}.har", s.label.replace('/', "-"));
+            let file = Analysis::har_file(&s.label);
             format!("<a href=\"{}\">{}</a>", esc(&file), esc(&file))
         })
         .collect();
@@ -191,13 +188,8 @@ fn connections_word(n: usize) -> String {
     format!("{n} connection{}", if n == 1 { "" } else { "s" })
 }
 
-fn header(
-    h: &mut String,
-    scenario: &Scenario,
-    summaries: &[ProtocolSummary],
-    runs: &[RunRecord],
-    env: &Environment,
-) {
+fn header(h: &mut String, a: &Analysis<'_>) {
+    let (scenario, summaries) = (a.scenario, &a.summaries);
     let _ = writeln!(
         h,
         "<header>\n<h1><span class=\"brand\">httplab report:</span> {}</h1>",
@@ -239,9 +231,9 @@ fn header(
     let _ = writeln!(
         h,
         "<p class=\"facts network\">Network: {}</p>",
-        esc(&network_sentence(scenario, runs, &env.notes))
+        esc(&a.network)
     );
-    if let Some(check) = link_check(runs).filter(|c| !c.trustworthy()) {
+    if let Some(check) = a.link_check.as_ref().filter(|c| !c.trustworthy()) {
         let _ = writeln!(
             h,
             "<p class=\"untrustworthy\" role=\"alert\"><strong>{}</strong></p>",
@@ -280,11 +272,7 @@ fn summary_table(h: &mut String, summaries: &[ProtocolSummary]) {
         h.push_str("<p>No runs were recorded.</p>\n");
         return;
     }
-    let best = summaries
-        .iter()
-        .enumerate()
-        .min_by_key(|(_, s)| s.page_time_median)
-        .map(|(i, _)| i);
+    let best = best(summaries);
     let class = |i: usize| {
         if Some(i) == best {
             " class=\"best\""
@@ -297,446 +285,104 @@ fn summary_table(h: &mut String, summaries: &[ProtocolSummary]) {
         let _ = write!(h, "<th{}>{}</th>", class(i), esc(&s.label));
     }
     h.push_str("</tr></thead>\n<tbody>\n");
-    let size = |b: f64| format_size(b.max(0.0).round() as u64);
-    type Cell = Box<dyn Fn(&ProtocolSummary) -> String>;
-    let rows: Vec<(&str, Cell)> = vec![
-        (
-            "Page load time, median",
-            Box::new(|s| {
-                let ci = s.page_time_median_ci.map_or_else(String::new, |ci| {
-                    format!(
-                        "<small>95% CI {}–{}</small>",
-                        format_duration(ci.low),
-                        format_duration(ci.high)
-                    )
-                });
-                format!(
-                    "<strong>{}</strong>{ci}",
-                    format_duration(s.page_time_median)
-                )
-            }),
-        ),
-        (
-            "Page load time, p95",
-            Box::new(|s| format_duration(s.page_time_p95)),
-        ),
-        (
-            "Page load time, min – max",
-            Box::new(|s| {
-                format!(
-                    "{} – {}",
-                    format_duration(s.page_time_min),
-                    format_duration(s.page_time_max)
-                )
-            }),
-        ),
-        ("Repetitions", Box::new(|s| s.repetitions.to_string())),
-        (
-            "Connections opened",
-            Box::new(|s| count(s.connections_opened)),
-        ),
-        ("TCP handshakes", Box::new(|s| count(s.tcp_handshakes))),
-        ("TLS handshakes", Box::new(|s| count(s.tls_handshakes))),
-        (
-            "Mean blocked",
-            Box::new(|s| format_duration(s.mean_blocked)),
-        ),
-        (
-            "Mean TTFB (wait)",
-            Box::new(|s| format_duration(s.mean_ttfb)),
-        ),
-        (
-            "Mean head-of-line",
-            Box::new(|s| match s.mean_hol {
-                Some(h) => format!(
-                    "{}<small>on {} request{}</small>",
-                    format_duration(h),
-                    count(s.hol_requests),
-                    if count(s.hol_requests) == "1" {
-                        ""
-                    } else {
-                        "s"
-                    }
-                ),
-                None => "–".to_string(),
-            }),
-        ),
-        ("Bytes on the wire", Box::new(move |s| size(s.wire_bytes))),
-        (
-            "Request header bytes",
-            Box::new(move |s| size(s.request_header_bytes)),
-        ),
-        (
-            "Response header bytes",
-            Box::new(move |s| size(s.response_header_bytes)),
-        ),
-        (
-            "Body bytes up",
-            Box::new(move |s| size(s.request_body_bytes)),
-        ),
-        (
-            "Body bytes down",
-            Box::new(move |s| size(s.response_body_bytes)),
-        ),
-        (
-            "Failed requests",
-            Box::new(|s| s.failed_requests.to_string()),
-        ),
-    ];
-    for (name, cell) in rows {
-        let _ = write!(h, "<tr><th scope=\"row\">{name}</th>");
+    for row in SUMMARY_ROWS {
+        let _ = write!(h, "<tr><th scope=\"row\">{}</th>", esc(row.name));
         for (i, s) in summaries.iter().enumerate() {
-            let _ = write!(h, "<td{}>{}</td>", class(i), cell(s));
+            let cell = (row.cell)(s);
+            let shown = match &cell {
+                // The median stands out, its interval beneath it.
+                Cell::Median { ci, .. } => format!(
+                    "<strong>{}</strong>{}",
+                    esc(&cell.text(" – ")),
+                    ci.map_or_else(String::new, |_| format!(
+                        "<small>95% CI {}</small>",
+                        esc(&Cell::interval(*ci))
+                    ))
+                ),
+                Cell::Hol {
+                    mean: Some(_),
+                    requests,
+                } => format!(
+                    "{}<small>{}</small>",
+                    esc(&cell.text(" – ")),
+                    esc(&Cell::hol_over(*requests))
+                ),
+                _ => esc(&cell.text(" – ")),
+            };
+            let _ = write!(h, "<td{}>{shown}</td>", class(i));
         }
         h.push_str("</tr>\n");
     }
-    h.push_str(
-        "</tbody>\n</table>\n<p class=\"note\">Connections, handshakes and bytes are means per \
-         repetition; blocked, TTFB and head-of-line are means over the requests that did not \
-         fail (head-of-line over those that had any); failed requests are totals. Header bytes \
-         are HTTP/1.x's text heads and HTTP/2's HPACK-compressed header blocks.</p>\n",
+    let _ = writeln!(
+        h,
+        "</tbody>\n</table>\n<p class=\"note\">{}</p>",
+        esc(SUMMARY_NOTE)
     );
 }
 
-fn request_table(h: &mut String, s: &ProtocolSummary, run: &RunRecord) {
-    let with_hol = run.requests.iter().any(|r| r.phases.hol.is_some());
+fn request_table(h: &mut String, s: &ProtocolSummary, table: &RequestTable<'_>) {
+    let run = table.run;
     let _ = write!(
         h,
         "<details class=\"requests\" data-label=\"{}\"><summary>{}: repetition {}, {}</summary>\n\
-         <table class=\"requests\"><thead><tr><th>request</th><th>connection</th><th>status</th>\
-         <th>issued</th><th>blocked</th><th>connect</th><th>ssl</th><th>send</th><th>wait</th>{}\
-         <th>receive</th><th>total</th><th>server arrival</th></tr></thead>\n<tbody>\n",
+         <table class=\"requests\"><thead><tr>",
         esc(&s.label),
         esc(&s.label),
         run.repetition,
         requests_word(run.requests.len()),
-        if with_hol { "<th>hol</th>" } else { "" }
     );
-    let dur = |d: Option<Duration>| d.map_or_else(|| "–".to_string(), format_duration);
-    for r in waterfall::in_issue_order(run) {
-        let p = &r.phases;
-        let since = |at: Duration| format_duration(at.saturating_sub(run.started_at));
-        let status = match &r.error {
-            Some(e) => format!("<td class=\"failed\">failed: {}</td>", esc(e)),
-            None => format!("<td>{}</td>", r.status),
-        };
-        let _ = writeln!(
-            h,
-            "<tr><td>{} {}</td><td>{}</td>{status}<td>{}</td><td>{}</td><td>{}</td><td>{}</td>\
-             <td>{}</td><td>{}</td>{}<td>{}</td><td>{}</td><td>{}</td></tr>",
-            r.id,
-            esc(&r.path),
-            r.connection
-                .map_or_else(|| "–".to_string(), |c| c.to_string()),
-            since(r.issued_at),
-            format_duration(p.blocked),
-            dur(p.connect),
-            dur(p.ssl),
-            format_duration(p.send),
-            format_duration(p.wait),
-            if with_hol {
-                format!("<td>{}</td>", dur(p.hol))
+    for c in &table.columns {
+        let _ = write!(h, "<th>{}</th>", esc(c));
+    }
+    h.push_str("</tr></thead>\n<tbody>\n");
+    for row in &table.rows {
+        h.push_str("<tr>");
+        for c in row {
+            if c.failed {
+                let _ = write!(h, "<td class=\"failed\">{}</td>", esc(&c.text));
             } else {
-                String::new()
-            },
-            format_duration(p.receive),
-            format_duration(p.total()),
-            run.server_view(r.id)
-                .map_or_else(|| "–".to_string(), |sv| since(sv.arrived_at)),
-        );
+                let _ = write!(h, "<td>{}</td>", esc(&c.text));
+            }
+        }
+        h.push_str("</tr>\n");
     }
     h.push_str("</tbody></table></details>\n");
 }
 
-/// The Conditions table's rows: (key for `data-key`, label, value as HTML). A new condition
-/// (the link emulator's settings and self-check, say) is one more row here.
-fn conditions(
-    scenario: &Scenario,
-    runs: &[RunRecord],
-    env: &Environment,
-    summaries: &[ProtocolSummary],
-) -> Vec<(&'static str, &'static str, String)> {
-    let or_unknown = |s: &str| {
-        if s.trim().is_empty() {
-            "unknown".to_string()
-        } else {
-            esc(s)
-        }
-    };
-    let c = &scenario.client;
-    let sv = &scenario.server;
-    let mut rows = vec![
-        (
-            "scenario",
-            "Scenario",
-            format!(
-                "<strong>{}</strong>{}",
-                esc(&scenario.name),
-                if scenario.description.trim().is_empty() {
-                    String::new()
-                } else {
-                    format!(" — {}", esc(scenario.description.trim()))
-                }
-            ),
-        ),
-        (
-            "protocols",
-            "Configurations run",
-            summaries
-                .iter()
-                .map(|s| format!("<code>{}</code> × {}", esc(&s.label), s.repetitions))
-                .collect::<Vec<_>>()
-                .join(", "),
-        ),
-        (
-            "workload",
-            "Workload",
-            format!(
-                "{} ({} of response bodies), all issued at the start, in file order",
-                requests_word(scenario.resources.len()),
-                format_size(scenario.page_bytes())
-            ),
-        ),
-        ("client", "Client", {
-            let mut v = format!(
-                "at most {} connection{} per host",
-                c.max_connections_per_host,
-                if c.max_connections_per_host == 1 {
-                    ""
-                } else {
-                    "s"
-                }
-            );
-            if c.cookie > 0 {
-                let _ = write!(v, "; a {}-byte cookie on every request", c.cookie);
-            }
-            v
-        }),
-        (
-            "tls",
-            "TLS",
-            format!(
-                "HTTP/1.x {}; h2 always over TLS, h2c never; version {}; session resumption {}",
-                if c.tls { "over TLS" } else { "in cleartext" },
-                match c.tls_version {
-                    None => "negotiated",
-                    Some(TlsVersion::Tls12) => "1.2 only",
-                    Some(TlsVersion::Tls13) => "1.3 only",
-                },
-                if c.resumption { "on" } else { "off" }
-            ),
-        ),
-    ];
-    let negotiated = negotiated_tls(runs, summaries);
-    if !negotiated.is_empty() {
-        rows.push(("tls_negotiated", "TLS negotiated", negotiated));
-    }
-    let mut server = format!(
-        "think time {} unless a resource sets its own",
-        format_duration(sv.think)
-    );
-    let own_think = scenario
-        .resources
-        .iter()
-        .filter(|r| r.think != sv.think)
-        .count();
-    if own_think > 0 {
-        let _ = write!(server, " ({own_think} do)");
-    }
-    if !sv.pipelining.is_empty() {
-        let models: Vec<&str> = sv.pipelining.iter().map(|m| m.id()).collect();
-        let _ = write!(server, "; pipelining served {}", models.join(" and "));
-    }
-    rows.push(("server", "Server", server));
-    let pipelined = summaries
-        .iter()
-        .any(|s| s.protocol == httplab_core::Protocol::Http11Pipelined);
-    if pipelined {
-        rows.push((
-            "pipelining",
-            "Pipelining",
-            format!(
-                "{} connection{}, depth {}",
-                c.pipeline_connections,
-                if c.pipeline_connections == 1 { "" } else { "s" },
-                c.pipeline_depth
-                    .map_or_else(|| "unlimited".to_string(), |d| d.to_string())
-            ),
-        ));
-    }
-    let h2 = summaries.iter().any(|s| {
-        matches!(
-            s.protocol,
-            httplab_core::Protocol::H2 | httplab_core::Protocol::H2c
-        )
-    });
-    if h2 {
-        rows.push((
-            "http2",
-            "HTTP/2",
-            format!(
-                "server: max concurrent streams {}, stream window {}, max frame size {}; client: \
-                 stream window {}, connection window {}",
-                sv.max_concurrent_streams,
-                format_size(u64::from(sv.h2_stream_window)),
-                format_size(u64::from(sv.max_frame_size)),
-                format_size(u64::from(c.h2_stream_window)),
-                format_size(u64::from(c.h2_connection_window))
-            ),
-        ));
-    }
-    rows.push((
-        "network",
-        "Network",
-        esc(&network_sentence(scenario, runs, &env.notes)),
-    ));
-    if let Some(check) = link_check(runs) {
-        rows.push(("link_check", "Link self-check", esc(&check.sentence())));
-    }
-    let backlog = accept_sentences(scenario, runs, summaries);
-    if !backlog.is_empty() {
-        rows.push((
-            "accept_backlog",
-            "Server accept backlog",
-            backlog
-                .iter()
-                .map(|l| esc(l))
-                .collect::<Vec<_>>()
-                .join("<br>"),
-        ));
-    }
-    let model = model_lines(scenario, runs, summaries);
-    if !model.is_empty() {
-        rows.push((
-            "model",
-            "Analytical model",
-            model
-                .iter()
-                .map(|l| esc(l))
-                .collect::<Vec<_>>()
-                .join("<br>"),
-        ));
-    }
-    rows.push((
-        "congestion_control",
-        "TCP congestion control (host default)",
-        or_unknown(&env.congestion_control),
-    ));
-    rows.push(("kernel", "Kernel", or_unknown(&env.kernel)));
-    rows.push(("host", "Host", or_unknown(&env.hostname)));
-    rows.push((
-        "httplab_version",
-        "httplab version",
-        or_unknown(&env.httplab_version),
-    ));
-    if let Some(first) = runs.iter().min_by_key(|r| r.epoch_unix_ms) {
-        rows.push((
-            "started",
-            "First run started",
-            rfc3339(first.epoch_unix_ms, first.started_at),
-        ));
-    }
-    rows.push((
-        "command_line",
-        "Command line",
-        if env.command_line.trim().is_empty() {
-            "unknown".to_string()
-        } else {
-            format!("<code>{}</code>", esc(&env.command_line))
-        },
-    ));
-    if !env.notes.is_empty() {
-        rows.push((
-            "notes",
-            "Notes",
-            env.notes
-                .iter()
-                .map(|n| esc(n))
-                .collect::<Vec<_>>()
-                .join("<br>"),
-        ));
-    }
-    rows
-}
-
-/// What TLS the connections negotiated, per configuration: version, cipher, group and ALPN
-/// (each distinct combination), with full and resumed handshakes per repetition.
-fn negotiated_tls(runs: &[RunRecord], summaries: &[ProtocolSummary]) -> String {
-    let mut lines = Vec::new();
-    for s in summaries {
-        let of: Vec<&RunRecord> = crate::summary::runs_of(runs, &s.label);
-        let mut kinds: Vec<String> = Vec::new();
-        let (mut full, mut resumed) = (0usize, 0usize);
-        for t in of
-            .iter()
-            .flat_map(|r| r.connections.iter())
-            .filter_map(|c| c.tls.as_ref())
-        {
-            let kind = format!(
-                "{} {} {} ALPN {}",
-                t.version,
-                t.cipher,
-                t.key_exchange_group.as_deref().unwrap_or("(group unknown)"),
-                t.alpn.as_deref().unwrap_or("none")
-            );
-            if !kinds.contains(&kind) {
-                kinds.push(kind);
-            }
-            match t.handshake_kind {
-                HandshakeKind::Resumed => resumed += 1,
-                _ => full += 1,
-            }
-        }
-        if kinds.is_empty() {
-            continue;
-        }
-        let n = of.len().max(1) as f64;
-        lines.push(format!(
-            "<code>{}</code>: {}; {} full and {} resumed handshakes per repetition",
-            esc(&s.label),
-            esc(&kinds.join(" | ")),
-            count(full as f64 / n),
-            count(resumed as f64 / n)
-        ));
-    }
-    lines.join("<br>")
+fn pieces(line: &[Piece]) -> String {
+    line.iter()
+        .map(|p| match p {
+            Piece::Plain(s) => esc(s),
+            Piece::Code(s) => format!("<code>{}</code>", esc(s)),
+            Piece::Strong(s) => format!("<strong>{}</strong>", esc(s)),
+        })
+        .collect()
 }
 
 fn how_to_read(h: &mut String) {
     h.push_str("<section id=\"how-to-read\">\n<h2>How to read this</h2>\n<dl class=\"phases\">\n");
-    let items: [(&str, &str, &str); 9] = [
-        ("", "page load time", "the workload's first request issued → the last response byte received."),
-        ("blocked", "blocked", "the request was issued → a connection (or HTTP/2 stream slot) was free for it."),
-        ("connect", "connect", "the TCP handshake on a new connection; none on a reused one."),
-        ("ssl", "ssl", "the TLS handshake on a new connection; none on reuse or without TLS (HAR files count it inside connect, as HAR requires)."),
-        ("send", "send", "the first request byte written → the last one written."),
-        ("wait", "wait (TTFB)", "the last request byte written → the first response byte read: the round trip plus the server's time."),
-        ("hol", "head-of-line", "the part of wait when the response was ready at the server but queued behind earlier responses on the same connection (pipelining)."),
-        ("receive", "receive", "the first response byte → the last one; grows with size and the congestion window."),
-        ("srv", "at the server", "when the lab server had read the request → when its response was ready (queue and think time), on the same clock as the client."),
-    ];
-    for (class, term, what) in items {
-        let swatch = if class.is_empty() {
-            String::new()
-        } else {
-            format!("<span class=\"sw {class}\"></span>")
-        };
-        let _ = writeln!(h, "<dt>{swatch}{term}</dt><dd>{what}</dd>");
+    for t in TERMS {
+        let swatch = t
+            .swatch
+            .map(|class| format!("<span class=\"sw {class}\"></span>"))
+            .unwrap_or_default();
+        let _ = writeln!(
+            h,
+            "<dt>{swatch}{}</dt><dd>{}</dd>",
+            esc(t.term),
+            esc(t.definition)
+        );
     }
-    h.push_str(
-        "</dl>\n<p>Significance: page load times of two protocols are compared with the \
-         Mann–Whitney U test (two-sided, α = 0.05; exact for up to 10 repetitions each without \
-         ties), and the ratio of their medians with a bootstrap 95% interval (2,000 resamples, \
-         fixed seed, so the same results give the same report). With fewer than 3 repetitions, \
-         or too few for any outcome to reach p &lt; 0.05, the difference is not tested.</p>\n\
-         </section>\n",
-    );
+    let _ = writeln!(h, "</dl>\n<p>{}</p>\n</section>", esc(SIGNIFICANCE));
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::fixtures::{scenario, RunBuilder};
+    use crate::Environment;
+    use httplab_core::RunRecord;
+    use std::time::Duration;
 
     fn runs() -> Vec<RunRecord> {
         (0..5)
@@ -759,7 +405,7 @@ mod tests {
             notes: vec!["network: loopback".into()],
             ..Environment::default()
         };
-        let html = html(&scenario(), &runs(), &env);
+        let html = html(&Analysis::new(&scenario(), &runs(), &env));
         assert!(
             html.starts_with("<!DOCTYPE html>\n<html lang=\"en\">"),
             "{html}"
@@ -822,7 +468,10 @@ mod tests {
         );
         assert!(html.contains("<td>network: loopback</td>"), "{html}");
         // Deterministic.
-        assert_eq!(html, super::html(&scenario(), &runs(), &env));
+        assert_eq!(
+            html,
+            super::html(&Analysis::new(&scenario(), &runs(), &env))
+        );
     }
 
     #[test]
@@ -839,7 +488,7 @@ mod tests {
             command_line: "httplab run '<x>'".into(),
             ..Environment::default()
         };
-        let html = html(&sc, &runs, &env);
+        let html = html(&Analysis::new(&sc, &runs, &env));
         assert!(!html.contains("<script"), "{html}");
         assert!(!html.contains("<img"), "{html}");
         assert!(!html.contains("<b>"), "{html}");
@@ -863,7 +512,7 @@ mod tests {
 
     #[test]
     fn no_runs_still_renders() {
-        let html = html(&scenario(), &[], &Environment::default());
+        let html = html(&Analysis::new(&scenario(), &[], &Environment::default()));
         assert!(html.contains("nothing to compare"), "{html}");
         assert!(!html.contains("class=\"wf-row\""));
     }

@@ -30,7 +30,7 @@ pub(crate) fn href(s: &str) -> String {
 }
 
 /// The whole sweep page.
-pub fn sweep_html(key: &str, points: &[SweepPoint]) -> String {
+pub(crate) fn sweep_html(key: &str, points: &[SweepPoint]) -> String {
     let o = ordered(points);
     let name = points.first().map_or("", |p| p.scenario.name.as_str());
     let version = points

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 /// `s` safe as HTML text and as a quoted attribute value.
-pub fn esc(s: &str) -> String {
+pub(super) fn esc(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
@@ -24,7 +24,7 @@ pub fn esc(s: &str) -> String {
 /// The verdict's Markdown as HTML: each blank-line-separated paragraph a `<p>`, `**x**` as
 /// `<strong>`, `` `x` `` as `<code>`. The text is escaped first, so nothing in it can become
 /// markup; an unpaired marker is left as written.
-pub fn markdown_paragraphs(md: &str) -> String {
+pub(super) fn markdown_paragraphs(md: &str) -> String {
     md.split("\n\n")
         .map(str::trim)
         .filter(|p| !p.is_empty())
@@ -55,18 +55,18 @@ fn pairs(s: &str, marker: &str, tag: &str) -> String {
 }
 
 /// Milliseconds with three decimals, for hover text: `4.103 ms`.
-pub fn ms3(d: Duration) -> String {
+pub(super) fn ms3(d: Duration) -> String {
     let us = (d.as_nanos() + 500) / 1_000;
     format!("{}.{:03} ms", us / 1_000, us % 1_000)
 }
 
 /// An optional phase for hover text: its value, or "–" when it did not happen.
-pub fn phase(d: Option<Duration>) -> String {
+pub(super) fn phase(d: Option<Duration>) -> String {
     d.map_or_else(|| "–".to_string(), ms3)
 }
 
 /// A path shortened to `max` characters for a chart label (the full one goes in hover text).
-pub fn shorten(s: &str, max: usize) -> String {
+pub(super) fn shorten(s: &str, max: usize) -> String {
     if s.chars().count() <= max {
         s.to_string()
     } else {

@@ -14,7 +14,7 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 /// Phases in the order they happen within a request: CSS class suffix, legend text.
-pub const PHASES: [(&str, &str); 7] = [
+pub(super) const PHASES: [(&str, &str); 7] = [
     ("blocked", "blocked"),
     ("connect", "connect (TCP)"),
     ("ssl", "ssl (TLS)"),
@@ -30,7 +30,10 @@ const TOP: f64 = 24.0;
 
 /// The request's phases as (class, start offset from the page-load start, duration), in order,
 /// leaving out phases that did not happen or took no time. `hol` is the tail of `wait`.
-pub fn segments(run: &RunRecord, r: &RequestRecord) -> Vec<(&'static str, Duration, Duration)> {
+pub(super) fn segments(
+    run: &RunRecord,
+    r: &RequestRecord,
+) -> Vec<(&'static str, Duration, Duration)> {
     let p = &r.phases;
     let hol = p.hol.unwrap_or_default().min(p.wait);
     let parts = [
@@ -54,14 +57,14 @@ pub fn segments(run: &RunRecord, r: &RequestRecord) -> Vec<(&'static str, Durati
 }
 
 /// Requests in issue order.
-pub fn in_issue_order(run: &RunRecord) -> Vec<&RequestRecord> {
+pub(super) fn in_issue_order(run: &RunRecord) -> Vec<&RequestRecord> {
     let mut requests: Vec<&RequestRecord> = run.requests.iter().collect();
     requests.sort_by_key(|r| (r.issued_at, r.id));
     requests
 }
 
 /// The waterfall's `<svg>`.
-pub fn waterfall(run: &RunRecord, scale: &TimeScale) -> String {
+pub(super) fn waterfall(run: &RunRecord, scale: &TimeScale) -> String {
     let requests = in_issue_order(run);
     let height = TOP + ROW_H * requests.len() as f64 + 8.0;
     let mut out = format!(

@@ -10,7 +10,7 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::net::TcpListener;
 
-pub const SCENARIO: &str = r#"
+pub(crate) const SCENARIO: &str = r#"
 name = "server-test"
 [[resource]]
 path = "/index.html"
@@ -34,15 +34,15 @@ size = "7b"
 status = 410
 "#;
 
-pub fn scenario() -> Arc<Scenario> {
+pub(crate) fn scenario() -> Arc<Scenario> {
     Arc::new(httplab_testkit::inline_scenario(SCENARIO))
 }
 
-pub async fn start(tls: Option<Arc<rustls::ServerConfig>>) -> LabServer {
+pub(crate) async fn start(tls: Option<Arc<rustls::ServerConfig>>) -> LabServer {
     start_with(scenario(), tls).await
 }
 
-pub async fn start_with(
+pub(crate) async fn start_with(
     scenario: Arc<Scenario>,
     tls: Option<Arc<rustls::ServerConfig>>,
 ) -> LabServer {
@@ -52,10 +52,10 @@ pub async fn start_with(
 
 /// A fresh directory under the system temp dir (from the testkit), removed on drop because
 /// it holds private keys.
-pub struct TempDir(pub PathBuf);
+pub(crate) struct TempDir(pub PathBuf);
 
 impl TempDir {
-    pub fn new(name: &str) -> Self {
+    pub(crate) fn new(name: &str) -> Self {
         Self(httplab_testkit::temp_dir(&format!("server-{name}")))
     }
 }
@@ -67,7 +67,7 @@ impl Drop for TempDir {
 }
 
 #[derive(Debug)]
-pub struct Response {
+pub(crate) struct Response {
     pub status_line: String,
     pub status: u16,
     pub headers: Vec<(String, String)>,
@@ -76,14 +76,14 @@ pub struct Response {
 
 impl Response {
     /// The `dur` of each metric in `Server-Timing`, in milliseconds, e.g. `timing("hol")`.
-    pub fn timing(&self, metric: &str) -> Option<f64> {
+    pub(crate) fn timing(&self, metric: &str) -> Option<f64> {
         self.header("server-timing")?.split(',').find_map(|entry| {
             let (name, dur) = entry.trim().split_once(";dur=")?;
             (name == metric).then(|| dur.parse().ok())?
         })
     }
 
-    pub fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
@@ -93,7 +93,7 @@ impl Response {
 
 /// Reads one response (content-length framed; `head_request` => no body) from `io`, keeping
 /// any bytes past it in `buf` for the next call. Gives up after 5 s.
-pub async fn read_response<R: AsyncRead + Unpin>(
+pub(crate) async fn read_response<R: AsyncRead + Unpin>(
     io: &mut R,
     buf: &mut Vec<u8>,
     head_request: bool,
@@ -145,7 +145,7 @@ async fn fill<R: AsyncRead + Unpin>(io: &mut R, buf: &mut Vec<u8>) {
 }
 
 /// The filler the server sends: byte i of every body.
-pub fn expected_filler(len: usize) -> Vec<u8> {
+pub(crate) fn expected_filler(len: usize) -> Vec<u8> {
     let line = b"httplab-filler-0123456789-abcdefghijklmnopqrstuvwxyz-ABCDEFGHIJ\n";
     (0..len).map(|i| line[i % line.len()]).collect()
 }

@@ -1,0 +1,250 @@
+//! The commands that run no workload: `check`, `scenarios`, `profiles`, `compare`, `serve`
+//! and `calibrate`. Each reads its inputs, calls the library that does the work, and prints
+//! what it found.
+
+use crate::scenario_args::{ids, load};
+use crate::UsageError;
+use anyhow::{Context, Result};
+use httplab_core::units;
+use httplab_harness::HostFacts;
+use httplab_report::RunFolder;
+use httplab_server::LabServer;
+use httplab_tls::{CertStore, ALPN_HTTP10, ALPN_HTTP11};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// `httplab check`: the scenario as the lab reads it, in one line.
+pub(crate) fn check(path: &Path, set: &[String]) -> Result<()> {
+    let s = load(path, set)?;
+    let variants: Vec<&str> = s.variants.iter().map(|v| v.label.as_str()).collect();
+    println!(
+        "{}: ok — scenario `{}`, {} requests ({}), protocols {}, repeat {}, TCP congestion control {}{}",
+        path.display(),
+        s.name,
+        s.resources.len(),
+        units::format_size(s.page_bytes()),
+        ids(&s.protocols),
+        s.repeat,
+        s.congestion_control.name,
+        if variants.is_empty() {
+            String::new()
+        } else {
+            format!(", client variants {}", variants.join(", "))
+        }
+    );
+    Ok(())
+}
+
+/// `httplab profiles`: every client profile with its connection cap and source.
+pub(crate) fn profiles() {
+    println!("{:<10} {:>11}  source", "profile", "connections");
+    for p in httplab_core::profile::PROFILES {
+        println!(
+            "{:<10} {:>11}  {}",
+            p.name, p.max_connections_per_host, p.source
+        );
+    }
+}
+
+/// `httplab scenarios`: every `*.toml` of the library with its one-line summary.
+pub(crate) fn list_scenarios(dir: Option<PathBuf>) -> Result<()> {
+    let repository = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios");
+    let dir = dir.unwrap_or_else(|| {
+        let here = PathBuf::from("scenarios");
+        if here.is_dir() {
+            here
+        } else {
+            repository
+        }
+    });
+    let entries = std::fs::read_dir(&dir).map_err(|e| {
+        UsageError(format!(
+            "{}: cannot list the scenario library: {e} (choose the folder with --dir)",
+            dir.display()
+        ))
+    })?;
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    files.sort();
+    for file in files {
+        let name = file
+            .file_stem()
+            .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+        let source = std::fs::read_to_string(&file).unwrap_or_default();
+        let summary = httplab_core::scenario::comment_summary(&source)
+            .unwrap_or_else(|| "(no comment block)".to_string());
+        println!("{name:<20} {summary}");
+    }
+    println!("run one: httplab run {}/NAME.toml", dir.display());
+    Ok(())
+}
+
+/// `httplab calibrate`: the host's facts, then the link's calibration; fails (status 1) when
+/// the link cannot run or the calibration's self-check does not trust it.
+pub(crate) async fn calibrate(rtt: &str, connects: usize) -> Result<()> {
+    let rtt = units::parse_duration(rtt).map_err(|e| UsageError(format!("--rtt {rtt}: {e}")))?;
+    if rtt.is_zero() || rtt > Duration::from_secs(10) || connects == 0 {
+        return Err(UsageError(format!(
+            "--rtt must be above zero and at most 10s, --connects from 1 to {}",
+            httplab_harness::MAX_CALIBRATION_CONNECTS
+        ))
+        .into());
+    }
+    let host = HostFacts::read();
+    let available = httplab_harness::available_congestion_controls()
+        .map_or_else(|| "unknown".into(), |names| names.join(" "));
+    println!(
+        "host: {} cores, kernel {}, host congestion control {} (available: {available})",
+        host.cpus, host.kernel, host.congestion_control,
+    );
+    let c = httplab_harness::calibrate(rtt, connects)
+        .await
+        .context("the link could not be calibrated")?;
+    let l = &c.link;
+    let (least, median) = c.connect_excess();
+    println!(
+        "link: stamping {}{}, relay threads {}, CPUs {}",
+        l.stamping.as_str(),
+        l.stamping_note
+            .as_ref()
+            .map(|n| format!(" ({n})"))
+            .unwrap_or_default(),
+        if l.realtime {
+            "SCHED_FIFO"
+        } else {
+            "normal policy"
+        },
+        if l.keep_awake {
+            "kept awake"
+        } else {
+            "free to halt (no SCHED_IDLE)"
+        },
+    );
+    println!(
+        "calibration: {} connects across a {} link: each took the RTT plus {} (least) / {} \
+         (median)",
+        c.connects.len(),
+        units::format_duration(rtt),
+        units::format_duration(least),
+        units::format_duration(median),
+    );
+    match l.excess_per_rtt {
+        Some(e) => println!(
+            "calibration excess per RTT (relay's view of {} handshakes): least {}, median {}, \
+             most {} (trustworthy up to {})",
+            e.handshakes,
+            units::format_duration(e.min),
+            units::format_duration(e.median),
+            units::format_duration(e.max),
+            units::format_duration(httplab_harness::MAX_TRUSTWORTHY_EXCESS_PER_RTT),
+        ),
+        None => println!("calibration excess per RTT: no handshake completed cleanly"),
+    }
+    println!(
+        "lateness p99: uplink {}, downlink {}; the kernel's stamps spared a read delay of {} \
+         (p50) / {} (p99) per crossing",
+        units::format_duration(l.uplink.lateness_p99),
+        units::format_duration(l.downlink.lateness_p99),
+        units::format_duration(l.downlink.read_delay_p50.max(l.uplink.read_delay_p50)),
+        units::format_duration(l.downlink.read_delay_p99.max(l.uplink.read_delay_p99)),
+    );
+    if l.trustworthy() {
+        println!("the link's self-check trusts this machine");
+        Ok(())
+    } else {
+        anyhow::bail!("the link's self-check does not trust this machine: {l:?}")
+    }
+}
+
+pub(crate) async fn serve(path: &Path, listen: SocketAddr, tls: bool) -> Result<()> {
+    let scenario = Arc::new(load(path, &[])?);
+    let certs = if tls {
+        Some(CertStore::open_or_create(CertStore::default_dir())?)
+    } else {
+        None
+    };
+    let config = match &certs {
+        // ALPN picks the protocol per connection: h2 first, as browsers prefer it.
+        Some(store) => {
+            Some(store.server_config(&[httplab_tls::ALPN_H2, ALPN_HTTP11, ALPN_HTTP10])?)
+        }
+        None => None,
+    };
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}: is another server using the port? choose one with --listen"))?;
+    // Accepted connections inherit the listener's congestion control: the scenario's, as in
+    // `run`, not the host's default. A host that refuses it (an unprivileged user may set only
+    // the names in net.ipv4.tcp_allowed_congestion_control) serves with its own, and says so.
+    let wanted = &scenario.congestion_control.name;
+    if let Err(e) = httplab_harness::set_congestion(&listener, wanted) {
+        eprintln!(
+            "warning: cannot set TCP congestion control {wanted} on the listener ({e}); \
+             serving with the host's default"
+        );
+    }
+    let congestion_control =
+        httplab_harness::get_congestion(&listener).unwrap_or_else(|e| format!("unknown ({e})"));
+    let server = LabServer::start(
+        listener,
+        scenario.clone(),
+        httplab_core::Clock::start(),
+        config,
+    )?;
+    let addr = server.local_addr();
+    let (scheme, host) = if tls {
+        ("https", "localhost")
+    } else {
+        ("http", "127.0.0.1")
+    };
+    println!(
+        "serving `{}` ({} resources) on {scheme}://{host}:{}",
+        scenario.name,
+        scenario.resources.len(),
+        addr.port()
+    );
+    println!("TCP congestion control: {congestion_control}");
+    if let Some(first) = scenario.resources.first() {
+        let cacert = certs
+            .as_ref()
+            .map(|c| format!(" --cacert {}", c.ca_cert_path().display()))
+            .unwrap_or_default();
+        println!("try: curl --http1.1{cacert} {scheme}://{host}:{}{} -o /dev/null -w '%{{http_code}} %{{size_download}}\\n'", addr.port(), first.path);
+        let h2 = if tls {
+            "--http2"
+        } else {
+            "--http2-prior-knowledge"
+        };
+        println!("     curl {h2}{cacert} {scheme}://{host}:{}{} -o /dev/null -w '%{{http_version}} %{{size_download}}\\n'", addr.port(), first.path);
+    }
+    println!("Ctrl-C stops it.");
+    tokio::signal::ctrl_c()
+        .await
+        .context("waiting for Ctrl-C")?;
+    server.shutdown().await;
+    Ok(())
+}
+
+/// `httplab compare A B`: reads both folders' results.json, writes compare.md and compare.html.
+pub(crate) fn compare_folders(a: &Path, b: &Path, out: Option<PathBuf>) -> Result<()> {
+    let load = |dir: &Path| RunFolder::load(dir).map_err(|e| UsageError(e.to_string()));
+    let (a, b_folder) = (load(a)?, load(b)?);
+    let out = out.unwrap_or_else(|| b.join(format!("compare-vs-{}", a.name())));
+    let written = httplab_report::write_compare(&out, &a, &b_folder, env!("CARGO_PKG_VERSION"))
+        .with_context(|| format!("writing the comparison into {}", out.display()))?;
+    let c = httplab_report::compare(&a.runs, &b_folder.runs);
+    for m in &c.matched {
+        println!("{}", httplab_report::change_sentence(m).replace("**", ""));
+    }
+    for (side, labels) in [("A", &c.only_a), ("B", &c.only_b)] {
+        if !labels.is_empty() {
+            println!("only in {side}: {}", labels.join(", "));
+        }
+    }
+    println!("wrote {}", crate::paths(&written));
+    Ok(())
+}

@@ -1,0 +1,100 @@
+//! The analysis of a finished run, computed once: every number and finding the views show,
+//! as values. `Analysis::new` is the only place where a run's records become a summary per
+//! configuration, a representative run, the network and link facts, the analytical model
+//! beside the measurement, the server's accept backlog, the header accounting and the
+//! verdict; `report.md`, `report.html`, `results.json`, the HAR files and the terminal lines
+//! only lay it out.
+//!
+//! It is pure: no I/O, no clock, nothing random beyond the seeded bootstrap, so the same
+//! records give the same analysis.
+
+use crate::bytes::header_sentences;
+use crate::network::{link_check, model_lines, network_sentence, LinkCheck};
+use crate::server_side::accept_sentences;
+use crate::summary::{median_run, summarize, ProtocolSummary};
+use crate::verdict::verdict;
+use crate::Environment;
+use httplab_core::{Protocol, RunRecord, Scenario};
+
+/// One run of a scenario (every configuration, every repetition), analysed.
+#[derive(Debug)]
+pub struct Analysis<'a> {
+    pub(crate) scenario: &'a Scenario,
+    pub(crate) runs: &'a [RunRecord],
+    pub(crate) env: &'a Environment,
+    /// One per configuration, in order of first appearance.
+    pub(crate) summaries: Vec<ProtocolSummary>,
+    /// Each configuration's representative run (the median repetition by page time), in the
+    /// order of `summaries`.
+    pub(crate) medians: Vec<Option<&'a RunRecord>>,
+    /// The network the runs crossed, in one sentence.
+    pub(crate) network: String,
+    /// The link's self-check over all runs; `None` without a link.
+    pub(crate) link_check: Option<LinkCheck>,
+    /// Connections that waited in the server's accept backlog, a sentence each.
+    pub(crate) accept: Vec<String>,
+    /// The analytical model beside the measured medians, a line per configuration.
+    pub(crate) model: Vec<String>,
+    /// HTTP/2's header bytes against HTTP/1.x's, a sentence per pair.
+    pub(crate) headers: Vec<String>,
+    /// The verdict, Markdown paragraphs.
+    pub(crate) verdict: String,
+    /// Protocols the scenario asked for that recorded no run.
+    pub(crate) missing: Vec<Protocol>,
+}
+
+impl<'a> Analysis<'a> {
+    /// Analyses `runs` of `scenario`, run in `env`.
+    pub fn new(scenario: &'a Scenario, runs: &'a [RunRecord], env: &'a Environment) -> Self {
+        let summaries = summarize(runs);
+        let medians = summaries.iter().map(|s| median_run(runs, s)).collect();
+        let missing = scenario
+            .protocols
+            .iter()
+            .filter(|p| !summaries.iter().any(|s| s.protocol == **p))
+            .copied()
+            .collect();
+        Self {
+            scenario,
+            runs,
+            env,
+            network: network_sentence(scenario, runs, &env.notes),
+            link_check: link_check(runs),
+            accept: accept_sentences(scenario, runs, &summaries),
+            model: model_lines(scenario, runs, &summaries),
+            headers: header_sentences(&summaries),
+            verdict: verdict(&summaries, runs),
+            medians,
+            missing,
+            summaries,
+        }
+    }
+
+    /// The summary of each configuration, in order of first appearance.
+    pub fn summaries(&self) -> &[ProtocolSummary] {
+        &self.summaries
+    }
+
+    /// Each configuration's summary beside its representative run, where it has one.
+    pub(crate) fn medians(&self) -> impl Iterator<Item = (&ProtocolSummary, &'a RunRecord)> {
+        self.summaries
+            .iter()
+            .zip(&self.medians)
+            .filter_map(|(s, r)| r.map(|r| (s, r)))
+    }
+
+    /// The network the runs crossed and the link's self-check, as lines for a terminal (the
+    /// same words as the reports).
+    pub fn network_lines(&self) -> Vec<String> {
+        let mut lines = vec![format!("network: {}", self.network)];
+        if let Some(check) = &self.link_check {
+            lines.push(check.sentence());
+        }
+        lines
+    }
+
+    /// The HAR file name of a configuration's median run.
+    pub(crate) fn har_file(label: &str) -> String {
+        format!("{}.har", label.replace('/', "-"))
+    }
+}
