@@ -122,7 +122,10 @@ async fn a_slow_first_response_holds_every_response_behind_it() {
     }
     // The hol phase has one source, the server's log, which the harness joins to the records
     // (harness/tests/hol_blocking.rs); the client does not read it from `Server-Timing`.
-    assert!(records.iter().all(|r| r.phases.hol.is_none()), "{records:#?}");
+    assert!(
+        records.iter().all(|r| r.phases.hol.is_none()),
+        "{records:#?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
