@@ -3,9 +3,7 @@
 //! wires the command line to the harness (`run_experiment`, `SweepPlan`) and the report crate
 //! (`Analysis`, `write_all`, `write_sweep`), parses `--vary`, and prints what was written.
 
-use crate::scenario_args::{
-    apply_choices, checked_repeat, chosen_protocols, ids, load, overrides, read_source,
-};
+use crate::scenario_args::{ids, load, overrides, read_source, Choices};
 use crate::{paths, ProgressBar, RunArgs, UsageError};
 use anyhow::{Context, Result};
 use httplab_core::units;
@@ -20,13 +18,7 @@ use std::sync::Arc;
 /// `httplab run SCENARIO`: every configuration `repeat` times, then the reports.
 pub(crate) async fn run(path: &Path, args: &RunArgs, pcap: Option<PathBuf>) -> Result<()> {
     let mut scenario = load(path, &args.set)?;
-    let protocols = args
-        .protocols
-        .as_deref()
-        .map(chosen_protocols)
-        .transpose()?;
-    let repeat = args.repeat.map(checked_repeat).transpose()?;
-    apply_choices(&mut scenario, protocols.as_deref(), repeat);
+    Choices::read(args.protocols.as_deref(), args.repeat)?.apply(&mut scenario);
     let out = args
         .out
         .clone()
@@ -108,14 +100,9 @@ pub(crate) async fn sweep(path: &Path, vary: &str, args: &RunArgs) -> Result<()>
         plan.check_congestion_control(&available)
             .map_err(|e| UsageError(e.to_string()))?;
     }
-    let protocols = args
-        .protocols
-        .as_deref()
-        .map(chosen_protocols)
-        .transpose()?;
-    let repeat = args.repeat.map(checked_repeat).transpose()?;
+    let choices = Choices::read(args.protocols.as_deref(), args.repeat)?;
     for point in &mut plan.points {
-        apply_choices(&mut point.scenario, protocols.as_deref(), repeat);
+        choices.apply(&mut point.scenario);
     }
     let name = plan
         .points

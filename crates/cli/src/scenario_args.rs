@@ -44,22 +44,32 @@ pub(crate) fn load(path: &Path, set: &[String]) -> Result<Scenario> {
     Ok(scenario)
 }
 
-/// `--protocols` and `--repeat` applied to a scenario.
-pub(crate) fn apply_choices(
-    scenario: &mut Scenario,
-    protocols: Option<&[Protocol]>,
+/// `--protocols` and `--repeat`, checked, to apply to each scenario a command runs.
+pub(crate) struct Choices {
+    protocols: Option<Vec<Protocol>>,
     repeat: Option<u32>,
-) {
-    if let Some(p) = protocols {
-        scenario.protocols = p.to_vec();
+}
+
+impl Choices {
+    pub(crate) fn read(protocols: Option<&[String]>, repeat: Option<u32>) -> Result<Self> {
+        Ok(Self {
+            protocols: protocols.map(chosen_protocols).transpose()?,
+            repeat: repeat.map(checked_repeat).transpose()?,
+        })
     }
-    if let Some(n) = repeat {
-        scenario.repeat = n;
+
+    pub(crate) fn apply(&self, scenario: &mut Scenario) {
+        if let Some(p) = &self.protocols {
+            scenario.protocols = p.clone();
+        }
+        if let Some(n) = self.repeat {
+            scenario.repeat = n;
+        }
     }
 }
 
 /// `--protocols` as protocol ids, each once, at least one.
-pub(crate) fn chosen_protocols(list: &[String]) -> Result<Vec<Protocol>> {
+fn chosen_protocols(list: &[String]) -> Result<Vec<Protocol>> {
     let mut chosen = Vec::new();
     for id in list.iter().map(|s| s.trim()).filter(|s| !s.is_empty()) {
         let p: Protocol = id
@@ -76,7 +86,7 @@ pub(crate) fn chosen_protocols(list: &[String]) -> Result<Vec<Protocol>> {
 }
 
 /// `--repeat`, within the scenario's bounds.
-pub(crate) fn checked_repeat(n: u32) -> Result<u32> {
+fn checked_repeat(n: u32) -> Result<u32> {
     if !(1..=httplab_core::scenario::MAX_REPEAT).contains(&n) {
         return Err(UsageError(format!(
             "--repeat must be between 1 and {}",
