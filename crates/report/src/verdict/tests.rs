@@ -1,5 +1,6 @@
 //! Unit tests of the verdict.
 
+use super::words::times;
 use super::*;
 use crate::fixtures::RunBuilder;
 use crate::summary::summarize;
