@@ -234,9 +234,9 @@ pub(crate) fn compare_folders(a: &Path, b: &Path, out: Option<PathBuf>) -> Resul
     let load = |dir: &Path| RunFolder::load(dir).map_err(|e| UsageError(e.to_string()));
     let (a, b_folder) = (load(a)?, load(b)?);
     let out = out.unwrap_or_else(|| b.join(format!("compare-vs-{}", a.name())));
-    let written = httplab_report::write_compare(&out, &a, &b_folder, env!("CARGO_PKG_VERSION"))
-        .with_context(|| format!("writing the comparison into {}", out.display()))?;
     let c = httplab_report::compare(&a.runs, &b_folder.runs);
+    let written = httplab_report::write_compare(&out, &a, &b_folder, &c, env!("CARGO_PKG_VERSION"))
+        .with_context(|| format!("writing the comparison into {}", out.display()))?;
     for m in &c.matched {
         println!("{}", httplab_report::change_sentence(m).replace("**", ""));
     }

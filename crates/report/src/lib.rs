@@ -48,7 +48,8 @@ pub use markdown::markdown;
 pub use results_json::{results_json, SCHEMA};
 pub use summary::{summarize, ProtocolSummary};
 pub use sweep::{
-    point_folder, sweep_json, sweep_markdown, write_sweep, AxisKind, SweepPoint, SWEEP_SCHEMA,
+    point_folder, sweep_json, sweep_markdown, write_sweep, AxisKind, SweepAnalysis, SweepPoint,
+    SWEEP_SCHEMA,
 };
 
 use serde::Serialize;

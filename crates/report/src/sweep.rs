@@ -254,15 +254,43 @@ pub(crate) struct Placed<'a> {
     pub index: usize,
 }
 
-/// The points in x order (numeric axes) or as given (categories), with the axis over the
-/// values as given and every configuration label in order of first appearance.
-pub(crate) struct Ordered<'a> {
-    pub axis: Axis,
-    pub points: Vec<Placed<'a>>,
-    pub labels: Vec<String>,
+/// A sweep, analysed once for sweep.json, sweep.md and sweep.html: the points in x order
+/// (numeric axes) or as given (categories), each with its summaries, the axis over the values
+/// as given and every configuration label in order of first appearance.
+pub struct SweepAnalysis<'a> {
+    pub(crate) key: &'a str,
+    /// The points as given.
+    pub(crate) given: &'a [SweepPoint],
+    pub(crate) axis: Axis,
+    pub(crate) points: Vec<Placed<'a>>,
+    pub(crate) labels: Vec<String>,
 }
 
-pub(crate) fn ordered(points: &[SweepPoint]) -> Ordered<'_> {
+impl<'a> SweepAnalysis<'a> {
+    /// Analyses the sweep of `key` over `points`.
+    pub fn new(key: &'a str, points: &'a [SweepPoint]) -> Self {
+        let Ordered {
+            axis,
+            points: placed,
+            labels,
+        } = ordered(points);
+        Self {
+            key,
+            given: points,
+            axis,
+            points: placed,
+            labels,
+        }
+    }
+}
+
+struct Ordered<'a> {
+    axis: Axis,
+    points: Vec<Placed<'a>>,
+    labels: Vec<String>,
+}
+
+fn ordered(points: &[SweepPoint]) -> Ordered<'_> {
     let values: Vec<String> = points.iter().map(|p| p.value.clone()).collect();
     let axis = axis(&values);
     let mut order: Vec<usize> = (0..points.len()).collect();
@@ -291,8 +319,8 @@ pub(crate) fn ordered(points: &[SweepPoint]) -> Ordered<'_> {
 }
 
 /// `sweep.json`: every point's per-configuration medians with their intervals, and the winner.
-pub fn sweep_json(key: &str, points: &[SweepPoint]) -> Value {
-    let o = ordered(points);
+pub fn sweep_json(o: &SweepAnalysis<'_>) -> Value {
+    let (key, points) = (o.key, o.given);
     let ms = |d: Option<std::time::Duration>| d.map(round_ms);
     json!({
         "schema": SWEEP_SCHEMA,
@@ -346,11 +374,13 @@ pub(crate) fn median_cell(s: &ProtocolSummary) -> String {
 }
 
 /// One sentence on what was varied and how often each configuration ran.
-pub(crate) fn intro(key: &str, points: &[SweepPoint]) -> String {
-    let values: Vec<&str> = points.iter().map(|p| p.value.as_str()).collect();
-    let reps: Vec<usize> = points
+pub(crate) fn intro(o: &SweepAnalysis<'_>) -> String {
+    let key = o.key;
+    let values: Vec<&str> = o.given.iter().map(|p| p.value.as_str()).collect();
+    let reps: Vec<usize> = o
+        .points
         .iter()
-        .flat_map(|p| summarize(&p.runs).into_iter().map(|s| s.repetitions))
+        .flat_map(|p| p.summaries.iter().map(|s| s.repetitions))
         .collect();
     let reps = match (reps.iter().min(), reps.iter().max()) {
         (Some(lo), Some(hi)) if lo == hi => format!("{lo} repetition{}", plural(*lo)),
@@ -394,12 +424,12 @@ pub(crate) fn environment_sentence(env: &Environment) -> String {
 }
 
 /// `sweep.md`.
-pub fn sweep_markdown(key: &str, points: &[SweepPoint]) -> String {
-    let o = ordered(points);
+pub fn sweep_markdown(o: &SweepAnalysis<'_>) -> String {
+    let (key, points) = (o.key, o.given);
     let mut md = String::new();
     let name = points.first().map_or("", |p| p.scenario.name.as_str());
     let _ = writeln!(md, "# httplab sweep: {name} over {key}\n");
-    let _ = writeln!(md, "{}\n", intro(key, points));
+    let _ = writeln!(md, "{}\n", intro(o));
     for p in o.points.iter().map(|p| p.point) {
         if let Some(check) = link_check(&p.runs).filter(|c| !c.trustworthy()) {
             let _ = writeln!(md, "> **{key}={}: {}**\n", p.value, check.sentence());
@@ -463,15 +493,13 @@ pub fn write_sweep(
         path: dir.to_path_buf(),
         source,
     })?;
+    let analysis = SweepAnalysis::new(key, points);
     let json_path = dir.join("sweep.json");
-    write_json(&json_path, &sweep_json(key, points))?;
+    write_json(&json_path, &sweep_json(&analysis))?;
     let md = dir.join("sweep.md");
-    write_file(&md, sweep_markdown(key, points).as_bytes())?;
+    write_file(&md, sweep_markdown(&analysis).as_bytes())?;
     let html = dir.join("sweep.html");
-    write_file(
-        &html,
-        crate::html::sweep::sweep_html(key, points).as_bytes(),
-    )?;
+    write_file(&html, crate::html::sweep::sweep_html(&analysis).as_bytes())?;
     Ok(vec![json_path, md, html])
 }
 
@@ -602,7 +630,7 @@ mod tests {
             point("1ms", &[10, 11, 12], &[8, 9, 10]),
             point("20ms", &[50, 51, 52], &[30, 31, 32]),
         ];
-        let doc = sweep_json("server.think", &points);
+        let doc = sweep_json(&SweepAnalysis::new("server.think", &points));
         assert_eq!(doc["schema"], "httplab-sweep/1");
         assert_eq!(doc["axis"]["kind"], "duration");
         assert_eq!(doc["labels"], json!(["http1.1", "h2"]));
@@ -615,7 +643,7 @@ mod tests {
         assert_eq!(p[1]["results"][1]["page_time_median_ms"], 31.0);
         assert_eq!(p[2]["results"][0]["page_time_median_ms"], 91.0);
         assert_eq!(p[2]["fastest"], "h2");
-        let md = sweep_markdown("server.think", &points);
+        let md = sweep_markdown(&SweepAnalysis::new("server.think", &points));
         assert!(md.starts_with("# httplab sweep: four-objects over server.think\n"));
         assert!(
             md.contains("| server.think | `http1.1` | `h2` | winner |"),

@@ -269,6 +269,9 @@ pub struct Comparison {
     /// Labels only A ran, and only B ran.
     pub only_a: Vec<String>,
     pub only_b: Vec<String>,
+    /// Each side's summary per configuration, in its own order.
+    pub summaries_a: Vec<ProtocolSummary>,
+    pub summaries_b: Vec<ProtocolSummary>,
 }
 
 /// Matches `a`'s and `b`'s configurations by label and compares each pair's page times.
@@ -296,6 +299,8 @@ pub fn compare(a: &[RunRecord], b: &[RunRecord]) -> Comparison {
         matched,
         only_a: missing(&sa, &sb),
         only_b: missing(&sb, &sa),
+        summaries_a: sa,
+        summaries_b: sb,
     }
 }
 
@@ -442,7 +447,7 @@ pub fn compare_markdown(a: &RunFolder, b: &RunFolder, c: &Comparison) -> String 
     }
 
     md.push_str("## Conditions\n\n| | A | B |\n|---|---|---|\n");
-    for (name, cell) in conditions(a, b) {
+    for (name, cell) in conditions(a, b, c) {
         let _ = writeln!(md, "| {name} | {} | {} |", cell.0, cell.1);
     }
     md.push_str(
@@ -517,8 +522,19 @@ fn p_cell(c: Option<&MedianComparison>) -> String {
 }
 
 /// The conditions table's rows: (name, (A's cell, B's cell)), plain text with `code` marks.
-pub(crate) fn conditions(a: &RunFolder, b: &RunFolder) -> Vec<(&'static str, (String, String))> {
+pub(crate) fn conditions(
+    a: &RunFolder,
+    b: &RunFolder,
+    c: &Comparison,
+) -> Vec<(&'static str, (String, String))> {
     let row = |f: &dyn Fn(&RunFolder) -> String| (f(a), f(b));
+    let configurations = |summaries: &[ProtocolSummary]| {
+        summaries
+            .iter()
+            .map(|s| format!("`{}` × {}", s.label, s.repetitions))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     let or_unknown = |s: &str| {
         if s.trim().is_empty() {
             "unknown".to_string()
@@ -540,13 +556,10 @@ pub(crate) fn conditions(a: &RunFolder, b: &RunFolder) -> Vec<(&'static str, (St
         ),
         (
             "configurations",
-            row(&|f| {
-                summarize(&f.runs)
-                    .iter()
-                    .map(|s| format!("`{}` × {}", s.label, s.repetitions))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            }),
+            (
+                configurations(&c.summaries_a),
+                configurations(&c.summaries_b),
+            ),
         ),
         ("network", row(&|f| f.network_sentence())),
         ("link self-check", row(&|f| f.link_sentence())),
@@ -575,24 +588,25 @@ pub(crate) fn conditions(a: &RunFolder, b: &RunFolder) -> Vec<(&'static str, (St
     ]
 }
 
-/// Writes `compare.md` and `compare.html` into `out` (created if needed); returns their paths.
+/// Writes `compare.md` and `compare.html` of `c`, the comparison of `a` and `b`, into `out`
+/// (created if needed); returns their paths.
 pub fn write_compare(
     out: &Path,
     a: &RunFolder,
     b: &RunFolder,
+    c: &Comparison,
     version: &str,
 ) -> Result<Vec<PathBuf>, ReportError> {
     std::fs::create_dir_all(out).map_err(|source| ReportError::Io {
         path: out.to_path_buf(),
         source,
     })?;
-    let c = compare(&a.runs, &b.runs);
     let md = out.join("compare.md");
-    write_file(&md, compare_markdown(a, b, &c).as_bytes())?;
+    write_file(&md, compare_markdown(a, b, c).as_bytes())?;
     let html = out.join("compare.html");
     write_file(
         &html,
-        crate::html::compare::compare_html(a, b, &c, version).as_bytes(),
+        crate::html::compare::compare_html(a, b, c, version).as_bytes(),
     )?;
     Ok(vec![md, html])
 }

@@ -148,7 +148,7 @@ pub(crate) fn compare_html(a: &RunFolder, b: &RunFolder, c: &Comparison, version
         "<section id=\"conditions\">\n<h2>Conditions</h2>\n<table class=\"conditions\">\n\
          <thead><tr><th></th><th>A</th><th>B</th></tr></thead>\n<tbody>\n",
     );
-    for (name, (ca, cb)) in conditions(a, b) {
+    for (name, (ca, cb)) in conditions(a, b, c) {
         let _ = writeln!(
             h,
             "<tr data-key=\"{name}\"><th scope=\"row\">{name}</th><td>{}</td><td>{}</td></tr>",

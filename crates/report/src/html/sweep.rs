@@ -9,7 +9,7 @@ use super::text::{esc, markdown_paragraphs};
 use super::STYLE;
 use crate::network::{link_check, network_sentence};
 use crate::sweep::{
-    environment_sentence, intro, median_cell, ordered, point_folder, point_verdict, SweepPoint,
+    environment_sentence, intro, median_cell, point_folder, point_verdict, SweepAnalysis,
 };
 use std::fmt::Write as _;
 
@@ -30,8 +30,8 @@ pub(crate) fn href(s: &str) -> String {
 }
 
 /// The whole sweep page.
-pub(crate) fn sweep_html(key: &str, points: &[SweepPoint]) -> String {
-    let o = ordered(points);
+pub(crate) fn sweep_html(o: &SweepAnalysis<'_>) -> String {
+    let (key, points) = (o.key, o.given);
     let name = points.first().map_or("", |p| p.scenario.name.as_str());
     let version = points
         .first()
@@ -50,7 +50,7 @@ pub(crate) fn sweep_html(key: &str, points: &[SweepPoint]) -> String {
         line_chart::CSS,
         esc(name),
         esc(key),
-        esc(&intro(key, points))
+        esc(&intro(o))
     );
     for p in o.points.iter().map(|p| p.point) {
         if let Some(check) = link_check(&p.runs).filter(|c| !c.trustworthy()) {
@@ -189,6 +189,7 @@ pub(crate) fn sweep_html(key: &str, points: &[SweepPoint]) -> String {
 mod tests {
     use super::*;
     use crate::fixtures::{scenario, RunBuilder};
+    use crate::sweep::SweepPoint;
     use crate::Environment;
 
     #[test]
@@ -210,7 +211,7 @@ mod tests {
             env: Environment::default(),
         };
         let points = vec![point("1ms", 10), point("20ms", 40), point("40ms", 80)];
-        let html = sweep_html("server.think", &points);
+        let html = sweep_html(&SweepAnalysis::new("server.think", &points));
         assert_eq!(html.matches("class=\"sweep-line\"").count(), 2);
         assert!(html.contains("<path class=\"sweep-line\" data-label=\"http1.1\""));
         assert_eq!(html.matches("<tr data-value=").count(), 3);
