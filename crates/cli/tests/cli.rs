@@ -5,7 +5,8 @@
 
 mod common;
 
-use common::{assert_located_errors, httplab};
+use common::{bin, httplab};
+use httplab_testkit::binary::{assert_located_errors, stderr, stdout};
 use httplab_testkit::{repo_root, require_tool, scenario_path, temp_dir};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -53,7 +54,7 @@ fn malformed_scenarios_get_file_line_column_and_exit_2() {
             "repeat",
         ),
     ];
-    assert_located_errors(&dir, &cases);
+    assert_located_errors(bin(), &dir, &cases);
     let missing = httplab(&["check", "no-such-file.toml"], &dir);
     assert_eq!(missing.status.code(), Some(2));
     let bad_flag = httplab(
@@ -291,6 +292,7 @@ fn a_congestion_control_the_kernel_lacks_is_a_located_error() {
     };
     let missing = scenario("nonexistent");
     assert_located_errors(
+        bin(),
         &dir,
         &[(
             "nonexistent",
@@ -300,7 +302,7 @@ fn a_congestion_control_the_kernel_lacks_is_a_located_error() {
         )],
     );
     let out = httplab(&["check", "nonexistent.toml"], &dir);
-    let err = common::stderr(&out);
+    let err = stderr(&out);
     let listed = err
         .split("available here: ")
         .nth(1)
@@ -329,7 +331,7 @@ fn a_congestion_control_the_kernel_lacks_is_a_located_error() {
         ],
         &dir,
     );
-    let err = common::stderr(&out);
+    let err = stderr(&out);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(
         err.contains(
@@ -342,11 +344,11 @@ fn a_congestion_control_the_kernel_lacks_is_a_located_error() {
 
     std::fs::write(dir.join("reno.toml"), scenario("reno")).unwrap();
     let out = httplab(&["check", "reno.toml"], &dir);
-    assert!(out.status.success(), "{}", common::stderr(&out));
+    assert!(out.status.success(), "{}", stderr(&out));
     assert!(
-        common::stdout(&out).contains("TCP congestion control reno"),
+        stdout(&out).contains("TCP congestion control reno"),
         "{}",
-        common::stdout(&out)
+        stdout(&out)
     );
 }
 
@@ -389,7 +391,7 @@ fn loopback_runs_use_the_labs_congestion_control_not_the_hosts() {
         ];
         args.extend(extra);
         let out = httplab(&args, &dir);
-        assert!(out.status.success(), "{label}: {}", common::stderr(&out));
+        assert!(out.status.success(), "{label}: {}", stderr(&out));
         let results: Value =
             serde_json::from_str(&std::fs::read_to_string(out_dir.join("results.json")).unwrap())
                 .unwrap();

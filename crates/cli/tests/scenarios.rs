@@ -7,8 +7,9 @@
 
 mod common;
 
-use common::{assert_located_errors, httplab, stderr, stdout};
+use common::{bin, httplab};
 use httplab_core::Scenario;
+use httplab_testkit::binary::{assert_located_errors, stderr, stdout};
 use httplab_testkit::{repo_root, scenario_path, temp_dir};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -133,7 +134,7 @@ fn mistakes_in_the_library_keys_get_file_line_column_and_exit_2() {
             "low <= high",
         ),
     ];
-    assert_located_errors(&dir, &cases);
+    assert_located_errors(bin(), &dir, &cases);
 }
 
 #[test]

@@ -7,9 +7,11 @@ mod support;
 
 use httplab_core::{Clock, CloseReason, RequestSpec};
 use httplab_h2::H2Options;
+use httplab_testkit::h2_peer::{serve, Behaviour};
+use httplab_testkit::requests::{fetch_all, get};
 use httplab_transport::{Meter, ProtocolClient};
 use std::time::Duration;
-use support::{client, fetch_all, get, serve, Behaviour};
+use support::client;
 
 fn ms(v: u64) -> Duration {
     Duration::from_millis(v)

@@ -8,11 +8,13 @@ mod support;
 
 use futures_util::future::join_all;
 use httplab_core::{Clock, CloseReason, RequestRecord, RequestSpec};
+use httplab_testkit::http1_peer::{serve, Event};
+use httplab_testkit::requests::{numbered_get, numbered_post};
 use httplab_transport::ProtocolClient;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use support::{client, get, post, serve, Event};
+use support::client;
 
 const MS: Duration = Duration::from_millis(1);
 
@@ -64,7 +66,7 @@ async fn ten_requests_are_pipelined_on_one_connection() {
     .await;
     let clock = Clock::start();
     let (client, connector) = client(&server, clock, 1, None);
-    let records = run(&client, (0..10).map(get).collect()).await;
+    let records = run(&client, (0..10).map(numbered_get).collect()).await;
 
     assert_ok(&records);
     assert_eq!(heads_before_first_response.load(Ordering::SeqCst), 10);
@@ -109,7 +111,7 @@ async fn a_slow_first_response_holds_every_response_behind_it() {
     })
     .await;
     let (client, _) = client(&server, Clock::start(), 1, None);
-    let records = run(&client, (0..5).map(get).collect()).await;
+    let records = run(&client, (0..5).map(numbered_get).collect()).await;
 
     assert_ok(&records);
     for r in &records[1..] {
@@ -148,7 +150,7 @@ async fn unanswered_requests_are_retried_on_a_new_connection() {
     })
     .await;
     let (client, connector) = client(&server, Clock::start(), 1, None);
-    let records = run(&client, (0..6).map(get).collect()).await;
+    let records = run(&client, (0..6).map(numbered_get).collect()).await;
 
     assert_ok(&records);
     assert_eq!(server.accepted(), 2);
@@ -180,7 +182,14 @@ async fn a_post_is_never_pipelined() {
     })
     .await;
     let (client, _) = client(&server, Clock::start(), 1, None);
-    let specs = vec![get(0), get(1), get(2), post(3, 1_000), get(4), get(5)];
+    let specs = vec![
+        numbered_get(0),
+        numbered_get(1),
+        numbered_get(2),
+        numbered_post(3, 1_000),
+        numbered_get(4),
+        numbered_get(5),
+    ];
     let records = run(&client, specs).await;
 
     assert_ok(&records);
@@ -211,7 +220,7 @@ async fn a_malformed_response_fails_the_requests_with_its_position() {
     })
     .await;
     let (client, connector) = client(&server, Clock::start(), 1, None);
-    let records = run(&client, (0..3).map(get).collect()).await;
+    let records = run(&client, (0..3).map(numbered_get).collect()).await;
 
     for r in &records {
         let error = r.error.as_deref().unwrap_or_default();
@@ -240,7 +249,7 @@ async fn depth_limits_the_requests_in_flight() {
     })
     .await;
     let (client, _) = client(&server, Clock::start(), 1, Some(2));
-    let records = run(&client, (0..10).map(get).collect()).await;
+    let records = run(&client, (0..10).map(numbered_get).collect()).await;
 
     assert_ok(&records);
     assert_eq!(server.max_unanswered(), 2, "{:?}", server.events());
@@ -267,7 +276,7 @@ async fn connection_close_moves_the_rest_to_a_new_connection() {
     })
     .await;
     let (client, connector) = client(&server, Clock::start(), 1, Some(2));
-    let records = run(&client, (0..4).map(get).collect()).await;
+    let records = run(&client, (0..4).map(numbered_get).collect()).await;
 
     assert_ok(&records);
     assert_eq!(server.accepted(), 2);
@@ -294,7 +303,7 @@ async fn an_unanswered_post_is_not_retried() {
     })
     .await;
     let (client, _) = client(&server, Clock::start(), 1, None);
-    let records = run(&client, vec![post(0, 10), get(1)]).await;
+    let records = run(&client, vec![numbered_post(0, 10), numbered_get(1)]).await;
 
     let error = records[0].error.as_deref().unwrap_or_default();
     assert!(error.contains("POST is not idempotent"), "{error}");
@@ -313,7 +322,7 @@ async fn the_client_gives_up_after_three_reconnects() {
     })
     .await;
     let (client, _) = client(&server, Clock::start(), 1, None);
-    let records = run(&client, vec![get(0)]).await;
+    let records = run(&client, vec![numbered_get(0)]).await;
 
     assert_eq!(server.accepted(), 4);
     assert_eq!(records[0].retries, 3);
@@ -330,7 +339,7 @@ async fn requests_are_spread_round_robin_over_connections() {
     })
     .await;
     let (client, _) = client(&server, Clock::start(), 3, None);
-    let records = run(&client, (0..7).map(get).collect()).await;
+    let records = run(&client, (0..7).map(numbered_get).collect()).await;
 
     assert_ok(&records);
     assert_eq!(server.accepted(), 3);
@@ -371,9 +380,9 @@ async fn large_chunked_and_head_responses_are_delimited() {
     let (client, _) = client(&server, Clock::start(), 1, None);
     let head = RequestSpec {
         method: "HEAD".into(),
-        ..get(2)
+        ..numbered_get(2)
     };
-    let records = run(&client, vec![get(0), get(1), head]).await;
+    let records = run(&client, vec![numbered_get(0), numbered_get(1), head]).await;
 
     assert_ok(&records);
     let bodies: Vec<u64> = records.iter().map(|r| r.response_body_bytes).collect();

@@ -8,10 +8,11 @@
 mod common;
 
 use bytes::Bytes;
-use common::{read_response, start_with};
+use common::start_with;
 use httplab_core::think::draw_key;
 use httplab_core::{PipeliningModel, Scenario};
 use httplab_server::LabServer;
+use httplab_testkit::http1_raw::{get, read_response};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -43,10 +44,6 @@ fn post(id: u32, body: usize) -> Vec<u8> {
     .into_bytes();
     bytes.resize(bytes.len() + body, b'u');
     bytes
-}
-
-fn get(path: &str, id: u32) -> String {
-    format!("GET {path} HTTP/1.1\r\nHost: x\r\nx-httplab-request: {id}\r\n\r\n")
 }
 
 /// Reads until the server closes; returns what it sent and how long that took.

@@ -7,9 +7,11 @@
 mod common;
 
 use bytes::Bytes;
-use common::{expected_filler, read_response, start_with, TempDir};
+use common::start_with;
 use httplab_core::Scenario;
 use httplab_server::{LabServer, MIN_CONNECTION_WINDOW};
+use httplab_testkit::http1_raw::read_response;
+use httplab_testkit::{expected_filler, TempDir};
 use httplab_tls::{CertStore, ALPN_H2, ALPN_HTTP10, ALPN_HTTP11};
 use rustls_pki_types::ServerName;
 use std::sync::Arc;

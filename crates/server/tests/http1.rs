@@ -4,14 +4,12 @@
 
 mod common;
 
-use common::{expected_filler, read_response, start};
+use common::start;
+use httplab_testkit::expected_filler;
+use httplab_testkit::http1_raw::{get, read_response};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-
-fn get(path: &str, id: u32) -> String {
-    format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nx-httplab-request: {id}\r\n\r\n")
-}
 
 #[tokio::test]
 async fn http11_keep_alive_serves_two_requests_on_one_connection() {

@@ -6,9 +6,11 @@
 
 mod common;
 
-use common::{expected_filler, read_response, start_with, Response, TempDir};
+use common::start_with;
 use httplab_core::{PipeliningModel, Scenario, ServerRequestRecord};
 use httplab_server::LabServer;
+use httplab_testkit::http1_raw::{get, read_response, Response};
+use httplab_testkit::{expected_filler, TempDir};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
@@ -66,16 +68,12 @@ async fn start(model: Option<PipeliningModel>) -> LabServer {
     server
 }
 
-fn get(path: &str, id: usize) -> String {
-    format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nx-httplab-request: {id}\r\n\r\n")
-}
-
 /// All of `paths` as GETs in one buffer, ids from 0.
 fn pipeline(paths: &[&str]) -> Vec<u8> {
     paths
         .iter()
         .enumerate()
-        .flat_map(|(id, path)| get(path, id).into_bytes())
+        .flat_map(|(id, path)| get(path, id as u32).into_bytes())
         .collect()
 }
 

@@ -4,7 +4,9 @@
 
 mod common;
 
-use common::{expected_filler, read_response, start, TempDir};
+use common::start;
+use httplab_testkit::http1_raw::read_response;
+use httplab_testkit::{expected_filler, TempDir};
 use httplab_tls::{CertStore, ALPN_HTTP10, ALPN_HTTP11};
 use rustls_pki_types::ServerName;
 use std::process::Command;

@@ -1,13 +1,24 @@
 //! Helpers shared by the test suites: the repository's scenario files, private temporary
-//! folders, and the rule for tests that need an outside peer (curl, nginx, h2load): a loud SKIP
-//! line when the peer is missing, and a failure instead when running under CI (`CI=true`).
+//! folders, the bytes the lab server fills bodies with, and the rule for tests that need an
+//! outside peer (curl, nginx, h2load): a loud SKIP line when the peer is missing, and a failure
+//! instead when running under CI (`CI=true`). The peers and helpers the protocol crates' tests
+//! share live in modules: [`h2_peer`] and [`http1_peer`] (test servers for the clients),
+//! [`http1_raw`] (a raw HTTP/1.x client side for the server's tests), [`requests`] (request
+//! specs) and [`binary`] (running the `httplab` binary). This crate depends on no crate it
+//! helps test (each of them dev-depends on it): whatever builds a crate's own client or server
+//! stays in that crate's tests.
 #![forbid(unsafe_code)]
 // Dev-dependencies serve the integration tests, not every unit-test build.
 #![cfg_attr(test, allow(unused_crate_dependencies))]
 
+pub mod binary;
 mod capture;
 mod chromium;
 mod connector;
+pub mod h2_peer;
+pub mod http1_peer;
+pub mod http1_raw;
+pub mod requests;
 pub use capture::{http2_paths, Capture};
 pub use chromium::{decode_png, Chromium, Rendered, Screenshot};
 pub use connector::PlainConnector;
@@ -50,6 +61,30 @@ pub fn temp_dir(label: &str) -> PathBuf {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
     dir
+}
+
+/// A [`temp_dir`] removed (with everything in it) when dropped, for folders that hold what
+/// should not outlive the test, such as private keys.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(label: &str) -> Self {
+        Self(temp_dir(label))
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The first `len` bytes the lab server sends as a body: its filler line, repeated. Written
+/// out here rather than taken from the server, so the tests check its bodies against an
+/// independent copy.
+pub fn expected_filler(len: usize) -> Vec<u8> {
+    let line = b"httplab-filler-0123456789-abcdefghijklmnopqrstuvwxyz-ABCDEFGHIJ\n";
+    (0..len).map(|i| line[i % line.len()]).collect()
 }
 
 /// Whether the tests run under CI, where a missing peer is a failure rather than a skip.
