@@ -22,17 +22,21 @@
 //!
 //! hyper cannot pipeline, so this crate speaks HTTP/1.1 itself. Its parts, one file each:
 //! `lib.rs` (this [`Http11PipelinedClient`]: hands each request to one of `connections`
-//! connection workers, round-robin in order of arrival), `conn.rs` (a worker: one connection,
-//! its write/read loop, per-request timing and recovery), `parse.rs` (the pure response parser),
-//! and `request.rs` (request bytes). It deliberately opens no
-//! sockets and does no TLS itself (the harness's connector does, and times it), and it keeps no
-//! connection pool beyond its fixed set of workers.
+//! connection workers, round-robin in order of arrival), `pipeline/` (the pipelining rules as
+//! a sans-IO state machine: what may be written when, which response answers which request,
+//! per-request byte times, recovery when a connection ends), `conn.rs` (a worker: the async
+//! shell that opens its connections, runs their write/read loop, feeds what happens to the
+//! pipeline and keeps the reconnect budget), `parse.rs` (the pure response parser), and
+//! `request.rs` (request bytes). It deliberately opens no sockets and does no TLS itself (the
+//! harness's connector does, and times it), and it keeps no connection pool beyond its fixed set
+//! of workers.
 #![forbid(unsafe_code)]
 // Dev-dependencies serve the integration tests, not every unit-test build.
 #![cfg_attr(test, allow(unused_crate_dependencies))]
 
 mod conn;
 mod parse;
+mod pipeline;
 mod request;
 
 pub use conn::MAX_RECONNECTS;

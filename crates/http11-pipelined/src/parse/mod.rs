@@ -11,9 +11,10 @@
 //! carried them. A malformed or oversized response is an error naming its byte position, and the
 //! parser refuses all further input once it has failed.
 //!
-//! It deliberately does no I/O and reads no clock: it is driven with byte slices, by the worker
-//! in `conn.rs` and by the unit tests below. It keeps no body bytes (only counts them), so a 1 GB
-//! response costs no memory, and it does not decode content codings.
+//! It deliberately does no I/O and reads no clock: it is driven with byte slices, by the
+//! pipeline state machine in `pipeline/` and by the unit tests below. It keeps no body bytes
+//! (only counts them), so a 1 GB response costs no memory, and it does not decode content
+//! codings.
 
 use std::collections::VecDeque;
 

@@ -1,0 +1,79 @@
+//! What goes into the pipeline and what comes out: a [`Job`] (a request and its reply handle),
+//! an [`Outcome`] (a settled request to hand back) and [`Ended`] (how a connection ended, and the
+//! close reason to record).
+//!
+//! It owns these types only. The reply handle is opaque (the worker's oneshot, a request id in
+//! the unit tests), and a failure carries no time: whoever hands it back stamps it with its clock.
+
+use httplab_core::{CloseReason, RequestRecord, RequestSpec};
+use httplab_transport::RequestTiming;
+use std::time::Duration;
+
+/// A request handed to a worker, with `reply`, the way back to whoever awaits it.
+pub(crate) struct Job<R> {
+    pub spec: RequestSpec,
+    pub timing: RequestTiming,
+    pub reply: R,
+    /// Some of its bytes went out on a connection that ended before its response: writing it
+    /// again is a retry.
+    pub sent_before: bool,
+}
+
+/// A request settled: what to send back through its `reply`.
+pub(crate) enum Outcome<R> {
+    /// Its response is complete.
+    Answered { reply: R, record: RequestRecord },
+    /// It failed with `error`; the record takes the time it is handed back.
+    Failed {
+        reply: R,
+        timing: RequestTiming,
+        error: String,
+    },
+}
+
+impl<R> Outcome<R> {
+    /// The reply handle and the record to send through it, a failure timed at `now`.
+    pub(crate) fn into_record(self, now: Duration) -> (R, RequestRecord) {
+        match self {
+            Self::Answered { reply, record } => (reply, record),
+            Self::Failed {
+                reply,
+                timing,
+                error,
+            } => (reply, timing.fail(now, error)),
+        }
+    }
+}
+
+/// How a connection ended, for the worker's reconnect budget.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum End {
+    /// No more requests will come and none is left: the worker is done.
+    WorkloadDone,
+    /// An end the protocol allows (`Connection: close`, an idle connection closed).
+    Orderly,
+    /// The server closed or broke the connection with requests unanswered.
+    Unexpected,
+}
+
+/// The connection is over: how, and the close reason to record on its meter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Ended {
+    pub end: End,
+    pub close_reason: CloseReason,
+}
+
+impl Ended {
+    pub(super) fn new(end: End, close_reason: CloseReason) -> Self {
+        Self { end, close_reason }
+    }
+}
+
+/// A request settled with `error`.
+pub(super) fn failed<R>(job: Job<R>, error: String) -> Outcome<R> {
+    Outcome::Failed {
+        reply: job.reply,
+        timing: job.timing,
+        error,
+    }
+}
