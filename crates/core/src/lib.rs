@@ -12,11 +12,11 @@
 #![cfg_attr(test, allow(unused_crate_dependencies))]
 
 pub mod analytical;
-pub mod clock;
+mod clock;
 pub mod network;
-pub mod overrides;
+mod overrides;
 pub mod profile;
-pub mod protocol;
+mod protocol;
 pub mod record;
 pub mod scenario;
 pub mod serde_ms;
@@ -27,9 +27,9 @@ pub mod wire;
 
 pub use clock::Clock;
 pub use network::{CongestionControl, LossModel, NetworkSettings};
-pub use overrides::{Override, OverrideOrigin};
+pub use overrides::{Override, OverrideOrigin, OverrideSyntax};
 pub use profile::Profile;
-pub use protocol::Protocol;
+pub use protocol::{Protocol, ProtocolError};
 pub use record::{
     CloseReason, ConnectionRecord, H2FrameCounts, H2FrameDirection, HandshakeKind,
     LinkDirectionRecord, LinkExcessRecord, LinkRecord, Phases, RequestRecord, RunRecord,

@@ -4,10 +4,11 @@
 #![allow(unused_crate_dependencies)]
 
 use futures_util::future::join_all;
-use httplab_core::{Clock, RequestSpec};
+use httplab_core::Clock;
 use httplab_h2::{H2Options, Http2Client};
 use httplab_harness::LabConnector;
 use httplab_http11_pipelined::Http11PipelinedClient;
+use httplab_testkit::requests::get;
 use httplab_testkit::{temp_dir, Nginx};
 use httplab_transport::{ClientOptions, ProtocolClient};
 use std::sync::Arc;
@@ -44,13 +45,7 @@ async fn pipelines_twenty_requests_to_nginx_over_one_connection() {
         1,
         None,
     );
-    let specs = (0..N).map(|i| RequestSpec {
-        id: i,
-        method: "GET".into(),
-        path: format!("/{i}.bin"),
-        body_bytes: 0,
-        headers: Vec::new(),
-    });
+    let specs = (0..N).map(|i| get(i, &format!("/{i}.bin")));
     let records = join_all(specs.map(|spec| client.fetch(spec))).await;
     client.finish().await;
 
@@ -133,13 +128,7 @@ async fn h2_client_fetches_from_nginx_over_tls_with_alpn_h2() {
         },
         H2Options::default(),
     );
-    let specs = (0..N).map(|i| RequestSpec {
-        id: i,
-        method: "GET".into(),
-        path: format!("/{i}.bin"),
-        body_bytes: 0,
-        headers: Vec::new(),
-    });
+    let specs = (0..N).map(|i| get(i, &format!("/{i}.bin")));
     let records = join_all(specs.map(|spec| client.fetch(spec))).await;
     client.finish().await;
 

@@ -5,27 +5,13 @@
 use httplab_core::{HandshakeKind, TlsVersion};
 use httplab_tls::{describe, CertStore, TlsError, ALPN_H2, ALPN_HTTP10, ALPN_HTTP11};
 use rustls_pki_types::ServerName;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-/// A fresh directory under the system temp dir (from the testkit), removed on drop because
-/// it holds private keys.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> Self {
-        Self(httplab_testkit::temp_dir(&format!("tls-{name}")))
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+// Certificate folders are TempDirs, removed on drop: they hold private keys.
+use httplab_testkit::TempDir;
 
 #[cfg(unix)]
 fn mode(path: &std::path::Path) -> u32 {
