@@ -49,7 +49,7 @@ impl H2Connection {
     /// Opens the connection: connect (harness), HTTP/2 preface and SETTINGS, driver task, PING.
     pub(crate) async fn open(opts: &ClientOptions, h2: H2Options) -> Result<Self, H2ClientError> {
         let conn = opts.connector.connect().await?;
-        let (id, meter, setup) = (conn.id, conn.meter(), conn.setup());
+        let (id, meter, setup) = (conn.id, conn.meter(), conn.setup);
         // The frame tap times each stream at the socket (see `exchange`); no byte has flowed
         // above TLS yet, so it sees the preface.
         meter.enable_h2_frames();

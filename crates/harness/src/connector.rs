@@ -5,7 +5,7 @@
 use crate::network::SocketFactory;
 use httplab_core::{Clock, CloseReason, ConnectionRecord, RequestRecord, TlsRecord};
 use httplab_transport::connector::ConnectFuture;
-use httplab_transport::{BoxIo, Connection, Connector, Meter, Metered, Origin};
+use httplab_transport::{BoxIo, Connection, Connector, Meter, Metered, Origin, Setup};
 use rustls_pki_types::ServerName;
 use std::io;
 use std::net::SocketAddr;
@@ -147,8 +147,10 @@ impl LabConnector {
         Ok(Connection {
             id,
             stream,
-            tcp_connect,
-            ssl,
+            setup: Setup {
+                tcp_connect,
+                tls_handshake: ssl,
+            },
         })
     }
 

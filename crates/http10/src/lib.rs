@@ -50,7 +50,7 @@ impl Http10Client {
             Err(e) => return timing.fail(clock.now(), format!("connect: {e}")),
         };
         timing.connection = Some(conn.id);
-        timing.new_connection = Some(conn.setup());
+        timing.new_connection = Some(conn.setup);
         let meter = conn.meter();
 
         let (mut sender, driver) =

@@ -122,7 +122,7 @@ impl Worker {
         let clock = self.opts.clock;
         let meter = conn.meter();
         let id = conn.id;
-        self.pipe.open(id, conn.setup());
+        self.pipe.open(id, conn.setup);
         let (mut reader, mut writer) = tokio::io::split(conn.stream);
         let mut read_buf = vec![0u8; READ_BUFFER_BYTES];
         let mut needs_flush = false;

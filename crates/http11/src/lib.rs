@@ -72,7 +72,7 @@ impl Http11Client {
             .connect()
             .await
             .map_err(|e| format!("connect: {e}"))?;
-        timing.new_connection = Some(conn.setup());
+        timing.new_connection = Some(conn.setup);
         let (id, meter) = (conn.id, conn.meter());
         let (sender, driver) = hyper::client::conn::http1::handshake(TokioIo::new(conn.stream))
             .await

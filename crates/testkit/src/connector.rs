@@ -3,7 +3,7 @@
 
 use httplab_core::Clock;
 use httplab_transport::connector::ConnectFuture;
-use httplab_transport::{BoxIo, Connection, Connector, Meter, Metered, Origin};
+use httplab_transport::{BoxIo, Connection, Connector, Meter, Metered, Origin, Setup};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use tokio::net::TcpStream;
@@ -57,8 +57,10 @@ impl Connector for PlainConnector {
             Ok(Connection {
                 id: meters.len() as u32 - 1,
                 stream,
-                tcp_connect,
-                ssl: None,
+                setup: Setup {
+                    tcp_connect,
+                    tls_handshake: None,
+                },
             })
         })
     }

@@ -4,7 +4,6 @@ use crate::meter::{Meter, Metered};
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
-use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 /// Any byte stream a protocol client can speak on (TCP, or TLS over TCP).
@@ -35,21 +34,11 @@ pub struct Connection {
     pub id: u32,
     /// The stream, metered above TLS: its byte times are the request's own.
     pub stream: Metered<BoxIo>,
-    /// TCP connect duration.
-    pub tcp_connect: Duration,
-    /// TLS handshake duration, if TLS.
-    pub ssl: Option<Duration>,
+    /// What opening it cost (TCP connect, TLS handshake), as its first request pays it.
+    pub setup: crate::Setup,
 }
 
 impl Connection {
-    /// What opening it cost, as its first request pays it.
-    pub fn setup(&self) -> crate::Setup {
-        crate::Setup {
-            tcp_connect: self.tcp_connect,
-            tls_handshake: self.ssl,
-        }
-    }
-
     /// A handle on the stream's meter that outlives the stream.
     pub fn meter(&self) -> Meter {
         self.stream.meter().clone()
