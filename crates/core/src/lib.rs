@@ -21,6 +21,7 @@ pub mod record;
 pub mod scenario;
 pub mod serde_ms;
 pub mod stats;
+pub mod tcp_info;
 pub mod think;
 pub mod units;
 pub mod wire;
@@ -39,4 +40,5 @@ pub use scenario::{
     ClientVariant, PipeliningModel, RequestSpec, Resource, Respond, Scenario, ScenarioError,
     TlsVersion,
 };
+pub use tcp_info::{ResponseTcpInfo, TcpInfo, TcpInfoLog};
 pub use think::Think;

@@ -5,6 +5,7 @@
 
 use crate::protocol::Protocol;
 use crate::serde_ms;
+use crate::tcp_info::TcpInfoLog;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
@@ -123,6 +124,9 @@ pub struct ConnectionRecord {
     /// HTTP/2 frames counted on the plaintext between TLS and HTTP/2, each way.
     #[serde(default)]
     pub h2_frames: Option<H2FrameCounts>,
+    /// The client socket's `TCP_INFO`, read at the end of each response and at close.
+    #[serde(default, skip_serializing_if = "TcpInfoLog::is_empty")]
+    pub tcp_info: TcpInfoLog,
 }
 
 /// HTTP/2 frames one way on a connection, by type, and the bytes of header blocks (HEADERS and
@@ -327,7 +331,7 @@ pub struct RunRecord {
 }
 
 /// One connection as the server saw it; times are offsets from the lab clock.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ServerConnectionRecord {
     /// Server-side connection number, in acceptance order from 0.
     pub connection: u64,
@@ -344,6 +348,9 @@ pub struct ServerConnectionRecord {
     /// The server was done with it (closed, or its task ended).
     #[serde(rename = "closed_at_ms", with = "serde_ms::option")]
     pub closed_at: Option<Duration>,
+    /// The server socket's `TCP_INFO`, read at the end of each response and at close.
+    #[serde(default, skip_serializing_if = "TcpInfoLog::is_empty")]
+    pub tcp_info: TcpInfoLog,
 }
 
 /// The link emulator's account of one run: the TCP settings both ends used, what each

@@ -3,7 +3,10 @@
 //! connects).
 
 use crate::network::SocketFactory;
-use httplab_core::{Clock, CloseReason, ConnectionRecord, RequestRecord, TlsRecord};
+use httplab_core::{
+    Clock, CloseReason, ConnectionRecord, RequestRecord, ResponseTcpInfo, TcpInfoLog, TlsRecord,
+};
+use httplab_tcpinfo::{TcpProbe, Watched};
 use httplab_transport::connector::ConnectFuture;
 use httplab_transport::{BoxIo, Connection, Connector, Meter, Metered, Origin, Setup};
 use rustls_pki_types::ServerName;
@@ -27,6 +30,10 @@ struct Opened {
     wire: Meter,
     /// Above TLS: the stream the protocol client holds; its drop is the close.
     app: Meter,
+    /// Reads the socket's `TCP_INFO` while it is open.
+    probe: TcpProbe,
+    /// The readings: at each response end (`response_done`) and at close.
+    tcp_info: Arc<Mutex<TcpInfoLog>>,
 }
 
 /// Opens connections to the lab server for one run.
@@ -113,6 +120,20 @@ impl LabConnector {
             .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "TCP connect timed out"))??;
         let tcp_connect = self.clock.now() - opened_at;
         let local_addr = tcp.local_addr()?.to_string();
+        let tcp_info: Arc<Mutex<TcpInfoLog>> = Arc::default();
+        let at_close = tcp_info.clone();
+        let tcp = Watched::new(
+            tcp,
+            self.clock,
+            Box::new(move |info| {
+                let mut log = at_close.lock().unwrap_or_else(|p| p.into_inner());
+                match info {
+                    Ok(info) => log.at_close = Some(info),
+                    Err(e) => log.failed(format!("reading TCP_INFO at close: {e}")),
+                }
+            }),
+        );
+        let probe = tcp.probe();
         let wire_stream = Metered::new(tcp, self.clock);
         let wire = wire_stream.meter().clone();
 
@@ -143,6 +164,8 @@ impl LabConnector {
             tls,
             wire,
             app: stream.meter().clone(),
+            probe,
+            tcp_info,
         });
         Ok(Connection {
             id,
@@ -152,6 +175,34 @@ impl LabConnector {
                 tls_handshake: ssl,
             },
         })
+    }
+
+    /// Reads the `TCP_INFO` of the socket that carried `record`'s response, now that its last
+    /// byte has been read, with where the response ended in each direction's byte stream. A
+    /// socket already closed (HTTP/1.0, `Connection: close`) was read as it closed instead.
+    pub fn response_done(&self, record: &RequestRecord) {
+        let Some(id) = record.connection else {
+            return;
+        };
+        let opened = self.opened.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(c) = opened.get(id as usize) else {
+            return;
+        };
+        let wire = c.wire.lifetime();
+        let reading = c.probe.read();
+        let mut log = c.tcp_info.lock().unwrap_or_else(|p| p.into_inner());
+        match reading {
+            Some(Ok(info)) => log.responses.push(ResponseTcpInfo {
+                request_id: Some(record.id),
+                stream_received: Some(wire.bytes_read),
+                stream_sent: Some(wire.bytes_written),
+                info,
+            }),
+            Some(Err(e)) => {
+                log.failed(format!("reading TCP_INFO after request {}: {e}", record.id))
+            }
+            None => {}
+        }
     }
 
     /// The records of every connection opened so far; `requests` attributes requests served.
@@ -180,6 +231,7 @@ impl LabConnector {
                         .count() as u32,
                     ping_rtt: c.app.ping_rtt(),
                     h2_frames: c.app.h2_frames(),
+                    tcp_info: c.tcp_info.lock().unwrap_or_else(|p| p.into_inner()).clone(),
                 }
             })
             .collect()

@@ -252,7 +252,9 @@ impl Lab {
         server.log().take_connections();
         self.network.begin_run();
         let started_at = self.clock.now();
-        let mut requests = crate::workload::issue(client.as_ref(), &scenario, self.clock).await;
+        let on_done = |record: &RequestRecord| connector.response_done(record);
+        let mut requests =
+            crate::workload::issue(client.as_ref(), &scenario, self.clock, &on_done).await;
         client.finish().await;
         let page_time = requests
             .iter()
@@ -261,6 +263,8 @@ impl Lab {
             .unwrap_or(started_at)
             .saturating_sub(started_at);
         settle_server_log(server).await;
+        let rtt = scenario.network.as_ref().map_or(Duration::ZERO, |n| n.rtt);
+        settle_server_connections(server, SERVER_LOG_GRACE + rtt).await;
         let mut server_log = server.log().take();
         server_log.sort_by_key(|s| (s.arrived_at, s.request_id));
         if protocol == Protocol::Http11Pipelined {
@@ -391,6 +395,23 @@ async fn settle_server_log(server: &LabServer) {
     }
     let deadline = tokio::time::Instant::now() + SERVER_LOG_GRACE;
     while !all_sent() && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+}
+
+/// Waits (bounded) for the server to close the connections the client has closed, so their
+/// records carry the socket's last `TCP_INFO`: the client's FIN takes half a round trip to
+/// arrive. A connection the server keeps (a handler that never responds) is taken open.
+/// `grace`: a round trip and some, more than the FIN's half.
+async fn settle_server_connections(server: &LabServer, grace: Duration) {
+    let deadline = tokio::time::Instant::now() + grace;
+    while server
+        .log()
+        .connections()
+        .iter()
+        .any(|c| c.closed_at.is_none())
+        && tokio::time::Instant::now() < deadline
+    {
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
 }

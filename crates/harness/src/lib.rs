@@ -29,7 +29,7 @@ pub use httplab_link::{
 pub use lab::{plan, planned_runs, Lab, LabOptions, Progress, RunConfig};
 pub use network::LinkMode;
 pub use sweep::{PlannedPoint, SweepPlan};
-pub use workload::issue;
+pub use workload::{issue, OnDone};
 
 /// Why a run could not happen.
 #[derive(Debug, thiserror::Error)]

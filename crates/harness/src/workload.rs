@@ -19,12 +19,17 @@ use std::pin::Pin;
 
 type Fetch<'a> = Pin<Box<dyn Future<Output = (usize, RequestRecord)> + Send + 'a>>;
 
+/// What the harness does the moment a request's record is ready (its last response byte read,
+/// or its failure), before the workload goes on: it reads the socket's `TCP_INFO` there.
+pub type OnDone<'a> = &'a (dyn Fn(&RequestRecord) + Send + Sync);
+
 /// Issues every request of `scenario` through `client`, honouring `after`, and returns their
-/// records in workload order (by request id).
+/// records in workload order (by request id). `on_done` sees each record as it completes.
 pub async fn issue(
     client: &dyn ProtocolClient,
     scenario: &Scenario,
     clock: Clock,
+    on_done: OnDone<'_>,
 ) -> Vec<RequestRecord> {
     let specs = scenario.requests();
     let parents = scenario.dependencies();
@@ -34,7 +39,7 @@ pub async fn issue(
             children[*p].push(i);
         }
     }
-    let fetch = |i: usize| fetch(client, &specs[i], i);
+    let fetch = |i: usize| fetch(client, &specs[i], i, on_done);
 
     let mut records: Vec<Option<RequestRecord>> = vec![None; specs.len()];
     // FuturesUnordered polls newly pushed futures in push order, so the first poll of each
@@ -72,9 +77,18 @@ pub async fn issue(
         .collect()
 }
 
-fn fetch<'a>(client: &'a dyn ProtocolClient, spec: &RequestSpec, i: usize) -> Fetch<'a> {
+fn fetch<'a>(
+    client: &'a dyn ProtocolClient,
+    spec: &RequestSpec,
+    i: usize,
+    on_done: OnDone<'a>,
+) -> Fetch<'a> {
     let future = client.fetch(spec.clone());
-    Box::pin(async move { (i, future.await) })
+    Box::pin(async move {
+        let record = future.await;
+        on_done(&record);
+        (i, record)
+    })
 }
 
 /// The record of a request never issued because the one it waits for failed.

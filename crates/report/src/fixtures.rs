@@ -286,6 +286,7 @@ impl RunBuilder {
                     requests_served: mine.iter().filter(|r| r.error.is_none()).count() as u32,
                     ping_rtt: None,
                     h2_frames: self.h2_frames.then(|| h2_frames_of(&mine)),
+                    tcp_info: Default::default(),
                 }
             })
             .collect();

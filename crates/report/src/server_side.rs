@@ -84,6 +84,7 @@ mod tests {
             first_request_at: None,
             requests: 1,
             closed_at: None,
+            tcp_info: Default::default(),
         };
         let c0 = &run.connections[0];
         let on_time = c0.opened_at + c0.tcp_connect + Duration::from_micros(100);

@@ -1,6 +1,7 @@
 //! httplab-server: the lab origin, the server the scenarios describe.
 //!
-//! It owns the accept loop (TCP_NODELAY, one task per connection, numbered in acceptance order),
+//! It owns the accept loop (TCP_NODELAY, one task per connection, numbered in acceptance order,
+//! each socket watched so the log holds its `TCP_INFO`),
 //! the TLS accept when configured, HTTP/1.0 and HTTP/1.1 through hyper's http1 server, and the
 //! server side of the timeline: for every request, when it arrived, when its think time ended and
 //! when its last body byte was handed to the connection, kept in a `ServerLog` and reported to
@@ -41,6 +42,7 @@ pub use log::ServerLog;
 pub use pipeline::{MAX_HEAD, MAX_HEADERS, MAX_READ_AHEAD};
 
 use httplab_core::{Clock, PipeliningModel, Scenario};
+use httplab_tcpinfo::Watched;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulConnection;
@@ -253,7 +255,16 @@ async fn accept_loop(
         next_connection += 1;
         let log = shared.log.clone();
         let clock = shared.clock;
-        log.connection_accepted(number, peer.to_string(), clock.now());
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::warn!(connection = number, %peer, "TCP_NODELAY failed: {e}");
+        }
+        let closing = log.clone();
+        let tcp = Watched::new(
+            tcp,
+            clock,
+            Box::new(move |reading| closing.socket_closed(number, reading)),
+        );
+        log.connection_accepted(number, peer.to_string(), clock.now(), Some(tcp.probe()));
         let conn = service::Connection::new(shared.clone(), number, peer);
         let serve = serve_connection(
             tcp,
@@ -275,7 +286,7 @@ async fn accept_loop(
 /// or the client opened with the HTTP/2 preface (cleartext), else HTTP/1.x with hyper, or with
 /// the server's own loop when a `pipelining` model was set when it was accepted.
 async fn serve_connection(
-    mut tcp: TcpStream,
+    mut tcp: Watched<TcpStream>,
     conn: service::Connection,
     pipelining: Option<PipeliningModel>,
     tls: Option<tokio_rustls::TlsAcceptor>,
@@ -283,9 +294,6 @@ async fn serve_connection(
     _permit: OwnedSemaphorePermit,
 ) {
     let (connection, peer) = (conn.number, conn.peer);
-    if let Err(e) = tcp.set_nodelay(true) {
-        tracing::warn!(connection, %peer, "TCP_NODELAY failed: {e}");
-    }
     match tls {
         None => {
             let sniffed = tokio::select! {

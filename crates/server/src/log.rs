@@ -9,10 +9,14 @@
 //! The log also keeps one `ServerConnectionRecord` per accepted connection: when it was
 //! accepted, when its first request arrived, when it closed. With `[server] max_connections`, a
 //! connection that waited in the listen backlog shows it here: the client connected (the
-//! kernel completed the handshake) long before the server accepted it.
+//! kernel completed the handshake) long before the server accepted it. With it, the server
+//! socket's `TCP_INFO`: read when each response on it has been handed to the socket
+//! (`mark_sent`, through the connection's probe) and as it closes.
 
-use httplab_core::{ServerConnectionRecord, ServerRequestRecord};
+use httplab_core::{ResponseTcpInfo, ServerConnectionRecord, ServerRequestRecord, TcpInfo};
+use httplab_tcpinfo::TcpProbe;
 use std::collections::BTreeMap;
+use std::io;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -28,6 +32,8 @@ struct Inner {
     taken: u64,
     records: Vec<ServerRequestRecord>,
     connections: BTreeMap<u64, ServerConnectionRecord>,
+    /// Each open connection's socket probe, by connection number.
+    probes: BTreeMap<u64, TcpProbe>,
 }
 
 impl ServerLog {
@@ -58,8 +64,18 @@ impl ServerLog {
         all
     }
 
-    pub(crate) fn connection_accepted(&self, connection: u64, peer_addr: String, at: Duration) {
-        self.lock().connections.insert(
+    pub(crate) fn connection_accepted(
+        &self,
+        connection: u64,
+        peer_addr: String,
+        at: Duration,
+        probe: Option<TcpProbe>,
+    ) {
+        let mut inner = self.lock();
+        if let Some(probe) = probe {
+            inner.probes.insert(connection, probe);
+        }
+        inner.connections.insert(
             connection,
             ServerConnectionRecord {
                 connection,
@@ -68,8 +84,21 @@ impl ServerLog {
                 first_request_at: None,
                 requests: 0,
                 closed_at: None,
+                tcp_info: Default::default(),
             },
         );
+    }
+
+    /// The connection's socket was read as it closed.
+    pub(crate) fn socket_closed(&self, connection: u64, reading: io::Result<TcpInfo>) {
+        let mut inner = self.lock();
+        inner.probes.remove(&connection);
+        if let Some(c) = inner.connections.get_mut(&connection) {
+            match reading {
+                Ok(info) => c.tcp_info.at_close = Some(info),
+                Err(e) => c.tcp_info.failed(format!("reading TCP_INFO at close: {e}")),
+            }
+        }
     }
 
     pub(crate) fn request_arrived(&self, connection: u64, at: Duration) {
@@ -92,9 +121,38 @@ impl ServerLog {
         inner.taken + inner.records.len() as u64 - 1
     }
 
-    /// Sets `response_sent_at` of record `seq`, unless it was taken already.
+    /// Sets `response_sent_at` of record `seq`, unless it was taken already, and reads its
+    /// connection's socket.
     pub(crate) fn mark_sent(&self, seq: u64, at: Duration) {
-        self.update(seq, |record| record.response_sent_at = Some(at));
+        let mut carried = None;
+        self.update(seq, |record| {
+            record.response_sent_at = Some(at);
+            carried = Some((record.connection, record.request_id));
+        });
+        let Some((connection, request_id)) = carried else {
+            return;
+        };
+        let Some(probe) = self.lock().probes.get(&connection).cloned() else {
+            return;
+        };
+        // Read outside the lock: other connections' tasks log meanwhile.
+        let reading = probe.read();
+        let mut inner = self.lock();
+        let Some(c) = inner.connections.get_mut(&connection) else {
+            return;
+        };
+        match reading {
+            Some(Ok(info)) => c.tcp_info.responses.push(ResponseTcpInfo {
+                request_id,
+                stream_received: None,
+                stream_sent: None,
+                info,
+            }),
+            Some(Err(e)) => c
+                .tcp_info
+                .failed(format!("reading TCP_INFO after a response: {e}")),
+            None => {}
+        }
     }
 
     /// Sets `turn_at` of record `seq`, unless it was taken already.
