@@ -145,7 +145,13 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Runtime::new() {
+    // One thread, as a browser's network stack is: requests issued together are all queued
+    // before the connection task writes, so they can leave in one packed write. The lab
+    // server runs on a thread of its own (`httplab_server::ServerThread`).
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: could not start the async runtime: {e}");

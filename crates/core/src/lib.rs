@@ -38,7 +38,7 @@ pub use record::{
 };
 pub use scenario::{
     ClientVariant, PipeliningModel, RequestSpec, Resource, Respond, Scenario, ScenarioError,
-    TlsVersion,
+    TlsVersion, WriteMode,
 };
 pub use tcp_info::{ResponseTcpInfo, TcpInfo, TcpInfoLog};
 pub use think::Think;

@@ -10,6 +10,7 @@ use bytes::Bytes;
 use h2::client::SendRequest;
 use h2::{Ping, PingPong, Reason};
 use httplab_core::{Clock, CloseReason};
+use httplab_socket::Packed;
 use httplab_transport::{ClientOptions, Meter, Setup};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
@@ -58,7 +59,7 @@ impl H2Connection {
             .initial_connection_window_size(h2.connection_window)
             .initial_max_send_streams(ASSUMED_MAX_CONCURRENT_STREAMS)
             .enable_push(false)
-            .handshake::<_, Bytes>(conn.stream)
+            .handshake::<_, Bytes>(Packed::new(conn.stream, h2.write))
             .await;
         let (sender, mut connection) = match handshake {
             Ok(pair) => pair,

@@ -42,7 +42,7 @@ pub use error::H2ClientError;
 use connection::H2Connection;
 use exchange::exchange;
 use httplab_core::scenario::ClientSettings;
-use httplab_core::{RequestRecord, RequestSpec};
+use httplab_core::{RequestRecord, RequestSpec, WriteMode};
 use httplab_transport::client::BoxFuture;
 use httplab_transport::exchange::request_headers;
 use httplab_transport::{ClientOptions, ProtocolClient, RequestTiming};
@@ -69,6 +69,9 @@ pub struct H2Options {
     pub stream_window: u32,
     /// The connection window, opened with a WINDOW_UPDATE on stream 0 after the preface.
     pub connection_window: u32,
+    /// How frames are written: packed (a browser's way: the HEADERS of requests issued
+    /// together leave in one write) or each as h2 hands it over.
+    pub write: WriteMode,
 }
 
 impl H2Options {
@@ -77,6 +80,7 @@ impl H2Options {
         Self {
             stream_window: settings.h2_stream_window,
             connection_window: settings.h2_connection_window,
+            write: settings.write,
         }
     }
 }
@@ -87,6 +91,7 @@ impl Default for H2Options {
         Self {
             stream_window: httplab_core::scenario::BROWSER_H2_STREAM_WINDOW,
             connection_window: httplab_core::scenario::BROWSER_H2_CONNECTION_WINDOW,
+            write: WriteMode::Packed,
         }
     }
 }

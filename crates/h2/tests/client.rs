@@ -164,6 +164,7 @@ async fn a_mebibyte_response_is_not_stalled_by_flow_control() {
     let (receive, bytes) = one_mebibyte(H2Options {
         stream_window: 65_535,
         connection_window: 65_535,
+        ..H2Options::default()
     })
     .await;
     eprintln!("1 MiB, 64 KiB windows: receive {receive:?}");

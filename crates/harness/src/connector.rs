@@ -6,7 +6,7 @@ use crate::network::SocketFactory;
 use httplab_core::{
     Clock, CloseReason, ConnectionRecord, RequestRecord, ResponseTcpInfo, TcpInfoLog, TlsRecord,
 };
-use httplab_tcpinfo::{TcpProbe, Watched};
+use httplab_socket::{TcpProbe, Watched};
 use httplab_transport::connector::ConnectFuture;
 use httplab_transport::{BoxIo, Connection, Connector, Meter, Metered, Origin, Setup};
 use rustls_pki_types::ServerName;

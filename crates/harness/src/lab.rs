@@ -10,7 +10,7 @@ use httplab_h2::{H2Options, Http2Client};
 use httplab_http10::Http10Client;
 use httplab_http11::Http11Client;
 use httplab_http11_pipelined::Http11PipelinedClient;
-use httplab_server::LabServer;
+use httplab_server::{LabServer, ServerThread};
 use httplab_tls::{CertStore, ALPN_H2, ALPN_HTTP10, ALPN_HTTP11};
 use httplab_transport::{ClientOptions, ProtocolClient};
 use std::net::SocketAddr;
@@ -88,6 +88,8 @@ pub struct Lab {
     clock: Clock,
     tls_server: LabServer,
     plain_server: LabServer,
+    /// Both servers' thread: their own event loop, apart from the client's.
+    server_thread: ServerThread,
     certs: CertStore,
     network: NetworkPath,
 }
@@ -103,15 +105,24 @@ impl Lab {
             source,
         };
         let bind = || network.listener(options.listen).map_err(listen_err);
-        let tls_server = LabServer::start(bind()?, scenario.clone(), clock, Some(server_tls))
-            .map_err(listen_err)?;
+        let server_thread = ServerThread::start().map_err(listen_err)?;
+        let tls_server = LabServer::start_on(
+            &server_thread,
+            bind()?,
+            scenario.clone(),
+            clock,
+            Some(server_tls),
+        )
+        .map_err(listen_err)?;
         let plain_server =
-            LabServer::start(bind()?, scenario.clone(), clock, None).map_err(listen_err)?;
+            LabServer::start_on(&server_thread, bind()?, scenario.clone(), clock, None)
+                .map_err(listen_err)?;
         Ok(Lab {
             scenario,
             clock,
             tls_server,
             plain_server,
+            server_thread,
             certs,
             network,
         })
@@ -318,6 +329,9 @@ impl Lab {
     pub async fn shutdown(mut self) {
         self.tls_server.shutdown().await;
         self.plain_server.shutdown().await;
+        // The servers are done: their thread can end (a join of a loop with nothing left).
+        let thread = self.server_thread;
+        let _ = tokio::task::spawn_blocking(move || drop(thread)).await;
         self.network.stop().await;
     }
 }

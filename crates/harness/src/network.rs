@@ -121,8 +121,9 @@ impl NetworkPath {
 
     /// A listening socket for a lab server: in the server namespace on the link's server
     /// address, or on `loopback` (port 0: a free one); either way with the scenario's
-    /// congestion control, which accepted sockets inherit.
-    pub(crate) fn listener(&self, loopback: SocketAddr) -> io::Result<tokio::net::TcpListener> {
+    /// congestion control, which accepted sockets inherit. Non-blocking, for the server's runtime
+    /// to take.
+    pub(crate) fn listener(&self, loopback: SocketAddr) -> io::Result<std::net::TcpListener> {
         let std = match &self.link {
             Some(link) => {
                 let addr = SocketAddr::new(IpAddr::V4(link.server_addr()), loopback.port());
@@ -135,7 +136,7 @@ impl NetworkPath {
             }
         };
         httplab_link::set_congestion(&std, &self.congestion_control)?;
-        tokio::net::TcpListener::from_std(std)
+        Ok(std)
     }
 
     /// The TCP congestion control of every socket of the lab.

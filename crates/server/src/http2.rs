@@ -10,9 +10,13 @@
 //! `request_timeout` runs out unanswered (`respond = "never"`) fails the service, and hyper
 //! resets that stream alone (RST_STREAM, INTERNAL_ERROR); the connection and its other streams
 //! carry on. `keep_alive_timeout` and `max_requests_per_connection` do not apply here.
+//! Frames are written packed (`[server] write`, default): what hyper's streams make ready in one
+//! turn of the server's loop leaves in one write, in TLS records of up to 16 KB.
 
 use crate::service::Connection;
+use crate::stamp::ReadStamped;
 use httplab_core::scenario::{ServerSettings, BROWSER_H2_CONNECTION_WINDOW};
+use httplab_socket::Packed;
 use hyper::server::conn::http2;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use std::sync::Arc;
@@ -31,10 +35,12 @@ pub(crate) fn connection_window(settings: &ServerSettings) -> u32 {
 
 /// Serves HTTP/2 on `io` (the client's preface not yet read, or replayed) until the client
 /// closes or the server stops (then GOAWAY, letting open streams finish).
-pub(crate) async fn serve<S>(io: S, conn: Connection, mut stopped: watch::Receiver<bool>)
+pub(crate) async fn serve<S>(io: S, mut conn: Connection, mut stopped: watch::Receiver<bool>)
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    let (io, last_read) = ReadStamped::new(io, conn.shared.clock);
+    conn.last_read = Some(last_read);
     let (number, peer) = (conn.number, conn.peer);
     let settings = &conn.shared.scenario.server;
     let mut builder = http2::Builder::new(TokioExecutor::new());
@@ -45,6 +51,7 @@ where
         .initial_stream_window_size(settings.h2_stream_window)
         .initial_connection_window_size(connection_window(settings))
         .max_frame_size(settings.max_frame_size);
+    let io = Packed::new(io, settings.write);
     let http = builder.serve_connection(TokioIo::new(io), crate::LabService(Arc::new(conn)));
     if let Err(e) = crate::until_stopped(http, &mut stopped).await {
         tracing::debug!(connection = number, %peer, "HTTP/2 connection ended with an error: {e}");

@@ -29,20 +29,24 @@
 // Dev-dependencies serve the integration tests, not every unit-test build.
 #![cfg_attr(test, allow(unused_crate_dependencies))]
 
+mod alarm;
 mod body;
 mod http2;
 mod log;
 mod pipeline;
 mod preface;
 mod service;
+mod stamp;
+mod thread;
 
 pub use http2::MIN_CONNECTION_WINDOW;
 pub use httplab_core::ServerConnectionRecord;
 pub use log::ServerLog;
 pub use pipeline::{MAX_HEAD, MAX_HEADERS, MAX_READ_AHEAD};
+pub use thread::ServerThread;
 
 use httplab_core::{Clock, PipeliningModel, Scenario};
-use httplab_tcpinfo::Watched;
+use httplab_socket::Watched;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulConnection;
@@ -85,6 +89,8 @@ pub(crate) struct Shared {
     pub pipelining: PipeliningSwitch,
     /// Numbers requests that carry no request id, for their think-time draws.
     anonymous: AtomicU64,
+    /// Think times ending at one instant end together.
+    pub alarms: alarm::Alarms,
 }
 
 impl Shared {
@@ -139,6 +145,35 @@ impl LabServer {
         let runtime = tokio::runtime::Handle::try_current().map_err(|e| {
             std::io::Error::other(format!("LabServer::start needs a tokio runtime: {e}"))
         })?;
+        Self::spawn(&runtime, listener, scenario, clock, tls)
+    }
+
+    /// Like [`start`](Self::start), on `thread`'s runtime rather than the caller's: the
+    /// server's tasks then never share a thread with the caller's (the lab's client).
+    /// `listener` must be non-blocking.
+    pub fn start_on(
+        thread: &ServerThread,
+        listener: std::net::TcpListener,
+        scenario: Arc<Scenario>,
+        clock: Clock,
+        tls: Option<Arc<rustls::ServerConfig>>,
+    ) -> std::io::Result<LabServer> {
+        let runtime = thread.handle();
+        // The listener registers with the reactor of the runtime it is made in.
+        let listener = {
+            let _entered = runtime.enter();
+            TcpListener::from_std(listener)?
+        };
+        Self::spawn(runtime, listener, scenario, clock, tls)
+    }
+
+    fn spawn(
+        runtime: &tokio::runtime::Handle,
+        listener: TcpListener,
+        scenario: Arc<Scenario>,
+        clock: Clock,
+        tls: Option<Arc<rustls::ServerConfig>>,
+    ) -> std::io::Result<LabServer> {
         let local_addr = listener.local_addr()?;
         let log = ServerLog::default();
         let pipelining = PipeliningSwitch::default();
@@ -149,6 +184,7 @@ impl LabServer {
             log: log.clone(),
             pipelining,
             anonymous: AtomicU64::new(0),
+            alarms: alarm::Alarms::default(),
         });
         let (stop, stopped) = watch::channel(false);
         let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);

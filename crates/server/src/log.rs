@@ -14,7 +14,7 @@
 //! (`mark_sent`, through the connection's probe) and as it closes.
 
 use httplab_core::{ResponseTcpInfo, ServerConnectionRecord, ServerRequestRecord, TcpInfo};
-use httplab_tcpinfo::TcpProbe;
+use httplab_socket::TcpProbe;
 use std::collections::BTreeMap;
 use std::io;
 use std::sync::{Arc, Mutex, MutexGuard};

@@ -15,6 +15,7 @@
 //! ready, the others (timed out, or their connection gone) with status 0 when abandoned.
 
 use crate::body::{LabBody, SentHook};
+use crate::stamp::LastRead;
 use crate::Shared;
 use http::header::{HeaderValue, ALLOW, CACHE_CONTROL, CONNECTION, CONTENT_LENGTH, CONTENT_TYPE};
 use http::{Method, Request, Response, StatusCode, Version};
@@ -36,6 +37,8 @@ pub(crate) struct Connection {
     pub peer: SocketAddr,
     /// Requests that arrived on it so far.
     requests: AtomicU32,
+    /// When it last read from its socket (HTTP/2: a stream's request arrived with that read).
+    pub last_read: Option<crate::stamp::LastRead>,
 }
 
 /// A request that reached its `request_timeout` unanswered: the path ends it without a
@@ -198,6 +201,7 @@ impl Connection {
             number,
             peer,
             requests: AtomicU32::new(0),
+            last_read: None,
         }
     }
 
@@ -238,20 +242,22 @@ impl Connection {
     pub(crate) async fn handle(&self, request: RequestInfo) -> Result<Handled, TimedOut> {
         let answer = self.decide(&request);
         let deadline = self.deadline(request.arrived_at, &answer);
-        self.run(request, answer, deadline).await
+        self.run(request, answer, deadline, None).await
     }
 
     /// Thinks (or, for `respond = "never"`, holds) until the answer is ready or `deadline`
     /// passes, and logs the record: ready, or abandoned. The caller writes the response and
-    /// marks it sent.
+    /// marks it sent. The think time runs from `started_at` when given (an HTTP/2 request
+    /// without a body: from the read that brought it), else from now.
     pub(crate) async fn run(
         &self,
         request: RequestInfo,
         answer: Answer,
         deadline: Option<Instant>,
+        started_at: Option<Duration>,
     ) -> Result<Handled, TimedOut> {
         let clock = self.shared.clock;
-        let started_at = clock.now();
+        let started_at = started_at.unwrap_or_else(|| clock.now());
         let pending = Unanswered {
             conn: self,
             request: Some(request),
@@ -262,7 +268,8 @@ impl Connection {
                 std::future::pending::<()>().await;
             }
             if !answer.think.is_zero() {
-                think(answer.think).await;
+                let alarms = &self.shared.alarms;
+                alarms.until(clock, started_at + answer.think).await;
             }
         };
         by(deadline, work).await?;
@@ -324,7 +331,15 @@ impl Connection {
     where
         B: http_body::Body + Unpin,
     {
-        let arrived_at = self.shared.clock.now();
+        let now = self.shared.clock.now();
+        // HTTP/2: the read that brought the request (hyper calls the service promptly after
+        // it, so no later read has happened yet unless more bytes arrived meanwhile).
+        let arrived_at = self
+            .last_read
+            .as_ref()
+            .and_then(LastRead::get)
+            .filter(|&at| at <= now)
+            .unwrap_or(now);
         let last = self.arrived(arrived_at);
         let (head, mut body) = request.into_parts();
         let request_id = head
@@ -366,7 +381,9 @@ impl Connection {
         let Some(info) = pending.answered() else {
             return Err(TimedOut);
         };
-        let handled = self.run(info, answer, deadline).await?;
+        // With no body to wait for, the handler starts as the request arrives.
+        let started_at = (info.body_bytes == 0 && self.last_read.is_some()).then_some(arrived_at);
+        let handled = self.run(info, answer, deadline, started_at).await?;
         let hook = SentHook {
             log: self.shared.log.clone(),
             seq: handled.seq,
@@ -439,28 +456,6 @@ async fn by<F: std::future::Future<Output = ()>>(
         None => {
             work.await;
             Ok(())
-        }
-    }
-}
-
-/// How much of a think time is left to a precise sleep after tokio's timer (whose wheel
-/// ticks in whole milliseconds and rounds up, so it may fire up to a millisecond late).
-const PRECISE_TAIL: Duration = Duration::from_millis(2);
-
-/// Sleeps for `think` to within tens of microseconds: tokio's timer for all but the last
-/// [`PRECISE_TAIL`], then a thread's `nanosleep` for the rest. tokio alone would add up to a
-/// millisecond to every think time, which the analytical model would count as server time.
-async fn think(think: Duration) {
-    let deadline = std::time::Instant::now() + think;
-    if think > PRECISE_TAIL {
-        tokio::time::sleep(think - PRECISE_TAIL).await;
-    }
-    let left = deadline.saturating_duration_since(std::time::Instant::now());
-    if !left.is_zero() {
-        let slept = tokio::task::spawn_blocking(move || std::thread::sleep(left)).await;
-        if slept.is_err() {
-            // The blocking pool is shutting down with the runtime: fall back to the timer.
-            tokio::time::sleep(left).await;
         }
     }
 }

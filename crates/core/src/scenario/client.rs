@@ -52,6 +52,9 @@ pub struct ClientSettings {
     /// Bytes of a `cookie` header sent with every request (0: none): the repeated header
     /// HPACK compresses and HTTP/1.x sends in full each time.
     pub cookie: u64,
+    /// How the client writes its HTTP/2 frames (default packed: the HEADERS of requests
+    /// issued together leave in one write, as a browser's do).
+    pub write: super::WriteMode,
 }
 
 /// A TLS protocol version a scenario can insist on.
@@ -130,6 +133,7 @@ pub(crate) fn validate(
         h2_stream_window,
         h2_connection_window,
         cookie,
+        write: raw.write.unwrap_or_default(),
     };
     Ok(ClientTable {
         base,

@@ -44,7 +44,7 @@ pub use client::{
 };
 pub use error::ScenarioError;
 pub use resources::{is_idempotent, Resource};
-pub use server::{PipeliningModel, Respond, ServerSettings};
+pub use server::{PipeliningModel, Respond, ServerSettings, WriteMode};
 pub use summary::comment_summary;
 pub use variants::ClientVariant;
 pub use workload::RequestSpec;

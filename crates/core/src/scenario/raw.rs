@@ -7,7 +7,7 @@
 //! check: each table's own file validates it. The `[network]` table's raw struct lives with the
 //! rest of that table, in `network.rs`.
 
-use super::server::{PipeliningModel, Respond};
+use super::server::{PipeliningModel, Respond, WriteMode};
 use super::ScenarioError;
 use crate::network::RawNetwork;
 use crate::think::Think;
@@ -50,6 +50,7 @@ pub(crate) struct RawClient {
     pub(crate) h2_stream_window: Option<Spanned<HumanSize>>,
     pub(crate) h2_connection_window: Option<Spanned<HumanSize>>,
     pub(crate) cookie: Option<Spanned<HumanSize>>,
+    pub(crate) write: Option<WriteMode>,
 }
 
 #[derive(Deserialize, Default)]
@@ -65,6 +66,7 @@ pub(crate) struct RawServer {
     pub(crate) max_concurrent_streams: Option<Spanned<u32>>,
     pub(crate) h2_stream_window: Option<Spanned<HumanSize>>,
     pub(crate) max_frame_size: Option<Spanned<HumanSize>>,
+    pub(crate) write: Option<WriteMode>,
 }
 
 /// A value written either alone or as a list.

@@ -52,6 +52,32 @@ pub struct ServerSettings {
     pub h2_stream_window: u32,
     /// HTTP/2 SETTINGS_MAX_FRAME_SIZE the server advertises (default 16384, the minimum).
     pub max_frame_size: u32,
+    /// How the server writes HTTP/2 frames and pipelined responses (default packed).
+    pub write: WriteMode,
+}
+
+/// How an endpoint hands its bytes to the socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum WriteMode {
+    /// As production software does (browsers, nginx, h2o): what becomes ready in one scheduler
+    /// turn leaves in one write, in TLS records of up to 16 KB. Nothing waits for more data:
+    /// packing, not Nagle.
+    #[default]
+    Packed,
+    /// Each frame (HTTP/2) or response (pipelining) as its own write, as the HTTP library
+    /// hands it over: a small response is a TLS record and a TCP segment of its own.
+    PerFrame,
+}
+
+impl WriteMode {
+    /// The scenario's word for it.
+    pub fn id(self) -> &'static str {
+        match self {
+            WriteMode::Packed => "packed",
+            WriteMode::PerFrame => "per-frame",
+        }
+    }
 }
 
 /// How a server handles requests pipelined on one connection (responses always leave in order).
@@ -168,6 +194,7 @@ pub(crate) fn validate(
             max_concurrent_streams,
             h2_stream_window,
             max_frame_size,
+            write: raw.write.unwrap_or_default(),
         },
         respond_span: respond.map(|(_, span)| span),
     })

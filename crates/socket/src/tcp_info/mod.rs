@@ -1,4 +1,4 @@
-//! httplab-tcpinfo: the kernel's account of the lab's own TCP sockets.
+//! `TCP_INFO` on the lab's own sockets.
 //!
 //! It reads `TCP_INFO` (and `TCP_CONGESTION`) from a socket into a
 //! [`httplab_core::TcpInfo`], checking how many bytes the kernel returned so that a field an
@@ -11,11 +11,6 @@
 //! It owns the one `getsockopt(TCP_INFO)` of the workspace and the rule that keeps a probe from
 //! reading a descriptor that has been closed (and perhaps reused). It does not decide when to
 //! read, nor keep the readings: the caller gets them back.
-
-// `unsafe` lives in `sys.rs` (the getsockopt calls) and in `TcpProbe::read` (borrowing the
-// descriptor the lock keeps open), each block with its SAFETY line.
-#![deny(unsafe_op_in_unsafe_fn)]
-#![cfg_attr(test, allow(unused_crate_dependencies))]
 
 mod convert;
 mod sys;

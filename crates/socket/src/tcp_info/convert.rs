@@ -1,7 +1,7 @@
 //! The kernel's `struct tcp_info` into the lab's record, field by field, each only if the
 //! kernel's reply reached past its end. Pure: unit tests feed it byte buffers of any length.
 
-use crate::sys::RawTcpInfo;
+use super::sys::RawTcpInfo;
 use httplab_core::TcpInfo;
 use std::mem::{offset_of, size_of_val};
 use std::time::Duration;
@@ -103,8 +103,8 @@ fn ca_state_name(state: u8) -> &'static str {
 
 #[cfg(test)]
 mod tests {
+    use super::super::sys::RAW_LEN;
     use super::*;
-    use crate::sys::RAW_LEN;
 
     fn raw_with(fill: impl FnOnce(&mut libc::tcp_info)) -> RawTcpInfo {
         // SAFETY (test): tcp_info is plain integers; all-zero is a valid value.

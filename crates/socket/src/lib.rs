@@ -1,0 +1,20 @@
+//! httplab-socket: how the lab's two endpoints use their TCP sockets, the same on the client
+//! and on the server.
+//!
+//! - [`tcp_info`]: the kernel's account of a socket (`TCP_INFO`), read while it lives and as it
+//!   closes.
+//! - [`packed`]: writes packed as production software packs them: what is ready in one
+//!   scheduler turn leaves in one write, in TLS records of up to 16 KB, with no added delay.
+//!
+//! It knows nothing of HTTP. `unsafe` lives in `tcp_info/sys.rs` (the `getsockopt` calls) and
+//! in `TcpProbe::read` (borrowing the descriptor its lock keeps open), each block with its
+//! SAFETY line.
+#![deny(unsafe_op_in_unsafe_fn)]
+// Dev-dependencies serve the integration tests, not every unit-test build.
+#![cfg_attr(test, allow(unused_crate_dependencies))]
+
+pub mod packed;
+pub mod tcp_info;
+
+pub use packed::{Packed, RECORD_BYTES};
+pub use tcp_info::{congestion, read, OnClose, TcpProbe, Watched};
