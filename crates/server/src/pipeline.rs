@@ -25,7 +25,8 @@ use crate::service::{Answer, AnswerBody, Connection, Handled, RequestInfo, Timed
 use bytes::{Buf, BytesMut};
 use http::{Method, StatusCode};
 use httplab_core::wire::{parse_request_id, ServerTiming, REQUEST_ID_HEADER};
-use httplab_core::PipeliningModel;
+use httplab_core::{PipeliningModel, WriteMode};
+use httplab_socket::Packed;
 use std::pin::pin;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -216,6 +217,17 @@ impl Drop for Running {
 }
 
 /// What the writer has to answer next.
+impl Pending {
+    /// Whether its response could be written now: its handler is done, or it was refused.
+    fn ready(&self) -> bool {
+        match &self.work {
+            Work::Running(running) => running.0.is_finished(),
+            Work::Waiting(_) => false,
+            Work::Rejected { .. } => true,
+        }
+    }
+}
+
 enum Work {
     /// Parallel: the handler started when the request was read.
     Running(Running),
@@ -407,9 +419,12 @@ async fn read_requests<R>(
             PipeliningModel::Serial => Work::Waiting(request),
             PipeliningModel::Parallel => {
                 let conn = conn.clone();
-                Work::Running(Running(tokio::spawn(
-                    async move { conn.handle(request).await },
-                )))
+                // With no body to wait for, the handler starts as the request arrives, so
+                // requests that arrived in one read end equal think times together.
+                let started_at = (request.body_bytes == 0).then_some(arrived_at);
+                Work::Running(Running(tokio::spawn(async move {
+                    conn.handle(request, started_at).await
+                })))
             }
         };
         let close = head.close || last;
@@ -438,8 +453,20 @@ async fn write_responses<W>(
 {
     let clock = conn.shared.clock;
     let log = &conn.shared.log;
-    let mut out = BufWriter::with_capacity(WRITE_BUFFER, output);
-    while let Some(pending) = queued.recv().await {
+    let mode = conn.shared.scenario.server.write;
+    let mut out = BufWriter::with_capacity(WRITE_BUFFER, Packed::new(output, mode));
+    // Packed: a response whose successor is already ready is not flushed alone; the two (or
+    // more) leave in one write, and each is marked sent when that write is done.
+    let mut next: Option<Pending> = None;
+    let mut unsent: Vec<(u64, Duration)> = Vec::new();
+    loop {
+        let pending = match next.take() {
+            Some(pending) => pending,
+            None => match queued.recv().await {
+                Some(pending) => pending,
+                None => break,
+            },
+        };
         // Every earlier response is written: from now on this one may be.
         let turn = clock.now();
         let (answer, timing, seq) = match pending.work {
@@ -454,7 +481,7 @@ async fn write_responses<W>(
                     break;
                 }
             },
-            Work::Waiting(request) => match conn.handle(request).await {
+            Work::Waiting(request) => match conn.handle(request, None).await {
                 Ok(handled) => {
                     let timing = timing_of(&handled, turn);
                     (handled.answer, timing, Some(handled.seq))
@@ -477,18 +504,40 @@ async fn write_responses<W>(
             return;
         }
         if let Some(seq) = seq {
-            log.mark_sent(seq, clock.now());
-            log.mark_turn(seq, turn);
+            unsent.push((seq, turn));
+        }
+        let joins_next = mode == WriteMode::Packed && !pending.close && {
+            next = queued.try_recv().ok();
+            next.as_ref().is_some_and(Pending::ready)
+        };
+        if !joins_next {
+            if let Err(e) = out.flush().await {
+                tracing::debug!(connection = conn.number, peer = %conn.peer, "write failed: {e}");
+                return;
+            }
+            let now = clock.now();
+            for (seq, turn) in unsent.drain(..) {
+                log.mark_sent(seq, now);
+                log.mark_turn(seq, turn);
+            }
         }
         idle.answered();
         if pending.close {
             break;
         }
     }
+    // Responses written but not yet flushed (the one after them ended the loop) leave now.
+    if !unsent.is_empty() && out.flush().await.is_ok() {
+        let now = clock.now();
+        for (seq, turn) in unsent.drain(..) {
+            log.mark_sent(seq, now);
+            log.mark_turn(seq, turn);
+        }
+    }
     // Requests read but never to be answered here: a serial handler never started is logged
     // as abandoned now; a parallel one is aborted, and logs itself as it is dropped.
     queued.close();
-    while let Ok(pending) = queued.try_recv() {
+    while let Some(pending) = next.take().or_else(|| queued.try_recv().ok()) {
         if let Work::Waiting(request) = pending.work {
             conn.log_abandoned(request, clock.now());
         }
@@ -504,7 +553,7 @@ fn timing_of(handled: &Handled, turn: Duration) -> ServerTiming {
     }
 }
 
-/// Writes one response (head, then body unless HEAD) and flushes it to the socket.
+/// Writes one response (head, then body unless HEAD) into `out`; the caller flushes.
 async fn write_response<W>(
     out: &mut BufWriter<W>,
     head: &[u8],
@@ -527,7 +576,7 @@ where
             }
         }
     }
-    out.flush().await
+    Ok(())
 }
 
 #[cfg(test)]

@@ -238,11 +238,16 @@ impl Connection {
         Some(Instant::now() + left)
     }
 
-    /// Runs the handler of one request whose body has been read: decide, then `run`.
-    pub(crate) async fn handle(&self, request: RequestInfo) -> Result<Handled, TimedOut> {
+    /// Runs the handler of one request whose body has been read: decide, then `run` (its
+    /// think time from `started_at`, else from now).
+    pub(crate) async fn handle(
+        &self,
+        request: RequestInfo,
+        started_at: Option<Duration>,
+    ) -> Result<Handled, TimedOut> {
         let answer = self.decide(&request);
         let deadline = self.deadline(request.arrived_at, &answer);
-        self.run(request, answer, deadline, None).await
+        self.run(request, answer, deadline, started_at).await
     }
 
     /// Thinks (or, for `respond = "never"`, holds) until the answer is ready or `deadline`
