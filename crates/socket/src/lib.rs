@@ -16,5 +16,5 @@
 pub mod packed;
 pub mod tcp_info;
 
-pub use packed::{Packed, RECORD_BYTES};
+pub use packed::{Packed, MAX_YIELDS, RECORD_BYTES};
 pub use tcp_info::{congestion, read, OnClose, TcpProbe, Watched};

@@ -10,9 +10,11 @@
 //!
 //! [`Packed`] does the same for the lab's endpoints. Writes are gathered in a buffer; a
 //! flush (which the HTTP library calls once it has nothing more to write) first lets every
-//! other task that is already runnable take its turn (one yield, no timer: nothing waits for
-//! data that is not ready, so this is packing, not Nagle), and then writes the buffer in
-//! chunks of [`RECORD_BYTES`], each one TLS record. A buffer that reaches a record's worth
+//! other task that is already runnable take its turn, and again as long as a turn added bytes
+//! (h2 hands a stream's DATA over in steps: the connection task grants flow-control capacity,
+//! the stream's task then sends, each a turn of the scheduler), at most [`MAX_YIELDS`] times.
+//! No timer is involved: nothing waits for data that is not ready, so this is packing, not
+//! Nagle. Then it writes the buffer in chunks of [`RECORD_BYTES`], each one TLS record. A buffer that reaches a record's worth
 //! is written at once, whole records only, so a long response streams as full records.
 //! `WriteMode::PerFrame` passes every call straight through: the library's own writes.
 //!
@@ -29,6 +31,8 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 pub const RECORD_BYTES: usize = 16 * 1024;
 /// Bytes gathered at most before a write must wait for the layer below to take some.
 const MAX_BUFFERED: usize = 4 * RECORD_BYTES;
+/// Turns a flush lets pass at most while they keep adding bytes.
+pub const MAX_YIELDS: u32 = 16;
 
 /// A stream whose writes are packed (or passed through, per-frame).
 pub struct Packed<S> {
@@ -37,8 +41,9 @@ pub struct Packed<S> {
     buf: Vec<u8>,
     /// Bytes of `buf` already written below.
     done: usize,
-    /// Whether this flush has already let the other runnable tasks go first.
-    yielded: bool,
+    /// Turns this flush has let pass, and the buffer's length at the last one.
+    yields: u32,
+    len_at_yield: Option<usize>,
 }
 
 impl<S> Packed<S> {
@@ -48,7 +53,8 @@ impl<S> Packed<S> {
             mode,
             buf: Vec::new(),
             done: 0,
-            yielded: false,
+            yields: 0,
+            len_at_yield: None,
         }
     }
 
@@ -160,10 +166,11 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Packed<S> {
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         if self.pending() > 0 {
-            if !self.yielded {
+            if self.yields < MAX_YIELDS && self.len_at_yield != Some(self.buf.len()) {
                 // Let every task already runnable (other streams' handlers, the rest of a
-                // burst of requests) add its bytes first.
-                self.yielded = true;
+                // burst of requests) add its bytes first, while they still add some.
+                self.yields += 1;
+                self.len_at_yield = Some(self.buf.len());
                 cx.waker().wake_by_ref();
                 return Poll::Pending;
             }
@@ -172,13 +179,13 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Packed<S> {
                 other => return other,
             }
         }
-        self.yielded = false;
+        self.yields = 0;
+        self.len_at_yield = None;
         Pin::new(&mut self.inner).poll_flush(cx)
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         if self.pending() > 0 {
-            self.yielded = true;
             match self.drain(cx, true) {
                 Poll::Ready(Ok(())) => {}
                 other => return other,
