@@ -21,6 +21,7 @@ pub mod record;
 pub mod scenario;
 pub mod serde_ms;
 pub mod stats;
+pub mod tcp_trace;
 pub mod think;
 pub mod units;
 pub mod wire;

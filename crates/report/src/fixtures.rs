@@ -310,6 +310,7 @@ impl RunBuilder {
             link: None,
             congestion_control: "cubic".into(),
             server_connections: Vec::new(),
+            wire: None,
         }
     }
 }
