@@ -38,7 +38,8 @@ pub struct Observation {
     pub at: Duration,
     /// Which way it crossed.
     pub way: Way,
-    /// Whether the link dropped it (loss model or full queue).
+    /// Whether the link dropped it (loss model or full queue). A packet the far TUN device
+    /// then refused counts as delivered here; the link's self-check counts those (`drops.tun`).
     pub dropped: bool,
     pub header: TcpHeader,
 }
