@@ -46,18 +46,18 @@ pub struct Observation {
 
 /// What one reader recorded since it last handed over.
 #[derive(Debug, Default)]
-pub struct Batch {
+pub(crate) struct Batch {
     observations: Vec<Observation>,
     skipped: u64,
 }
 
 impl Batch {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self::default()
     }
 
     /// Records one packet: its TCP facts, or a skipped packet if it is not IPv4 TCP.
-    pub fn record(&mut self, at: Duration, way: Way, dropped: bool, packet: &[u8]) {
+    pub(crate) fn record(&mut self, at: Duration, way: Way, dropped: bool, packet: &[u8]) {
         match TcpHeader::parse(packet) {
             Some(header) => self.observations.push(Observation {
                 at,
@@ -69,14 +69,14 @@ impl Batch {
         }
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.observations.is_empty() && self.skipped == 0
     }
 }
 
 /// One direction's record of a run.
 #[derive(Debug)]
-pub struct TraceLog {
+pub(crate) struct TraceLog {
     observations: Vec<Observation>,
     skipped: u64,
     truncated: bool,
@@ -92,12 +92,12 @@ impl Default for TraceLog {
 
 impl TraceLog {
     /// A log of at most [`MAX_OBSERVATIONS`].
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self::default()
     }
 
     /// A log of at most `limit` observations.
-    pub fn with_limit(limit: usize) -> Self {
+    pub(crate) fn with_limit(limit: usize) -> Self {
         Self {
             observations: Vec::new(),
             skipped: 0,
@@ -108,7 +108,7 @@ impl TraceLog {
 
     /// Moves `batch` in (keeping the batch's allocation for reuse), up to its limit; past the
     /// bound the log is marked truncated and records no more.
-    pub fn append(&mut self, batch: &mut Batch) {
+    pub(crate) fn append(&mut self, batch: &mut Batch) {
         self.skipped += batch.skipped;
         batch.skipped = 0;
         let room = self.limit.saturating_sub(self.observations.len());
@@ -121,32 +121,35 @@ impl TraceLog {
     }
 
     /// Observations held.
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
         self.observations.len()
     }
 
-    pub fn is_empty(&self) -> bool {
+    #[cfg(test)]
+    pub(crate) fn is_empty(&self) -> bool {
         self.observations.is_empty()
     }
 
     /// Whether the log reached its bound.
-    pub fn truncated(&self) -> bool {
+    #[cfg(test)]
+    pub(crate) fn truncated(&self) -> bool {
         self.truncated
     }
 
     /// Empties the log, giving its memory back.
-    pub fn clear(&mut self) {
+    pub(crate) fn clear(&mut self) {
         *self = Self::with_limit(self.limit);
     }
 
     /// The log so far, leaving this one empty (with the same limit).
-    pub fn take(&mut self) -> TraceLog {
+    pub(crate) fn take(&mut self) -> TraceLog {
         std::mem::replace(self, Self::with_limit(self.limit))
     }
 }
 
 /// Merges both directions' logs by stamp and analyses them ([`analyze`]).
-pub fn analyze_logs(logs: impl IntoIterator<Item = TraceLog>) -> WireTrace {
+pub(crate) fn analyze_logs(logs: impl IntoIterator<Item = TraceLog>) -> WireTrace {
     let mut observations = Vec::new();
     let (mut skipped, mut truncated) = (0, false);
     for log in logs {
