@@ -328,6 +328,7 @@ mod tests {
             link: None,
             congestion_control: "cubic".into(),
             server_connections: Vec::new(),
+            wire: None,
         };
         assert!(PageModel::of_run(&scenario, &run).is_some());
         run.congestion_control = "bbr".into();

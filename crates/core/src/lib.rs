@@ -22,6 +22,7 @@ pub mod scenario;
 pub mod serde_ms;
 pub mod stats;
 pub mod tcp_info;
+pub mod tcp_trace;
 pub mod think;
 pub mod units;
 pub mod wire;

@@ -328,6 +328,10 @@ pub struct RunRecord {
     /// accept backlog (`[server] max_connections`) shows beside the client's connect.
     #[serde(default)]
     pub server_connections: Vec<ServerConnectionRecord>,
+    /// TCP as the link saw it: every connection's handshake, rounds, retransmissions and
+    /// windows, from the relay's packets (`crate::tcp_trace`); `None` on plain loopback.
+    #[serde(default)]
+    pub wire: Option<crate::tcp_trace::WireTrace>,
 }
 
 /// One connection as the server saw it; times are offsets from the lab clock.

@@ -297,6 +297,7 @@ impl Lab {
             link: self.network.run_record(),
             congestion_control: self.network.congestion_control().to_string(),
             server_connections: server.log().take_connections(),
+            wire: self.network.wire_trace(),
         })
     }
 

@@ -10,6 +10,7 @@
 //! anything itself (the link crate).
 
 use crate::HarnessError;
+use httplab_core::tcp_trace::WireTrace;
 use httplab_core::{Clock, LinkDirectionRecord, LinkExcessRecord, LinkRecord, Scenario};
 use httplab_link::{LinkEmulator, LinkOptions, RelayStats};
 use std::io;
@@ -155,7 +156,7 @@ impl NetworkPath {
         self.link.as_ref().map(|l| l.client_addr())
     }
 
-    /// Starts a run's account: the link's counters and lateness from zero.
+    /// Starts a run's account: the link's counters, lateness and packet trace from zero.
     pub(crate) fn begin_run(&self) {
         if let Some(link) = &self.link {
             link.reset_stats();
@@ -185,6 +186,12 @@ impl NetworkPath {
                 max: e.max,
             }),
         })
+    }
+
+    /// The wire analysis of the run since `begin_run` (`httplab_link::trace`): every TCP
+    /// connection as the link saw it. Taking it empties the link's trace; `None` on loopback.
+    pub(crate) fn wire_trace(&self) -> Option<WireTrace> {
+        self.link.as_ref().map(|link| link.take_trace())
     }
 
     /// Stops the link, flushing its pcap file; errors are logged (the runs are done). The

@@ -15,8 +15,10 @@ use crate::pcap::PcapWriter;
 use crate::relay::{self, DirectionState, HandshakeState, Relay, Route, SharedPcap};
 use crate::stamp::KernelStamps;
 use crate::sys;
+use crate::trace;
 use crate::tun;
 use hdrhistogram::Histogram;
+use httplab_core::tcp_trace::WireTrace;
 use httplab_core::{Clock, NetworkSettings};
 use std::fs::File;
 use std::io::{self, BufWriter};
@@ -494,7 +496,18 @@ impl LinkEmulator {
         }
     }
 
-    /// Zeroes the counters and lateness histograms, e.g. between a warm-up and a measurement.
+    /// The wire analysis of every TCP packet the link carried since it started (or since
+    /// [`reset_stats`](Self::reset_stats), or the last call): both directions' records are
+    /// taken (leaving them empty), merged by stamp and analysed per connection
+    /// ([`trace::analyze`]). Runs on the caller's thread, about a second per million packets
+    /// (a full trace holds up to a million each way).
+    pub fn take_trace(&self) -> WireTrace {
+        let logs = [&self.relay.uplink, &self.relay.downlink].map(|d| relay::lock(&d.trace).take());
+        trace::analyze_logs(logs)
+    }
+
+    /// Zeroes the counters and lateness histograms and empties the packet trace, e.g. between
+    /// a warm-up and a measurement.
     pub fn reset_stats(&self) {
         for state in [&self.relay.uplink, &self.relay.downlink] {
             let c = &state.counters;
@@ -511,6 +524,7 @@ impl LinkEmulator {
             }
             relay::lock(&state.lateness).reset();
             relay::lock(&state.read_delay).reset();
+            relay::lock(&state.trace).clear();
         }
         relay::lock(&self.relay.handshakes.excess).reset();
     }

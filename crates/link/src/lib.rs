@@ -7,6 +7,9 @@
 //! - `pcap`: a pure pcap writer for the packets the link carries;
 //! - `handshake`: the pure timing of TCP handshakes across the link against the model's round
 //!   trip, the self-check that sees the whole crossing;
+//! - `trace`: TCP from the wire — every TCP packet's header facts, stamp and fate, recorded by
+//!   the relay's readers, and the pure per-connection analysis of them (handshakes, rounds,
+//!   retransmissions and their causes, receive windows) that a run's record carries;
 //! - `awake`: threads that keep the CPUs from halting while the link runs;
 //! - `stamp`: the kernel's stamps of when each packet entered the link, and their mapping to
 //!   the lab clock;
@@ -26,6 +29,7 @@ mod relay;
 mod stamp;
 #[allow(unsafe_code)]
 mod sys;
+pub mod trace;
 pub mod tun;
 
 pub use emulator::{

@@ -31,7 +31,9 @@
 //!
 //! Lateness only compares a delivery with its own deadline. The readers also time every TCP
 //! handshake across the link (`handshake.rs`) against the model's round trip: that excess sees
-//! the whole crossing, stamping included.
+//! the whole crossing, stamping included. And they record every TCP packet's header facts,
+//! stamp and fate for the wire analysis (`trace/`), into a batch of their own that joins the
+//! direction's log once per hand-over, before the batch's packets can be delivered.
 //!
 //! It owns the threads, the queues between them, the counters and the pcap tap; it does not
 //! decide when a packet is due or dropped (the model) nor set up the devices (`tun.rs`).
@@ -41,6 +43,7 @@ use crate::model::{Direction, DropCause, Offer};
 use crate::pcap::PcapWriter;
 use crate::stamp::{KernelStamps, Stamp};
 use crate::sys;
+use crate::trace::{Batch, TraceLog};
 use hdrhistogram::Histogram;
 use httplab_core::Clock;
 use std::cmp::Reverse;
@@ -171,6 +174,8 @@ pub(crate) struct DirectionState {
     pub read_delay: Mutex<Histogram<u64>>,
     /// Why this direction's kernel stamps stopped mid-run, if they did.
     pub tap_lost: Mutex<Option<String>>,
+    /// Every TCP packet that entered this direction, for the wire analysis.
+    pub trace: Mutex<TraceLog>,
 }
 
 impl DirectionState {
@@ -185,6 +190,7 @@ impl DirectionState {
             lateness: Mutex::new(nanos_histogram()),
             read_delay: Mutex::new(nanos_histogram()),
             tap_lost: Mutex::new(None),
+            trace: Mutex::new(TraceLog::new()),
         }
     }
 }
@@ -320,6 +326,7 @@ impl Relay {
             from,
             stamps,
             handshakes: self.handshakes.clone(),
+            trace: Batch::new(),
             state: state.clone(),
             clock,
             stop: self.stop.clone(),
@@ -411,6 +418,8 @@ struct Reader {
     from: Arc<File>,
     stamps: Option<KernelStamps>,
     handshakes: Arc<HandshakeState>,
+    /// The packets recorded since the last hand-over.
+    trace: Batch,
     state: Arc<DirectionState>,
     clock: Clock,
     stop: Arc<AtomicBool>,
@@ -452,6 +461,8 @@ impl Reader {
                     Offer::Drop(_) => Fate::Dropped,
                 };
                 self.handshakes.observe(self.way, arrived, fate, &buf[..n]);
+                self.trace
+                    .record(arrived, self.way, fate == Fate::Dropped, &buf[..n]);
                 match offer {
                     Offer::Deliver { at } => {
                         seq += 1;
@@ -515,8 +526,12 @@ impl Reader {
         at
     }
 
-    /// Queues `batch` for the sender, waking it if it sleeps and the head changed.
-    fn hand_over(&self, batch: &mut Vec<Pending>) {
+    /// Adds the recorded packets to the direction's trace, then queues `batch` for the sender,
+    /// waking it if it sleeps and the head changed.
+    fn hand_over(&mut self, batch: &mut Vec<Pending>) {
+        if !self.trace.is_empty() {
+            lock(&self.state.trace).append(&mut self.trace);
+        }
         if batch.is_empty() {
             return;
         }

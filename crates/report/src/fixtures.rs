@@ -311,6 +311,7 @@ impl RunBuilder {
             link: None,
             congestion_control: "cubic".into(),
             server_connections: Vec::new(),
+            wire: None,
         }
     }
 }
