@@ -9,6 +9,7 @@
 //! records give the same analysis.
 
 use crate::bytes::header_sentences;
+use crate::causes::{run_causes, CauseSplit, RunCauses};
 use crate::network::{link_check, model_lines, network_sentence, LinkCheck};
 use crate::server_side::accept_sentences;
 use crate::summary::{median_run, summarize, ProtocolSummary};
@@ -41,6 +42,11 @@ pub struct Analysis<'a> {
     pub(crate) verdict: String,
     /// Protocols the scenario asked for that recorded no run.
     pub(crate) missing: Vec<Protocol>,
+    /// Every run's requests and critical path split by cause, in the order of `runs`.
+    pub(crate) causes: Vec<RunCauses>,
+    /// Each configuration's page time split by cause along its critical path, the mean over
+    /// its repetitions, in the order of `summaries`.
+    pub(crate) page_causes: Vec<CauseSplit>,
 }
 
 impl<'a> Analysis<'a> {
@@ -48,6 +54,18 @@ impl<'a> Analysis<'a> {
     pub fn new(scenario: &'a Scenario, runs: &'a [RunRecord], env: &'a Environment) -> Self {
         let summaries = summarize(runs);
         let medians = summaries.iter().map(|s| median_run(runs, s)).collect();
+        let causes: Vec<RunCauses> = runs.iter().map(|r| run_causes(scenario, r)).collect();
+        let page_causes = summaries
+            .iter()
+            .map(|s| {
+                CauseSplit::mean(
+                    runs.iter()
+                        .zip(&causes)
+                        .filter(|(r, _)| r.label() == s.label)
+                        .map(|(_, c)| &c.page),
+                )
+            })
+            .collect();
         let missing = scenario
             .protocols
             .iter()
@@ -67,7 +85,17 @@ impl<'a> Analysis<'a> {
             medians,
             missing,
             summaries,
+            causes,
+            page_causes,
         }
+    }
+
+    /// The causes of `run`, one of this analysis's runs.
+    pub(crate) fn causes_of(&self, run: &RunRecord) -> Option<&RunCauses> {
+        self.runs
+            .iter()
+            .position(|r| std::ptr::eq(r, run))
+            .and_then(|i| self.causes.get(i))
     }
 
     /// The summary of each configuration, in order of first appearance.

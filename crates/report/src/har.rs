@@ -7,6 +7,7 @@
 //! fields carry a leading underscore as HAR allows. It deliberately does not choose which run to
 //! write (the caller passes the median repetition) and does not write files.
 
+use crate::causes::RunCauses;
 use crate::date::rfc3339;
 use crate::reason::reason_phrase;
 use httplab_core::{RequestRecord, RunRecord, Scenario};
@@ -14,8 +15,8 @@ use serde_json::{json, Map, Value};
 use std::net::SocketAddr;
 use std::time::Duration;
 
-/// The HAR 1.2 document of one run.
-pub fn har(scenario: &Scenario, run: &RunRecord) -> Value {
+/// The HAR 1.2 document of one run; each entry carries its `_causes` when given.
+pub fn har(scenario: &Scenario, run: &RunRecord, causes: Option<&RunCauses>) -> Value {
     let page_id = format!("page_{}", run.label());
     let page = json!({
         "startedDateTime": rfc3339(run.epoch_unix_ms, run.started_at),
@@ -32,7 +33,23 @@ pub fn har(scenario: &Scenario, run: &RunRecord) -> Value {
     });
     let mut requests: Vec<&RequestRecord> = run.requests.iter().collect();
     requests.sort_by_key(|r| (r.issued_at, r.id));
-    let entries: Vec<Value> = requests.iter().map(|r| entry(run, r, &page_id)).collect();
+    let entries: Vec<Value> = requests
+        .iter()
+        .map(|r| {
+            let mut e = entry(run, r, &page_id);
+            let split = causes.and_then(|c| c.requests.iter().find(|c| c.request_id == r.id));
+            if let (Value::Object(map), Some(split)) = (&mut e, split) {
+                let by_cause: Map<String, Value> = split
+                    .split
+                    .iter()
+                    .filter(|(_, d)| !d.is_zero())
+                    .map(|(c, d)| (c.id().to_string(), json!(ms(micros(d)))))
+                    .collect();
+                map.insert("_causes".into(), Value::Object(by_cause));
+            }
+            e
+        })
+        .collect();
     json!({
         "log": {
             "version": "1.2",
@@ -243,6 +260,17 @@ mod tests {
             (time - sum).abs() < 0.002,
             "time {time} != sum of timings {sum} in {entry}"
         );
+        // The causes split the same time (each rounded to the microsecond).
+        let causes: f64 = entry["_causes"]
+            .as_object()
+            .expect("every entry has its causes")
+            .values()
+            .map(num)
+            .sum();
+        assert!(
+            (time - causes).abs() < 0.007,
+            "time {time} != sum of causes {causes} in {entry}"
+        );
     }
 
     #[test]
@@ -253,7 +281,11 @@ mod tests {
         run.requests[1].phases.wait = Duration::from_nanos(2_000_499);
         run.requests[3].phases.receive = Duration::from_nanos(812_501);
         run.requests[3].phases.blocked = Duration::from_nanos(4_103_500);
-        let doc = har(&scenario(), &run);
+        let doc = har(
+            &scenario(),
+            &run,
+            Some(&crate::causes::run_causes(&scenario(), &run)),
+        );
         let entries = doc["log"]["entries"].as_array().expect("entries");
         assert_eq!(entries.len(), 4);
         for e in entries {
@@ -268,7 +300,11 @@ mod tests {
     #[test]
     fn connect_includes_ssl_and_reused_connections_write_minus_one() {
         let run = RunBuilder::http11(0, 20).build();
-        let doc = har(&scenario(), &run);
+        let doc = har(
+            &scenario(),
+            &run,
+            Some(&crate::causes::run_causes(&scenario(), &run)),
+        );
         let e = &doc["log"]["entries"];
         // Request 1: TCP 1507 us + TLS 2250 us.
         assert_eq!(num(&e[1]["timings"]["connect"]), 3.757);
@@ -288,7 +324,11 @@ mod tests {
     #[test]
     fn cleartext_new_connection_has_connect_but_no_ssl() {
         let run = RunBuilder::http10(0, 20).no_tls().build();
-        let doc = har(&scenario(), &run);
+        let doc = har(
+            &scenario(),
+            &run,
+            Some(&crate::causes::run_causes(&scenario(), &run)),
+        );
         let t = &doc["log"]["entries"][0]["timings"];
         assert_eq!(num(&t["connect"]), 1.5);
         assert_eq!(num(&t["ssl"]), -1.0);
@@ -301,7 +341,11 @@ mod tests {
             .fail(3, "connection reset by peer")
             .hol(1, Duration::from_micros(1_250))
             .build();
-        let doc = har(&scenario(), &run);
+        let doc = har(
+            &scenario(),
+            &run,
+            Some(&crate::causes::run_causes(&scenario(), &run)),
+        );
         let log = &doc["log"];
         assert_eq!(log["version"], "1.2");
         assert_eq!(log["creator"]["name"], "httplab");
@@ -391,7 +435,11 @@ mod tests {
         run.requests[0].issued_at += Duration::from_millis(3);
         run.connections[0].remote_addr = "[::1]:8443".into();
         run.requests[0].url.push_str("?w=1&x");
-        let doc = har(&scenario(), &run);
+        let doc = har(
+            &scenario(),
+            &run,
+            Some(&crate::causes::run_causes(&scenario(), &run)),
+        );
         let ids: Vec<u64> = doc["log"]["entries"]
             .as_array()
             .expect("entries")

@@ -14,6 +14,7 @@
 
 mod analysis;
 mod bytes;
+mod causes;
 mod compare;
 mod csv;
 mod date;
@@ -82,7 +83,7 @@ pub fn write_all(dir: &Path, a: &Analysis<'_>) -> Result<Vec<PathBuf>, ReportErr
 
     for (s, run) in a.medians() {
         let path = dir.join(Analysis::har_file(&s.label));
-        write_json(&path, &har(a.scenario, run))?;
+        write_json(&path, &har(a.scenario, run, a.causes_of(run)))?;
         written.push(path);
     }
 
@@ -95,7 +96,7 @@ pub fn write_all(dir: &Path, a: &Analysis<'_>) -> Result<Vec<PathBuf>, ReportErr
     written.push(path);
 
     let path = dir.join("requests.csv");
-    write_file(&path, requests_csv(a.runs).as_bytes())?;
+    write_file(&path, requests_csv(a).as_bytes())?;
     written.push(path);
     Ok(written)
 }

@@ -9,7 +9,8 @@ use crate::analysis::Analysis;
 use crate::bytes::frame_tables;
 use crate::glossary::{SIGNIFICANCE, TERMS};
 use crate::tables::{
-    conditions, Cell, Piece, RequestTable, MEDIAN_CI_ROW, SUMMARY_NOTE, SUMMARY_ROWS,
+    conditions, CauseTable, Cell, Piece, RequestTable, CAUSES_NOTE, MEDIAN_CI_ROW, SUMMARY_NOTE,
+    SUMMARY_ROWS,
 };
 use httplab_core::units::{format_duration, format_size};
 use std::fmt::Write as _;
@@ -79,6 +80,9 @@ pub fn markdown(a: &Analysis<'_>) -> String {
     md.push_str("## Verdict\n\n");
     md.push_str(&a.verdict);
     md.push_str("\n\n");
+
+    md.push_str("## Why: the page's time by cause\n\n");
+    cause_table(&mut md, a);
 
     md.push_str("## Requests of the median run\n\n");
     md.push_str(
@@ -159,6 +163,31 @@ fn summary_table(md: &mut String, a: &Analysis<'_>) {
         }
     }
     let _ = writeln!(md, "\n{SUMMARY_NOTE}\n");
+}
+
+fn cause_table(md: &mut String, a: &Analysis<'_>) {
+    let table = CauseTable::of(a);
+    if a.summaries.is_empty() {
+        return;
+    }
+    let header: Vec<String> = a
+        .summaries
+        .iter()
+        .map(|s| format!("`{}`", s.label))
+        .collect();
+    let _ = writeln!(md, "| | {} |", header.join(" | "));
+    let _ = writeln!(md, "|---|{}", "---:|".repeat(a.summaries.len()));
+    for (cause, ds) in &table.rows {
+        let cells: Vec<String> = ds.iter().map(|d| format_duration(*d)).collect();
+        let _ = writeln!(md, "| {} | {} |", cause.label(), cells.join(" | "));
+    }
+    let totals: Vec<String> = table
+        .totals
+        .iter()
+        .map(|d| format!("**{}**", format_duration(*d)))
+        .collect();
+    let _ = writeln!(md, "| **page (mean)** | {} |", totals.join(" | "));
+    let _ = writeln!(md, "\n{CAUSES_NOTE}\n");
 }
 
 fn request_table(md: &mut String, table: &RequestTable<'_>) {

@@ -4,6 +4,7 @@
 //! deserialize back into `RunRecord`). It deliberately does not write files.
 
 use crate::analysis::Analysis;
+use crate::causes::{CauseSplit, RunCauses};
 use crate::summary::ProtocolSummary;
 use httplab_core::serde_ms::round_ms;
 use httplab_core::{RunRecord, Scenario};
@@ -19,15 +20,45 @@ pub fn results_json(a: &Analysis<'_>) -> Value {
         "scenario": scenario_json(a.scenario),
         "environment": serde_json::to_value(a.env)
             .unwrap_or_else(|e| json!({ "error": e.to_string() })),
-        "summary": a.summaries.iter().map(|s| summary_json(a.runs, s)).collect::<Vec<_>>(),
-        "runs": a.runs.iter().map(run_json).collect::<Vec<_>>(),
+        "summary": a.summaries.iter().zip(&a.page_causes)
+            .map(|(s, page)| summary_json(a.runs, s, page))
+            .collect::<Vec<_>>(),
+        "runs": a.runs.iter().zip(&a.causes).map(|(r, c)| run_json(r, c)).collect::<Vec<_>>(),
     })
 }
 
-fn run_json(run: &RunRecord) -> Value {
+fn run_json(run: &RunRecord, causes: &RunCauses) -> Value {
     // Core's types serialize to plain maps with string keys; this cannot fail, but a record
     // that somehow did is shown as such rather than dropped.
-    serde_json::to_value(run).unwrap_or_else(|e| json!({ "error": e.to_string() }))
+    let mut value = serde_json::to_value(run).unwrap_or_else(|e| json!({ "error": e.to_string() }));
+    if let Value::Object(map) = &mut value {
+        map.insert("causes".into(), causes_json(causes));
+    }
+    value
+}
+
+/// `{"<cause>_ms": ...}` for every cause, zeros included, so the sum is plain to check.
+pub(crate) fn split_json(split: &CauseSplit) -> Value {
+    Value::Object(
+        split
+            .iter()
+            .map(|(c, d)| (format!("{}_ms", c.id()), json!(round_ms(d))))
+            .collect(),
+    )
+}
+
+fn causes_json(causes: &RunCauses) -> Value {
+    json!({
+        "requests": causes.requests.iter().map(|r| {
+            let mut v = split_json(&r.split);
+            if let Value::Object(map) = &mut v {
+                map.insert("request_id".into(), json!(r.request_id));
+            }
+            v
+        }).collect::<Vec<_>>(),
+        "critical_path": causes.critical_path,
+        "page": split_json(&causes.page),
+    })
 }
 
 fn scenario_json(s: &Scenario) -> Value {
@@ -51,7 +82,7 @@ fn scenario_json(s: &Scenario) -> Value {
     })
 }
 
-fn summary_json(runs: &[RunRecord], s: &ProtocolSummary) -> Value {
+fn summary_json(runs: &[RunRecord], s: &ProtocolSummary, page: &CauseSplit) -> Value {
     // Index into the top-level `runs` array of the representative repetition.
     let median_run_index = runs
         .iter()
@@ -78,6 +109,7 @@ fn summary_json(runs: &[RunRecord], s: &ProtocolSummary) -> Value {
         "header_bytes_from_frames": s.header_bytes_from_frames,
         "failed_requests": s.failed_requests,
         "median_repetition": s.median_repetition,
+        "page_causes": split_json(page),
         "median_run_index": median_run_index,
     })
 }

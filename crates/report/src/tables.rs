@@ -4,6 +4,7 @@
 //! and `report.html` lay the same rows out, each in its own markup, and add nothing.
 
 use crate::analysis::Analysis;
+use crate::causes::Cause;
 use crate::date::rfc3339;
 use crate::summary::{runs_of, ProtocolSummary};
 use crate::verdict::count;
@@ -509,3 +510,42 @@ fn negotiated_tls(runs: &[RunRecord], summaries: &[ProtocolSummary]) -> Vec<Vec<
     }
     lines
 }
+
+/// The page's time by cause, one column per configuration: the mean over its repetitions of
+/// its critical path's split (`causes.rs`). Rows are the causes any configuration spent time
+/// on, in the order of a request's life, then the total (the mean page time along the path).
+pub(crate) struct CauseTable {
+    pub rows: Vec<(Cause, Vec<Duration>)>,
+    pub totals: Vec<Duration>,
+}
+
+impl CauseTable {
+    pub(crate) fn of(a: &Analysis<'_>) -> CauseTable {
+        let rows = Cause::ALL
+            .iter()
+            .map(|c| {
+                (
+                    *c,
+                    a.page_causes.iter().map(|s| s.get(*c)).collect::<Vec<_>>(),
+                )
+            })
+            .filter(|(_, ds): &(Cause, Vec<Duration>)| ds.iter().any(|d| *d >= CAUSE_SHOWN))
+            .collect();
+        CauseTable {
+            rows,
+            totals: a.page_causes.iter().map(|s| s.total()).collect(),
+        }
+    }
+}
+
+/// A cause below this in every configuration is left out of the table (its time is in the
+/// total all the same).
+const CAUSE_SHOWN: Duration = Duration::from_micros(50);
+
+/// What the cause table is, under it.
+pub(crate) const CAUSES_NOTE: &str = "Each column is the page's critical path (the request \
+     that ended last, and the ones it waited for) split into causes that add up to its time, \
+     the mean over the repetitions. Handshakes, queueing and think time come from the lab's \
+     clocks; loss recovery, congestion-window rounds and serialization from the link's view of \
+     every packet (none on plain loopback, where what is left shows as the endpoints' own \
+     time). `requests.csv`, `results.json` and the HAR files split every request the same way.";

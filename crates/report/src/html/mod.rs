@@ -22,7 +22,10 @@ mod waterfall;
 use crate::analysis::Analysis;
 use crate::glossary::{SIGNIFICANCE, TERMS};
 use crate::summary::ProtocolSummary;
-use crate::tables::{best, conditions, Cell, Piece, RequestTable, SUMMARY_NOTE, SUMMARY_ROWS};
+use crate::tables::{
+    best, conditions, CauseTable, Cell, Piece, RequestTable, CAUSES_NOTE, SUMMARY_NOTE,
+    SUMMARY_ROWS,
+};
 use axis::TimeScale;
 use httplab_core::units::{format_duration, format_size};
 use std::fmt::Write as _;
@@ -75,6 +78,9 @@ pub fn html(a: &Analysis<'_>) -> String {
         h.push_str("\n</section>\n");
     }
 
+    h.push_str("<section id=\"causes\">\n<h2>Why: the page's time by cause</h2>\n");
+    cause_table(&mut h, a);
+    h.push_str("</section>\n");
     h.push_str("<section id=\"summary\">\n<h2>Summary</h2>\n");
     summary_table(&mut h, &a.summaries);
     for sentence in &a.headers {
@@ -265,6 +271,31 @@ fn legend<'a>(
         );
     }
     h.push_str("</ul>\n");
+}
+
+fn cause_table(h: &mut String, a: &Analysis<'_>) {
+    let table = CauseTable::of(a);
+    h.push_str("<table class=\"summary\">\n<thead><tr><th></th>");
+    for s in &a.summaries {
+        let _ = write!(h, "<th>{}</th>", esc(&s.label));
+    }
+    h.push_str("</tr></thead>\n<tbody>\n");
+    for (cause, ds) in &table.rows {
+        let _ = write!(h, "<tr><th scope=\"row\">{}</th>", esc(cause.label()));
+        for d in ds {
+            let _ = write!(h, "<td>{}</td>", esc(&format_duration(*d)));
+        }
+        h.push_str("</tr>\n");
+    }
+    h.push_str("<tr><th scope=\"row\">page (mean)</th>");
+    for d in &table.totals {
+        let _ = write!(h, "<td><strong>{}</strong></td>", esc(&format_duration(*d)));
+    }
+    let _ = write!(
+        h,
+        "</tr>\n</tbody>\n</table>\n<p class=\"note\">{}</p>\n",
+        esc(CAUSES_NOTE)
+    );
 }
 
 fn summary_table(h: &mut String, summaries: &[ProtocolSummary]) {
