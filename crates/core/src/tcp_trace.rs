@@ -28,7 +28,8 @@ use std::time::Duration;
 pub struct WireTrace {
     /// Every connection seen, in order of its first packet. A 4-tuple that carries a new SYN
     /// (a new ISN) after a FIN or RST, or after a handshake that never finished, starts a new
-    /// connection.
+    /// connection. A run's trace covers the time from its start to its record: a connection
+    /// still closing then shows its last packets in the next run's trace, without a handshake.
     pub connections: Vec<WireConnection>,
     /// TCP packets analysed, both ways, the ones the link dropped included.
     pub observations: u64,
@@ -255,7 +256,8 @@ pub struct WireDirection {
     pub rounds: Vec<WireRound>,
     /// Segments that carried sequence numbers this side had sent before (wholly or partly at
     /// or below the highest already sent), SYN and SYN-ACK retransmissions included — as the
-    /// sending socket's `tcpi_total_retrans` counts them. Probes are excluded.
+    /// sending socket's `tcpi_total_retrans` counts them (`TcpInfo::total_retrans` in the
+    /// records). Probes are excluded.
     pub retransmitted_segments: u64,
     /// Their payload bytes.
     pub retransmitted_bytes: u64,
