@@ -353,15 +353,16 @@ fn loss_stalls(w: &WireConnection, span: (Duration, Duration)) -> Duration {
 }
 
 /// Round trips beyond the first that the server's new data needed between `ready` (the
-/// response could be written) and `end` (its last byte arrived): the rounds that began in that
-/// span, less one.
+/// response could be written) and `end` (its last byte arrived): the rounds that sent new data
+/// in that span (the one under way at `ready` included: control frames may have begun it),
+/// less one.
 fn extra_rounds(down: &WireDirection, ready: Duration, end: Duration) -> u64 {
-    let began = down
+    let spanned = down
         .rounds
         .iter()
-        .filter(|round| round.first_sent_at >= ready && round.first_sent_at < end)
+        .filter(|round| round.last_sent_at >= ready && round.first_sent_at < end)
         .count() as u64;
-    began.saturating_sub(1)
+    spanned.saturating_sub(1)
 }
 
 /// The page's critical path and its split.
