@@ -13,7 +13,7 @@ use crate::causes::{run_causes, CauseSplit, RunCauses};
 use crate::network::{link_check, model_lines, network_sentence, LinkCheck};
 use crate::server_side::accept_sentences;
 use crate::summary::{median_run, summarize, ProtocolSummary};
-use crate::verdict::verdict;
+use crate::verdict::{verdict, Inputs};
 use crate::Environment;
 use httplab_core::{Protocol, RunRecord, Scenario};
 
@@ -55,7 +55,7 @@ impl<'a> Analysis<'a> {
         let summaries = summarize(runs);
         let medians = summaries.iter().map(|s| median_run(runs, s)).collect();
         let causes: Vec<RunCauses> = runs.iter().map(|r| run_causes(scenario, r)).collect();
-        let page_causes = summaries
+        let page_causes: Vec<CauseSplit> = summaries
             .iter()
             .map(|s| {
                 CauseSplit::mean(
@@ -81,7 +81,15 @@ impl<'a> Analysis<'a> {
             accept: accept_sentences(scenario, runs, &summaries),
             model: model_lines(scenario, runs, &summaries),
             headers: header_sentences(&summaries),
-            verdict: verdict(&summaries, runs),
+            verdict: verdict(
+                &summaries,
+                &Inputs {
+                    scenario,
+                    runs,
+                    causes: &causes,
+                    page_causes: &page_causes,
+                },
+            ),
             medians,
             missing,
             summaries,

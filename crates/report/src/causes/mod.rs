@@ -124,6 +124,16 @@ impl CauseSplit {
         self.0[cause.index()] += d;
     }
 
+    /// A split of the given causes (tests build page splits with it).
+    #[cfg(test)]
+    pub(crate) fn from_pairs(pairs: impl IntoIterator<Item = (Cause, Duration)>) -> CauseSplit {
+        let mut out = CauseSplit::default();
+        for (c, d) in pairs {
+            out.add(c, d);
+        }
+        out
+    }
+
     /// The sum of every cause.
     pub fn total(&self) -> Duration {
         self.0.iter().sum()
@@ -145,9 +155,9 @@ impl CauseSplit {
             n += 1;
         }
         let mut out = CauseSplit::default();
-        if n > 0 {
-            for (i, total) in sum.iter().enumerate() {
-                out.0[i] = Duration::from_nanos(u64::try_from(total / n).unwrap_or(u64::MAX));
+        for (i, total) in sum.iter().enumerate() {
+            if let Some(mean) = total.checked_div(n) {
+                out.0[i] = Duration::from_nanos(u64::try_from(mean).unwrap_or(u64::MAX));
             }
         }
         out

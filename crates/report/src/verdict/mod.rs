@@ -1,6 +1,8 @@
 //! The verdict: which protocol loaded the page fastest, by how much, whether the difference is
-//! real, and what the records show about why (handshakes paid, time blocked waiting for a
-//! connection, time to first byte, slow start, head-of-line blocking). It claims nothing the
+//! real, and what the records show about why: the handshakes each paid, and the cause (of the
+//! page's critical path, `causes.rs`) that explains most of the difference between the fastest
+//! and each slower one, with its numbers (requests queued, segments against the initial
+//! window, retransmissions and what one connection holds at the scenario's loss). It claims nothing the
 //! numbers do not show: with enough repetitions a difference is stated with its bootstrap 95%
 //! interval and its Mann–Whitney p-value, or called no significant difference (α = 0.05); with
 //! too few to test, differences within 5% are called noise and the reader is told the rest was
@@ -13,10 +15,11 @@
 
 mod words;
 
+use crate::causes::{Cause as Why, CauseSplit, RunCauses};
 use crate::hol::{behind, Behind};
 use crate::summary::{median_run, runs_of, ProtocolSummary};
 use httplab_core::stats::{self, Interval};
-use httplab_core::RunRecord;
+use httplab_core::{RunRecord, Scenario};
 use std::time::Duration;
 
 pub(crate) use words::{count, p_value, ratio_number};
@@ -26,9 +29,19 @@ const NOISE: f64 = 0.05;
 /// Phase differences smaller than this are not worth a sentence.
 const MEANINGFUL: Duration = Duration::from_micros(100);
 
+/// What the verdict reads besides the summaries: the runs, their causes, the scenario.
+pub(crate) struct Inputs<'a> {
+    pub scenario: &'a Scenario,
+    pub runs: &'a [RunRecord],
+    /// In the order of `runs`.
+    pub causes: &'a [RunCauses],
+    /// In the order of the summaries.
+    pub page_causes: &'a [CauseSplit],
+}
+
 /// The verdict in words, Markdown paragraphs.
-pub(crate) fn verdict(summaries: &[ProtocolSummary], runs: &[RunRecord]) -> String {
-    findings(summaries, runs).markdown()
+pub(crate) fn verdict(summaries: &[ProtocolSummary], inputs: &Inputs<'_>) -> String {
+    findings(summaries, inputs).markdown()
 }
 
 /// Everything the verdict says, as values.
@@ -106,67 +119,77 @@ impl Outcome {
     }
 }
 
-/// Why `slow` took longer than `fast`, in the terms the records measure.
+/// Why `slow` took longer than `fast`, in the terms the records measure: the handshakes each
+/// paid, and the cause that explains most of the difference.
 #[derive(Debug)]
-pub(crate) enum Explanation<'a> {
-    /// The slower one opened more connections and paid their handshakes.
-    MoreHandshakes {
-        fast: &'a ProtocolSummary,
-        slow: &'a ProtocolSummary,
-        /// It opened one connection per request.
-        one_per_request: bool,
-        reuse: Reuse,
-        /// Mean TTFB differed beyond noise.
-        ttfb_differs: bool,
-    },
-    /// Not the handshakes: where the time went.
-    Elsewhere {
-        fast: &'a ProtocolSummary,
-        slow: &'a ProtocolSummary,
-        handshakes: Handshakes,
-        /// Empty when neither blocked nor TTFB nor slow start accounts for the difference.
-        causes: Vec<Cause>,
-    },
+pub(crate) struct Explanation<'a> {
+    pub fast: &'a ProtocolSummary,
+    pub slow: &'a ProtocolSummary,
+    pub handshakes: Handshakes,
+    /// The cause of the page's critical path on which the slower one spent the most time
+    /// beyond the faster one; `None` when no cause differs by more than noise.
+    pub top: Option<CauseFinding>,
 }
 
-/// How the faster one used the connections it opened.
+/// The handshakes, compared.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) enum Reuse {
-    /// It did not reuse them.
-    None,
-    /// It reused them, and `requests` per repetition waited for a free one.
-    Waited { requests: f64, blocked: Duration },
-    /// It reused them for `requests` more per repetition without waiting.
-    Free { requests: f64 },
-}
-
-/// The handshakes of the faster against the slower, when the slower paid no more TCP ones.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Handshakes {
-    /// The faster paid more.
+    /// The slower one opened more connections and paid their handshakes; the faster one
+    /// reused its connections for `reused` requests per repetition.
+    SlowPaidMore {
+        one_per_request: bool,
+        reused: f64,
+    },
     FastPaidMore,
     Same,
-    /// The same TCP connections, other TLS handshakes (h2 against h2c, say).
     OtherTls,
 }
 
-/// A measured cause of the slower one's time.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) enum Cause {
-    /// Its requests waited longer for a connection.
-    Blocked,
-    /// Its first response bytes came later.
-    Ttfb,
-    /// Fewer connections for the same bytes: more round trips of slow start.
-    SlowStart {
-        /// The slower one's response bytes per repetition.
-        bytes: f64,
-        slow_flights: u32,
-        fast_flights: u32,
+/// The cause that explains most of a difference, with the numbers behind it.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct CauseFinding {
+    pub cause: Why,
+    /// Mean time on the critical path, each side.
+    pub fast_time: Duration,
+    pub slow_time: Duration,
+    pub evidence: Evidence,
+}
+
+/// What backs a cause up.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Evidence {
+    Nothing,
+    /// Requests of the slower one's median run that queued a millisecond or more for a
+    /// connection or stream slot (ids as in the request tables), and their mean wait.
+    Queued {
+        ids: Vec<u32>,
+        mean: Duration,
+    },
+    /// Its server's new data segments per connection, and the rounds they took, against the
+    /// initial window (median run, from the wire).
+    Window {
+        segments: f64,
+        rounds: f64,
+        connections: f64,
+    },
+    /// Segments retransmitted on the wire, mean per repetition, each side; with the scenario's
+    /// loss, Mathis's estimate of what one connection holds.
+    Loss {
+        slow_retransmitted: f64,
+        fast_retransmitted: f64,
+        slow_connections: f64,
+        fast_connections: f64,
+        loss: f64,
+        per_connection_bps: Option<f64>,
+        link_bps: Option<u64>,
+    },
+    /// Requests one after another on each side's critical path (median run).
+    Path {
+        slow: usize,
+        fast: usize,
     },
 }
 
-/// Why some differences were not tested for significance.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Untested {
     /// Each configuration's label and repetitions.
@@ -197,16 +220,10 @@ struct Detail {
     requests: f64,
     /// Requests carried by a connection an earlier request opened.
     reused: f64,
-    /// Mean blocked of those requests (not failed).
-    reused_blocked: Duration,
     /// Mean head-of-line time over requests that had any.
     hol: Option<Duration>,
     /// Requests with head-of-line time, over all repetitions.
     hol_requests: usize,
-    /// Whether the runs crossed an emulated link (round trips cost real time there).
-    linked: bool,
-    /// Response bytes (heads and bodies) per run.
-    response_bytes: f64,
 }
 
 fn detail(runs: &[RunRecord], label: &str) -> Detail {
@@ -215,7 +232,6 @@ fn detail(runs: &[RunRecord], label: &str) -> Detail {
     let all = || runs.iter().flat_map(|r| r.requests.iter());
     let reused =
         || all().filter(|q| q.connection.is_some() && !q.opened_connection() && q.error.is_none());
-    let reused_blocked: Vec<Duration> = reused().map(|q| q.phases.blocked).collect();
     let hols: Vec<Duration> = all()
         .filter_map(|q| q.phases.hol)
         .filter(|h| !h.is_zero())
@@ -223,14 +239,8 @@ fn detail(runs: &[RunRecord], label: &str) -> Detail {
     Detail {
         requests: all().count() as f64 / n,
         reused: reused().count() as f64 / n,
-        reused_blocked: httplab_core::stats::mean(&reused_blocked).unwrap_or_default(),
         hol: httplab_core::stats::mean(&hols),
         hol_requests: hols.len(),
-        linked: !runs.is_empty() && runs.iter().all(|r| r.link.is_some()),
-        response_bytes: all()
-            .map(|q| (q.response_header_bytes + q.response_body_bytes) as f64)
-            .sum::<f64>()
-            / n,
     }
 }
 
@@ -238,13 +248,9 @@ fn same(a: f64, b: f64) -> bool {
     (a - b).abs() < 0.05
 }
 
-fn differs(a: Duration, b: Duration) -> bool {
-    let (lo, hi) = if a < b { (a, b) } else { (b, a) };
-    hi - lo >= MEANINGFUL && hi.as_secs_f64() > lo.as_secs_f64() * (1.0 + NOISE)
-}
-
 /// What the summaries and runs show, as findings.
-pub(crate) fn findings<'a>(summaries: &'a [ProtocolSummary], runs: &[RunRecord]) -> Verdict<'a> {
+pub(crate) fn findings<'a>(summaries: &'a [ProtocolSummary], inputs: &Inputs<'_>) -> Verdict<'a> {
+    let runs = inputs.runs;
     let failures = summaries
         .iter()
         .filter(|s| s.failed_requests > 0)
@@ -300,7 +306,11 @@ pub(crate) fn findings<'a>(summaries: &'a [ProtocolSummary], runs: &[RunRecord])
         let why = others
             .iter()
             .filter(|(_, o)| o.differs())
-            .map(|(s, _)| explain(fastest, &fd, s, &detail(runs, &s.label)))
+            .map(|(s, _)| {
+                let mut why = explain(fastest, &fd, s, &detail(runs, &s.label));
+                why.top = top_cause(summaries, inputs, fastest, s);
+                why
+            })
             .collect();
         Comparison::Fastest {
             fastest,
@@ -357,74 +367,175 @@ fn explain<'a>(
     slow: &'a ProtocolSummary,
     sd: &Detail,
 ) -> Explanation<'a> {
-    if slow.tcp_handshakes > fast.tcp_handshakes + 0.05 {
-        let reuse = if fd.reused < 0.05 {
-            Reuse::None
-        } else if fd.reused_blocked >= MEANINGFUL {
-            Reuse::Waited {
-                requests: fd.reused,
-                blocked: fd.reused_blocked,
-            }
-        } else {
-            Reuse::Free {
-                requests: fd.reused,
-            }
-        };
-        return Explanation::MoreHandshakes {
-            fast,
-            slow,
+    let handshakes = if slow.tcp_handshakes > fast.tcp_handshakes + 0.05 {
+        Handshakes::SlowPaidMore {
             one_per_request: same(slow.connections_opened, sd.requests) && sd.requests > 1.0,
-            reuse,
-            ttfb_differs: differs(fast.mean_ttfb, slow.mean_ttfb),
-        };
-    }
-    let handshakes = if slow.tcp_handshakes + 0.05 < fast.tcp_handshakes {
+            reused: fd.reused,
+        }
+    } else if slow.tcp_handshakes + 0.05 < fast.tcp_handshakes {
         Handshakes::FastPaidMore
     } else if same(slow.tls_handshakes, fast.tls_handshakes) {
         Handshakes::Same
     } else {
         Handshakes::OtherTls
     };
-    let mut causes = Vec::new();
-    if slow.mean_blocked > fast.mean_blocked && differs(fast.mean_blocked, slow.mean_blocked) {
-        causes.push(Cause::Blocked);
-    }
-    if slow.mean_ttfb > fast.mean_ttfb && differs(fast.mean_ttfb, slow.mean_ttfb) {
-        causes.push(Cause::Ttfb);
-    }
-    if let Some(windows) = slow_start(fast, fd, slow, sd) {
-        causes.push(windows);
-    }
-    Explanation::Elsewhere {
+    Explanation {
         fast,
         slow,
         handshakes,
-        causes,
+        top: None,
     }
 }
 
-/// When the faster protocol spread the page over more connections on a real (emulated) link:
-/// each connection starts with its own congestion window of 10 segments, so fewer connections
-/// need more round trips of slow start for the same bytes.
-fn slow_start(
+/// The cause on which `slow`'s critical path spent the most beyond `fast`'s, if any differs
+/// beyond noise, with its evidence.
+fn top_cause(
+    summaries: &[ProtocolSummary],
+    inputs: &Inputs<'_>,
     fast: &ProtocolSummary,
-    fd: &Detail,
     slow: &ProtocolSummary,
-    sd: &Detail,
-) -> Option<Cause> {
-    use httplab_core::analytical::cold_flights;
-    if !(fd.linked && sd.linked) || slow.connections_opened + 0.5 >= fast.connections_opened {
+) -> Option<CauseFinding> {
+    let index = |s: &ProtocolSummary| summaries.iter().position(|x| x.label == s.label);
+    let fast_split = inputs.page_causes.get(index(fast)?)?;
+    let slow_split = inputs.page_causes.get(index(slow)?)?;
+    let (cause, gap) = Why::ALL
+        .iter()
+        .map(|c| (*c, slow_split.get(*c).saturating_sub(fast_split.get(*c))))
+        .max_by_key(|(_, gap)| *gap)?;
+    let page_gap = slow.page_time_median.saturating_sub(fast.page_time_median);
+    if gap < MEANINGFUL || gap.as_secs_f64() < NOISE * page_gap.as_secs_f64() {
         return None;
     }
-    let slow_per_conn = sd.response_bytes / slow.connections_opened.max(1.0);
-    let fast_per_conn = fd.response_bytes / fast.connections_opened.max(1.0);
-    let slow_flights = cold_flights(slow_per_conn as u64);
-    let fast_flights = cold_flights(fast_per_conn as u64);
-    (slow_flights > fast_flights).then_some(Cause::SlowStart {
-        bytes: sd.response_bytes,
-        slow_flights,
-        fast_flights,
+    Some(CauseFinding {
+        cause,
+        fast_time: fast_split.get(cause),
+        slow_time: slow_split.get(cause),
+        evidence: evidence(cause, inputs, fast, slow),
     })
+}
+
+/// A run with its causes.
+type RunAndCauses<'i> = (&'i RunRecord, &'i RunCauses);
+
+/// The runs and causes of one configuration, with its median run's.
+fn of<'i>(
+    inputs: &Inputs<'i>,
+    s: &ProtocolSummary,
+) -> (Vec<RunAndCauses<'i>>, Option<RunAndCauses<'i>>) {
+    let all: Vec<(&RunRecord, &RunCauses)> = inputs
+        .runs
+        .iter()
+        .zip(inputs.causes)
+        .filter(|(r, _)| r.label() == s.label)
+        .collect();
+    let median = all.get(s.median_repetition).copied();
+    (all, median)
+}
+
+fn evidence(
+    cause: Why,
+    inputs: &Inputs<'_>,
+    fast: &ProtocolSummary,
+    slow: &ProtocolSummary,
+) -> Evidence {
+    let (slow_runs, slow_median) = of(inputs, slow);
+    let (fast_runs, fast_median) = of(inputs, fast);
+    match cause {
+        Why::Queued => {
+            let Some((_, causes)) = slow_median else {
+                return Evidence::Nothing;
+            };
+            let queued: Vec<(u32, Duration)> = causes
+                .requests
+                .iter()
+                .map(|r| (r.request_id, r.split.get(Why::Queued)))
+                .filter(|(_, d)| *d >= QUEUED)
+                .collect();
+            if queued.is_empty() {
+                return Evidence::Nothing;
+            }
+            let mean = queued.iter().map(|(_, d)| *d).sum::<Duration>() / queued.len() as u32;
+            Evidence::Queued {
+                ids: queued.iter().map(|(id, _)| *id).collect(),
+                mean,
+            }
+        }
+        Why::RoundTrip | Why::ServerThink => match (slow_median, fast_median) {
+            (Some((_, s)), Some((_, f))) => Evidence::Path {
+                slow: s.critical_path.len(),
+                fast: f.critical_path.len(),
+            },
+            _ => Evidence::Nothing,
+        },
+        Why::CongestionWindow => {
+            let Some((run, _)) = slow_median else {
+                return Evidence::Nothing;
+            };
+            let Some(wire) = &run.wire else {
+                return Evidence::Nothing;
+            };
+            let mine: Vec<_> = wire
+                .connections
+                .iter()
+                .filter(|w| run.connections.iter().any(|c| c.local_addr == w.client))
+                .collect();
+            if mine.is_empty() {
+                return Evidence::Nothing;
+            }
+            let n = mine.len() as f64;
+            Evidence::Window {
+                segments: mine
+                    .iter()
+                    .map(|w| w.server_to_client.new_data_segments as f64)
+                    .sum::<f64>()
+                    / n,
+                rounds: mine
+                    .iter()
+                    .map(|w| w.server_to_client.round_count as f64)
+                    .sum::<f64>()
+                    / n,
+                connections: n,
+            }
+        }
+        Why::LossRecovery => {
+            let retransmitted = |runs: &[(&RunRecord, &RunCauses)]| {
+                let total: u64 = runs
+                    .iter()
+                    .filter_map(|(r, _)| r.wire.as_ref())
+                    .flat_map(|w| w.connections.iter())
+                    .map(|w| {
+                        w.server_to_client.retransmitted_segments
+                            + w.client_to_server.retransmitted_segments
+                    })
+                    .sum();
+                total as f64 / runs.len().max(1) as f64
+            };
+            let net = inputs.scenario.network.as_ref();
+            let loss = net.map_or(0.0, |n| n.loss);
+            let per_connection_bps = net.and_then(|n| mathis_bps(n.rtt, loss));
+            Evidence::Loss {
+                slow_retransmitted: retransmitted(&slow_runs),
+                fast_retransmitted: retransmitted(&fast_runs),
+                slow_connections: slow.connections_opened,
+                fast_connections: fast.connections_opened,
+                loss,
+                per_connection_bps,
+                link_bps: net.and_then(|n| n.bandwidth),
+            }
+        }
+        _ => Evidence::Nothing,
+    }
+}
+
+/// A request queued at least this long is named among those that queued.
+const QUEUED: Duration = Duration::from_millis(1);
+
+/// Mathis et al. (1997): one TCP connection's steady throughput under random loss `p` is about
+/// 1.22 · MSS / (RTT · √p), in bits per second. An estimate: it ignores timeouts and the
+/// link's own rate. `None` without loss or round trip.
+pub(crate) fn mathis_bps(rtt: Duration, p: f64) -> Option<f64> {
+    use httplab_core::analytical::MSS;
+    (p > 0.0 && !rtt.is_zero()).then(|| 1.22 * (MSS * 8) as f64 / (rtt.as_secs_f64() * p.sqrt()))
 }
 
 /// Head-of-line waits: what waited behind a slow response in the median run (from the

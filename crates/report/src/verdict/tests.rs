@@ -4,16 +4,18 @@ use super::words::times;
 use super::*;
 use crate::fixtures::RunBuilder;
 use crate::summary::summarize;
+use httplab_core::Scenario;
 
 fn verdict_of(runs: &[RunRecord]) -> String {
-    verdict(&summarize(runs), runs)
+    let scenario = crate::fixtures::scenario();
+    let env = crate::Environment::default();
+    crate::analysis::Analysis::new(&scenario, runs, &env).verdict
 }
 
-#[test]
-fn fewer_connections_pay_more_round_trips_of_slow_start_on_a_link() {
-    let link = httplab_core::LinkRecord {
+fn link() -> httplab_core::LinkRecord {
+    httplab_core::LinkRecord {
         congestion_control: "cubic".into(),
-        slow_start_after_idle: true,
+        slow_start_after_idle: false,
         uplink: Default::default(),
         downlink: Default::default(),
         realtime: true,
@@ -23,21 +25,159 @@ fn fewer_connections_pay_more_round_trips_of_slow_start_on_a_link() {
         stamping_note: None,
         keep_awake: true,
         excess_per_rtt: None,
-    };
-    let mut runs = vec![
-        RunBuilder::http11(0, 200).build(),
-        RunBuilder::h2(0, 240).build(),
-    ];
-    let on_loopback = verdict_of(&runs);
-    assert!(!on_loopback.contains("slow start"), "{on_loopback}");
-    for run in &mut runs {
-        run.link = Some(link.clone());
     }
-    let v = verdict_of(&runs);
-    // h2: the page's 4 responses on 1 connection, 3 round trips of slow start; http1.1:
-    // half of it on each of 2 connections, 2 round trips each.
+}
+
+/// A wire trace of `run`'s connections, each with `segments` new data segments from the
+/// server in `rounds` rounds, and `retransmitted` of them sent again.
+fn wire(run: &mut RunRecord, segments: u64, rounds: u64, retransmitted: u64) {
+    use httplab_core::tcp_trace::{WireConnection, WireOutcome, WireTrace};
+    let connections = run
+        .connections
+        .iter()
+        .map(|c| {
+            let mut w = WireConnection {
+                client: c.local_addr.clone(),
+                server: c.remote_addr.clone(),
+                first_packet_at: Duration::ZERO,
+                last_packet_at: Duration::from_secs(1),
+                handshake: Default::default(),
+                outcome: WireOutcome::Open,
+                notes: Vec::new(),
+                client_to_server: Default::default(),
+                server_to_client: Default::default(),
+            };
+            w.server_to_client.new_data_segments = segments;
+            w.server_to_client.round_count = rounds;
+            w.server_to_client.retransmitted_segments = retransmitted;
+            w
+        })
+        .collect();
+    run.link = Some(link());
+    run.wire = Some(WireTrace {
+        connections,
+        observations: 1,
+        skipped: 0,
+        truncated: false,
+    });
+}
+
+/// The verdict of `runs` of a scenario on a lossy link, with the page's causes given.
+fn verdict_with_causes(runs: &[RunRecord], page: &[&[(Why, u64)]]) -> String {
+    let scenario = Scenario::parse(
+        "name = \"l\"\n[network]\nrtt = \"60ms\"\nbandwidth = \"10mbit\"\nloss = \"2%\"\n\
+         [[resource]]\npath = \"/a\"\n",
+        "l.toml",
+    )
+    .unwrap();
+    let summaries = summarize(runs);
+    let causes: Vec<RunCauses> = runs
+        .iter()
+        .map(|r| crate::causes::run_causes(&crate::fixtures::scenario(), r))
+        .collect();
+    let page_causes: Vec<CauseSplit> = page
+        .iter()
+        .map(|pairs| {
+            CauseSplit::from_pairs(pairs.iter().map(|(c, ms)| (*c, Duration::from_millis(*ms))))
+        })
+        .collect();
+    let inputs = Inputs {
+        scenario: &scenario,
+        runs,
+        causes: &causes,
+        page_causes: &page_causes,
+    };
+    verdict(&summaries, &inputs)
+}
+
+#[test]
+fn loss_on_one_connection_is_named_with_retransmissions_and_what_one_connection_holds() {
+    let mut fast = RunBuilder::http11(0, 4_700).build();
+    let mut slow = RunBuilder::h2(0, 17_100).build();
+    wire(&mut fast, 1_500, 40, 60);
+    wire(&mut slow, 3_000, 200, 310);
+    let v = verdict_with_causes(
+        &[fast, slow],
+        &[
+            &[(Why::LossRecovery, 900), (Why::CongestionWindow, 2_400)],
+            &[(Why::LossRecovery, 2_000), (Why::CongestionWindow, 14_000)],
+        ],
+    );
+    // The largest gap is the window (11.6 s), cut by loss; the loss evidence goes with the
+    // loss cause, so check both words are available by asking for each.
     assert!(
-        v.contains("h2 carried the page's") && v.contains("on 1 connection, where TCP slow start begins from a 10-segment window (14.5 kB) per connection: about 3 round trips of it, against about 2 for each of http1.1's 2 connections (29.0 kB of initial windows together)"),
+        v.contains("Most of the difference is congestion-window rounds"),
+        "{v}"
+    );
+    assert!(
+        v.contains("3000 segments per connection (1 of them) in 200 round trips"),
+        "{v}"
+    );
+    assert!(!v.contains("waited for a free connection"), "{v}");
+    assert!(!v.contains("slow start begins"), "{v}");
+
+    let mut fast = RunBuilder::http11(0, 4_700).build();
+    let mut slow = RunBuilder::h2(0, 17_100).build();
+    wire(&mut fast, 1_500, 40, 60);
+    wire(&mut slow, 3_000, 200, 310);
+    let v = verdict_with_causes(
+        &[fast, slow],
+        &[
+            &[(Why::LossRecovery, 900), (Why::CongestionWindow, 2_400)],
+            &[(Why::LossRecovery, 9_000), (Why::CongestionWindow, 5_000)],
+        ],
+    );
+    assert!(
+        v.contains("Most of the difference is loss recovery: h2 spent 9.00s"),
+        "{v}"
+    );
+    // 310 on h2's one connection; 60 on each of http1.1's 2.
+    assert!(
+        v.contains("h2's 1 connection retransmitted 310 segments per page load, http1.1's 2 120"),
+        "{v}"
+    );
+    // 1.22 · 1448 B · 8 / (60 ms · √0.02) = 1.67 Mbit/s.
+    assert!(
+        v.contains("At 2% loss one connection holds about 1.67 Mbit/s (Mathis et al."),
+        "{v}"
+    );
+    assert!(
+        v.contains(
+            "so h2's 1 connection holds about 1.67 Mbit/s and http1.1's 2 about 3.33 Mbit/s of \
+             the link's 10 Mbit/s"
+        ),
+        "{v}"
+    );
+}
+
+#[test]
+fn queueing_for_a_connection_names_the_requests_that_queued() {
+    let fast = RunBuilder::h2(0, 20).build();
+    let slow = RunBuilder::http11(0, 30).build();
+    let v = verdict_with_causes(&[fast, slow], &[&[(Why::Queued, 0)], &[(Why::Queued, 8)]]);
+    // The fixture's http1.1 requests 2 and 3 wait 4.1 ms for one of its 2 connections.
+    assert!(
+        v.contains(
+            "Most of the difference is queued for a connection or stream slot: http1.1 spent 8.0ms"
+        ),
+        "{v}"
+    );
+    assert!(
+        v.contains(
+            "http1.1's requests 2–3 queued 4.1ms for a connection or stream slot on average"
+        ),
+        "{v}"
+    );
+    assert!(!v.contains("waited for a free connection"), "{v}");
+}
+
+#[test]
+fn no_cause_beyond_noise_is_said_as_such() {
+    let fast = RunBuilder::h2(0, 20).build();
+    let slow = RunBuilder::h2c(0, 30).build();
+    let v = verdict_with_causes(&[fast, slow], &[&[(Why::Other, 10)], &[(Why::Other, 10)]]);
+    assert!(
+        v.contains("No one cause of the page's critical path accounts for the difference"),
         "{v}"
     );
 }
@@ -64,9 +204,10 @@ fn names_the_faster_protocol_and_the_handshakes() {
         "{v}"
     );
     assert!(
-        v.contains("http1.1 opened 2 and reused them, so 2 requests waited for a free connection (mean blocked 4.1ms)"),
+        v.contains("http1.1 opened 2 and reused them for 2 more requests."),
         "{v}"
     );
+    assert!(!v.contains("waited for a free connection"), "{v}");
     assert!(!v.contains("failed"), "{v}");
     assert!(!v.contains("noise"), "{v}");
     // Three against three: even a complete separation gives p = 0.1 at best.
@@ -256,7 +397,11 @@ fn same_handshakes_points_at_ttfb() {
         v.contains("Both paid the same handshakes (2 TCP and 2 TLS handshakes)"),
         "{v}"
     );
-    assert!(v.contains("mean TTFB 9.0ms against 2.0ms"), "{v}");
+    // The fixture's longer wait on http1.1 is neither think time nor a link's: the endpoints'.
+    assert!(
+        v.contains("Most of the difference is other (the endpoints' own time): http1.1 spent"),
+        "{v}"
+    );
     assert!(
         v.contains("On http1.1-pipelined, 1 request over 1 repetition had a response ready"),
         "{v}"

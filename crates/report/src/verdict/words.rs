@@ -4,14 +4,14 @@
 //! nothing: what is said comes from the findings.
 
 use super::{
-    Cause, Comparison, Explanation, Handshakes, HolFinding, Outcome, Reuse, Untested, Verdict,
-    MEANINGFUL,
+    CauseFinding, Comparison, Evidence, Explanation, Handshakes, HolFinding, Outcome, Untested,
+    Verdict, MEANINGFUL,
 };
 use crate::hol::Cause as Wait;
 use crate::summary::ProtocolSummary;
-use httplab_core::analytical::{INITIAL_WINDOW_SEGMENTS, MSS};
+use httplab_core::analytical::INITIAL_WINDOW_SEGMENTS;
 use httplab_core::stats::{self, ALPHA};
-use httplab_core::units::{format_duration, format_size};
+use httplab_core::units::format_duration;
 
 impl Verdict<'_> {
     /// The verdict paragraph(s), Markdown.
@@ -194,13 +194,11 @@ fn lead(fastest: &ProtocolSummary, others: &[(&ProtocolSummary, Outcome)]) -> St
 
 impl Explanation<'_> {
     fn sentence(&self) -> String {
-        match self {
-            Explanation::MoreHandshakes {
-                fast,
-                slow,
+        let (fast, slow) = (self.fast, self.slow);
+        let mut s = match self.handshakes {
+            Handshakes::SlowPaidMore {
                 one_per_request,
-                reuse,
-                ttfb_differs,
+                reused,
             } => {
                 let mut s = format!(
                     "{} opened {} and paid {}",
@@ -208,7 +206,7 @@ impl Explanation<'_> {
                     plural(slow.connections_opened, "connection", "connections"),
                     handshakes(slow)
                 );
-                if *one_per_request {
+                if one_per_request {
                     s.push_str(", one per request");
                 }
                 s.push_str(&format!(
@@ -216,113 +214,159 @@ impl Explanation<'_> {
                     fast.label,
                     count(fast.connections_opened)
                 ));
-                match reuse {
-                    Reuse::Waited { requests, blocked } => s.push_str(&format!(
-                        " and reused them, so {} waited for a free connection (mean blocked {}) \
-                         instead of paying a handshake.",
-                        plural(*requests, "request", "requests"),
-                        format_duration(*blocked)
-                    )),
-                    Reuse::Free { requests } => s.push_str(&format!(
-                        " and reused them for {} without paying a handshake.",
-                        plural(*requests, "more request", "more requests")
-                    )),
-                    Reuse::None => s.push('.'),
-                }
-                if *ttfb_differs {
+                if reused >= 0.05 {
                     s.push_str(&format!(
-                        " Mean TTFB was {} for {} and {} for {}.",
-                        format_duration(fast.mean_ttfb),
-                        fast.label,
-                        format_duration(slow.mean_ttfb),
-                        slow.label
+                        " and reused them for {}",
+                        plural(reused, "more request", "more requests")
                     ));
                 }
+                s.push('.');
                 s
             }
-            Explanation::Elsewhere {
-                fast,
-                slow,
-                handshakes: paid,
-                causes,
+            Handshakes::FastPaidMore => format!(
+                "{} was faster despite paying more handshakes ({} against {}'s {}).",
+                fast.label,
+                handshakes(fast),
+                slow.label,
+                handshakes(slow)
+            ),
+            Handshakes::Same => format!("Both paid the same handshakes ({}).", handshakes(fast)),
+            Handshakes::OtherTls => format!(
+                "Both opened the same connections, but {} paid {} and {} paid {}.",
+                fast.label,
+                handshakes(fast),
+                slow.label,
+                handshakes(slow)
+            ),
+        };
+        match &self.top {
+            Some(top) => {
+                s.push(' ');
+                s.push_str(&top.sentence(fast, slow));
+            }
+            None if !matches!(self.handshakes, Handshakes::SlowPaidMore { .. }) => s.push_str(
+                " No one cause of the page's critical path accounts for the difference beyond \
+                 noise; compare the per-request tables below.",
+            ),
+            None => {}
+        }
+        s
+    }
+}
+
+impl CauseFinding {
+    fn sentence(&self, fast: &ProtocolSummary, slow: &ProtocolSummary) -> String {
+        let mut s = format!(
+            "Most of the difference is {}: {} spent {} on it along the page's critical path, \
+             {} {}",
+            self.cause.label(),
+            slow.label,
+            format_duration(self.slow_time),
+            fast.label,
+            format_duration(self.fast_time)
+        );
+        match &self.evidence {
+            Evidence::Nothing => s.push('.'),
+            Evidence::Queued { ids, mean } => s.push_str(&format!(
+                "; {}'s {} queued {} for a connection or stream slot on average.",
+                slow.label,
+                requests_named(ids),
+                format_duration(*mean)
+            )),
+            Evidence::Path { slow: n, fast: m } => s.push_str(&format!(
+                "; {}'s critical path ran through {} one after another, {}'s through {}.",
+                slow.label,
+                plural(*n as f64, "request", "requests"),
+                fast.label,
+                count(*m as f64)
+            )),
+            Evidence::Window {
+                segments,
+                rounds,
+                connections,
+            } => s.push_str(&format!(
+                "; its server sent {} per connection ({} of them) in {} of its congestion \
+                 window, which starts at {} segments (RFC 6928) and waits a round trip for \
+                 ACKs each time it is full.",
+                plural(segments.round(), "segment", "segments"),
+                count(*connections),
+                plural(rounds.round(), "round trip", "round trips"),
+                INITIAL_WINDOW_SEGMENTS
+            )),
+            Evidence::Loss {
+                slow_retransmitted,
+                fast_retransmitted,
+                slow_connections,
+                fast_connections,
+                loss,
+                per_connection_bps,
+                link_bps,
             } => {
-                let mut s = match paid {
-                    Handshakes::FastPaidMore => format!(
-                        "{} was faster despite paying more handshakes ({} against {}'s {})",
-                        fast.label,
-                        handshakes(fast),
-                        slow.label,
-                        handshakes(slow)
-                    ),
-                    Handshakes::Same => {
-                        format!("Both paid the same handshakes ({})", handshakes(fast))
-                    }
-                    Handshakes::OtherTls => format!(
-                        "Both opened the same connections, but {} paid {} and {} paid {}",
-                        fast.label,
-                        handshakes(fast),
-                        slow.label,
-                        handshakes(slow)
-                    ),
-                };
-                if causes.is_empty() {
+                s.push_str(&format!(
+                    "; {}'s {} retransmitted {} per page load, {}'s {} {}",
+                    slow.label,
+                    plural(*slow_connections, "connection", "connections"),
+                    plural(slow_retransmitted.round(), "segment", "segments"),
+                    fast.label,
+                    count(*fast_connections),
+                    count(fast_retransmitted.round())
+                ));
+                if let Some(bps) = per_connection_bps {
+                    let link = link_bps.map(|l| l as f64).unwrap_or(f64::INFINITY);
+                    let hold = |n: f64| format_rate((bps * n).min(link));
                     s.push_str(&format!(
-                        ", and mean blocked ({} against {}) and TTFB ({} against {}) do not \
-                         account for the difference; compare the per-request tables below.",
-                        format_duration(slow.mean_blocked),
-                        format_duration(fast.mean_blocked),
-                        format_duration(slow.mean_ttfb),
-                        format_duration(fast.mean_ttfb)
+                        ". At {} loss one connection holds about {} (Mathis et al.: \
+                         1.22·MSS/(RTT·√p), an estimate), so {}'s {} about {} and {}'s {} \
+                         about {}",
+                        percent(*loss),
+                        format_rate(*bps),
+                        slow.label,
+                        plural(*slow_connections, "connection holds", "connections hold"),
+                        hold(*slow_connections),
+                        fast.label,
+                        count(*fast_connections),
+                        hold(*fast_connections)
                     ));
-                } else {
-                    let said: Vec<String> = causes.iter().map(|c| c.clause(fast, slow)).collect();
-                    s.push_str(&format!("; {}.", join_and(&said)));
+                    if let Some(l) = link_bps {
+                        s.push_str(&format!(" of the link's {}", format_rate(*l as f64)));
+                    }
                 }
-                s
+                s.push('.');
+            }
+        }
+        s
+    }
+}
+
+/// "requests 7–13", "requests 2, 5 and 9", "request 4", "12 requests (3–20)".
+fn requests_named(ids: &[u32]) -> String {
+    match ids {
+        [] => "no requests".to_string(),
+        [one] => format!("request {one}"),
+        _ => {
+            let contiguous = ids.windows(2).all(|w| w[1] == w[0] + 1);
+            let (first, last) = (ids[0], ids[ids.len() - 1]);
+            if contiguous {
+                format!("requests {first}–{last}")
+            } else if ids.len() <= 5 {
+                let named: Vec<String> = ids.iter().map(|i| i.to_string()).collect();
+                format!("requests {}", join_and(&named))
+            } else {
+                format!("{} requests (between {first} and {last})", ids.len())
             }
         }
     }
 }
 
-impl Cause {
-    fn clause(&self, fast: &ProtocolSummary, slow: &ProtocolSummary) -> String {
-        match *self {
-            Cause::Blocked => format!(
-                "{}'s requests waited longer for a connection (mean blocked {} against {})",
-                slow.label,
-                format_duration(slow.mean_blocked),
-                format_duration(fast.mean_blocked)
-            ),
-            Cause::Ttfb => format!(
-                "{}'s first response bytes came later (mean TTFB {} against {})",
-                slow.label,
-                format_duration(slow.mean_ttfb),
-                format_duration(fast.mean_ttfb)
-            ),
-            Cause::SlowStart {
-                bytes,
-                slow_flights,
-                fast_flights,
-            } => {
-                let window = INITIAL_WINDOW_SEGMENTS * MSS;
-                format!(
-                    "{} carried the page's {} of responses on {}, where TCP slow start begins \
-                     from a {}-segment window ({}) per connection: about {} round trips of it, \
-                     against about {} for each of {}'s {} ({} of initial windows together)",
-                    slow.label,
-                    format_size(bytes as u64),
-                    plural(slow.connections_opened, "connection", "connections"),
-                    INITIAL_WINDOW_SEGMENTS,
-                    format_size(window),
-                    slow_flights,
-                    fast_flights,
-                    fast.label,
-                    plural(fast.connections_opened, "connection", "connections"),
-                    format_size((fast.connections_opened * window as f64) as u64)
-                )
-            }
-        }
-    }
+/// A fraction as a percentage: 0.02 → "2%", 0.005 → "0.5%".
+fn percent(p: f64) -> String {
+    let text = format!("{:.2}", p * 100.0);
+    format!("{}%", text.trim_end_matches('0').trim_end_matches('.'))
+}
+
+/// A rate in bits per second, as the scenario files write it.
+fn format_rate(bps: f64) -> String {
+    httplab_core::units::format_rate(bps.max(0.0).round() as u64)
 }
 
 impl Untested {
