@@ -145,10 +145,56 @@ pub(crate) enum Handshakes {
     OtherTls,
 }
 
+/// What a difference is compared by: the causes one by one, except the handshakes, which
+/// count together (a request that paid its connection's TCP and TLS handshakes, and one that
+/// waited for its multiplexed connection's, spent the same round trips on them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Topic {
+    Handshakes,
+    One(Why),
+}
+
+impl Topic {
+    /// Every topic, in the order of a request's life.
+    fn all() -> Vec<Topic> {
+        let mut all = vec![Topic::Handshakes];
+        all.extend(
+            Why::ALL
+                .iter()
+                .filter(|c| !Topic::is_handshake(**c))
+                .map(|c| Topic::One(*c)),
+        );
+        all
+    }
+
+    fn is_handshake(c: Why) -> bool {
+        matches!(c, Why::TcpHandshake | Why::TlsHandshake | Why::OwnHandshake)
+    }
+
+    /// Its time in `split`.
+    fn of(self, split: &CauseSplit) -> Duration {
+        match self {
+            Topic::Handshakes => split
+                .iter()
+                .filter(|(c, _)| Topic::is_handshake(*c))
+                .map(|(_, d)| d)
+                .sum(),
+            Topic::One(c) => split.get(c),
+        }
+    }
+
+    pub(crate) fn label(self) -> &'static str {
+        match self {
+            Topic::Handshakes => "handshakes (TCP and TLS, paid or waited for)",
+            Topic::One(c) => c.label(),
+        }
+    }
+}
+
 /// The cause that explains most of a difference, with the numbers behind it.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct CauseFinding {
-    pub cause: Why,
+    pub cause: Topic,
     /// Mean time on the critical path, each side.
     pub fast_time: Duration,
     pub slow_time: Duration,
@@ -398,9 +444,9 @@ fn top_cause(
     let index = |s: &ProtocolSummary| summaries.iter().position(|x| x.label == s.label);
     let fast_split = inputs.page_causes.get(index(fast)?)?;
     let slow_split = inputs.page_causes.get(index(slow)?)?;
-    let (cause, gap) = Why::ALL
-        .iter()
-        .map(|c| (*c, slow_split.get(*c).saturating_sub(fast_split.get(*c))))
+    let (cause, gap) = Topic::all()
+        .into_iter()
+        .map(|t| (t, t.of(slow_split).saturating_sub(t.of(fast_split))))
         .max_by_key(|(_, gap)| *gap)?;
     let page_gap = slow.page_time_median.saturating_sub(fast.page_time_median);
     if gap < MEANINGFUL || gap.as_secs_f64() < NOISE * page_gap.as_secs_f64() {
@@ -408,9 +454,12 @@ fn top_cause(
     }
     Some(CauseFinding {
         cause,
-        fast_time: fast_split.get(cause),
-        slow_time: slow_split.get(cause),
-        evidence: evidence(cause, inputs, fast, slow),
+        fast_time: cause.of(fast_split),
+        slow_time: cause.of(slow_split),
+        evidence: match cause {
+            Topic::One(c) => evidence(c, inputs, fast, slow),
+            Topic::Handshakes => Evidence::Nothing,
+        },
     })
 }
 
