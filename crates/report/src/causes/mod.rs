@@ -18,7 +18,9 @@
 //!   base RTT: the request going and the response coming back), **serialization** (its own
 //!   request and response bytes at the link's rates), **congestion-window rounds** (each
 //!   further round trip the server's data needed, from the response's first round to the
-//!   round that carried its last byte, times the RTT: slow start, or a window cut by loss),
+//!   round that carried its last byte, times the RTT): in **slow start** while its connection
+//!   had lost nothing yet, and **after a loss** (a window cut by it) from the first segment the
+//!   link dropped and the sender sent again,
 //!   and **other**, what is left: the endpoints' own time (scheduling, crypto), on loopback
 //!   nearly everything.
 //!
@@ -29,7 +31,7 @@
 //! Pure: records in, durations out.
 
 use httplab_core::record::Phases;
-use httplab_core::tcp_trace::{WireConnection, WireDirection};
+use httplab_core::tcp_trace::WireConnection;
 use httplab_core::{
     ConnectionRecord, Protocol, RequestRecord, RunRecord, Scenario, ServerRequestRecord,
 };
@@ -50,12 +52,13 @@ pub enum Cause {
     RoundTrip,
     Serialization,
     CongestionWindow,
+    LossWindow,
     Other,
 }
 
 impl Cause {
     /// Every cause, in the order of a request's life (and of the tables).
-    pub const ALL: [Cause; 12] = [
+    pub const ALL: [Cause; 13] = [
         Cause::Queued,
         Cause::OwnHandshake,
         Cause::TcpHandshake,
@@ -67,6 +70,7 @@ impl Cause {
         Cause::RoundTrip,
         Cause::Serialization,
         Cause::CongestionWindow,
+        Cause::LossWindow,
         Cause::Other,
     ];
 
@@ -84,6 +88,7 @@ impl Cause {
             Cause::RoundTrip => "round_trip",
             Cause::Serialization => "serialization",
             Cause::CongestionWindow => "congestion_window",
+            Cause::LossWindow => "loss_window",
             Cause::Other => "other",
         }
     }
@@ -101,7 +106,8 @@ impl Cause {
             Cause::LossRecovery => "loss recovery",
             Cause::RoundTrip => "round trip",
             Cause::Serialization => "serialization at the link's rate",
-            Cause::CongestionWindow => "congestion-window rounds",
+            Cause::CongestionWindow => "congestion-window rounds (slow start)",
+            Cause::LossWindow => "congestion-window rounds after a loss (window cut)",
             Cause::Other => "other (the endpoints' own time)",
         }
     }
@@ -113,7 +119,7 @@ impl Cause {
 
 /// Durations by cause.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct CauseSplit([Duration; 12]);
+pub struct CauseSplit([Duration; 13]);
 
 impl CauseSplit {
     pub fn get(&self, cause: Cause) -> Duration {
@@ -146,7 +152,7 @@ impl CauseSplit {
 
     /// The mean of `splits`, cause by cause.
     pub fn mean<'a>(splits: impl IntoIterator<Item = &'a CauseSplit>) -> CauseSplit {
-        let mut sum = [0u128; 12];
+        let mut sum = [0u128; 13];
         let mut n = 0u128;
         for s in splits {
             for (i, d) in s.0.iter().enumerate() {
@@ -306,14 +312,10 @@ fn split(
     out.add(Cause::Serialization, take(&mut left, serialization));
     if let (Some(w), Some(s)) = (wire, server) {
         let ready = s.turn_at.unwrap_or(s.response_ready_at).max(sent);
-        let rounds = extra_rounds(&w.server_to_client, ready, end);
-        out.add(
-            Cause::CongestionWindow,
-            take(
-                &mut left,
-                path.rtt * u32::try_from(rounds).unwrap_or(u32::MAX),
-            ),
-        );
+        let (slow_start, after_loss) = extra_rounds(w, ready, end);
+        let rounds = |n: u64| path.rtt * u32::try_from(n).unwrap_or(u32::MAX);
+        out.add(Cause::CongestionWindow, take(&mut left, rounds(slow_start)));
+        out.add(Cause::LossWindow, take(&mut left, rounds(after_loss)));
     }
     out.add(Cause::Other, left);
     out
@@ -365,14 +367,28 @@ fn loss_stalls(w: &WireConnection, span: (Duration, Duration)) -> Duration {
 /// Round trips beyond the first that the server's new data needed between `ready` (the
 /// response could be written) and `end` (its last byte arrived): the rounds that sent new data
 /// in that span (the one under way at `ready` included: control frames may have begun it),
-/// less one.
-fn extra_rounds(down: &WireDirection, ready: Duration, end: Duration) -> u64 {
-    let spanned = down
+/// less one; split into those that began before the connection's first needed
+/// retransmission (slow start) and those after it (a window cut by loss).
+fn extra_rounds(w: &WireConnection, ready: Duration, end: Duration) -> (u64, u64) {
+    let first_loss = [&w.client_to_server, &w.server_to_client]
+        .into_iter()
+        .flat_map(|d| d.retransmissions.iter())
+        .filter(|x| x.original_dropped)
+        .map(|x| x.at)
+        .min();
+    let spanned: Vec<Duration> = w
+        .server_to_client
         .rounds
         .iter()
         .filter(|round| round.last_sent_at >= ready && round.first_sent_at < end)
+        .map(|round| round.first_sent_at)
+        .skip(1)
+        .collect();
+    let after_loss = spanned
+        .iter()
+        .filter(|at| first_loss.is_some_and(|loss| **at > loss))
         .count() as u64;
-    spanned.saturating_sub(1)
+    (spanned.len() as u64 - after_loss, after_loss)
 }
 
 /// The page's critical path and its split.

@@ -1,7 +1,8 @@
 use super::*;
 use crate::fixtures::{scenario, RunBuilder};
 use httplab_core::tcp_trace::{
-    RetransmissionKind, WireHandshake, WireOutcome, WireRetransmission, WireRound, WireTrace,
+    RetransmissionKind, WireDirection, WireHandshake, WireOutcome, WireRetransmission, WireRound,
+    WireTrace,
 };
 
 fn us(v: u64) -> Duration {
@@ -194,7 +195,10 @@ fn on_the_link_a_round_trip_serialization_rounds_and_loss_take_their_share() {
     let serialization =
         Duration::from_secs_f64(64.0 * 8.0 / 1e7) + Duration::from_secs_f64(2_096.0 * 8.0 / 1e7);
     assert_eq!(split.get(Cause::Serialization), serialization);
-    assert_eq!(split.get(Cause::CongestionWindow), ms(80));
+    // Rounds 2 and 3 began after the first needed retransmission (sent + 50 ms)? Round 2
+    // began at ready + 40 ms, before it; round 3 at ready + 80 ms, after it.
+    assert_eq!(split.get(Cause::CongestionWindow), ms(40));
+    assert_eq!(split.get(Cause::LossWindow), ms(40));
 }
 
 #[test]

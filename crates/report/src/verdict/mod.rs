@@ -151,20 +151,26 @@ pub(crate) enum Handshakes {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Topic {
     Handshakes,
+    /// Waiting for retransmissions, and the rounds of windows the losses cut.
+    Loss,
     One(Why),
 }
 
 impl Topic {
     /// Every topic, in the order of a request's life.
     fn all() -> Vec<Topic> {
-        let mut all = vec![Topic::Handshakes];
+        let mut all = vec![Topic::Handshakes, Topic::Loss];
         all.extend(
             Why::ALL
                 .iter()
-                .filter(|c| !Topic::is_handshake(**c))
+                .filter(|c| !Topic::is_handshake(**c) && !Topic::is_loss(**c))
                 .map(|c| Topic::One(*c)),
         );
         all
+    }
+
+    fn is_loss(c: Why) -> bool {
+        matches!(c, Why::LossRecovery | Why::LossWindow)
     }
 
     fn is_handshake(c: Why) -> bool {
@@ -179,6 +185,11 @@ impl Topic {
                 .filter(|(c, _)| Topic::is_handshake(*c))
                 .map(|(_, d)| d)
                 .sum(),
+            Topic::Loss => split
+                .iter()
+                .filter(|(c, _)| Topic::is_loss(*c))
+                .map(|(_, d)| d)
+                .sum(),
             Topic::One(c) => split.get(c),
         }
     }
@@ -186,6 +197,7 @@ impl Topic {
     pub(crate) fn label(self) -> &'static str {
         match self {
             Topic::Handshakes => "handshakes (TCP and TLS, paid or waited for)",
+            Topic::Loss => "loss (waiting for retransmissions, and rounds of windows cut by it)",
             Topic::One(c) => c.label(),
         }
     }
@@ -458,6 +470,7 @@ fn top_cause(
         slow_time: cause.of(slow_split),
         evidence: match cause {
             Topic::One(c) => evidence(c, inputs, fast, slow),
+            Topic::Loss => evidence(Why::LossRecovery, inputs, fast, slow),
             Topic::Handshakes => Evidence::Nothing,
         },
     })

@@ -123,12 +123,15 @@ fn loss_on_one_connection_is_named_with_retransmissions_and_what_one_connection_
     let v = verdict_with_causes(
         &[fast, slow],
         &[
-            &[(Why::LossRecovery, 900), (Why::CongestionWindow, 2_400)],
-            &[(Why::LossRecovery, 9_000), (Why::CongestionWindow, 5_000)],
+            &[(Why::LossRecovery, 900), (Why::LossWindow, 2_400)],
+            &[(Why::LossRecovery, 2_000), (Why::LossWindow, 12_000)],
         ],
     );
     assert!(
-        v.contains("Most of the difference is loss recovery: h2 spent 9.00s"),
+        v.contains(
+            "Most of the difference is loss (waiting for retransmissions, and rounds of windows \
+             cut by it): h2 spent 14.00s"
+        ),
         "{v}"
     );
     // 310 on h2's one connection; 60 on each of http1.1's 2.
