@@ -223,8 +223,44 @@ fn results(out_dir: &Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(out_dir.join("results.json")).unwrap()).unwrap()
 }
 
+/// Every request's causes in results.json add up to its duration (the sum of its phases)
+/// within 0.1 ms: each is written rounded to the microsecond, 13 of them.
+fn assert_causes_add_up(name: &str, run: &Value) {
+    let requests = run["requests"].as_array().unwrap();
+    let causes = run["causes"]["requests"].as_array().unwrap();
+    assert_eq!(causes.len(), requests.len(), "{name}");
+    for (r, c) in requests.iter().zip(causes) {
+        assert_eq!(r["id"], c["request_id"], "{name}");
+        let p = &r["phases"];
+        let phases: f64 = [
+            "blocked_ms",
+            "connect_ms",
+            "ssl_ms",
+            "send_ms",
+            "wait_ms",
+            "receive_ms",
+        ]
+        .iter()
+        .map(|k| p[*k].as_f64().unwrap_or(0.0))
+        .sum();
+        let split: f64 = c
+            .as_object()
+            .unwrap()
+            .iter()
+            .filter(|(k, _)| k.ends_with("_ms"))
+            .map(|(_, v)| v.as_f64().unwrap())
+            .sum();
+        assert!(
+            (phases - split).abs() <= 0.1,
+            "{name} {} request {}: phases {phases} ms, causes {split} ms: {c}",
+            run["protocol"],
+            r["id"]
+        );
+    }
+}
+
 /// Every file of the library runs through the binary, once per protocol, scaled down: one
-/// repetition and, behind an emulated link, a 5 ms RTT.
+/// repetition and, behind an emulated link, a 5 ms RTT. Every request's causes add up.
 #[test]
 fn every_library_scenario_runs() {
     let work = temp_dir("library-runs");
@@ -272,6 +308,7 @@ fn every_library_scenario_runs() {
                 "{name} {}: {failed} failed",
                 run["protocol"]
             );
+            assert_causes_add_up(&name, run);
         }
         eprintln!("{name}: {} runs in {:.1?}", runs.len(), one.elapsed());
     }
