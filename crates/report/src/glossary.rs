@@ -82,6 +82,18 @@ pub(crate) const TERMS: &[Term] = &[
     ),
     term(
         None,
+        "causes",
+        "a request's time split into causes that add up to it: queued for a connection or \
+         stream slot; waiting for its connection's own handshakes (a multiplexed request issued \
+         while its one connection was being set up); the TCP and TLS handshakes; the upload; \
+         server think; HTTP head-of-line (the server's queue and a response's wait for its \
+         turn); loss recovery (a dropped segment waiting to be sent again); one round trip; \
+         serialization at the link's rates; congestion-window rounds (further round trips the \
+         server's data needed: slow start, or after a loss, a window cut by it); and the rest, \
+         the endpoints' own time. The page's critical path is split the same way.",
+    ),
+    term(
+        None,
         "Bytes on the wire",
         "TCP payload both ways, TLS records included, TCP/IP headers not.",
     ),
