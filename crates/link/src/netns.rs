@@ -273,7 +273,7 @@ pub fn set_congestion(socket: impl AsFd, name: &str) -> io::Result<()> {
 
 /// The congestion control one TCP socket uses (`TCP_CONGESTION`).
 pub fn get_congestion(socket: impl AsFd) -> io::Result<String> {
-    sys::tcp_congestion(socket.as_fd())
+    httplab_socket::congestion(socket.as_fd())
 }
 
 /// The TCP congestion controls a socket of this host can use, each once: those the kernel has

@@ -7,7 +7,6 @@
 //! It owns no policy (which addresses, which names, when to call what): that is `netns.rs`,
 //! `relay.rs` and `emulator.rs`. Every `unsafe` block carries a `// SAFETY:` line.
 
-use std::ffi::CStr;
 use std::fs::{File, OpenOptions};
 use std::io;
 use std::net::Ipv4Addr;
@@ -206,28 +205,6 @@ pub(crate) fn set_tcp_congestion(fd: BorrowedFd<'_>, name: &str) -> io::Result<(
         )
     })
     .map(drop)
-}
-
-/// A TCP socket's congestion control (`TCP_CONGESTION`).
-pub(crate) fn tcp_congestion(fd: BorrowedFd<'_>) -> io::Result<String> {
-    let mut buf = [0u8; 32];
-    let mut len = buf.len() as libc::socklen_t;
-    // SAFETY: the kernel writes at most `len` bytes into `buf`, which has that many, and
-    // updates `len`; `fd` is open while borrowed.
-    check(unsafe {
-        libc::getsockopt(
-            fd.as_raw_fd(),
-            libc::IPPROTO_TCP,
-            libc::TCP_CONGESTION,
-            buf.as_mut_ptr().cast(),
-            &mut len,
-        )
-    })?;
-    let bytes = &buf[..(len as usize).min(buf.len())];
-    let name = CStr::from_bytes_until_nul(bytes)
-        .map(|c| c.to_bytes())
-        .unwrap_or(bytes);
-    Ok(String::from_utf8_lossy(name).into_owned())
 }
 
 /// How many bytes of each packet the tap copies: the IPv4 and TCP headers with their options

@@ -315,3 +315,20 @@ impl RunBuilder {
         }
     }
 }
+
+/// The link's account of a trusted run on cubic, as a run that crossed the emulated link has.
+pub(crate) fn link_record() -> httplab_core::LinkRecord {
+    httplab_core::LinkRecord {
+        congestion_control: "cubic".into(),
+        slow_start_after_idle: false,
+        uplink: Default::default(),
+        downlink: Default::default(),
+        realtime: true,
+        fault: None,
+        trustworthy: true,
+        stamping: "kernel".into(),
+        stamping_note: None,
+        excess_per_rtt: None,
+        keep_awake: true,
+    }
+}

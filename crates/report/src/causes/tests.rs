@@ -76,19 +76,7 @@ fn the_server_s_think_and_the_rest_of_the_wait_on_loopback() {
 }
 
 fn with_link(mut run: RunRecord, wire: WireConnection) -> RunRecord {
-    run.link = Some(httplab_core::LinkRecord {
-        congestion_control: "cubic".into(),
-        slow_start_after_idle: false,
-        uplink: Default::default(),
-        downlink: Default::default(),
-        realtime: true,
-        fault: None,
-        trustworthy: true,
-        stamping: "kernel".into(),
-        stamping_note: None,
-        excess_per_rtt: None,
-        keep_awake: false,
-    });
+    run.link = Some(crate::fixtures::link_record());
     run.wire = Some(WireTrace {
         connections: vec![wire],
         observations: 100,
