@@ -9,13 +9,15 @@
 //! records give the same analysis.
 
 use crate::bytes::header_sentences;
-use crate::causes::{run_causes, CauseSplit, RunCauses};
+use crate::causes::{run_causes, Cause, CauseSplit, RunCauses};
 use crate::network::{link_check, model_lines, network_sentence, LinkCheck};
 use crate::server_side::accept_sentences;
 use crate::summary::{median_run, summarize, ProtocolSummary};
 use crate::verdict::{verdict, Inputs};
 use crate::Environment;
+use httplab_core::stats;
 use httplab_core::{Protocol, RunRecord, Scenario};
+use std::time::Duration;
 
 /// One run of a scenario (every configuration, every repetition), analysed.
 #[derive(Debug)]
@@ -52,9 +54,21 @@ pub struct Analysis<'a> {
 impl<'a> Analysis<'a> {
     /// Analyses `runs` of `scenario`, run in `env`.
     pub fn new(scenario: &'a Scenario, runs: &'a [RunRecord], env: &'a Environment) -> Self {
-        let summaries = summarize(runs);
-        let medians = summaries.iter().map(|s| median_run(runs, s)).collect();
+        let mut summaries = summarize(runs);
         let causes: Vec<RunCauses> = runs.iter().map(|r| run_causes(scenario, r)).collect();
+        for s in &mut summaries {
+            let (queued, own): (Vec<Duration>, Vec<Duration>) = runs
+                .iter()
+                .zip(&causes)
+                .filter(|(r, _)| r.label() == s.label)
+                .flat_map(|(r, c)| r.requests.iter().zip(&c.requests))
+                .filter(|(r, _)| r.error.is_none())
+                .map(|(_, c)| (c.split.get(Cause::Queued), c.split.get(Cause::OwnHandshake)))
+                .unzip();
+            s.mean_queued = stats::mean(&queued).unwrap_or_default();
+            s.mean_own_handshake = stats::mean(&own).unwrap_or_default();
+        }
+        let medians = summaries.iter().map(|s| median_run(runs, s)).collect();
         let page_causes: Vec<CauseSplit> = summaries
             .iter()
             .map(|s| {

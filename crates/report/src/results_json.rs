@@ -100,6 +100,8 @@ fn summary_json(runs: &[RunRecord], s: &ProtocolSummary, page: &CauseSplit) -> V
         "tcp_handshakes": s.tcp_handshakes,
         "tls_handshakes": s.tls_handshakes,
         "mean_blocked_ms": round_ms(s.mean_blocked),
+        "mean_queued_ms": round_ms(s.mean_queued),
+        "mean_own_handshake_ms": round_ms(s.mean_own_handshake),
         "mean_ttfb_ms": round_ms(s.mean_ttfb),
         "wire_bytes": s.wire_bytes,
         "request_header_bytes": s.request_header_bytes,

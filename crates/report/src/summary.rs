@@ -34,6 +34,11 @@ pub struct ProtocolSummary {
     pub tcp_handshakes: f64,
     pub tls_handshakes: f64,
     pub mean_blocked: Duration,
+    /// `mean_blocked` split (`causes.rs`): queued for a connection or stream slot, and waiting
+    /// for the connection's own handshakes (multiplexed requests issued before their one
+    /// connection was up). Means over the requests that did not fail; set by the analysis.
+    pub mean_queued: Duration,
+    pub mean_own_handshake: Duration,
     /// Mean `wait`: last request byte written → first response byte read.
     pub mean_ttfb: Duration,
     /// Mean head-of-line time over the requests that had any (pipelining); `None` when none did.
@@ -131,6 +136,8 @@ fn summarize_one(label: String, protocol: Protocol, runs: &[&RunRecord]) -> Prot
         tcp_handshakes: per_rep(&|r| r.tcp_handshakes() as f64),
         tls_handshakes: per_rep(&|r| r.tls_handshakes() as f64),
         mean_blocked: stats::mean(&blocked).unwrap_or_default(),
+        mean_queued: Duration::ZERO,
+        mean_own_handshake: Duration::ZERO,
         mean_ttfb: stats::mean(&waits).unwrap_or_default(),
         mean_hol: stats::mean(&hols),
         hol_requests: if runs.is_empty() {

@@ -118,6 +118,14 @@ pub(crate) const SUMMARY_ROWS: &[SummaryRow] = &[
         cell: |s| Cell::Duration(s.mean_blocked),
     },
     SummaryRow {
+        name: "… queued for a connection or stream",
+        cell: |s| Cell::Duration(s.mean_queued),
+    },
+    SummaryRow {
+        name: "… waiting for its connection's handshakes",
+        cell: |s| Cell::Duration(s.mean_own_handshake),
+    },
+    SummaryRow {
         name: "Mean TTFB (wait)",
         cell: |s| Cell::Duration(s.mean_ttfb),
     },
