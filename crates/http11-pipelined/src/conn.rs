@@ -135,8 +135,19 @@ impl Worker {
             let chunk = self.pipe.next_write();
             let can_write = self.pipe.writable() && (!chunk.is_empty() || needs_flush);
             tokio::select! {
+                // Jobs first, and every one already queued: requests issued together are
+                // written together (one write, as a browser packs a burst).
+                biased;
                 job = self.jobs.recv(), if self.pipe.takes_jobs() => match job {
-                    Some(job) => self.pipe.push(job),
+                    Some(job) => {
+                        self.pipe.push(job);
+                        while self.pipe.takes_jobs() {
+                            match self.jobs.try_recv() {
+                                Ok(job) => self.pipe.push(job),
+                                Err(_) => break,
+                            }
+                        }
+                    }
                     None => self.pipe.no_more_jobs(),
                 },
                 written = write_or_flush(&mut writer, chunk, clock), if can_write => match written {
