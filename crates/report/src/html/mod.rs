@@ -16,6 +16,7 @@ mod distribution;
 mod lanes;
 mod line_chart;
 pub(crate) mod sweep;
+mod tcp_lane;
 mod text;
 mod waterfall;
 
