@@ -8,7 +8,7 @@
 //! visibly as tall as the dash. Rounds and retransmissions, never packets: a lossy page stays a
 //! few hundred marks.
 //!
-//! It owns this drawing only. It finds a client connection's wire connection and
+//! It owns this drawing and its legend only. It finds a client connection's wire connection and
 //! server socket by address (the same join `causes` and `server_side` make) and computes
 //! nothing the records do not hold. On loopback (no wire trace) it draws and says nothing.
 
@@ -240,6 +240,13 @@ enum Reading {
     Close,
 }
 
+/// Whether any connection of `run` gets a strip.
+pub(super) fn any(run: &RunRecord) -> bool {
+    run.connections
+        .iter()
+        .any(|c| TcpLane::of(run, c).is_some())
+}
+
 /// A bar's or a window dash's height for `segments`, at most the rounds' row.
 fn height_of(segments: u64) -> f64 {
     (segments.min(FULL_SEGMENTS) as f64 * SEGMENT_PX).max(MIN_BAR_W)
@@ -420,6 +427,70 @@ fn direction_line(d: &WireDirection) -> String {
         let _ = write!(t, "; receive window full for {}", ms3(full));
     }
     t
+}
+
+/// The strip's legend, for the page to place under the lanes' own when any lane has a strip:
+/// a sentence, then each mark drawn as in the strip with what it means.
+pub(super) fn legend() -> String {
+    let rx = |class: &str, kind: RetransmissionKind| {
+        format!("<g class=\"rx {class}\">{}</g>", mark(kind, 11.0, 7.0))
+    };
+    let items: [(String, String); 8] = [
+        (
+            "<rect class=\"round\" x=\"4\" y=\"8\" width=\"4\" height=\"6\"/>\
+             <rect class=\"round\" x=\"13\" y=\"2\" width=\"4\" height=\"12\"/>"
+                .to_string(),
+            format!("server's round of new data (height: segments, full at {FULL_SEGMENTS})"),
+        ),
+        (
+            "<path class=\"cwnd\" d=\"M6,5h10\"/>".to_string(),
+            "server's congestion window at a response's end (same scale)".to_string(),
+        ),
+        (
+            rx("", RetransmissionKind::Fast),
+            "fast retransmission".to_string(),
+        ),
+        (
+            rx("", RetransmissionKind::Rto),
+            "retransmission timeout".to_string(),
+        ),
+        (
+            rx("", RetransmissionKind::TailLossProbe),
+            "tail loss probe".to_string(),
+        ),
+        (
+            rx("up", RetransmissionKind::Rto),
+            "sent again by the client (red: by the server)".to_string(),
+        ),
+        (
+            rx("spurious", RetransmissionKind::TailLossProbe),
+            "hollow: spurious (the original had arrived)".to_string(),
+        ),
+        (
+            format!(
+                "<g class=\"rx\"><line class=\"rx-wait\" x1=\"1\" y1=\"7\" x2=\"15\" \
+                 y2=\"7\"/>{}</g>",
+                mark(RetransmissionKind::Fast, 15.0, 7.0)
+            ),
+            "the wait since the dropped original".to_string(),
+        ),
+    ];
+    let mut h = String::from(
+        "<p class=\"note\">Under each lane, TCP as the link saw it: the server's rounds of new \
+         data (one flight per round trip), its congestion window as its socket reported it, and \
+         each side's retransmissions. Hover a mark for its numbers.</p>\n\
+         <ul class=\"legend tcp-legend\">",
+    );
+    for (body, label) in items {
+        let _ = write!(
+            h,
+            "<li><svg class=\"sw-mark\" width=\"22\" height=\"14\" viewBox=\"0 0 22 14\" \
+             aria-hidden=\"true\">{body}</svg>{}</li>",
+            esc(&label)
+        );
+    }
+    h.push_str("</ul>\n");
+    h
 }
 
 #[cfg(test)]
@@ -729,6 +800,7 @@ mod tests {
         }
         elsewhere.server_connections.clear();
         assert_eq!(lanes(&elsewhere, &scale()), before);
+        assert!(!any(&elsewhere) && !any(&plain));
         // With it, the same lanes, one strip taller.
         let linked = lanes(&linked_run(), &scale());
         let height = |svg: &str| attrs(svg, "<svg class=\"chart lanes-chart\"", "height")[0];
@@ -757,5 +829,24 @@ mod tests {
         assert_eq!(svg.matches("<rect class=\"round\"").count(), 200);
         let labels = svg.matches("class=\"round-n\"").count();
         assert!((25..=30).contains(&labels), "{labels}");
+    }
+
+    #[test]
+    fn the_page_explains_the_strip_only_when_a_lane_has_one() {
+        use crate::analysis::Analysis;
+        use crate::fixtures::scenario;
+        use crate::Environment;
+        let page = |runs: &[RunRecord]| {
+            crate::html::html(&Analysis::new(&scenario(), runs, &Environment::default()))
+        };
+        let plain = page(&[RunBuilder::http11(0, 23).build()]);
+        assert!(!plain.contains("tcp-legend") && !plain.contains("as the link saw it"));
+        let linked = page(&[linked_run()]);
+        assert_eq!(
+            linked.matches("<ul class=\"legend tcp-legend\">").count(),
+            1
+        );
+        assert_eq!(linked.matches("<g class=\"tcp\">").count(), 1);
+        assert!(linked.contains("full at 40"), "{linked}");
     }
 }
