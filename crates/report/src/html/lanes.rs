@@ -4,9 +4,12 @@
 //! wait, head-of-line and receive in their phase colours, labelled with the request id).
 //! Requests in flight at the same time on one connection (pipelining, HTTP/2 streams) are
 //! stacked in tracks, so "6 connections" and "1 connection, 13 streams" are visibly different
-//! shapes. It owns the lanes' drawing only.
+//! shapes. Under a connection the link carried, its TCP strip (`tcp_lane`): the server's rounds,
+//! congestion window and both sides' retransmissions on the same axis; on loopback nothing. It
+//! owns the lanes' drawing only.
 
 use super::axis::{TimeScale, PLOT_X, WIDTH};
+use super::tcp_lane::{self, TcpLane};
 use super::text::{esc, ms3, shorten};
 use super::waterfall::{in_issue_order, PHASES};
 use httplab_core::units::format_size;
@@ -73,8 +76,17 @@ pub(super) fn lanes(run: &RunRecord, scale: &TimeScale) -> String {
             tracks(&spans)
         })
         .collect();
-    let lane_height = |n: usize| n.max(1) as f64 * track_height(n) + 2.0 * PAD;
-    let height: f64 = TOP + packed.iter().map(|(_, n)| lane_height(*n)).sum::<f64>() + 8.0;
+    let strips: Vec<Option<TcpLane>> = connections.iter().map(|c| TcpLane::of(run, c)).collect();
+    let requests_height = |n: usize| n.max(1) as f64 * track_height(n) + 2.0 * PAD;
+    let lane_height = |i: usize| {
+        let strip = if strips[i].is_some() {
+            tcp_lane::HEIGHT
+        } else {
+            0.0
+        };
+        requests_height(packed[i].1) + strip
+    };
+    let height: f64 = TOP + (0..connections.len()).map(lane_height).sum::<f64>() + 8.0;
     let mut out = format!(
         "<svg class=\"chart lanes-chart\" viewBox=\"0 0 {WIDTH} {height:.0}\" width=\"{WIDTH}\" \
          height=\"{height:.0}\" role=\"img\" aria-label=\"connections of {}, repetition {}\">",
@@ -87,9 +99,11 @@ pub(super) fn lanes(run: &RunRecord, scale: &TimeScale) -> String {
         let (assigned, n) = &packed[i];
         let geometry = Lane {
             y,
-            height: lane_height(*n),
+            height: lane_height(i),
+            requests_height: requests_height(*n),
             track: track_height(*n),
             odd: i % 2 == 1,
+            strip: strips[i].as_ref(),
         };
         lane(&mut out, run, c, &carried[i], assigned, &geometry, scale);
         y += geometry.height;
@@ -98,12 +112,16 @@ pub(super) fn lanes(run: &RunRecord, scale: &TimeScale) -> String {
     out
 }
 
-/// Where a lane sits and how tall its tracks are.
-struct Lane {
+/// Where a lane sits, how tall its tracks are, and the TCP strip under its requests.
+struct Lane<'a> {
     y: f64,
+    /// The whole lane, its strip included.
     height: f64,
+    /// The requests' part: the connection's life.
+    requests_height: f64,
     track: f64,
     odd: bool,
+    strip: Option<&'a TcpLane<'a>>,
 }
 
 fn lane(
@@ -118,8 +136,10 @@ fn lane(
     let &Lane {
         y,
         height: lane_h,
+        requests_height,
         track,
         odd,
+        strip,
     } = geometry;
     let since = |at: Duration| at.saturating_sub(run.started_at);
     let _ = write!(
@@ -153,7 +173,7 @@ fn lane(
         scale.x(opened),
         y + 2.0,
         scale.w(opened, closed.saturating_sub(opened)),
-        lane_h - 4.0
+        requests_height - 4.0
     );
     let bar_y = y + PAD;
     let mut at = opened;
@@ -175,6 +195,10 @@ fn lane(
     }
     for (r, slot) in carried.iter().zip(assigned) {
         request(out, run, r, bar_y + *slot as f64 * track, track, scale);
+    }
+    // Inside the lane's group, so hovering the strip highlights its lane.
+    if let Some(strip) = strip {
+        strip.draw(out, run, y + requests_height, scale);
     }
     out.push_str("</g>");
 }

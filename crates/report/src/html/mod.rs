@@ -2,8 +2,9 @@
 //! scripts, no fonts or images from anywhere, so it opens from `file://` and can be mailed or
 //! archived as is. Top to bottom: the verdict in words, the page load time of every repetition
 //! on one axis, the summary table, per configuration a DevTools-like waterfall and a
-//! connection-lanes view of the median run (all on one shared time axis), the per-request
-//! tables, the conditions the run happened in, and how to read it all.
+//! connection-lanes view of the median run (all on one shared time axis; over an emulated link
+//! each lane with its connection's TCP strip, and that strip's legend), the per-request tables,
+//! the conditions the run happened in, and how to read it all.
 //!
 //! It owns the page's layout and the conditions table; the charts live in their own modules,
 //! the numbers come from `summary` and the words from `verdict`. Every string from a scenario,
@@ -16,6 +17,7 @@ mod distribution;
 mod lanes;
 mod line_chart;
 pub(crate) mod sweep;
+mod tcp_lane;
 mod text;
 mod waterfall;
 
@@ -122,6 +124,9 @@ pub fn html(a: &Analysis<'_>) -> String {
          inside its lane.</p>\n",
     );
     legend(&mut h, lanes::legend_phases(), false);
+    if medians.iter().any(|(_, run)| tcp_lane::any(run)) {
+        h.push_str(&tcp_lane::legend());
+    }
     for (s, run) in &medians {
         let _ = writeln!(
             h,
