@@ -8,7 +8,8 @@
 
 use crate::summary::{median_run, ProtocolSummary};
 use httplab_core::analytical::{
-    follows_slow_start, predict, PageModel, INITIAL_WINDOW_SEGMENTS, SLOW_START_CONGESTION_CONTROLS,
+    follows_slow_start, predict, PageModel, Prediction, INITIAL_WINDOW_SEGMENTS,
+    SLOW_START_CONGESTION_CONTROLS,
 };
 use httplab_core::units::{format_duration, format_rate, format_size};
 use httplab_core::{LossModel, RunRecord, Scenario};
@@ -239,7 +240,11 @@ pub(crate) fn model_lines(
         let Some(page) = PageModel::of_run(variant.as_ref().unwrap_or(scenario), run) else {
             continue;
         };
-        let Some(predicted) = predict(s.protocol, &page) else {
+        let Some(Prediction::Exact {
+            page_time: predicted,
+            ..
+        }) = predict(s.protocol, &page)
+        else {
             continue;
         };
         let off = s.page_time_median.as_secs_f64() / predicted.as_secs_f64() - 1.0;
