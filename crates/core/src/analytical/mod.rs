@@ -15,9 +15,9 @@
 //! - What the server writes at once shares segments: ⌈bytes / [`MSS`]⌉. HTTP/1.x writes one
 //!   response at a time (hyper writes head and body together). HTTP/2 and a parallel
 //!   pipelining server with `[server] write = "packed"` write the responses that become ready
-//!   together in one write, in TLS records of at most 16 KB (twelve 500 B responses, 6.7 KB with
-//!   framing: 5 segments); with `"per-frame"` each response is a write of its own, so a 500 B
-//!   response is a whole segment. Bytes written while the window is full wait in the socket and
+//!   together in one write, in TLS records of at most 16 KB (twelve 500 B responses with 40 B
+//!   header blocks, 6.7 KB with their frames and record: 5 segments); with `"per-frame"` each
+//!   response is a write of its own, so a 500 B response is a whole segment. Bytes written while the window is full wait in the socket and
 //!   fill its last waiting segment, as Linux's send queue does.
 //! - Control segments count: when the handshake ends the server writes TLS 1.3 session tickets
 //!   (1 segment) and, for h2 and h2c, its SETTINGS and the SETTINGS ACK (2 segments)
@@ -37,12 +37,13 @@
 //! response T after its request arrived (a serial pipelining server T after the previous
 //! response left); a segment reaches the client R/2 after it left, and the page ends with the
 //! last one. HTTP/1.0 opens a connection per request, k at once; HTTP/1.1 keeps k connections
-//! and their windows; pipelining and HTTP/2 send everything on one connection. For N small
-//! objects this is DESIGN.md's arithmetic: HTTP/1.0 ⌈N/k⌉·(H + F·R + T), HTTP/1.1
-//! H + ⌈N/k⌉·(F·R + T), pipelining and HTTP/2 H + T + F·R, with F the flights of the
-//! segments; the walk is exact where those are not (a serial server's responses leave while
-//! it thinks; acknowledgements of control segments and of earlier responses open the window
-//! before a round trip of the latest has passed).
+//! and their windows; pipelining and HTTP/2 send everything on one connection (the model does
+//! not cover `[client] pipeline_connections` above 1). For N small objects this is DESIGN.md's
+//! arithmetic: HTTP/1.0 ⌈N/k⌉·(H + F·R + T), HTTP/1.1 H + ⌈N/k⌉·(F·R + T), pipelining and
+//! HTTP/2 H + T + F·R, with F the flights of the segments; the walk is exact where those are
+//! not (a serial server's responses leave while it thinks; acknowledgements of control
+//! segments and of earlier responses open the window before a round trip of the latest has
+//! passed).
 //!
 //! **Under loss** p (`[network] loss`) the walk does not hold, and the model gives an
 //! [`Prediction::Estimate`] instead: one connection's steady throughput is about
