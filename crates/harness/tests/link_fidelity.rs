@@ -346,7 +346,9 @@ async fn pages_of_small_objects_match_the_analytical_model() {
         };
         let run = median(&runs);
         let page = PageModel::of_run(&scenario, run).expect("the model holds here");
-        let predicted = predict(protocol, &page).expect("the model covers it");
+        let predicted = predict(protocol, &page)
+            .expect("the model covers it")
+            .page_time();
         // The model counts round trips and think time, not the machine's own work (TLS
         // crypto, the client and server code): that is measured on plain loopback, where the
         // model predicts the think times alone, and added to the prediction. What is left to
@@ -359,7 +361,8 @@ async fn pages_of_small_objects_match_the_analytical_model() {
                 ..page.clone()
             },
         )
-        .expect("the model covers it");
+        .expect("the model covers it")
+        .page_time();
         let machine = loopback.saturating_sub(at_zero);
         let expected = predicted + machine;
         let off = run.page_time.as_secs_f64() / expected.as_secs_f64() - 1.0;

@@ -1,17 +1,14 @@
 //! The network a run crossed, in words every output shares: the emulated link's settings or
 //! "plain loopback" (and why), the link's self-check (a run whose relay was late or lost packets
 //! itself is untrustworthy, and every output says so), the TCP congestion control the runs'
-//! sockets used, and the analytical model's prediction beside each configuration's measured
-//! page time where the model holds — or, under a congestion control that is not the model's
-//! loss-based slow start (bbr), that it does not apply. It formats what the records say; it
-//! measures nothing.
+//! sockets used, and (`model.rs`) the analytical model beside each configuration's measured
+//! page time. It formats what the records say; it measures nothing.
 
-use crate::summary::{median_run, ProtocolSummary};
-use httplab_core::analytical::{
-    follows_slow_start, predict, PageModel, INITIAL_WINDOW_SEGMENTS, SLOW_START_CONGESTION_CONTROLS,
-};
+mod model;
+
 use httplab_core::units::{format_duration, format_rate, format_size};
 use httplab_core::{LossModel, RunRecord, Scenario};
+pub(crate) use model::model_lines;
 use std::fmt::Write;
 
 /// The network in one sentence: the link's settings, or loopback and why.
@@ -205,65 +202,6 @@ impl LinkCheck {
     }
 }
 
-/// Per configuration, the analytical model's page time beside the measured median, where the
-/// model holds (an emulated, loss-free link with ample bandwidth); and, for the configurations
-/// whose sockets used a congestion control other than the model's slow start (bbr), one line
-/// per such algorithm saying the model does not apply, instead of a distance from it.
-pub(crate) fn model_lines(
-    scenario: &Scenario,
-    runs: &[RunRecord],
-    summaries: &[ProtocolSummary],
-) -> Vec<String> {
-    let mut lines = Vec::new();
-    // (congestion control, the labels that ran it), in order of appearance.
-    let mut not_modelled: Vec<(&str, Vec<&str>)> = Vec::new();
-    for s in summaries {
-        let Some(run) = median_run(runs, s).filter(|r| r.link.is_some()) else {
-            continue;
-        };
-        if let Some(cc) = run
-            .congestion_control_used()
-            .filter(|cc| !follows_slow_start(cc))
-        {
-            match not_modelled.iter_mut().find(|(c, _)| *c == cc) {
-                Some((_, labels)) => labels.push(&s.label),
-                None => not_modelled.push((cc, vec![&s.label])),
-            }
-            continue;
-        }
-        // A client variant (a browser profile, a TLS version) has its own client settings.
-        let variant = run
-            .client_variant
-            .as_deref()
-            .and_then(|label| scenario.variant(label));
-        let Some(page) = PageModel::of_run(variant.as_ref().unwrap_or(scenario), run) else {
-            continue;
-        };
-        let Some(predicted) = predict(s.protocol, &page) else {
-            continue;
-        };
-        let off = s.page_time_median.as_secs_f64() / predicted.as_secs_f64() - 1.0;
-        lines.push(format!(
-            "{}: the model predicts {}, measured median {} ({:+.1}%)",
-            s.label,
-            format_duration(predicted),
-            format_duration(s.page_time_median),
-            off * 100.0
-        ));
-    }
-    for (cc, labels) in not_modelled {
-        lines.push(format!(
-            "{}: the model does not apply, since these runs used TCP congestion control {cc} \
-             and the model assumes loss-based slow start from an initial window of {} segments \
-             ({}); leave `congestion_control` at the lab's default, cubic, to compare with it",
-            labels.join(", "),
-            INITIAL_WINDOW_SEGMENTS,
-            SLOW_START_CONGESTION_CONTROLS.join(" or "),
-        ));
-    }
-    lines
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -271,7 +209,7 @@ mod tests {
     use httplab_core::{LinkDirectionRecord, LinkRecord};
     use std::time::Duration;
 
-    fn link(p99_us: u64, tun_drops: u64) -> LinkRecord {
+    pub(super) fn link(p99_us: u64, tun_drops: u64) -> LinkRecord {
         let dir = LinkDirectionRecord {
             packets: 100,
             bytes: 50_000,
@@ -299,7 +237,7 @@ mod tests {
         }
     }
 
-    fn runs(links: &[LinkRecord]) -> Vec<RunRecord> {
+    pub(super) fn runs(links: &[LinkRecord]) -> Vec<RunRecord> {
         links
             .iter()
             .enumerate()
@@ -326,60 +264,6 @@ mod tests {
             sentence.ends_with("; TCP congestion control cubic"),
             "{sentence}"
         );
-    }
-
-    #[test]
-    fn the_model_does_not_apply_under_bbr() {
-        let mut s = scenario();
-        s.network = Scenario::parse(
-            "name = \"n\"\n[[resource]]\npath = \"/a\"\n[network]\nrtt = \"40ms\"\n",
-            "n.toml",
-        )
-        .expect("valid")
-        .network;
-        let cubic = runs(&[link(80, 0), link(90, 0), link(100, 0)]);
-        let lines = model_lines(&s, &cubic, &crate::summarize(&cubic));
-        assert_eq!(lines.len(), 1, "{lines:?}");
-        assert!(
-            lines[0].starts_with("http1.1: the model predicts "),
-            "{lines:?}"
-        );
-
-        let mut bbr = cubic.clone();
-        for run in &mut bbr {
-            run.congestion_control = "bbr".into();
-            if let Some(link) = run.link.as_mut() {
-                link.congestion_control = "bbr".into();
-            }
-        }
-        let lines = model_lines(&s, &bbr, &crate::summarize(&bbr));
-        let plainly = "http1.1: the model does not apply, since these runs used TCP congestion \
-                       control bbr and the model assumes loss-based slow start from an initial \
-                       window of 10 segments (cubic or reno)";
-        assert_eq!(lines.len(), 1, "{lines:?}");
-        assert!(lines[0].starts_with(plainly), "{lines:?}");
-        // No distance from a model that does not hold, in either report.
-        let md = crate::markdown(&crate::Analysis::new(
-            &s,
-            &bbr,
-            &crate::Environment::default(),
-        ));
-        assert!(md.contains(&format!("- {plainly}")), "{md}");
-        assert!(!md.contains("the model predicts"), "{md}");
-        let html = crate::html::html(&crate::Analysis::new(
-            &s,
-            &bbr,
-            &crate::Environment::default(),
-        ));
-        assert!(html.contains(plainly), "{html}");
-        assert!(!html.contains("the model predicts"));
-
-        // A record from before runs kept their congestion control: the link's says it.
-        for run in &mut bbr {
-            run.congestion_control.clear();
-        }
-        let lines = model_lines(&s, &bbr, &crate::summarize(&bbr));
-        assert!(lines[0].starts_with(plainly), "{lines:?}");
     }
 
     #[test]
