@@ -574,7 +574,8 @@ fn evidence(
             };
             let net = inputs.scenario.network.as_ref();
             let loss = net.map_or(0.0, |n| n.loss);
-            let per_connection_bps = net.and_then(|n| mathis_bps(n.rtt, loss));
+            let per_connection_bps =
+                net.and_then(|n| httplab_core::analytical::mathis_bps(n.rtt, loss));
             Evidence::Loss {
                 slow_retransmitted: retransmitted(&slow_runs),
                 fast_retransmitted: retransmitted(&fast_runs),
@@ -591,14 +592,6 @@ fn evidence(
 
 /// A request queued at least this long is named among those that queued.
 const QUEUED: Duration = Duration::from_millis(1);
-
-/// Mathis et al. (1997): one TCP connection's steady throughput under random loss `p` is about
-/// 1.22 · MSS / (RTT · √p), in bits per second. An estimate: it ignores timeouts and the
-/// link's own rate. `None` without loss or round trip.
-pub(crate) fn mathis_bps(rtt: Duration, p: f64) -> Option<f64> {
-    use httplab_core::analytical::MSS;
-    (p > 0.0 && !rtt.is_zero()).then(|| 1.22 * (MSS * 8) as f64 / (rtt.as_secs_f64() * p.sqrt()))
-}
 
 /// Head-of-line waits: what waited behind a slow response in the median run (from the
 /// server's own queue and turn times), else the mean head-of-line time.
