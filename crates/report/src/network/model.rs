@@ -142,8 +142,9 @@ fn model_line(
 }
 
 /// The flights the server sent on each of the run's connections once the client's handshakes
-/// ended (the server's handshake flights left out), segments per flight, as the link traced
-/// them; `None` without a trace or a traced connection of the run.
+/// ended (the server's handshake flights left out) and before the last response on it was read
+/// (the closing alerts left out), segments per flight, as the link traced them; `None` without
+/// a trace or a traced connection of the run.
 fn wire_flights(run: &RunRecord) -> Option<Vec<Vec<u64>>> {
     let wire = run.wire.as_ref()?;
     let flights: Vec<Vec<u64>> = run
@@ -155,6 +156,13 @@ fn wire_flights(run: &RunRecord) -> Option<Vec<Vec<u64>>> {
             let ready = c.opened_at
                 + c.tcp_connect
                 + c.tls.as_ref().map_or(Duration::ZERO, |t| t.handshake);
+            // Its last response's last byte was read: what the server sent later is its close.
+            let done = run
+                .requests
+                .iter()
+                .filter(|r| r.connection == Some(c.id))
+                .map(|r| r.ended_at())
+                .max()?;
             // A port reused across runs: the connection whose handshake the trace saw.
             let mine = |w: &&httplab_core::tcp_trace::WireConnection| w.client == c.local_addr;
             let w = wire
@@ -167,7 +175,7 @@ fn wire_flights(run: &RunRecord) -> Option<Vec<Vec<u64>>> {
                 w.server_to_client
                     .rounds
                     .iter()
-                    .filter(|round| round.last_sent_at >= ready)
+                    .filter(|round| round.last_sent_at >= ready && round.first_sent_at < done)
                     .map(|round| round.segments)
                     .collect(),
             )
@@ -304,6 +312,10 @@ mod tests {
 
     fn traced_runs(mut runs: Vec<RunRecord>, connections: &[WireConnection]) -> Vec<RunRecord> {
         for run in &mut runs {
+            // The fixture's responses end after the traced flights (which end by 300 ms).
+            for r in &mut run.requests {
+                r.phases.wait += ms(300);
+            }
             run.link = Some(link(80, 0));
             run.wire = Some(WireTrace {
                 connections: connections.to_vec(),
