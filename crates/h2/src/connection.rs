@@ -26,6 +26,8 @@ pub const PING_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How long `finish` waits for the connection to close.
 pub const CLOSE_GRACE: Duration = Duration::from_secs(5);
+/// How long a closing connection waits for the answer to its PING before letting go.
+const PING_SETTLE: Duration = Duration::from_millis(100);
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
@@ -101,8 +103,16 @@ impl H2Connection {
         lock(&self.sender).clone()
     }
 
-    /// Lets go of the connection and waits (bounded) for it to close.
+    /// Lets go of the connection and waits (bounded) for it to close. The PING sent after the
+    /// handshake is given its answer first (it left with the first requests, so on any link
+    /// its PONG is long back; on loopback a page can end within its round trip).
     pub(crate) async fn close(&self) {
+        let ping = lock(&self.ping).take();
+        if let Some(mut ping) = ping {
+            if tokio::time::timeout(PING_SETTLE, &mut ping).await.is_err() {
+                ping.abort();
+            }
+        }
         let driver = lock(&self.driver).take();
         if driver.as_ref().is_some_and(|d| !d.is_finished()) {
             self.meter.set_close_reason(CloseReason::WorkloadDone);
@@ -112,9 +122,6 @@ impl H2Connection {
             if tokio::time::timeout(CLOSE_GRACE, driver).await.is_err() {
                 tracing::warn!("the HTTP/2 connection did not close within {CLOSE_GRACE:?}");
             }
-        }
-        if let Some(ping) = lock(&self.ping).take() {
-            ping.abort();
         }
     }
 }

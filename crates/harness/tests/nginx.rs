@@ -12,6 +12,7 @@ use httplab_testkit::requests::get;
 use httplab_testkit::{temp_dir, Nginx};
 use httplab_transport::{ClientOptions, ProtocolClient};
 use std::sync::Arc;
+use std::time::Duration;
 
 const N: u32 = 20;
 
@@ -20,7 +21,7 @@ fn size(i: u32) -> u64 {
     u64::from(i) * 731 + 17
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn pipelines_twenty_requests_to_nginx_over_one_connection() {
     let www = temp_dir("nginx-www");
     for i in 0..N {
@@ -77,9 +78,13 @@ async fn pipelines_twenty_requests_to_nginx_over_one_connection() {
         .windows(2)
         .filter(|w| w[1].sent_at() < w[0].ended_at())
         .count();
+    let times: Vec<(u32, Duration, Duration)> = records
+        .iter()
+        .map(|r| (r.id, r.sent_at(), r.ended_at()))
+        .collect();
     assert!(
         overlapping > 0,
-        "no request was written before the previous response arrived"
+        "no request was written before the previous response arrived: {times:?}"
     );
     // In order: each response finished no earlier than the one before it.
     assert!(records
@@ -98,7 +103,7 @@ async fn pipelines_twenty_requests_to_nginx_over_one_connection() {
     assert_eq!(log.lines().count(), N as usize, "nginx's access log: {log}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn h2_client_fetches_from_nginx_over_tls_with_alpn_h2() {
     let test = "h2_client_fetches_from_nginx_over_tls_with_alpn_h2";
     let www = temp_dir("nginx-h2-www");
