@@ -344,47 +344,7 @@ async fn pages_of_small_objects_match_the_analytical_model() {
         let Some((scenario, runs)) = run_on_link("model", toml, protocol, RTT_MS).await else {
             return;
         };
-        let run = median(&runs);
-        let page = PageModel::of_run(&scenario, run).expect("the model holds here");
-        let predicted = predict(protocol, &page)
-            .expect("the model covers it")
-            .page_time();
-        // The model counts round trips and think time, not the machine's own work (TLS
-        // crypto, the client and server code): that is measured on plain loopback, where the
-        // model predicts the think times alone, and added to the prediction. What is left to
-        // compare is what the link adds.
-        let loopback = loopback_page(toml, protocol).await;
-        let at_zero = predict(
-            protocol,
-            &PageModel {
-                rtt: Duration::ZERO,
-                ..page.clone()
-            },
-        )
-        .expect("the model covers it")
-        .page_time();
-        let machine = loopback.saturating_sub(at_zero);
-        let expected = predicted + machine;
-        let off = run.page_time.as_secs_f64() / expected.as_secs_f64() - 1.0;
-        eprintln!(
-            "{}: measured {:?}; model {:?} + this machine's own work {:?} (loopback {:?}) = \
-             {:?} ({:+.1}%)",
-            protocol.id(),
-            run.page_time,
-            predicted,
-            machine,
-            loopback,
-            expected,
-            off * 100.0
-        );
-        assert!(
-            off.abs() <= 0.03,
-            "{}: measured {:?} against the model's {:?} + {:?}",
-            protocol.id(),
-            run.page_time,
-            predicted,
-            machine
-        );
+        assert_matches_model(&scenario, &runs, toml, protocol, protocol.id()).await;
     }
 }
 
@@ -418,42 +378,50 @@ async fn small_responses_match_the_segment_counting_model_packed_and_per_frame()
             let Some((scenario, runs)) = run_on_link("small", &toml, protocol, rtt_ms).await else {
                 return;
             };
-            let run = median(&runs);
-            let page = PageModel::of_run(&scenario, run).expect("the model holds here");
-            let predicted = predict(protocol, &page)
-                .expect("the model covers it")
-                .page_time();
-            let loopback = loopback_page(&toml, protocol).await;
-            let at_zero = predict(
-                protocol,
-                &PageModel {
-                    rtt: Duration::ZERO,
-                    ..page.clone()
-                },
-            )
-            .expect("the model covers it")
-            .page_time();
-            let expected = predicted + loopback.saturating_sub(at_zero);
-            let off = run.page_time.as_secs_f64() / expected.as_secs_f64() - 1.0;
-            eprintln!(
-                "{} {write} at {rtt_ms} ms: measured {:?}; model {:?} + machine {:?} = {:?} ({:+.1}%)",
-                protocol.id(),
-                run.page_time,
-                predicted,
-                loopback.saturating_sub(at_zero),
-                expected,
-                off * 100.0
-            );
-            assert!(
-                off.abs() <= 0.03,
-                "{} {write} at {rtt_ms} ms: measured {:?} against the model's {:?} + the machine's {:?}",
-                protocol.id(),
-                run.page_time,
-                predicted,
-                loopback.saturating_sub(at_zero)
-            );
+            let what = format!("{} {write} at {rtt_ms} ms", protocol.id());
+            assert_matches_model(&scenario, &runs, &toml, protocol, &what).await;
         }
     }
+}
+
+/// The median of `runs` against the analytical model, within 3%. The model counts round trips,
+/// segments and think time, not the machine's own work (TLS crypto, the client and server
+/// code): that is measured on plain loopback, where the model predicts the think times alone,
+/// and added to the prediction. What is left to compare is what the link adds.
+async fn assert_matches_model(
+    scenario: &Scenario,
+    runs: &[RunRecord],
+    toml: &str,
+    protocol: Protocol,
+    what: &str,
+) {
+    let run = median(runs);
+    let page = PageModel::of_run(scenario, run).expect("the model holds here");
+    let model = |page: &PageModel| {
+        predict(protocol, page)
+            .expect("the model covers it")
+            .page_time()
+    };
+    let predicted = model(&page);
+    let at_zero = model(&PageModel {
+        rtt: Duration::ZERO,
+        ..page.clone()
+    });
+    let loopback = loopback_page(toml, protocol).await;
+    let machine = loopback.saturating_sub(at_zero);
+    let expected = predicted + machine;
+    let off = run.page_time.as_secs_f64() / expected.as_secs_f64() - 1.0;
+    eprintln!(
+        "{what}: measured {:?}; model {predicted:?} + this machine's own work {machine:?} \
+         (loopback {loopback:?}) = {expected:?} ({:+.1}%)",
+        run.page_time,
+        off * 100.0
+    );
+    assert!(
+        off.abs() <= 0.03,
+        "{what}: measured {:?} against the model's {predicted:?} + {machine:?}",
+        run.page_time
+    );
 }
 
 /// The median page time of `protocol` over the scenario `toml` on plain loopback.

@@ -14,7 +14,6 @@
 //! turn of the server's loop leaves in one write, in TLS records of up to 16 KB.
 
 use crate::service::Connection;
-use crate::stamp::ReadStamped;
 use httplab_core::scenario::{ServerSettings, BROWSER_H2_CONNECTION_WINDOW};
 use httplab_socket::Packed;
 use hyper::server::conn::http2;
@@ -39,8 +38,10 @@ pub(crate) async fn serve<S>(io: S, mut conn: Connection, mut stopped: watch::Re
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let (io, last_read) = ReadStamped::new(io, conn.shared.clock);
-    conn.last_read = Some(last_read);
+    // hyper calls the service for a stream from a task of its own, microseconds after the
+    // read that brought its HEADERS, and a burst one after another: dated by that read, the
+    // requests of one burst arrive together and equal think times end together (`alarm.rs`).
+    conn.arrival_at_read = true;
     let (number, peer) = (conn.number, conn.peer);
     let settings = &conn.shared.scenario.server;
     let mut builder = http2::Builder::new(TokioExecutor::new());

@@ -36,7 +36,6 @@ mod log;
 mod pipeline;
 mod preface;
 mod service;
-mod stamp;
 mod thread;
 
 pub use http2::MIN_CONNECTION_WINDOW;
@@ -301,7 +300,7 @@ async fn accept_loop(
             Box::new(move |reading| closing.socket_closed(number, reading)),
         );
         log.connection_accepted(number, peer.to_string(), clock.now(), Some(tcp.probe()));
-        let conn = service::Connection::new(shared.clone(), number, peer);
+        let conn = service::Connection::new(shared.clone(), number, peer, Some(tcp.probe()));
         let serve = serve_connection(
             tcp,
             conn,

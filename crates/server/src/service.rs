@@ -15,7 +15,6 @@
 //! ready, the others (timed out, or their connection gone) with status 0 when abandoned.
 
 use crate::body::{LabBody, SentHook};
-use crate::stamp::LastRead;
 use crate::Shared;
 use http::header::{HeaderValue, ALLOW, CACHE_CONTROL, CONNECTION, CONTENT_LENGTH, CONTENT_TYPE};
 use http::{Method, Request, Response, StatusCode, Version};
@@ -23,6 +22,7 @@ use http_body_util::BodyExt;
 use httplab_core::think::draw_key;
 use httplab_core::wire::{parse_request_id, ServerTiming, REQUEST_ID_HEADER};
 use httplab_core::{Respond, Scenario, ServerRequestRecord};
+use httplab_socket::TcpProbe;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
@@ -37,8 +37,10 @@ pub(crate) struct Connection {
     pub peer: SocketAddr,
     /// Requests that arrived on it so far.
     requests: AtomicU32,
-    /// When it last read from its socket (HTTP/2: a stream's request arrived with that read).
-    pub last_read: Option<crate::stamp::LastRead>,
+    /// Its socket, whose probe tells when a read last returned bytes.
+    probe: Option<TcpProbe>,
+    /// Whether a request's arrival is that read (HTTP/2) rather than the service call.
+    pub arrival_at_read: bool,
 }
 
 /// A request that reached its `request_timeout` unanswered: the path ends it without a
@@ -195,13 +197,19 @@ impl Drop for Unanswered<'_> {
 }
 
 impl Connection {
-    pub(crate) fn new(shared: Arc<Shared>, number: u64, peer: SocketAddr) -> Self {
+    pub(crate) fn new(
+        shared: Arc<Shared>,
+        number: u64,
+        peer: SocketAddr,
+        probe: Option<TcpProbe>,
+    ) -> Self {
         Connection {
             shared,
             number,
             peer,
             requests: AtomicU32::new(0),
-            last_read: None,
+            probe,
+            arrival_at_read: false,
         }
     }
 
@@ -340,9 +348,10 @@ impl Connection {
         // HTTP/2: the read that brought the request (hyper calls the service promptly after
         // it, so no later read has happened yet unless more bytes arrived meanwhile).
         let arrived_at = self
-            .last_read
+            .probe
             .as_ref()
-            .and_then(LastRead::get)
+            .filter(|_| self.arrival_at_read)
+            .and_then(TcpProbe::last_read)
             .filter(|&at| at <= now)
             .unwrap_or(now);
         let last = self.arrived(arrived_at);
@@ -387,7 +396,7 @@ impl Connection {
             return Err(TimedOut);
         };
         // With no body to wait for, the handler starts as the request arrives.
-        let started_at = (info.body_bytes == 0 && self.last_read.is_some()).then_some(arrived_at);
+        let started_at = (info.body_bytes == 0 && self.arrival_at_read).then_some(arrived_at);
         let handled = self.run(info, answer, deadline, started_at).await?;
         let hook = SentHook {
             log: self.shared.log.clone(),

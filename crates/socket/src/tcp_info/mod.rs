@@ -6,7 +6,8 @@
 //! (the client's socket under TLS, the server's accepted socket) and hands out a [`TcpProbe`]
 //! that reads it while it is open, from any task: the harness reads the client's socket at the
 //! end of each response, the server its own; the last reading is taken as the stream is
-//! dropped, before its descriptor closes.
+//! dropped, before its descriptor closes. The probe also tells when a read last returned bytes
+//! (the server dates an HTTP/2 request's arrival by it).
 //!
 //! It owns the one `getsockopt(TCP_INFO)` of the workspace and the rule that keeps a probe from
 //! reading a descriptor that has been closed (and perhaps reused). It does not decide when to
@@ -19,12 +20,14 @@ use httplab_core::{Clock, TcpInfo};
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::task::{Context, Poll};
+use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 /// Reads `fd`'s `TCP_INFO` and congestion control now, stamped `at`.
-pub fn read(fd: BorrowedFd<'_>, at: std::time::Duration) -> io::Result<TcpInfo> {
+pub fn read(fd: BorrowedFd<'_>, at: Duration) -> io::Result<TcpInfo> {
     let (raw, len) = sys::tcp_info(fd)?;
     let mut info = convert::from_raw(&raw, len, at);
     info.congestion_control = Some(sys::congestion(fd)?);
@@ -40,6 +43,8 @@ pub fn congestion(fd: BorrowedFd<'_>) -> io::Result<String> {
 struct Shared {
     fd: RwLock<Option<RawFd>>,
     clock: Clock,
+    /// When a read last returned bytes, nanoseconds on `clock`; 0 before the first.
+    last_read: AtomicU64,
 }
 
 /// Reads a [`Watched`] stream's `TCP_INFO` while the stream is open. Cheap to clone.
@@ -56,6 +61,15 @@ impl TcpProbe {
         // (and so the descriptor) is dropped.
         let borrowed = unsafe { BorrowedFd::borrow_raw(raw) };
         Some(read(borrowed, self.0.clock.now()))
+    }
+
+    /// When a read of the stream last returned bytes, on the stream's clock: the arrival of
+    /// whatever those bytes completed. `None` before the first.
+    pub fn last_read(&self) -> Option<Duration> {
+        match self.0.last_read.load(Ordering::Acquire) {
+            0 => None,
+            nanos => Some(Duration::from_nanos(nanos)),
+        }
     }
 }
 
@@ -79,6 +93,7 @@ impl<S: AsRawFd> Watched<S> {
             probe: TcpProbe(Arc::new(Shared {
                 fd: RwLock::new(Some(fd)),
                 clock,
+                last_read: AtomicU64::new(0),
             })),
             on_close: Some(on_close),
         }
@@ -123,7 +138,14 @@ impl<S: AsRawFd + AsyncRead + Unpin> AsyncRead for Watched<S> {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_read(cx, buf)
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut self.inner).poll_read(cx, buf);
+        if matches!(polled, Poll::Ready(Ok(()))) && buf.filled().len() > before {
+            let shared = &self.probe.0;
+            let nanos = u64::try_from(shared.clock.now().as_nanos()).unwrap_or(u64::MAX);
+            shared.last_read.store(nanos.max(1), Ordering::Release);
+        }
+        polled
     }
 }
 
