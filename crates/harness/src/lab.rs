@@ -20,6 +20,9 @@ use std::time::Duration;
 
 /// Longest wait for the server's log to record every response as sent.
 const SERVER_LOG_GRACE: Duration = Duration::from_millis(100);
+/// What a lossy link adds to the wait for the server to close: three lost FINs' timeouts
+/// (200 + 400 + 800 ms).
+const LOSSY_CLOSE_GRACE: Duration = Duration::from_millis(1400);
 
 /// What the lab's TLS server offers in ALPN, in its order of preference.
 const SERVER_ALPN: &[&[u8]] = &[ALPN_H2, ALPN_HTTP11, ALPN_HTTP10];
@@ -274,8 +277,18 @@ impl Lab {
             .unwrap_or(started_at)
             .saturating_sub(started_at);
         settle_server_log(server).await;
-        let rtt = scenario.network.as_ref().map_or(Duration::ZERO, |n| n.rtt);
-        settle_server_connections(server, SERVER_LOG_GRACE + rtt).await;
+        // The client's FIN takes half a round trip; on a lossy link it may be lost and sent
+        // again after a retransmission timeout (Linux: 200 ms at least, doubling), so allow a
+        // few of those. The wait ends as soon as every connection has closed.
+        let grace = scenario.network.as_ref().map_or(SERVER_LOG_GRACE, |n| {
+            let retries = if n.loss > 0.0 {
+                LOSSY_CLOSE_GRACE
+            } else {
+                Duration::ZERO
+            };
+            SERVER_LOG_GRACE + n.rtt * 2 + retries
+        });
+        settle_server_connections(server, grace).await;
         let mut server_log = server.log().take();
         server_log.sort_by_key(|s| (s.arrived_at, s.request_id));
         if protocol == Protocol::Http11Pipelined {
