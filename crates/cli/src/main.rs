@@ -125,6 +125,10 @@ struct RunArgs {
     /// Run on plain loopback even when the scenario has a [network] table.
     #[arg(long)]
     no_link: bool,
+    /// Go ahead where the lab would refuse: a scenario beyond the run budget (the limit
+    /// crossed is named), or an output folder that holds another run (it is replaced).
+    #[arg(long)]
+    force: bool,
 }
 
 /// An error the user caused and can fix: printed as is, exit status 2.
