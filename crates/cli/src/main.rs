@@ -7,8 +7,10 @@
 // Dev-dependencies serve the integration tests, not every unit-test build.
 #![cfg_attr(test, allow(unused_crate_dependencies))]
 
+mod out_dir;
 mod run;
 mod scenario_args;
+mod signals;
 mod tools;
 
 use anyhow::Result;
@@ -164,6 +166,13 @@ fn main() -> ExitCode {
     };
     match runtime.block_on(dispatch(cli.command)) {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.is::<signals::Stopped>() => {
+            let status = e
+                .downcast_ref::<signals::Stopped>()
+                .map_or(1, |s| s.0.exit_status());
+            eprintln!("{e}");
+            ExitCode::from(status)
+        }
         Err(e) if e.is::<UsageError>() => {
             eprintln!("error: {e}");
             ExitCode::from(2)

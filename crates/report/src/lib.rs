@@ -23,6 +23,7 @@ mod glossary;
 mod har;
 mod hol;
 mod html;
+mod journal;
 mod markdown;
 mod network;
 mod reason;
@@ -36,15 +37,17 @@ mod verdict;
 #[cfg(test)]
 mod fixtures;
 
-pub use analysis::Analysis;
+pub use analysis::{Analysis, Interruption};
 pub use compare::{
     change_sentence, compare, compare_markdown, write_compare, Comparison, LabelChange, RunFolder,
     RunFolderError,
 };
 pub use csv::requests_csv;
+pub use date::file_stamp;
 pub use error::ReportError;
 pub use har::har;
 pub use html::html;
+pub use journal::{RunJournal, JOURNAL_FILE, JOURNAL_SCHEMA};
 pub use markdown::markdown;
 pub use results_json::{results_json, SCHEMA};
 pub use summary::{summarize, ProtocolSummary};
@@ -110,11 +113,32 @@ fn write_json(path: &Path, value: &serde_json::Value) -> Result<(), ReportError>
     write_file(path, &bytes)
 }
 
-fn write_file(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
-    std::fs::write(path, bytes).map_err(|source| ReportError::Io {
+/// Writes `bytes` to `path` so that `path` is never seen half-written: into a temporary file
+/// beside it, flushed to disk, then renamed over it. An interrupted write leaves the old file
+/// (or none) and a stray temporary, never a truncated `path`.
+pub fn write_file(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
+    use std::io::Write as _;
+    let io = |source| ReportError::Io {
         path: path.to_path_buf(),
         source,
-    })
+    };
+    let name = path.file_name().map_or_else(
+        || std::ffi::OsString::from("file"),
+        std::ffi::OsStr::to_os_string,
+    );
+    let mut tmp_name = std::ffi::OsString::from(".");
+    tmp_name.push(&name);
+    tmp_name.push(format!(".tmp-{}", std::process::id()));
+    let tmp = path.with_file_name(tmp_name);
+    let written = std::fs::File::create(&tmp).and_then(|mut file| {
+        file.write_all(bytes)?;
+        file.sync_all()
+    });
+    if let Err(e) = written.and_then(|()| std::fs::rename(&tmp, path)) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(io(e));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

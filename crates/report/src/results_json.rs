@@ -17,6 +17,12 @@ pub const SCHEMA: &str = "httplab-results/1";
 pub fn results_json(a: &Analysis<'_>) -> Value {
     json!({
         "schema": SCHEMA,
+        "complete": a.interruption.is_none(),
+        "interrupted": a.interruption.as_ref().map(|i| json!({
+            "reason": i.reason,
+            "runs_planned": i.runs_planned,
+            "runs_finished": a.runs.len(),
+        })),
         "scenario": scenario_json(a.scenario),
         "environment": serde_json::to_value(a.env)
             .unwrap_or_else(|e| json!({ "error": e.to_string() })),
@@ -61,7 +67,7 @@ fn causes_json(causes: &RunCauses) -> Value {
     })
 }
 
-fn scenario_json(s: &Scenario) -> Value {
+pub(crate) fn scenario_json(s: &Scenario) -> Value {
     json!({
         "name": s.name,
         "description": s.description,

@@ -6,6 +6,7 @@
 //! and `compare.md`. The statistics are `httplab_core::stats`'; the network and link
 //! self-check sentences are `network`'s; `compare.html` is `html::compare`'s. It runs nothing.
 
+use crate::journal::{self, JournalError, JOURNAL_FILE};
 use crate::network::{link_check, network_sentence};
 use crate::summary::{summarize, ProtocolSummary};
 use crate::verdict::{p_value, ratio_number};
@@ -29,6 +30,9 @@ pub struct RunFolder {
     pub network: Option<NetworkSettings>,
     pub env: Environment,
     pub runs: Vec<RunRecord>,
+    /// Whether the run finished every planned repetition (`false`: interrupted, and only the
+    /// repetitions that finished are here).
+    pub complete: bool,
 }
 
 /// Why a folder could not be read as a run; each names the file and what to do.
@@ -47,6 +51,8 @@ pub enum RunFolderError {
         #[source]
         source: std::io::Error,
     },
+    #[error("{path}: not a run journal httplab can read back: {why}")]
+    Journal { path: PathBuf, why: String },
     #[error("{path}: not a results.json (not JSON: {source})")]
     NotJson {
         path: PathBuf,
@@ -69,10 +75,17 @@ pub enum RunFolderError {
 /// The parts of results.json `compare` reads; the rest is ignored, as the schema allows.
 #[derive(Deserialize)]
 struct Document {
+    /// Absent in files written before runs could be interrupted: those were complete.
+    #[serde(default = "complete_by_default")]
+    complete: bool,
     scenario: ScenarioPart,
     #[serde(default)]
     environment: EnvironmentPart,
     runs: Vec<RunRecord>,
+}
+
+fn complete_by_default() -> bool {
+    true
 }
 
 #[derive(Deserialize)]
@@ -148,12 +161,27 @@ impl NetworkPart {
 }
 
 impl RunFolder {
-    /// Reads `dir/results.json`.
+    /// Reads `dir/results.json`, or, where a run was killed before writing it, the run
+    /// journal (`runs.jsonl`) with every repetition that finished.
     pub fn load(dir: &Path) -> Result<RunFolder, RunFolderError> {
         if !dir.is_dir() {
             return Err(RunFolderError::NoFolder(dir.to_path_buf()));
         }
         let path = dir.join("results.json");
+        let journal = dir.join(JOURNAL_FILE);
+        if !path.is_file() && journal.is_file() {
+            let value = journal::read(&journal).map_err(|e| match e {
+                JournalError::Io(source) => RunFolderError::Read {
+                    path: journal.clone(),
+                    source,
+                },
+                JournalError::Header(why) => RunFolderError::Journal {
+                    path: journal.clone(),
+                    why,
+                },
+            })?;
+            return Self::from_value(dir, &journal, value);
+        }
         if !path.is_file() {
             return Err(RunFolderError::NoResults(path));
         }
@@ -171,6 +199,15 @@ impl RunFolder {
                 path: path.to_path_buf(),
                 source,
             })?;
+        Self::from_value(dir, path, value)
+    }
+
+    /// A results.json-shaped document (read from `path` of `dir`) as a run folder.
+    fn from_value(
+        dir: &Path,
+        path: &Path,
+        value: serde_json::Value,
+    ) -> Result<RunFolder, RunFolderError> {
         match value.get("schema").and_then(|s| s.as_str()) {
             Some(SCHEMA) => {}
             found => {
@@ -206,6 +243,7 @@ impl RunFolder {
                 notes: e.notes,
             },
             runs: doc.runs,
+            complete: doc.complete,
         })
     }
 
@@ -405,6 +443,14 @@ pub fn compare_markdown(a: &RunFolder, b: &RunFolder, c: &Comparison) -> String 
         );
     }
     for (side, f) in [("A", a), ("B", b)] {
+        if !f.complete {
+            let _ = writeln!(
+                md,
+                "> **{side} is an incomplete run: it was interrupted, and holds only the \
+                 repetitions that finished ({}).**\n",
+                runs_word(&f.runs)
+            );
+        }
         if f.untrustworthy() {
             let _ = writeln!(md, "> **{side}: {}**\n", f.link_sentence());
         }

@@ -25,6 +25,7 @@ fn folder(dir: &str, runs: Vec<RunRecord>) -> RunFolder {
         network: None,
         env: Environment::default(),
         runs,
+        complete: true,
     }
 }
 
