@@ -36,8 +36,8 @@ pub(crate) async fn run(path: &Path, args: &RunArgs, pcap: Option<PathBuf>) -> R
     let (out, chosen) = output_folder(args, || Path::new("reports").join(&scenario.name));
     let moved = out_dir::prepare(&out, chosen, args.force)?;
     let signals = Signals::install().context("installing the SIGINT/SIGTERM handlers")?;
-    if let (Some(note), false) = (&moved, args.quiet) {
-        println!("{note}");
+    if let Some(note) = &moved {
+        eprintln!("{note}");
     }
     let scenario = Arc::new(scenario);
     let bar = ProgressBar::new(args.quiet, planned_runs(&scenario));
@@ -119,8 +119,8 @@ pub(crate) async fn sweep(path: &Path, vary: &str, args: &RunArgs) -> Result<()>
     });
     let moved = out_dir::prepare(&out, chosen, args.force)?;
     let signals = Signals::install().context("installing the SIGINT/SIGTERM handlers")?;
-    if let (Some(note), false) = (&moved, args.quiet) {
-        println!("{note}");
+    if let Some(note) = &moved {
+        eprintln!("{note}");
     }
     let total: usize = plan.points.iter().map(|p| planned_runs(&p.scenario)).sum();
     let bar = ProgressBar::new(args.quiet, total);
