@@ -363,6 +363,17 @@ pub fn change_sentence(c: &LabelChange) -> String {
     let Some(change) = c.change else {
         return format!("{label}: no page times to compare");
     };
+    if !usable_ratio(change.ratio) {
+        // A median of zero (a page that took no measurable time) has no ratio to the other.
+        let p = change
+            .test
+            .map_or_else(String::new, |t| format!(" ({})", p_value(t.p)));
+        return format!(
+            "{label}: a median page time of 0 on one side, so no ratio to give; {} \
+             difference{p}; {medians}",
+            signed_difference(c.a.page_time_median, c.b.page_time_median)
+        );
+    }
     let slower = change.ratio >= 1.0;
     // Said as "k× slower" or "k× faster", k ≥ 1 either way.
     let k = if slower {
@@ -373,7 +384,10 @@ pub fn change_sentence(c: &LabelChange) -> String {
     let direction = if slower { "slower" } else { "faster" };
     match change.test {
         Some(t) if change.significant() => {
-            let ci = change.ratio_ci.map_or_else(String::new, |ci| {
+            let ci = change
+                .ratio_ci
+                .filter(|ci| usable_ratio(ci.low) && usable_ratio(ci.high));
+            let ci = ci.map_or_else(String::new, |ci| {
                 let (lo, hi) = if slower {
                     (ci.low, ci.high)
                 } else {
@@ -548,13 +562,22 @@ fn runs_word(runs: &[RunRecord]) -> String {
     )
 }
 
+/// Whether a ratio of medians (or a bound of its interval) can be said as "k× slower/faster":
+/// finite and above zero, which a median of zero on either side is not.
+fn usable_ratio(x: f64) -> bool {
+    x.is_finite() && x > 0.0
+}
+
 /// `1.82× (1.61–2.04)`, or the ratio alone when it was not tested.
 fn ratio_cell(c: Option<&MedianComparison>) -> String {
     match c {
         None => "–".to_string(),
+        Some(c) if !usable_ratio(c.ratio) => "– (a median of 0)".to_string(),
         Some(c) => match c.ratio_ci {
-            Some(ci) => format!("{:.2}× ({:.2}–{:.2})", c.ratio, ci.low, ci.high),
-            None => format!("{:.2}×", c.ratio),
+            Some(ci) if usable_ratio(ci.low) && usable_ratio(ci.high) => {
+                format!("{:.2}× ({:.2}–{:.2})", c.ratio, ci.low, ci.high)
+            }
+            _ => format!("{:.2}×", c.ratio),
         },
     }
 }
