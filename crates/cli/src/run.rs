@@ -315,6 +315,15 @@ impl Recorded {
     }
 }
 
+/// `path` as a message shows it: at most 80 characters, then how long it really is.
+fn shortened(path: &str) -> String {
+    const SHOWN: usize = 80;
+    match path.char_indices().nth(SHOWN) {
+        Some((cut, _)) => format!("{}… ({} bytes)", &path[..cut], path.len()),
+        None => path.to_string(),
+    }
+}
+
 /// An error naming the requests that failed although their resource is meant to answer (it
 /// neither says `respond = "never"` nor sets a `request_timeout` the server may give up at).
 fn unexpected_failures(scenario: &Scenario, runs: &[RunRecord]) -> Result<()> {
@@ -338,7 +347,7 @@ fn unexpected_failures(scenario: &Scenario, runs: &[RunRecord]) -> Result<()> {
         failed.len(),
         if failed.len() == 1 { "" } else { "s" },
         first.method,
-        first.path,
+        shortened(&first.path),
         run.label(),
         first.error.as_deref().unwrap_or("failed")
     ))
