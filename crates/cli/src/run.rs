@@ -130,6 +130,7 @@ pub(crate) async fn sweep(path: &Path, vary: &str, args: &RunArgs) -> Result<()>
     let mut lines: Vec<String> = Vec::with_capacity(count);
     let mut done_before = 0;
     let mut stopped: Option<Result<()>> = None;
+    let mut unfinished: Vec<String> = plan.points.iter().map(|p| p.value.clone()).collect();
     for (i, planned) in plan.points.into_iter().enumerate() {
         let scenario = Arc::new(planned.scenario);
         bar.message(format!("{key}={} ({}/{count})", planned.value, i + 1));
@@ -160,6 +161,7 @@ pub(crate) async fn sweep(path: &Path, vary: &str, args: &RunArgs) -> Result<()>
             stopped = Some(recorded.outcome(&scenario, &signals));
             break;
         }
+        unfinished.retain(|v| *v != planned.value);
         points.push(SweepPoint {
             value: planned.value,
             scenario: Arc::unwrap_or_clone(scenario),
@@ -168,7 +170,7 @@ pub(crate) async fn sweep(path: &Path, vary: &str, args: &RunArgs) -> Result<()>
         });
     }
     bar.finish();
-    let written = httplab_report::write_sweep(&out, &key, &points)
+    let written = httplab_report::write_sweep(&out, &key, &points, &unfinished)
         .with_context(|| format!("writing the sweep into {}", out.display()))?;
     if !args.quiet {
         for line in &lines {
