@@ -54,6 +54,12 @@ enum Command {
         #[arg(long)]
         tls: bool,
     },
+    /// Write the reports of a run that was killed before it wrote them, from the run journal
+    /// (runs.jsonl) it left in its folder; they are marked incomplete.
+    Report {
+        /// The run folder.
+        dir: PathBuf,
+    },
     /// Validate a scenario file without running it.
     Check {
         scenario: PathBuf,
@@ -202,6 +208,7 @@ async fn dispatch(command: Command) -> Result<()> {
             listen,
             tls,
         } => tools::serve(&scenario, listen, tls).await,
+        Command::Report { dir } => run::report(&dir),
         Command::Compare { a, b, out } => tools::compare_folders(&a, &b, out),
         Command::Calibrate { rtt, connects } => tools::calibrate(&rtt, connects).await,
         Command::Sweep {

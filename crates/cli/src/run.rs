@@ -4,7 +4,7 @@
 //! (`Analysis`, `write_all`, `write_sweep`), parses `--vary`, and prints what was written.
 
 use crate::out_dir::{self, Chosen};
-use crate::scenario_args::{ids, load, overrides, read_source, Choices};
+use crate::scenario_args::{ids, load_with_source, overrides, parse, read_source, Choices};
 use crate::signals::{Signal, Signals, Stopped};
 use crate::{paths, ProgressBar, RunArgs, UsageError};
 use anyhow::{Context, Result};
@@ -13,7 +13,10 @@ use httplab_harness::{
     available_congestion_controls, planned_runs, run_experiment, Ending, Experiment, HostFacts,
     LabOptions, LinkMode, Progress, SweepPlan,
 };
-use httplab_report::{Analysis, Environment, Interruption, RunJournal, SweepPoint};
+use httplab_report::{
+    read_journal, Analysis, Environment, Interruption, RunJournal, SweepPoint, JOURNAL_FILE,
+};
+use serde_json::{json, Value};
 use std::cell::Cell;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -23,8 +26,9 @@ use std::sync::Arc;
 /// finished repetition is journalled, and a run stopped by a signal or an error still writes
 /// the reports of what finished, marked incomplete.
 pub(crate) async fn run(path: &Path, args: &RunArgs, pcap: Option<PathBuf>) -> Result<()> {
-    let mut scenario = load(path, &args.set)?;
+    let (mut scenario, source) = load_with_source(path, &args.set)?;
     Choices::read(args.protocols.as_deref(), args.repeat)?.apply(&mut scenario);
+    let recipe = recipe(path, &source, &args.set, &scenario);
     if pcap.is_some() && (scenario.network.is_none() || args.no_link) {
         return Err(UsageError(
             "--pcap records the emulated link's packets: the scenario needs a [network] table \
@@ -50,7 +54,7 @@ pub(crate) async fn run(path: &Path, args: &RunArgs, pcap: Option<PathBuf>) -> R
         pcap: pcap.clone(),
         ..lab_options(args)
     };
-    let recorded = record(&out, &scenario, options, &signals, |p| {
+    let recorded = record(&out, &scenario, &recipe, options, &signals, |p| {
         bar.note_once(p.network_note.as_deref());
         bar.message(format!(
             "{} repetition {}/{}",
@@ -137,7 +141,10 @@ pub(crate) async fn sweep(path: &Path, vary: &str, args: &RunArgs) -> Result<()>
         let dir = out.join(httplab_report::point_folder(&key, &planned.value));
         std::fs::create_dir_all(&dir)
             .with_context(|| format!("creating the point's folder {}", dir.display()))?;
-        let recorded = record(&dir, &scenario, lab_options(args), &signals, |p| {
+        let mut set = args.set.clone();
+        set.push(format!("{key}={}", planned.value));
+        let recipe = recipe(path, &source, &set, &scenario);
+        let recorded = record(&dir, &scenario, &recipe, lab_options(args), &signals, |p| {
             bar.note_once(p.network_note.as_deref());
             bar.position(done_before + p.done, total);
         })
@@ -191,6 +198,87 @@ pub(crate) async fn sweep(path: &Path, vary: &str, args: &RunArgs) -> Result<()>
     }
 }
 
+/// How `httplab report` rebuilds `scenario` from a journal alone: the file's text, the
+/// `--set` overrides (a sweep point's value among them), and the protocols and repetitions
+/// the command line chose.
+fn recipe(path: &Path, source: &str, set: &[String], scenario: &Scenario) -> Value {
+    json!({
+        "file": path.display().to_string(),
+        "source": source,
+        "set": set,
+        "protocols": scenario.protocols.iter().map(|p| p.id()).collect::<Vec<_>>(),
+        "repeat": scenario.repeat,
+    })
+}
+
+/// `httplab report DIR`: the reports of a run killed before it wrote them, from its journal
+/// (`runs.jsonl`), marked incomplete; the journal is removed once they are written.
+pub(crate) fn report(dir: &Path) -> Result<()> {
+    let path = dir.join(JOURNAL_FILE);
+    if !path.is_file() {
+        let why = if dir.join("results.json").is_file() {
+            "its reports are written already (only a run killed before writing them leaves one)"
+        } else {
+            "is it a folder `httplab run` wrote?"
+        };
+        return Err(UsageError(format!("{}: no run journal; {why}", path.display())).into());
+    }
+    let journal =
+        read_journal(&path).map_err(|e| UsageError(format!("{}: {e}", path.display())))?;
+    let unreadable = |why: &str| UsageError(format!("{}: {why}", path.display()));
+    let recipe = journal
+        .recipe
+        .as_ref()
+        .ok_or_else(|| unreadable("no recipe to rebuild the scenario from"))?;
+    let text = |key: &str| recipe.get(key).and_then(Value::as_str).unwrap_or_default();
+    let set: Vec<String> = recipe
+        .get("set")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(String::from)
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut scenario = parse(text("source"), text("file"), &set)?;
+    let protocols: Vec<String> = recipe
+        .get("protocols")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(String::from)
+                .collect()
+        })
+        .unwrap_or_default();
+    let repeat = recipe
+        .get("repeat")
+        .and_then(Value::as_u64)
+        .and_then(|n| u32::try_from(n).ok());
+    Choices::read(Some(&protocols), repeat)?.apply(&mut scenario);
+    if journal.runs.is_empty() {
+        return Err(
+            unreadable("no repetition finished before the run stopped: nothing to report").into(),
+        );
+    }
+    let analysis =
+        Analysis::new(&scenario, &journal.runs, &journal.environment).interrupted(Interruption {
+            reason: "killed before it wrote its reports (rebuilt from its run journal)".into(),
+            runs_planned: journal.runs_planned,
+        });
+    let written = httplab_report::write_all(dir, &analysis)
+        .with_context(|| format!("writing the reports into {}", dir.display()))?;
+    std::fs::remove_file(&path).with_context(|| format!("removing {}", path.display()))?;
+    println!(
+        "wrote the reports of {} of {} planned runs: {}",
+        journal.runs.len(),
+        journal.runs_planned,
+        paths(&written)
+    );
+    Ok(())
+}
+
 /// The output folder and whether the user named it.
 fn output_folder(args: &RunArgs, default: impl FnOnce() -> PathBuf) -> (PathBuf, Chosen) {
     match &args.out {
@@ -216,6 +304,7 @@ struct Recorded {
 async fn record(
     dir: &Path,
     scenario: &Arc<Scenario>,
+    recipe: &Value,
     options: LabOptions,
     signals: &Signals,
     mut progress: impl FnMut(&Progress),
@@ -225,7 +314,7 @@ async fn record(
         notes: Vec::new(),
         ..environment(&HostFacts::read(), None)
     };
-    let mut journal = RunJournal::create(dir, scenario, &before, runs_planned)
+    let mut journal = RunJournal::create(dir, scenario, &before, runs_planned, recipe)
         .with_context(|| format!("starting the run journal in {}", dir.display()))?;
     let mut journal_failed = false;
     let experiment = run_experiment(

@@ -138,7 +138,7 @@ fn sigint_or_sigterm_in_the_third_protocol_keeps_the_first_two_and_exits_130_or_
 }
 
 #[test]
-fn sigkill_loses_at_most_the_run_in_flight() {
+fn sigkill_loses_at_most_the_run_in_flight_and_report_rebuilds_the_reports() {
     let dir = work("interrupt-kill");
     let mut child = spawn_run(&dir, "out");
     signal_during_third_protocol(&mut child, &dir.join("out"), "-KILL");
@@ -156,6 +156,25 @@ fn sigkill_loses_at_most_the_run_in_flight() {
         .unwrap_or_else(|| panic!("no run count in {cmp}"));
     assert!((6..9).contains(&runs), "{runs} runs read back:\n{cmp}");
     assert!(cmp.contains("is an incomplete run"), "{cmp}");
+
+    // `httplab report` writes the killed run's reports from its journal, then drops it.
+    let reported = httplab(&["report", "out"], &dir);
+    assert!(reported.status.success(), "{}", binary::stderr(&reported));
+    let doc: Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("out/results.json")).expect("results.json"),
+    )
+    .expect("JSON");
+    assert_eq!(doc["complete"], false);
+    assert_eq!(doc["runs"].as_array().map(Vec::len), Some(runs));
+    assert_eq!(runs_per_protocol(&doc)[..2], [3, 3]);
+    assert!(!dir.join("out/runs.jsonl").exists());
+    let md = std::fs::read_to_string(dir.join("out/report.md")).expect("report.md");
+    assert!(
+        md.contains("Incomplete run: killed before it wrote its reports"),
+        "{md}"
+    );
+    let again = httplab(&["report", "out"], &dir);
+    assert_eq!(again.status.code(), Some(2), "nothing left to rebuild");
 }
 
 /// A folder no one can write into: a read-only tmpfs for root (root writes through mode

@@ -7,6 +7,8 @@
 //! as results.json writes them. Every further line is one `RunRecord` exactly as core's serde
 //! derives it. `read` turns a journal back into a results.json-shaped document (marked
 //! `"complete": false`) for `RunFolder`, skipping a last line cut short by the interruption.
+//! `read_journal` gives the runs back with the header's `recipe`, from which `httplab report`
+//! rebuilds the scenario and writes the reports of a killed run.
 //! It owns the file format only: it decides nothing about when to write or what to do with a
 //! folder that holds another run (that is the cli's).
 
@@ -32,11 +34,14 @@ pub struct RunJournal {
 
 impl RunJournal {
     /// Creates `dir/runs.jsonl` (replacing one left there) and writes its header.
+    /// `recipe` is how `httplab report` can rebuild the scenario from the journal alone (the
+    /// cli's to define: the scenario file's text and the command line's choices).
     pub fn create(
         dir: &Path,
         scenario: &Scenario,
         env: &Environment,
         runs_planned: usize,
+        recipe: &Value,
     ) -> Result<RunJournal, ReportError> {
         let path = dir.join(JOURNAL_FILE);
         let file = File::create(&path).map_err(|source| ReportError::Io {
@@ -50,6 +55,7 @@ impl RunJournal {
             "runs_planned": runs_planned,
             "scenario": scenario_json(scenario),
             "environment": env,
+            "recipe": recipe,
         }))?;
         Ok(journal)
     }
@@ -88,22 +94,40 @@ impl RunJournal {
 }
 
 /// Why a journal could not be read.
-#[derive(Debug)]
-pub(crate) enum JournalError {
-    Io(std::io::Error),
-    /// The header line is missing, not JSON, or not a journal this httplab reads.
+#[derive(Debug, thiserror::Error)]
+pub enum JournalError {
+    #[error("cannot read it: {0}")]
+    Io(#[from] std::io::Error),
+    /// The header line is missing, not JSON, or not a journal this httplab reads; or a line
+    /// before the last is not a run.
+    #[error("{0}")]
     Header(String),
 }
 
-/// Reads `path` back as a results.json-shaped document: `"complete": false`, the header's
-/// scenario and environment, and every run line that parses. A last line that does not parse
-/// (cut short by SIGKILL mid-append) is skipped; a bad line before the last is an error, since
-/// it is not an interruption's doing.
-pub(crate) fn read(path: &Path) -> Result<Value, JournalError> {
-    let file = File::open(path).map_err(JournalError::Io)?;
+/// A journal read back: its header's facts and every run that parses.
+#[derive(Debug)]
+pub struct Journal {
+    /// How to rebuild the scenario (`RunJournal::create`'s `recipe`), if the header has one.
+    pub recipe: Option<Value>,
+    pub runs_planned: usize,
+    pub environment: Environment,
+    pub runs: Vec<RunRecord>,
+}
+
+/// The header and the run lines of a journal.
+struct Lines {
+    header: Value,
+    runs: Vec<Value>,
+}
+
+/// Reads the header and every run line; a last line that does not parse (cut short by
+/// SIGKILL mid-append) is skipped, a bad line before the last is an error, since it is not an
+/// interruption's doing.
+fn read_lines(path: &Path) -> Result<Lines, JournalError> {
+    let file = File::open(path)?;
     let mut lines = BufReader::new(file).lines();
     let header: Value = match lines.next() {
-        Some(line) => serde_json::from_str(&line.map_err(JournalError::Io)?)
+        Some(line) => serde_json::from_str(&line?)
             .map_err(|e| JournalError::Header(format!("first line is not JSON ({e})")))?,
         None => return Err(JournalError::Header("empty".into())),
     };
@@ -115,7 +139,7 @@ pub(crate) fn read(path: &Path) -> Result<Value, JournalError> {
     let mut runs = Vec::new();
     let mut bad: Option<(usize, String)> = None;
     for (i, line) in lines.enumerate() {
-        let line = line.map_err(JournalError::Io)?;
+        let line = line?;
         if let Some((n, e)) = bad.take() {
             return Err(JournalError::Header(format!("line {n}: {e}")));
         }
@@ -124,6 +148,13 @@ pub(crate) fn read(path: &Path) -> Result<Value, JournalError> {
             Err(e) => bad = Some((i + 2, e.to_string())),
         }
     }
+    Ok(Lines { header, runs })
+}
+
+/// Reads `path` back as a results.json-shaped document: `"complete": false`, the header's
+/// scenario and environment, and every run line that parses.
+pub(crate) fn read(path: &Path) -> Result<Value, JournalError> {
+    let Lines { header, runs } = read_lines(path)?;
     Ok(json!({
         "schema": header.get("results_schema").cloned().unwrap_or(Value::Null),
         "complete": false,
@@ -136,4 +167,30 @@ pub(crate) fn read(path: &Path) -> Result<Value, JournalError> {
         "environment": header.get("environment").cloned().unwrap_or_else(|| json!({})),
         "runs": runs,
     }))
+}
+
+/// Reads the journal at `path` for rebuilding its reports.
+pub fn read_journal(path: &Path) -> Result<Journal, JournalError> {
+    let Lines { header, runs } = read_lines(path)?;
+    let runs = runs
+        .into_iter()
+        .map(serde_json::from_value)
+        .collect::<Result<Vec<RunRecord>, _>>()
+        .map_err(|e| JournalError::Header(format!("a run does not match its schema: {e}")))?;
+    let environment = header
+        .get("environment")
+        .cloned()
+        .map(serde_json::from_value)
+        .transpose()
+        .map_err(|e| JournalError::Header(format!("environment: {e}")))?
+        .unwrap_or_default();
+    Ok(Journal {
+        recipe: header.get("recipe").filter(|r| !r.is_null()).cloned(),
+        runs_planned: header
+            .get("runs_planned")
+            .and_then(Value::as_u64)
+            .map_or(0, |n| usize::try_from(n).unwrap_or(usize::MAX)),
+        environment,
+        runs,
+    })
 }

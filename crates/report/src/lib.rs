@@ -47,7 +47,7 @@ pub use date::file_stamp;
 pub use error::ReportError;
 pub use har::har;
 pub use html::html;
-pub use journal::{RunJournal, JOURNAL_FILE, JOURNAL_SCHEMA};
+pub use journal::{read_journal, Journal, JournalError, RunJournal, JOURNAL_FILE, JOURNAL_SCHEMA};
 pub use markdown::markdown;
 pub use results_json::{results_json, SCHEMA};
 pub use summary::{summarize, ProtocolSummary};
@@ -56,12 +56,13 @@ pub use sweep::{
     SWEEP_SCHEMA,
 };
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 /// Facts about the environment the run happened in, shown in every output.
-#[derive(Debug, Clone, Serialize, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(default)]
 pub struct Environment {
     pub httplab_version: String,
     pub hostname: String,

@@ -80,7 +80,7 @@ struct Document {
     complete: bool,
     scenario: ScenarioPart,
     #[serde(default)]
-    environment: EnvironmentPart,
+    environment: Environment,
     runs: Vec<RunRecord>,
 }
 
@@ -95,17 +95,6 @@ struct ScenarioPart {
     description: String,
     #[serde(default)]
     network: Option<NetworkPart>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct EnvironmentPart {
-    httplab_version: String,
-    hostname: String,
-    kernel: String,
-    congestion_control: String,
-    command_line: String,
-    notes: Vec<String>,
 }
 
 /// `scenario.network` as results.json writes `NetworkSettings` (docs/results-schema.md).
@@ -228,20 +217,12 @@ impl RunFolder {
             .map(NetworkPart::settings)
             .transpose()
             .map_err(|e| mismatch(serde::de::Error::custom(e)))?;
-        let e = doc.environment;
         Ok(RunFolder {
             dir: dir.to_path_buf(),
             scenario_name: doc.scenario.name,
             scenario_description: doc.scenario.description,
             network,
-            env: Environment {
-                httplab_version: e.httplab_version,
-                hostname: e.hostname,
-                kernel: e.kernel,
-                congestion_control: e.congestion_control,
-                command_line: e.command_line,
-                notes: e.notes,
-            },
+            env: doc.environment,
             runs: doc.runs,
             complete: doc.complete,
         })

@@ -275,8 +275,14 @@ fn a_killed_runs_journal_is_read_back_as_an_incomplete_folder() {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("temp dir");
     let s = scenario();
-    let mut journal =
-        crate::RunJournal::create(&dir, &s, &Environment::default(), 4).expect("journal");
+    let mut journal = crate::RunJournal::create(
+        &dir,
+        &s,
+        &Environment::default(),
+        4,
+        &serde_json::Value::Null,
+    )
+    .expect("journal");
     for run in runs(&[10, 11], &[]) {
         journal.append(&run).expect("append");
     }
