@@ -16,7 +16,8 @@ use httplab_harness::{
 use httplab_report::{
     read_journal, Analysis, Environment, Interruption, RunJournal, SweepPoint, JOURNAL_FILE,
 };
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use std::cell::Cell;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -198,17 +199,32 @@ pub(crate) async fn sweep(path: &Path, vary: &str, args: &RunArgs) -> Result<()>
     }
 }
 
-/// How `httplab report` rebuilds `scenario` from a journal alone: the file's text, the
+/// How `httplab report` rebuilds a scenario from a journal alone: the file's text, the
 /// `--set` overrides (a sweep point's value among them), and the protocols and repetitions
 /// the command line chose.
+#[derive(Serialize, Deserialize)]
+struct Recipe {
+    file: String,
+    source: String,
+    set: Vec<String>,
+    protocols: Vec<String>,
+    repeat: u32,
+}
+
+/// `scenario`'s recipe, as the journal's header holds it.
 fn recipe(path: &Path, source: &str, set: &[String], scenario: &Scenario) -> Value {
-    json!({
-        "file": path.display().to_string(),
-        "source": source,
-        "set": set,
-        "protocols": scenario.protocols.iter().map(|p| p.id()).collect::<Vec<_>>(),
-        "repeat": scenario.repeat,
+    serde_json::to_value(Recipe {
+        file: path.display().to_string(),
+        source: source.to_string(),
+        set: set.to_vec(),
+        protocols: scenario
+            .protocols
+            .iter()
+            .map(|p| p.id().to_string())
+            .collect(),
+        repeat: scenario.repeat,
     })
+    .unwrap_or(Value::Null)
 }
 
 /// `httplab report DIR`: the reports of a run killed before it wrote them, from its journal
@@ -226,37 +242,13 @@ pub(crate) fn report(dir: &Path) -> Result<()> {
     let journal =
         read_journal(&path).map_err(|e| UsageError(format!("{}: {e}", path.display())))?;
     let unreadable = |why: &str| UsageError(format!("{}: {why}", path.display()));
-    let recipe = journal
+    let recipe: Recipe = journal
         .recipe
-        .as_ref()
+        .clone()
+        .and_then(|r| serde_json::from_value(r).ok())
         .ok_or_else(|| unreadable("no recipe to rebuild the scenario from"))?;
-    let text = |key: &str| recipe.get(key).and_then(Value::as_str).unwrap_or_default();
-    let set: Vec<String> = recipe
-        .get("set")
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .map(String::from)
-                .collect()
-        })
-        .unwrap_or_default();
-    let mut scenario = parse(text("source"), text("file"), &set)?;
-    let protocols: Vec<String> = recipe
-        .get("protocols")
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .map(String::from)
-                .collect()
-        })
-        .unwrap_or_default();
-    let repeat = recipe
-        .get("repeat")
-        .and_then(Value::as_u64)
-        .and_then(|n| u32::try_from(n).ok());
-    Choices::read(Some(&protocols), repeat)?.apply(&mut scenario);
+    let mut scenario = parse(&recipe.source, &recipe.file, &recipe.set)?;
+    Choices::read(Some(&recipe.protocols), Some(recipe.repeat))?.apply(&mut scenario);
     if journal.runs.is_empty() {
         return Err(
             unreadable("no repetition finished before the run stopped: nothing to report").into(),
