@@ -19,6 +19,7 @@ use std::sync::Arc;
 pub(crate) async fn run(path: &Path, args: &RunArgs, pcap: Option<PathBuf>) -> Result<()> {
     let mut scenario = load(path, &args.set)?;
     Choices::read(args.protocols.as_deref(), args.repeat)?.apply(&mut scenario);
+    crate::budget::enforce(&[&scenario], args.repeat, args.force)?;
     let out = args
         .out
         .clone()
@@ -104,6 +105,8 @@ pub(crate) async fn sweep(path: &Path, vary: &str, args: &RunArgs) -> Result<()>
     for point in &mut plan.points {
         choices.apply(&mut point.scenario);
     }
+    let scenarios: Vec<_> = plan.points.iter().map(|p| &p.scenario).collect();
+    crate::budget::enforce(&scenarios, args.repeat, args.force)?;
     let name = plan
         .points
         .first()

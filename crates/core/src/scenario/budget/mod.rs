@@ -223,15 +223,15 @@ pub(crate) struct TableKeys {
 /// The refusal of `scenarios` (one, or a sweep's points) when their budget crosses a limit:
 /// located at the key that drives it. `repeat_flag`: the `--repeat` given on the command line,
 /// which then drives instead of the file's `repeat`. `None`: within every limit.
-pub fn refusal(scenarios: &[Scenario], repeat_flag: Option<u32>) -> Option<ScenarioError> {
-    let first = scenarios.first()?;
-    let budget = Budget::of_all(scenarios);
+pub fn refusal(scenarios: &[&Scenario], repeat_flag: Option<u32>) -> Option<ScenarioError> {
+    let first = *scenarios.first()?;
+    let budget = Budget::of_all(scenarios.iter().copied());
     let limit = *budget.crossed().first()?;
     let once: Vec<Scenario> = scenarios
         .iter()
         .map(|s| Scenario {
             repeat: 1,
-            ..s.clone()
+            ..(*s).clone()
         })
         .collect();
     let per_repeat = Budget::of_all(&once);
@@ -244,7 +244,10 @@ pub fn refusal(scenarios: &[Scenario], repeat_flag: Option<u32>) -> Option<Scena
     let force = "or run it anyway with --force";
     if limit.of(&per_repeat) <= limit.max() {
         let fits = most_repeats(limit, &per_repeat);
-        let advice = format!("at most {fits} repetitions fit: lower it, {force}");
+        let advice = match fits {
+            1 => format!("only 1 repetition fits: lower it, {force}"),
+            n => format!("at most {n} repetitions fit: lower it, {force}"),
+        };
         return Some(match (repeat_flag, &first.budget_keys.repeat) {
             (Some(n), _) => {
                 unplaced(first).with(format!("{what}; `--repeat {n}` drives it: {advice}"))

@@ -30,7 +30,7 @@ fn arithmetic_counts_every_planned_configuration() {
         b.wall_time < per_run * 24 + Duration::from_millis(10),
         "{b:?}"
     );
-    assert_eq!(refusal(std::slice::from_ref(&s), None), None);
+    assert_eq!(refusal(&[&s], None), None);
 }
 
 #[test]
@@ -67,21 +67,21 @@ fn a_thousand_repetitions_of_ten_thousand_requests_are_refused_at_repeat() {
     // Every protocol (5 configurations) × 1000 × 10000.
     assert_eq!(b.requests, 50_000_000);
     assert_eq!(b.crossed()[0], Limit::PeakMemory);
-    let e = refusal(&[s.clone()], None).expect("refused");
+    let e = refusal(&[&s], None).expect("refused");
     assert_eq!((e.line, e.column), (2, 10), "{e}");
     assert!(e.message.contains("estimated peak memory 2.60 TB"), "{e}");
     assert!(e.message.contains("over the limit of 4.00 GB"), "{e}");
     // One repetition is 50,000 requests: 2.62 GB, so 1 fits and 2 do not.
     assert!(
         e.message
-            .contains("`repeat = 1000` drives it: at most 1 repetitions fit"),
+            .contains("`repeat = 1000` drives it: only 1 repetition fits"),
         "{e}"
     );
     assert!(e.message.contains("--force"), "{e}");
     // The same cost from `--repeat` names the flag instead of the line.
     let mut from_flag = s;
     from_flag.repeat = 1000;
-    let e = refusal(&[from_flag], Some(1000)).expect("refused");
+    let e = refusal(&[&from_flag], Some(1000)).expect("refused");
     assert_eq!(e.line, 0, "{e}");
     assert!(
         e.to_string().starts_with("b.toml: the scenario is over"),
@@ -95,7 +95,7 @@ fn a_page_over_the_budget_at_one_repetition_is_refused_at_its_largest_table() {
     // 9999 × 1 GB = 10 TB per page: `size` drives the bytes.
     let src = "name = \"x\"\nrepeat = 1\nprotocols = [\"h2\"]\n[[resource]]\npath = \"/small\"\n\
                [[resource]]\npath = \"/o/{i}\"\ncount = 9999\nsize = \"1gb\"\n";
-    let e = refusal(&[scenario(src)], None).expect("refused");
+    let e = refusal(&[&scenario(src)], None).expect("refused");
     assert_eq!((e.line, e.column), (9, 8), "{e}");
     assert!(
         e.message
@@ -108,7 +108,7 @@ fn a_page_over_the_budget_at_one_repetition_is_refused_at_its_largest_table() {
                profile = [\"ie7\", \"ie8\", \"firefox\", \"chrome\", \"safari\"]\n\
                tls_version = [\"1.2\", \"1.3\"]\n\
                [[resource]]\npath = \"/o/{i}\"\ncount = 10000\n";
-    let e = refusal(&[scenario(src)], None).expect("refused");
+    let e = refusal(&[&scenario(src)], None).expect("refused");
     assert_eq!((e.line, e.column), (9, 9), "{e}");
     assert!(e.message.contains("estimated peak memory"), "{e}");
     assert!(e.message.contains("`count`"), "{e}");
@@ -119,13 +119,13 @@ fn a_sweep_holds_every_point_at_once() {
     // Each point alone fits (20,000 requests: 1.06 GB); four together do not (4.18 GB).
     let src = "name = \"x\"\nrepeat = 2\nprotocols = [\"h2\"]\n[[resource]]\npath = \"/o/{i}\"\ncount = 10000\n";
     let one = scenario(src);
-    assert_eq!(refusal(std::slice::from_ref(&one), None), None);
-    let points = vec![one.clone(), one.clone(), one.clone(), one];
-    let b = Budget::of_all(&points);
+    assert_eq!(refusal(&[&one], None), None);
+    let points = vec![&one, &one, &one, &one];
+    let b = Budget::of_all(points.iter().copied());
     assert_eq!(b.requests, 80_000);
     let e = refusal(&points, None).expect("refused");
     assert_eq!(e.line, 2, "{e}");
-    assert!(e.message.contains("at most 1 repetitions fit"), "{e}");
+    assert!(e.message.contains("only 1 repetition fits"), "{e}");
 }
 
 #[test]
