@@ -113,6 +113,11 @@ fn the_budget_counts_the_runs_the_harness_plans() {
 
 #[test]
 fn the_longest_path_check_accepts_is_served_by_every_protocol() {
+    // Core's copy of the pipelining server's head limit is the server's.
+    assert_eq!(
+        httplab_core::scenario::PIPELINING_MAX_HEAD,
+        httplab_server::MAX_HEAD
+    );
     let dir = temp_dir("longest-path");
     let every = Protocol::ALL;
     let http1 = [
