@@ -1,12 +1,13 @@
 //! The `httplab` binary: the command line, the progress bar, and exit codes. Each command's
 //! work lives in the library crates; `run.rs` wires `run` and `sweep` to them,
-//! `tools.rs` the commands that run no workload, and `scenario_args.rs` reads a scenario with
-//! its overrides. Errors become messages and exit codes (2 for a bad scenario or argument,
+//! `tools.rs` the commands that run no workload, `scenario_args.rs` reads a scenario with
+//! its overrides, and `budget.rs` holds a scenario to the run budget. Errors become messages and exit codes (2 for a bad scenario or argument,
 //! which is a [`UsageError`]).
 #![forbid(unsafe_code)]
 // Dev-dependencies serve the integration tests, not every unit-test build.
 #![cfg_attr(test, allow(unused_crate_dependencies))]
 
+mod budget;
 mod out_dir;
 mod run;
 mod scenario_args;
@@ -66,6 +67,10 @@ enum Command {
         /// Override a scenario key before it is read, as for `run`.
         #[arg(long = "set", value_name = "KEY=VALUE")]
         set: Vec<String>,
+        /// Accept a scenario over the run budget (the limit crossed is named), as `run --force`
+        /// would run it.
+        #[arg(long)]
+        force: bool,
     },
     /// List the scenario library: each file with the first line of its comment block.
     Scenarios {
@@ -192,7 +197,11 @@ fn main() -> ExitCode {
 
 async fn dispatch(command: Command) -> Result<()> {
     match command {
-        Command::Check { scenario, set } => tools::check(&scenario, &set),
+        Command::Check {
+            scenario,
+            set,
+            force,
+        } => tools::check(&scenario, &set, force),
         Command::Scenarios { dir } => tools::list_scenarios(dir),
         Command::Profiles => {
             tools::profiles();

@@ -29,6 +29,7 @@ use std::sync::Arc;
 pub(crate) async fn run(path: &Path, args: &RunArgs, pcap: Option<PathBuf>) -> Result<()> {
     let (mut scenario, source) = load_with_source(path, &args.set)?;
     Choices::read(args.protocols.as_deref(), args.repeat)?.apply(&mut scenario);
+    crate::budget::enforce(&[&scenario], args.repeat, args.force)?;
     let recipe = recipe(path, &source, &args.set, &scenario);
     if pcap.is_some() && (scenario.network.is_none() || args.no_link) {
         return Err(UsageError(
@@ -115,6 +116,8 @@ pub(crate) async fn sweep(path: &Path, vary: &str, args: &RunArgs) -> Result<()>
     for point in &mut plan.points {
         choices.apply(&mut point.scenario);
     }
+    let scenarios: Vec<_> = plan.points.iter().map(|p| &p.scenario).collect();
+    crate::budget::enforce(&scenarios, args.repeat, args.force)?;
     let name = plan
         .points
         .first()
