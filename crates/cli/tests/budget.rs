@@ -21,7 +21,7 @@ const HUGE: &str =
 fn a_scenario_over_the_budget_is_refused_before_anything_runs_at_the_key_that_drives_it() {
     let dir = temp_dir("budget");
     let cases = [
-        ("huge", HUGE, ":2:10:", "estimated peak memory 2.60 TB, over the limit of 4.00 GB"),
+        ("huge", HUGE, ":2:10:", "estimated peak memory 260.42 GB, over the limit of 4.00 GB"),
         (
             "terabytes",
             "name = \"t\"\nrepeat = 1\n[[resource]]\npath = \"/o/{i}\"\ncount = 10000\nsize = \"1gb\"\n",
@@ -52,10 +52,15 @@ fn a_scenario_over_the_budget_is_refused_before_anything_runs_at_the_key_that_dr
     assert!(!out.exists(), "a refused run wrote {}", out.display());
     let sweep = httplab(&["sweep", huge, "--vary", "seed=1,2", "--quiet"], &dir);
     assert_eq!(sweep.status.code(), Some(2), "{}", stderr(&sweep));
-    // Two points of 50,000 requests each are over the memory limit even at one repetition:
-    // the page's `count` drives it.
+    // Two points of 50,000 requests a repetition: the sweep's records are held at once, so
+    // fewer repetitions fit than for one point (6 against 13), and `repeat` drives it.
     assert!(
-        stderr(&sweep).contains("huge.toml:5:9: the scenario is over the run budget"),
+        stderr(&sweep).contains("huge.toml:2:10: the scenario is over the run budget"),
+        "{}",
+        stderr(&sweep)
+    );
+    assert!(
+        stderr(&sweep).contains("at most 6 repetitions fit"),
         "{}",
         stderr(&sweep)
     );

@@ -10,16 +10,22 @@
 //!
 //! | requests | peak RSS | results.json | wall |
 //! |---|---|---|---|
-//! | 5,000 (count 1000, repeat 1) | 273.7 MB | 30.3 MB | 4.5 s |
-//! | 25,000 (count 1000, repeat 5) | 1,305 MB | 151.3 MB | 23.8 s |
-//! | 100,000 (count 4000, repeat 5) | 5,181 MB | 607.0 MB | 102.3 s |
+//! | 5,000 (count 1000, repeat 1) | 69.6 MB | 15.1 MB | 5.0 s |
+//! | 25,000 (count 1000, repeat 5) | 140.8 MB | 74.9 MB | 23.2 s |
+//! | 100,000 (count 4000, repeat 5) | 528.6 MB | 301.7 MB | 95.4 s |
+//! | 10,000 in one run (count 10000, `--protocols http1.0`) | 450.9 MB | 40.4 MB | 14.9 s |
+//! | 10,000 in one run (count 10000, `--protocols h2`) | 375.5 MB | 29.1 MB | 4.0 s |
 //! | 40 (4 × 200 MB, repeat 2) | 16.7 MB | 0.3 MB | 6.3 s (8 GB moved) |
 //!
-//! Peak memory grows by 51.7 kB per request (every run's records are held until the reports
-//! are written, and results.json is built in memory), results.json by 6.1 kB per request
-//! (HTTP/1.0's, with a connection record per request, 8 kB; the others' 5.6 kB), and wall
-//! time by 1.05 ms per request on loopback (0.83 ms without TLS); response bodies are streamed,
-//! never held (8 GB moved in 16.7 MB), and loopback TLS carried 1.28 GB/s.
+//! Peak memory has three parts: a base (16.7 MB); the records of every run, held until the
+//! reports are written, at most 5.2 kB per request (the slope from 25,000 to 100,000); and
+//! what the largest run holds while it runs and its reports are laid out (its connections,
+//! its analysis, its HAR), at most 40 kB per request of that run (HTTP/1.0's 10,000-request
+//! run: 451 MB = 17 + 52 + 382). results.json (streamed, one run per line) takes 3.0 kB per
+//! request, HTTP/1.0's 4.0 kB with a connection record per request; the budget counts 4.0.
+//! Wall time grows by 1.05 ms per request on loopback (0.83 ms without TLS); response bodies
+//! are streamed, never held (8 GB moved in 16.7 MB), and loopback TLS carried 1.28 GB/s.
+//! (Before results.json was streamed, the same runs peaked at 274 MB, 1,305 MB and 5,181 MB.)
 //!
 //! Wall time adds the analytical model's page time (`analytical::predict`) where it walks the
 //! page (a page of at most [`MODEL_MAX_PAGE_BYTES`]), else a rough estimate (round trips of the
@@ -47,12 +53,17 @@ pub const MAX_RESULTS_BYTES: u64 = 2_000_000_000;
 /// Estimated wall time above which the lab warns (it does not refuse).
 pub const WARN_WALL_TIME: Duration = Duration::from_secs(3600);
 
-/// Peak memory per request: measured 51.7 kB (see the module header), rounded up.
-pub const MEMORY_PER_REQUEST: u64 = 52_000;
+/// Peak memory per request of every run, held until the reports: measured 5.2 kB (see the
+/// module header).
+pub const MEMORY_PER_REQUEST: u64 = 5_200;
+/// Peak memory per request of the largest run, while it runs and its reports are laid out:
+/// measured 38 kB (HTTP/1.0's 10,000-request run), rounded up.
+pub const MEMORY_PER_RUN_REQUEST: u64 = 40_000;
 /// Peak memory of a run of a few requests: measured 16.7 MB.
 pub const MEMORY_BASE: u64 = 17_000_000;
-/// results.json bytes per request: measured 6.1 kB on average over the five protocols.
-pub const RESULTS_PER_REQUEST: u64 = 6_100;
+/// results.json bytes per request: measured 3.0 kB over the five protocols, 4.0 kB for
+/// HTTP/1.0 (a connection record per request); the larger.
+pub const RESULTS_PER_REQUEST: u64 = 4_000;
 /// Wall time per request on loopback, beside the network: measured 1.05 ms with TLS.
 pub const WALL_PER_REQUEST: Duration = Duration::from_micros(1_050);
 /// Bytes per second loopback TLS carries: measured 1.28 GB/s, rounded down.
@@ -76,6 +87,8 @@ pub struct Budget {
     pub peak_memory: u64,
     pub results_bytes: u64,
     pub wall_time: Duration,
+    /// Requests in the largest single run.
+    pub largest_run: u64,
 }
 
 /// A limit a budget crosses.
@@ -144,7 +157,8 @@ impl Budget {
                 .saturating_add(page.saturating_mul(repeat));
             budget.wall_time += wall * scenario.repeat;
         }
-        budget.peak_memory = MEMORY_BASE + budget.requests.saturating_mul(MEMORY_PER_REQUEST);
+        budget.largest_run = n;
+        budget.peak_memory = peak_memory(budget.requests, budget.largest_run);
         budget.results_bytes = budget.requests.saturating_mul(RESULTS_PER_REQUEST);
         budget
     }
@@ -159,8 +173,9 @@ impl Budget {
             total.bytes_moved = total.bytes_moved.saturating_add(b.bytes_moved);
             total.results_bytes = total.results_bytes.saturating_add(b.results_bytes);
             total.wall_time += b.wall_time;
+            total.largest_run = total.largest_run.max(b.largest_run);
         }
-        total.peak_memory = MEMORY_BASE + total.requests.saturating_mul(MEMORY_PER_REQUEST);
+        total.peak_memory = peak_memory(total.requests, total.largest_run);
         total
     }
 
@@ -311,10 +326,17 @@ fn table_measure(limit: Limit, scenario: &Scenario, table: &TableKeys) -> u64 {
     }
 }
 
+/// Estimated peak memory of `requests` in all, `largest_run` of them in one run.
+fn peak_memory(requests: u64, largest_run: u64) -> u64 {
+    MEMORY_BASE
+        .saturating_add(requests.saturating_mul(MEMORY_PER_REQUEST))
+        .saturating_add(largest_run.saturating_mul(MEMORY_PER_RUN_REQUEST))
+}
+
 /// The most repetitions within `limit`, given one repetition's budget.
 fn most_repeats(limit: Limit, once: &Budget) -> u64 {
     let base = if limit == Limit::PeakMemory {
-        MEMORY_BASE
+        peak_memory(0, once.largest_run)
     } else {
         0
     };

@@ -21,7 +21,10 @@ fn arithmetic_counts_every_planned_configuration() {
     assert_eq!(b.requests, 6 * 4 * 11);
     let page = 10 * (1_000 + HEAD_BYTES) + (2_000 + HEAD_BYTES);
     assert_eq!(b.bytes_moved, page * 24);
-    assert_eq!(b.peak_memory, MEMORY_BASE + 264 * MEMORY_PER_REQUEST);
+    assert_eq!(
+        b.peak_memory,
+        MEMORY_BASE + 264 * MEMORY_PER_REQUEST + 11 * MEMORY_PER_RUN_REQUEST
+    );
     assert_eq!(b.results_bytes, 264 * RESULTS_PER_REQUEST);
     // Loopback: no round trips, so the CPU per request and the bytes at loopback speed.
     let per_run = WALL_PER_REQUEST * 11;
@@ -69,12 +72,13 @@ fn a_thousand_repetitions_of_ten_thousand_requests_are_refused_at_repeat() {
     assert_eq!(b.crossed()[0], Limit::PeakMemory);
     let e = refusal(&[&s], None).expect("refused");
     assert_eq!((e.line, e.column), (2, 10), "{e}");
-    assert!(e.message.contains("estimated peak memory 2.60 TB"), "{e}");
+    assert!(e.message.contains("estimated peak memory 260.42 GB"), "{e}");
     assert!(e.message.contains("over the limit of 4.00 GB"), "{e}");
-    // One repetition is 50,000 requests: 2.62 GB, so 1 fits and 2 do not.
+    // The largest run holds 10,000 requests (417 MB with the base); each repetition adds
+    // 50,000 requests' records (260 MB): 13 fit, 14 do not.
     assert!(
         e.message
-            .contains("`repeat = 1000` drives it: only 1 repetition fits"),
+            .contains("`repeat = 1000` drives it: at most 13 repetitions fit"),
         "{e}"
     );
     assert!(e.message.contains("--force"), "{e}");
@@ -103,29 +107,32 @@ fn a_page_over_the_budget_at_one_repetition_is_refused_at_its_largest_table() {
         "{e}"
     );
     assert!(e.message.contains("`size`"), "{e}");
-    // 10000 requests over 10 client variants (5 profiles × 2 TLS versions): memory, at `count`.
+    // 10000 requests over 80 configurations (10 profiles × 2 TLS versions × resumption or
+    // not, 2 protocols): 4.58 GB at one repetition, so memory, at `count`.
     let src = "name = \"x\"\nrepeat = 1\nprotocols = [\"http1.1\", \"h2\"]\n[client]\n\
-               profile = [\"ie7\", \"ie8\", \"firefox\", \"chrome\", \"safari\"]\n\
-               tls_version = [\"1.2\", \"1.3\"]\n\
+               profile = [\"ie7\", \"ie8\", \"ie10\", \"ie11\", \"chrome\", \"firefox\", \
+               \"safari\", \"opera\", \"rfc2616\", \"unlimited\"]\n\
+               tls_version = [\"1.2\", \"1.3\"]\nresumption = [false, true]\n\
                [[resource]]\npath = \"/o/{i}\"\ncount = 10000\n";
     let e = refusal(&[&scenario(src)], None).expect("refused");
-    assert_eq!((e.line, e.column), (9, 9), "{e}");
+    assert_eq!((e.line, e.column), (10, 9), "{e}");
     assert!(e.message.contains("estimated peak memory"), "{e}");
     assert!(e.message.contains("`count`"), "{e}");
 }
 
 #[test]
 fn a_sweep_holds_every_point_at_once() {
-    // Each point alone fits (20,000 requests: 1.06 GB); four together do not (4.18 GB).
-    let src = "name = \"x\"\nrepeat = 2\nprotocols = [\"h2\"]\n[[resource]]\npath = \"/o/{i}\"\ncount = 10000\n";
+    // Each point alone fits (200,000 requests: 1.46 GB); four together do not (4.58 GB).
+    let src = "name = \"x\"\nrepeat = 20\nprotocols = [\"h2\"]\n[[resource]]\npath = \"/o/{i}\"\ncount = 10000\n";
     let one = scenario(src);
     assert_eq!(refusal(&[&one], None), None);
     let points = vec![&one, &one, &one, &one];
     let b = Budget::of_all(points.iter().copied());
-    assert_eq!(b.requests, 80_000);
+    assert_eq!(b.requests, 800_000);
     let e = refusal(&points, None).expect("refused");
     assert_eq!(e.line, 2, "{e}");
-    assert!(e.message.contains("only 1 repetition fits"), "{e}");
+    // 417 MB for the largest run and the base, 208 MB a repetition of all four points.
+    assert!(e.message.contains("at most 17 repetitions fit"), "{e}");
 }
 
 #[test]
