@@ -125,11 +125,13 @@ fn entries(dir: &Path) -> Result<Vec<String>> {
 }
 
 /// Whether httplab writes files of this name into a run or sweep folder: the fixed names, a
-/// HAR per protocol, `compare-vs-*` folders, a sweep's `KEY=VALUE` point folders, and the
+/// HAR per protocol, a `--pcap` file written there, `compare-vs-*` folders, a sweep's `KEY=VALUE` point folders, and the
 /// temporaries of an interrupted write.
 fn httplab_wrote(name: &str) -> bool {
     KNOWN_FILES.contains(&name)
-        || Path::new(name).extension() == Some(OsStr::new("har"))
+        || ["har", "pcap"]
+            .iter()
+            .any(|ext| Path::new(name).extension() == Some(OsStr::new(ext)))
         || name.starts_with("compare-vs-")
         || (name.contains('=') && !name.starts_with('.'))
         || (name.starts_with('.') && name.contains(".tmp-"))
@@ -259,6 +261,7 @@ mod tests {
         for name in [
             "results.json",
             "h2.har",
+            "run.pcap",
             "compare-vs-base",
             "network.rtt=20ms",
             ".results.json.tmp-42",
