@@ -1,12 +1,14 @@
 //! Checks of values that more than one table takes: HTTP/2 flow-control windows (`[client]` and
-//! `[server]`) and timeouts (`[server]` and each `[[resource]]`), with their limits.
+//! `[server]`) and timeouts (`[server]` and each `[[resource]]`), with their limits; and the
+//! `[server]` limits that always have a value (a default when not written): bounded timeouts
+//! and the least request-body rate.
 //!
 //! One check per kind of value, so the same key gets the same words wherever it is written. It
 //! deliberately knows nothing of the tables themselves: the caller passes the key's name, its
 //! default and where it is written.
 
 use super::ScenarioError;
-use crate::units::{HumanDuration, HumanSize};
+use crate::units::{HumanDuration, HumanRate, HumanSize};
 use std::ops::Range;
 use std::time::Duration;
 use toml::Spanned;
@@ -53,6 +55,54 @@ pub(crate) fn timeout(
                 "`{key}` must be above zero and at most {}s: leave it out for no limit",
                 MAX_TIMEOUT.as_secs()
             ),
+        )),
+    }
+}
+
+/// A timeout that always applies: `default` when `value` is not written, else above zero and at
+/// most [`MAX_TIMEOUT`].
+pub(crate) fn bounded_timeout(
+    value: &Option<Spanned<HumanDuration>>,
+    key: &str,
+    default: Duration,
+    err: &dyn Fn(Range<usize>, String) -> ScenarioError,
+) -> Result<Duration, ScenarioError> {
+    match value {
+        None => Ok(default),
+        Some(t) if !t.get_ref().0.is_zero() && t.get_ref().0 <= MAX_TIMEOUT => Ok(t.get_ref().0),
+        Some(t) => Err(err(
+            t.span(),
+            format!(
+                "`{key}` must be above zero and at most {}s (default {}s): the server always \
+                 bounds this wait",
+                MAX_TIMEOUT.as_secs(),
+                default.as_secs()
+            ),
+        )),
+    }
+}
+
+/// Least `min_body_rate`, in bits per second: one byte per second.
+pub(crate) const MIN_BODY_RATE_BITS: u64 = 8;
+/// Largest `min_body_rate`, in bits per second.
+pub(crate) const MAX_BODY_RATE_BITS: u64 = 1_000_000_000;
+
+/// A least request-body rate, in bytes per second: `default` when `value` is not written, else
+/// written in bits per second from [`MIN_BODY_RATE_BITS`] to [`MAX_BODY_RATE_BITS`].
+pub(crate) fn body_rate(
+    value: &Option<Spanned<HumanRate>>,
+    key: &str,
+    default: u64,
+    err: &dyn Fn(Range<usize>, String) -> ScenarioError,
+) -> Result<u64, ScenarioError> {
+    match value {
+        None => Ok(default),
+        Some(r) if (MIN_BODY_RATE_BITS..=MAX_BODY_RATE_BITS).contains(&r.get_ref().0) => {
+            Ok(r.get_ref().0 / 8)
+        }
+        Some(r) => Err(err(
+            r.span(),
+            format!("`{key}` must be between 8bit (one byte a second) and 1gbit"),
         )),
     }
 }
