@@ -177,7 +177,7 @@ pub(crate) async fn serve(path: &Path, listen: SocketAddr, tls: bool) -> Result<
         }
         None => None,
     };
-    let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| {
+    let listener = bind(listen).map_err(|e| {
         anyhow::anyhow!("cannot listen on {listen}: {e} ({})", bind_hint(listen, &e))
     })?;
     // Accepted connections inherit the listener's congestion control: the scenario's, as in
@@ -252,6 +252,25 @@ pub(crate) async fn serve(path: &Path, listen: SocketAddr, tls: bool) -> Result<
         println!("served: {}", tally.summary());
     }
     Ok(())
+}
+
+/// Connections the kernel completes before `serve` accepts them. The default (128) overflows
+/// while the server's one thread is busy for a few milliseconds with a burst of connections,
+/// and a client whose handshake is dropped then waits a second for its SYN's retransmission;
+/// the kernel caps this at `net.core.somaxconn` (4096 by default).
+const LISTEN_BACKLOG: u32 = httplab_server::MAX_CONNECTIONS as u32;
+
+/// A listener on `listen` with a backlog of [`LISTEN_BACKLOG`].
+fn bind(listen: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = if listen.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    // As `TcpListener::bind` does: a restarted server may bind while old connections linger.
+    socket.set_reuseaddr(true)?;
+    socket.bind(listen)?;
+    socket.listen(LISTEN_BACKLOG)
 }
 
 /// Why binding `listen` failed, in the words of what to do, by the error's kind.
