@@ -1,14 +1,17 @@
 //! The `httplab` binary: the command line, the progress bar, and exit codes. Each command's
 //! work lives in the library crates; `run.rs` wires `run` and `sweep` to them,
-//! `tools.rs` the commands that run no workload, and `scenario_args.rs` reads a scenario with
-//! its overrides. Errors become messages and exit codes (2 for a bad scenario or argument,
+//! `tools.rs` the commands that run no workload, `scenario_args.rs` reads a scenario with
+//! its overrides, and `budget.rs` holds a scenario to the run budget. Errors become messages and exit codes (2 for a bad scenario or argument,
 //! which is a [`UsageError`]).
 #![forbid(unsafe_code)]
 // Dev-dependencies serve the integration tests, not every unit-test build.
 #![cfg_attr(test, allow(unused_crate_dependencies))]
 
+mod budget;
+mod out_dir;
 mod run;
 mod scenario_args;
+mod signals;
 mod tools;
 
 use anyhow::Result;
@@ -52,12 +55,22 @@ enum Command {
         #[arg(long)]
         tls: bool,
     },
+    /// Write the reports of a run that was killed before it wrote them, from the run journal
+    /// (runs.jsonl) it left in its folder; they are marked incomplete.
+    Report {
+        /// The run folder.
+        dir: PathBuf,
+    },
     /// Validate a scenario file without running it.
     Check {
         scenario: PathBuf,
         /// Override a scenario key before it is read, as for `run`.
         #[arg(long = "set", value_name = "KEY=VALUE")]
         set: Vec<String>,
+        /// Accept a scenario over the run budget (the limit crossed is named), as `run --force`
+        /// would run it.
+        #[arg(long)]
+        force: bool,
     },
     /// List the scenario library: each file with the first line of its comment block.
     Scenarios {
@@ -164,6 +177,13 @@ fn main() -> ExitCode {
     };
     match runtime.block_on(dispatch(cli.command)) {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.is::<signals::Stopped>() => {
+            let status = e
+                .downcast_ref::<signals::Stopped>()
+                .map_or(1, |s| s.0.exit_status());
+            eprintln!("{e}");
+            ExitCode::from(status)
+        }
         Err(e) if e.is::<UsageError>() => {
             eprintln!("error: {e}");
             ExitCode::from(2)
@@ -177,7 +197,11 @@ fn main() -> ExitCode {
 
 async fn dispatch(command: Command) -> Result<()> {
     match command {
-        Command::Check { scenario, set } => tools::check(&scenario, &set),
+        Command::Check {
+            scenario,
+            set,
+            force,
+        } => tools::check(&scenario, &set, force),
         Command::Scenarios { dir } => tools::list_scenarios(dir),
         Command::Profiles => {
             tools::profiles();
@@ -193,6 +217,7 @@ async fn dispatch(command: Command) -> Result<()> {
             listen,
             tls,
         } => tools::serve(&scenario, listen, tls).await,
+        Command::Report { dir } => run::report(&dir),
         Command::Compare { a, b, out } => tools::compare_folders(&a, &b, out),
         Command::Calibrate { rtt, connects } => tools::calibrate(&rtt, connects).await,
         Command::Sweep {

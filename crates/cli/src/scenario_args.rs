@@ -31,9 +31,21 @@ pub(crate) fn overrides(set: &[String]) -> Result<Vec<Override>> {
 /// Loads a scenario with `--set KEY=VALUE` overrides applied to its text, and checks its TCP
 /// congestion control against this host's kernel (where the kernel's list can be read).
 pub(crate) fn load(path: &Path, set: &[String]) -> Result<Scenario> {
-    let overrides = overrides(set)?;
+    load_with_source(path, set).map(|(scenario, _)| scenario)
+}
+
+/// Like `load`, with the file's text as read.
+pub(crate) fn load_with_source(path: &Path, set: &[String]) -> Result<(Scenario, String)> {
     let source = read_source(path)?;
-    let scenario = Scenario::parse_with_overrides(&source, &path.display().to_string(), &overrides)
+    let scenario = parse(&source, &path.display().to_string(), set)?;
+    Ok((scenario, source))
+}
+
+/// A scenario's text with `--set KEY=VALUE` overrides applied, checked against this host's
+/// congestion controls like `load`'s; `file` names it in errors.
+pub(crate) fn parse(source: &str, file: &str, set: &[String]) -> Result<Scenario> {
+    let overrides = overrides(set)?;
+    let scenario = Scenario::parse_with_overrides(source, file, &overrides)
         .map_err(|e| UsageError(e.to_string()))?;
     if let Some(available) = available_congestion_controls() {
         scenario

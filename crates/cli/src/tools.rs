@@ -15,9 +15,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// `httplab check`: the scenario as the lab reads it, in one line.
-pub(crate) fn check(path: &Path, set: &[String]) -> Result<()> {
+/// `httplab check`: the scenario as the lab reads it, in one line, and its run budget in
+/// another; a scenario over the budget is refused unless `force`.
+pub(crate) fn check(path: &Path, set: &[String], force: bool) -> Result<()> {
     let s = load(path, set)?;
+    let budget = crate::budget::enforce(&[&s], None, force)?;
     let variants: Vec<&str> = s.variants.iter().map(|v| v.label.as_str()).collect();
     println!(
         "{}: ok — scenario `{}`, {} requests ({}), protocols {}, repeat {}, TCP congestion control {}{}",
@@ -34,6 +36,7 @@ pub(crate) fn check(path: &Path, set: &[String]) -> Result<()> {
             format!(", client variants {}", variants.join(", "))
         }
     );
+    println!("{}", budget.line());
     Ok(())
 }
 

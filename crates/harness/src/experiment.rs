@@ -4,15 +4,18 @@
 //! [`run_experiment`]. It returns the runs and the facts of where they ran; it reads no files
 //! and formats nothing.
 
-use crate::{HarnessError, HostFacts, Lab, LabOptions, Progress};
+use crate::{Ending, HarnessError, HostFacts, Lab, LabOptions, Progress};
 use httplab_core::{RunRecord, Scenario};
+use std::future::Future;
 use std::sync::Arc;
 
 /// What an experiment produced.
 #[derive(Debug)]
 pub struct Experiment {
-    /// Every run, configuration by configuration, repetition by repetition.
+    /// Every run that finished, configuration by configuration, repetition by repetition.
     pub runs: Vec<RunRecord>,
+    /// Whether every planned run finished, or why not.
+    pub ending: Ending,
     /// Why the runs crossed plain loopback although the scenario has a `[network]` table
     /// (`Lab::network_note`), if they did.
     pub network_note: Option<String>,
@@ -20,21 +23,25 @@ pub struct Experiment {
     pub host: HostFacts,
 }
 
-/// Runs every configuration of `scenario` `scenario.repeat` times on a lab of its own,
-/// reporting progress after each run, then shuts the lab down whatever happened.
+/// Runs every configuration of `scenario` `scenario.repeat` times on a lab of its own, handing
+/// each finished run to `finished` with the progress so far, until all are done, one fails or
+/// `stop` completes; then shuts the lab down whatever happened. Only a lab that could not
+/// start is an error: the runs that finished are kept whatever the ending.
 pub async fn run_experiment(
     scenario: Arc<Scenario>,
     options: LabOptions,
-    progress: impl FnMut(Progress),
+    finished: impl FnMut(Progress, &RunRecord),
+    stop: impl Future<Output = ()>,
 ) -> Result<Experiment, HarnessError> {
     let lab = Lab::start(scenario.clone(), options).await?;
     let network_note = lab.network_note().map(str::to_string);
-    let result = lab
-        .run_all(&scenario.protocols, scenario.repeat, progress)
+    let (runs, ending) = lab
+        .run_all(&scenario.protocols, scenario.repeat, finished, stop)
         .await;
     lab.shutdown().await;
     Ok(Experiment {
-        runs: result?,
+        runs,
+        ending,
         network_note,
         host: HostFacts::read(),
     })

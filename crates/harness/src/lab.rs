@@ -13,6 +13,7 @@ use httplab_http11_pipelined::Http11PipelinedClient;
 use httplab_server::{LabServer, ServerThread};
 use httplab_tls::{CertStore, ALPN_H2, ALPN_HTTP10, ALPN_HTTP11};
 use httplab_transport::{ClientOptions, ProtocolClient};
+use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -64,6 +65,23 @@ pub struct RunConfig {
     /// Which of the scenario's client variants (`Scenario::variants`, e.g. one per browser
     /// profile) the client runs as; `None` when it has none.
     pub client_variant: Option<usize>,
+}
+
+/// How a sequence of runs ended.
+#[derive(Debug)]
+pub enum Ending {
+    /// Every planned run finished.
+    Finished,
+    /// Stopped from outside (a signal) before every run finished.
+    Stopped,
+    /// A run could not happen; the runs after it were not tried.
+    Failed(HarnessError),
+}
+
+impl Ending {
+    pub fn is_finished(&self) -> bool {
+        matches!(self, Ending::Finished)
+    }
 }
 
 /// Progress through a scenario's runs, for a progress bar.
@@ -314,30 +332,45 @@ impl Lab {
         })
     }
 
-    /// Runs every configuration of `plan(protocols)` `repeat` times, reporting progress.
+    /// Runs every configuration of `plan(protocols)` `repeat` times, handing each finished run
+    /// to `finished` with the progress so far, until all are done, one fails, or `stop`
+    /// completes. A run in flight when `stop` completes is dropped (its connections close);
+    /// the runs before it are returned, whatever the ending.
     pub async fn run_all(
         &self,
         protocols: &[Protocol],
         repeat: u32,
-        mut progress: impl FnMut(Progress),
-    ) -> Result<Vec<RunRecord>, HarnessError> {
+        mut finished: impl FnMut(Progress, &RunRecord),
+        stop: impl Future<Output = ()>,
+    ) -> (Vec<RunRecord>, Ending) {
         let plan = self.plan(protocols);
         let total = plan.len() * repeat as usize;
         let mut runs = Vec::with_capacity(total);
+        let mut stop = std::pin::pin!(stop);
         for config in plan {
             for repetition in 0..repeat {
-                runs.push(self.run_config(config, repetition).await?);
-                progress(Progress {
+                let run = tokio::select! {
+                    biased;
+                    () = &mut stop => return (runs, Ending::Stopped),
+                    run = self.run_config(config, repetition) => run,
+                };
+                let run = match run {
+                    Ok(run) => run,
+                    Err(e) => return (runs, Ending::Failed(e)),
+                };
+                let progress = Progress {
                     config,
                     label: self.label(&config),
                     network_note: self.network_note().map(str::to_string),
                     repetition,
-                    done: runs.len(),
+                    done: runs.len() + 1,
                     total,
-                });
+                };
+                finished(progress, &run);
+                runs.push(run);
             }
         }
-        Ok(runs)
+        (runs, Ending::Finished)
     }
 
     pub async fn shutdown(mut self) {

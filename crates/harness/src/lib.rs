@@ -26,7 +26,7 @@ pub use experiment::{run_experiment, Experiment};
 pub use httplab_link::{
     get_congestion, set_congestion, LinkStats, Stamping, MAX_TRUSTWORTHY_EXCESS_PER_RTT,
 };
-pub use lab::{plan, planned_runs, Lab, LabOptions, Progress, RunConfig};
+pub use lab::{plan, planned_runs, Ending, Lab, LabOptions, Progress, RunConfig};
 pub use network::LinkMode;
 pub use sweep::{PlannedPoint, SweepPlan};
 pub use workload::{issue, OnDone};

@@ -49,6 +49,28 @@ pub struct Analysis<'a> {
     /// Each configuration's page time split by cause along its critical path, the mean over
     /// its repetitions, in the order of `summaries`.
     pub(crate) page_causes: Vec<CauseSplit>,
+    /// Why the runs are fewer than planned, if they are (`interrupted`).
+    pub(crate) interruption: Option<Interruption>,
+}
+
+/// Why a run folder holds fewer runs than the scenario planned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Interruption {
+    /// What stopped the runs, in words (e.g. "stopped by SIGINT").
+    pub reason: String,
+    /// Runs the scenario planned (every configuration × `repeat`).
+    pub runs_planned: usize,
+}
+
+impl Interruption {
+    /// One sentence for the reports: what stopped, and how much of the plan finished.
+    pub fn sentence(&self, runs_finished: usize) -> String {
+        format!(
+            "Incomplete run: {}, after {runs_finished} of {} planned runs; every figure here \
+             covers only the runs that finished.",
+            self.reason, self.runs_planned
+        )
+    }
 }
 
 impl<'a> Analysis<'a> {
@@ -109,7 +131,22 @@ impl<'a> Analysis<'a> {
             summaries,
             causes,
             page_causes,
+            interruption: None,
         }
+    }
+
+    /// Marks the runs as fewer than planned: results.json says `"complete": false` and why,
+    /// and the reports say so at the top.
+    pub fn interrupted(mut self, interruption: Interruption) -> Self {
+        self.interruption = Some(interruption);
+        self
+    }
+
+    /// The incomplete-run sentence, if the runs are fewer than planned.
+    pub(crate) fn interruption_sentence(&self) -> Option<String> {
+        self.interruption
+            .as_ref()
+            .map(|i| i.sentence(self.runs.len()))
     }
 
     /// The causes of `run`, one of this analysis's runs.

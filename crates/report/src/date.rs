@@ -30,6 +30,17 @@ pub(crate) fn rfc3339(epoch_unix_ms: u64, offset: Duration) -> String {
     )
 }
 
+/// `epoch_unix_ms` as e.g. `20250131-120000` (UTC, to the second): a date that sorts and is
+/// safe in a file name, for a folder set aside with the time its run was written.
+pub fn file_stamp(epoch_unix_ms: u64) -> String {
+    let full = rfc3339(epoch_unix_ms, Duration::ZERO);
+    full.chars()
+        .take(19)
+        .filter(|c| c.is_ascii_digit() || *c == 'T')
+        .map(|c| if c == 'T' { '-' } else { c })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

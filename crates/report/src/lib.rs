@@ -23,6 +23,7 @@ mod glossary;
 mod har;
 mod hol;
 mod html;
+mod journal;
 mod markdown;
 mod network;
 mod reason;
@@ -36,15 +37,17 @@ mod verdict;
 #[cfg(test)]
 mod fixtures;
 
-pub use analysis::Analysis;
+pub use analysis::{Analysis, Interruption};
 pub use compare::{
     change_sentence, compare, compare_markdown, write_compare, Comparison, LabelChange, RunFolder,
     RunFolderError,
 };
 pub use csv::requests_csv;
+pub use date::file_stamp;
 pub use error::ReportError;
 pub use har::har;
 pub use html::html;
+pub use journal::{read_journal, Journal, JournalError, RunJournal, JOURNAL_FILE, JOURNAL_SCHEMA};
 pub use markdown::markdown;
 pub use results_json::{results_json, SCHEMA};
 pub use summary::{summarize, ProtocolSummary};
@@ -53,11 +56,13 @@ pub use sweep::{
     SWEEP_SCHEMA,
 };
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 /// Facts about the environment the run happened in, shown in every output.
-#[derive(Debug, Clone, Serialize, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(default)]
 pub struct Environment {
     pub httplab_version: String,
     pub hostname: String,
@@ -78,7 +83,12 @@ pub fn write_all(dir: &Path, a: &Analysis<'_>) -> Result<Vec<PathBuf>, ReportErr
     let mut written = Vec::new();
 
     let path = dir.join("results.json");
-    write_json(&path, &results_json(a))?;
+    write_with(&path, |w| {
+        results_json::write_results(w, a).map_err(|source| ReportError::Json {
+            path: path.clone(),
+            source,
+        })
+    })?;
     written.push(path);
 
     for (s, run) in a.medians() {
@@ -110,11 +120,46 @@ fn write_json(path: &Path, value: &serde_json::Value) -> Result<(), ReportError>
     write_file(path, &bytes)
 }
 
-fn write_file(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
-    std::fs::write(path, bytes).map_err(|source| ReportError::Io {
+/// Writes `bytes` to `path` so that `path` is never seen half-written: into a temporary file
+/// beside it, flushed to disk, then renamed over it. An interrupted write leaves the old file
+/// (or none) and a stray temporary, never a truncated `path`.
+pub fn write_file(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
+    write_with(path, |w| {
+        w.write_all(bytes).map_err(|source| ReportError::Io {
+            path: path.to_path_buf(),
+            source,
+        })
+    })
+}
+
+/// Like `write_file`, with the bytes written by `fill` through a buffer.
+fn write_with(
+    path: &Path,
+    fill: impl FnOnce(&mut std::io::BufWriter<std::fs::File>) -> Result<(), ReportError>,
+) -> Result<(), ReportError> {
+    let io = |source| ReportError::Io {
         path: path.to_path_buf(),
         source,
-    })
+    };
+    let name = path.file_name().map_or_else(
+        || std::ffi::OsString::from("file"),
+        std::ffi::OsStr::to_os_string,
+    );
+    let mut tmp_name = std::ffi::OsString::from(".");
+    tmp_name.push(&name);
+    tmp_name.push(format!(".tmp-{}", std::process::id()));
+    let tmp = path.with_file_name(tmp_name);
+    let written = std::fs::File::create(&tmp).map_err(io).and_then(|file| {
+        let mut w = std::io::BufWriter::new(file);
+        fill(&mut w)?;
+        let file = w.into_inner().map_err(|e| io(e.into_error()))?;
+        file.sync_all().map_err(io)
+    });
+    let renamed = written.and_then(|()| std::fs::rename(&tmp, path).map_err(io));
+    if renamed.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    renamed
 }
 
 #[cfg(test)]
@@ -158,6 +203,21 @@ mod tests {
             serde_json::from_slice(&std::fs::read(dir.join("http1.0.har")).expect("read har"))
                 .expect("har is JSON");
         assert_eq!(har["log"]["pages"][0]["id"], "page_http1.0");
+        // The streamed results.json is the document `results_json` builds in memory.
+        let env = Environment::default();
+        let streamed: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(dir.join("results.json")).expect("read"))
+                .expect("results.json is JSON");
+        assert_eq!(
+            streamed,
+            results_json(&Analysis::new(&scenario(), &runs, &env))
+        );
+        let leftovers: Vec<_> = std::fs::read_dir(&dir)
+            .expect("dir")
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().contains(".tmp-"))
+            .collect();
+        assert!(leftovers.is_empty(), "temporaries left: {leftovers:?}");
         let _ = std::fs::remove_dir_all(&dir);
 
         // Pipelined runs under two server models are two configurations, each with its HAR.

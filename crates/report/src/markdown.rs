@@ -20,6 +20,9 @@ pub fn markdown(a: &Analysis<'_>) -> String {
     let scenario = a.scenario;
     let mut md = String::new();
     let _ = writeln!(md, "# httplab report: {}\n", inline(&scenario.name));
+    if let Some(sentence) = a.interruption_sentence() {
+        let _ = writeln!(md, "> **{sentence}**\n");
+    }
     if !scenario.description.trim().is_empty() {
         let _ = writeln!(md, "{}\n", scenario.description.trim());
     }

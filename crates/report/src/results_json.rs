@@ -9,22 +9,69 @@ use crate::summary::ProtocolSummary;
 use httplab_core::serde_ms::round_ms;
 use httplab_core::{RunRecord, Scenario};
 use serde_json::{json, Value};
+use std::io::Write;
 
 /// The schema id written at the top of every results.json; bumped on incompatible changes.
 pub const SCHEMA: &str = "httplab-results/1";
 
-/// The whole results document.
+/// The whole results document, in memory (for tests and small runs; `write_results` streams
+/// the same document to a file).
 pub fn results_json(a: &Analysis<'_>) -> Value {
+    let mut doc = head_json(a);
+    if let Value::Object(map) = &mut doc {
+        map.insert(
+            "runs".into(),
+            a.runs
+                .iter()
+                .zip(&a.causes)
+                .map(|(r, c)| run_json(r, c))
+                .collect(),
+        );
+    }
+    doc
+}
+
+/// Everything but `runs`.
+fn head_json(a: &Analysis<'_>) -> Value {
     json!({
         "schema": SCHEMA,
+        "complete": a.interruption.is_none(),
+        "interrupted": a.interruption.as_ref().map(|i| json!({
+            "reason": i.reason,
+            "runs_planned": i.runs_planned,
+            "runs_finished": a.runs.len(),
+        })),
         "scenario": scenario_json(a.scenario),
         "environment": serde_json::to_value(a.env)
             .unwrap_or_else(|e| json!({ "error": e.to_string() })),
         "summary": a.summaries.iter().zip(&a.page_causes)
             .map(|(s, page)| summary_json(a.runs, s, page))
             .collect::<Vec<_>>(),
-        "runs": a.runs.iter().zip(&a.causes).map(|(r, c)| run_json(r, c)).collect::<Vec<_>>(),
     })
+}
+
+/// Writes the document `results_json` builds to `w` without holding it in memory: the head
+/// pretty-printed, then the runs one per line, each built, written and dropped in turn (a run's
+/// JSON tree is several times its text, so a large run's whole tree would dwarf the file).
+pub(crate) fn write_results(w: &mut impl Write, a: &Analysis<'_>) -> serde_json::Result<()> {
+    let fields = match head_json(a) {
+        Value::Object(fields) => fields,
+        _ => serde_json::Map::new(),
+    };
+    w.write_all(b"{\n").map_err(serde_json::Error::io)?;
+    for (key, value) in &fields {
+        write!(w, "  {}: ", Value::from(key.as_str())).map_err(serde_json::Error::io)?;
+        serde_json::to_writer_pretty(&mut *w, value)?;
+        w.write_all(b",\n").map_err(serde_json::Error::io)?;
+    }
+    w.write_all(b"  \"runs\": [")
+        .map_err(serde_json::Error::io)?;
+    for (i, (r, c)) in a.runs.iter().zip(&a.causes).enumerate() {
+        w.write_all(if i == 0 { b"\n    " } else { b",\n    " })
+            .map_err(serde_json::Error::io)?;
+        serde_json::to_writer(&mut *w, &run_json(r, c))?;
+    }
+    w.write_all(b"\n  ]\n}\n").map_err(serde_json::Error::io)
 }
 
 fn run_json(run: &RunRecord, causes: &RunCauses) -> Value {
@@ -61,7 +108,7 @@ fn causes_json(causes: &RunCauses) -> Value {
     })
 }
 
-fn scenario_json(s: &Scenario) -> Value {
+pub(crate) fn scenario_json(s: &Scenario) -> Value {
     json!({
         "name": s.name,
         "description": s.description,

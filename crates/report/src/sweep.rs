@@ -264,6 +264,8 @@ pub struct SweepAnalysis<'a> {
     pub(crate) axis: Axis,
     pub(crate) points: Vec<Placed<'a>>,
     pub(crate) labels: Vec<String>,
+    /// Values the sweep planned but did not finish (it was interrupted), in plan order.
+    pub(crate) unfinished: Vec<String>,
 }
 
 impl<'a> SweepAnalysis<'a> {
@@ -280,7 +282,27 @@ impl<'a> SweepAnalysis<'a> {
             axis,
             points: placed,
             labels,
+            unfinished: Vec::new(),
         }
+    }
+
+    /// Marks the sweep interrupted before `values` finished: sweep.json says
+    /// `"complete": false` and lists them, and sweep.md and sweep.html say so at the top.
+    pub fn unfinished(mut self, values: &[String]) -> Self {
+        self.unfinished = values.to_vec();
+        self
+    }
+
+    /// The incomplete-sweep sentence, if values did not finish.
+    pub(crate) fn unfinished_sentence(&self) -> Option<String> {
+        (!self.unfinished.is_empty()).then(|| {
+            format!(
+                "Incomplete sweep: it was interrupted; {}={} did not finish (a point's own \
+                 folder holds the repetitions that did).",
+                self.key,
+                self.unfinished.join(", ")
+            )
+        })
     }
 }
 
@@ -324,6 +346,8 @@ pub fn sweep_json(o: &SweepAnalysis<'_>) -> Value {
     let ms = |d: Option<std::time::Duration>| d.map(round_ms);
     json!({
         "schema": SWEEP_SCHEMA,
+        "complete": o.unfinished.is_empty(),
+        "unfinished": o.unfinished,
         "scenario": points.first().map(|p| p.scenario.name.clone()),
         "key": key,
         "axis": {
@@ -429,6 +453,9 @@ pub fn sweep_markdown(o: &SweepAnalysis<'_>) -> String {
     let mut md = String::new();
     let name = points.first().map_or("", |p| p.scenario.name.as_str());
     let _ = writeln!(md, "# httplab sweep: {name} over {key}\n");
+    if let Some(sentence) = o.unfinished_sentence() {
+        let _ = writeln!(md, "> **{sentence}**\n");
+    }
     let _ = writeln!(md, "{}\n", intro(o));
     for p in o.points.iter().map(|p| p.point) {
         if let Some(check) = link_check(&p.runs).filter(|c| !c.trustworthy()) {
@@ -488,12 +515,13 @@ pub fn write_sweep(
     dir: &Path,
     key: &str,
     points: &[SweepPoint],
+    unfinished: &[String],
 ) -> Result<Vec<PathBuf>, ReportError> {
     std::fs::create_dir_all(dir).map_err(|source| ReportError::Io {
         path: dir.to_path_buf(),
         source,
     })?;
-    let analysis = SweepAnalysis::new(key, points);
+    let analysis = SweepAnalysis::new(key, points).unfinished(unfinished);
     let json_path = dir.join("sweep.json");
     write_json(&json_path, &sweep_json(&analysis))?;
     let md = dir.join("sweep.md");

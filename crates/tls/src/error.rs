@@ -19,6 +19,8 @@ pub enum TlsError {
     },
     #[error("{path}: {reason}. Delete this file to have it generated again")]
     UnusableLeaf { path: PathBuf, reason: String },
+    #[error("{path}: the private key is readable by group or others (mode {mode:04o}): run `chmod 600 {path}` and try again")]
+    KeyReadable { path: PathBuf, mode: u32 },
     #[error("generating certificates with rcgen failed: {0}")]
     Generate(#[from] rcgen::Error),
     #[error("building the rustls configuration failed: {0}")]

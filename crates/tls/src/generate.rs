@@ -18,7 +18,7 @@ pub(crate) const CA_COMMON_NAME: &str = "httplab local CA";
 /// and browsers for more than 398; stay under both. An expired leaf is re-issued on open.
 const LEAF_DAYS: i64 = 397;
 /// CA validity (CAs are not subject to the leaf limits).
-const CA_DAYS: i64 = 3650;
+pub(crate) const CA_DAYS: i64 = 3650;
 
 /// A certificate and its private key, both PEM.
 pub(crate) struct Pems {
@@ -41,11 +41,16 @@ fn ca_params() -> CertificateParams {
     params
 }
 
-/// A new CA key and self-signed CA certificate.
+/// A new CA key and self-signed CA certificate, valid from yesterday for [`CA_DAYS`].
 pub(crate) fn generate_ca() -> Result<(Pems, KeyPair), rcgen::Error> {
+    generate_ca_valid(-1, CA_DAYS)
+}
+
+/// A new CA valid from `from` to `to` days from today (tests make expired ones).
+pub(crate) fn generate_ca_valid(from: i64, to: i64) -> Result<(Pems, KeyPair), rcgen::Error> {
     let key = KeyPair::generate()?;
     let mut params = ca_params();
-    set_validity(&mut params, CA_DAYS);
+    set_validity(&mut params, from, to);
     let cert = params.self_signed(&key)?;
     Ok((
         Pems {
@@ -56,8 +61,10 @@ pub(crate) fn generate_ca() -> Result<(Pems, KeyPair), rcgen::Error> {
     ))
 }
 
-/// A new leaf for `localhost`, 127.0.0.1 and ::1, signed by the CA key.
-pub(crate) fn issue_leaf(ca_key: &KeyPair) -> Result<Pems, rcgen::Error> {
+/// A new leaf for `localhost`, 127.0.0.1 and ::1, signed by the CA key, valid from yesterday
+/// for [`LEAF_DAYS`] or until `ca_days_left` days from today, whichever ends first (a leaf
+/// never outlives its CA).
+pub(crate) fn issue_leaf(ca_key: &KeyPair, ca_days_left: i64) -> Result<Pems, rcgen::Error> {
     let key = KeyPair::generate()?;
     let mut params = CertificateParams::default();
     let mut dn = DistinguishedName::new();
@@ -71,7 +78,7 @@ pub(crate) fn issue_leaf(ca_key: &KeyPair) -> Result<Pems, rcgen::Error> {
     params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
     params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
     params.use_authority_key_identifier_extension = true;
-    set_validity(&mut params, LEAF_DAYS);
+    set_validity(&mut params, -1, LEAF_DAYS.min(ca_days_left));
     let issuer = Issuer::new(ca_params(), ca_key);
     let cert = params.signed_by(&key, &issuer)?;
     Ok(Pems {
@@ -80,19 +87,25 @@ pub(crate) fn issue_leaf(ca_key: &KeyPair) -> Result<Pems, rcgen::Error> {
     })
 }
 
-/// Valid from yesterday (tolerates a little clock skew) to `days` from today, midnight UTC.
-fn set_validity(params: &mut CertificateParams, days: i64) {
-    let today = SystemTime::now()
+/// Days since 1970-01-01, UTC, today.
+pub(crate) fn today() -> i64 {
+    SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| (d.as_secs() / 86_400) as i64);
-    let (y, m, d) = civil_from_days(today - 1);
+        .map_or(0, |d| (d.as_secs() / 86_400) as i64)
+}
+
+/// Valid from `from` days from today (-1: yesterday, which tolerates a little clock skew) to
+/// `to` days from today, midnight UTC.
+fn set_validity(params: &mut CertificateParams, from: i64, to: i64) {
+    let today = today();
+    let (y, m, d) = civil_from_days(today + from);
     params.not_before = rcgen::date_time_ymd(y, m, d);
-    let (y, m, d) = civil_from_days(today + days);
+    let (y, m, d) = civil_from_days(today + to);
     params.not_after = rcgen::date_time_ymd(y, m, d);
 }
 
 /// Days since 1970-01-01 to a proleptic Gregorian (year, month, day); H. Hinnant's algorithm.
-fn civil_from_days(days: i64) -> (i32, u8, u8) {
+pub(crate) fn civil_from_days(days: i64) -> (i32, u8, u8) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);

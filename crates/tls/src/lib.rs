@@ -3,7 +3,8 @@
 //! It owns the rustls configurations (always the `ring` provider, TLS 1.2 and 1.3), the ALPN
 //! identifiers the protocols ask for, the lab's certificates (a local CA and a `localhost` leaf
 //! generated with rcgen into `certs/` on first use and reused afterwards, so a CA the user
-//! trusted keeps working), and `describe`, which turns a finished rustls handshake into the
+//! trusted keeps working; each load checks their validity dates and the keys' file modes, see
+//! `store` and `validity.rs`), and `describe`, which turns a finished rustls handshake into the
 //! core `TlsRecord`. It deliberately does not open sockets, time handshakes (the harness does,
 //! and passes the duration in) or look at the bytes inside the TLS records.
 #![forbid(unsafe_code)]
@@ -14,6 +15,7 @@ mod describe;
 mod error;
 mod generate;
 mod store;
+mod validity;
 
 use std::sync::Arc;
 

@@ -32,6 +32,9 @@ pub const MAX_JITTER: Duration = Duration::from_secs(10);
 pub const MAX_RATE_BPS: u64 = 100_000_000_000;
 /// The smallest queue a scenario may set: one full-size Ethernet-MTU packet.
 pub const MIN_QUEUE_BYTES: u64 = 1_500;
+/// Largest `queue`: a gigabyte holds minutes of a 10 Gbit/s link, more than any buffer a
+/// router has.
+pub const MAX_QUEUE_BYTES: u64 = 1_000_000_000;
 /// The floor of the default queue (one bandwidth-delay product, but never less than this).
 pub const MIN_DEFAULT_QUEUE_BYTES: u64 = 64 * 1024;
 /// The PRNG seed when the scenario sets none: runs are repeatable by default.
@@ -417,6 +420,9 @@ impl RawNetwork {
                     q.span(),
                     "`queue` needs a `bandwidth`: without a rate limit no packet ever waits".into(),
                 ))
+            }
+            Some(q) if q.get_ref().0 > MAX_QUEUE_BYTES => {
+                return Err(err(q.span(), "`queue` may be at most 1gb".into()))
             }
             Some(q) if q.get_ref().0 < MIN_QUEUE_BYTES => {
                 return Err(err(

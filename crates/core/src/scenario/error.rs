@@ -1,8 +1,9 @@
 //! Mistakes in a scenario file, located for the user, and which one is reported first.
 //!
 //! It owns [`ScenarioError`] (the file, line and column of a mistake, its message, and the
-//! offending line with a caret under it), the arithmetic from a byte span to that place, and
-//! [`Stage`]: the order in which the tables' checks are ranked, so that a file with mistakes in
+//! offending line with a caret under it), the arithmetic from a byte span to that place, the
+//! place of the one TOML mistake the reader reports without a span (a key nested past its
+//! recursion limit, [`deep_key`]), and [`Stage`]: the order in which the tables' checks are ranked, so that a file with mistakes in
 //! several tables is told about the same one first whichever table is validated first. It
 //! deliberately does not decide what is a mistake (each table's own file does) nor where an
 //! overridden value sits (`overrides.rs` maps `--set` text back to the file).
@@ -64,6 +65,42 @@ impl ScenarioError {
             snippet,
         }
     }
+}
+
+/// Keys nested this deep stop the TOML reader (`toml`'s `LIMIT` of 80 levels), which then
+/// reports "recursion limit" without a place.
+pub(crate) const TOML_NESTING_LIMIT: usize = 80;
+
+/// The first key in `source` (a table header's or a key/value line's) of at least
+/// [`TOML_NESTING_LIMIT`] dotted parts: its span and its number of parts. Dots inside quotes
+/// do not count.
+pub(crate) fn deep_key(source: &str) -> Option<(Range<usize>, usize)> {
+    let mut offset = 0;
+    for line in source.split_inclusive('\n') {
+        let trimmed = line.trim_start();
+        let start = offset + (line.len() - trimmed.len());
+        offset += line.len();
+        let key = match trimmed.strip_prefix('[') {
+            Some(header) => header.trim_start_matches('[').split(']').next(),
+            None => trimmed.split('=').next(),
+        }
+        .unwrap_or_default();
+        let (mut parts, mut quote) = (1, None);
+        for c in key.chars() {
+            match (quote, c) {
+                (Some(q), c) if c == q => quote = None,
+                (None, '"' | '\'') => quote = Some(c),
+                (None, '.') => parts += 1,
+                _ => {}
+            }
+        }
+        if parts >= TOML_NESTING_LIMIT && !trimmed.starts_with('#') {
+            let skipped = trimmed.len() - trimmed.trim_start_matches('[').len();
+            let from = start + skipped;
+            return Some((from..from + key.trim_end().len(), parts));
+        }
+    }
+    None
 }
 
 fn floor_char_boundary(s: &str, mut i: usize) -> usize {

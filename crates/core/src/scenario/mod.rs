@@ -18,6 +18,8 @@
 //! - `network.rs` (beside this module): `[network]`, the emulated link;
 //! - `resources.rs`: `[[resource]]` tables and their `{i}` expansion; `after.rs`: page
 //!   structure (`after`, with its missing-path and cycle checks);
+//! - `heads.rs`: each request's head (path, cookie) against the clients' and servers' limits;
+//! - `budget/`: what running the scenario will cost, and the limits past which the lab refuses;
 //! - `limits.rs`: checks of values several tables share; `error.rs`: located errors, and which
 //!   of several is reported first; `workload.rs`: the requests a scenario makes;
 //!   `summary.rs`: a file's one-line summary.
@@ -26,8 +28,10 @@
 //! It deliberately does not run anything: the server and the harness act on what it validated.
 
 mod after;
+pub mod budget;
 mod client;
 mod error;
+mod heads;
 mod limits;
 mod raw;
 mod resources;
@@ -37,12 +41,16 @@ mod variants;
 mod workload;
 
 #[cfg(test)]
+mod limit_tests;
+#[cfg(test)]
 mod tests;
 
+pub use budget::{refusal, Budget, BudgetKeys, Limit};
 pub use client::{
     ClientSettings, TlsVersion, BROWSER_H2_CONNECTION_WINDOW, BROWSER_H2_STREAM_WINDOW,
 };
 pub use error::ScenarioError;
+pub use heads::{longest_path, H2_MAX_HEADER_LIST, MAX_URI, PIPELINING_MAX_HEAD};
 pub use resources::{is_idempotent, Resource};
 pub use server::{PipeliningModel, Respond, ServerSettings, WriteMode};
 pub use summary::comment_summary;
@@ -85,6 +93,9 @@ pub struct Scenario {
     /// `resumption`), in file order; empty when every one of them has a single value. `client`
     /// is then the first variant's settings.
     pub variants: Vec<ClientVariant>,
+    /// Where `repeat` and each resource table's `count` and `size` are written: the budget's
+    /// refusals point there.
+    pub budget_keys: BudgetKeys,
 }
 
 impl Scenario {
@@ -118,8 +129,21 @@ impl Scenario {
         source: &str,
         locate: &dyn Fn(Option<Range<usize>>, String) -> ScenarioError,
     ) -> Result<Self, ScenarioError> {
-        let raw: RawScenario =
-            toml::from_str(source).map_err(|e| locate(e.span(), e.message().to_string()))?;
+        let raw: RawScenario = toml::from_str(source).map_err(|e| match e.span() {
+            Some(span) => locate(Some(span), e.message().to_string()),
+            None => match error::deep_key(source) {
+                Some((span, parts)) => locate(
+                    Some(span),
+                    format!(
+                        "this key nests {parts} levels deep, and the TOML reader stops at {} \
+                         (a scenario's keys nest at most 3, e.g. `network.rtt` or \
+                         `[[resource]]` `path`): remove the extra `.` parts",
+                        error::TOML_NESTING_LIMIT
+                    ),
+                ),
+                None => locate(None, e.message().to_string()),
+            },
+        })?;
         raw.validate(locate)
     }
 }
@@ -136,7 +160,12 @@ impl RawScenario {
 
         let name = name(&self.name, &err)?;
         let protocols = protocols(self.protocols, &err)?;
+        let repeat_key = self
+            .repeat
+            .as_ref()
+            .map(|r| locate(Some(r.span()), String::new()));
         let repeat = repeat(self.repeat, &err)?;
+        let cookie_span = self.client.cookie.as_ref().map(Spanned::span);
 
         let (client, server, (network, congestion_control)) = first_mistake(
             client::validate(&self.client, &err),
@@ -147,8 +176,32 @@ impl RawScenario {
         let Resources {
             resources,
             after_spans,
+            tables,
         } = resources::validate(self.resource, &server, locate)?;
         after::check_after(&resources, &after_spans, &err)?;
+        let pipelining = !server.settings.pipelining.is_empty();
+        heads::check(
+            &protocols,
+            pipelining,
+            client.base.cookie,
+            &resources,
+            cookie_span,
+            &tables,
+            &err,
+        )?;
+        let place = |span: &Range<usize>| locate(Some(span.clone()), String::new());
+        let budget_keys = BudgetKeys {
+            repeat: repeat_key,
+            tables: tables
+                .iter()
+                .map(|t| budget::TableKeys {
+                    resources: t.resources.clone(),
+                    path: place(&t.path),
+                    count: t.count.as_ref().map(place),
+                    size: t.size.as_ref().map(place),
+                })
+                .collect(),
+        };
 
         let (client, variants) = variants::split(&client);
         Ok(Scenario {
@@ -163,6 +216,7 @@ impl RawScenario {
             resources,
             seed: self.seed.unwrap_or(DEFAULT_SEED),
             variants,
+            budget_keys,
         })
     }
 }

@@ -58,6 +58,17 @@ pub(crate) struct Resources {
     pub(crate) resources: Vec<Resource>,
     /// Where each resource's `after` is written, for the checks once all paths are known.
     pub(crate) after_spans: Vec<Option<Range<usize>>>,
+    /// Each table, in file order: its resources and where its keys are written.
+    pub(crate) tables: Vec<TableSpans>,
+}
+
+/// One `[[resource]]` table: the resources it expanded to (indices into `resources`) and where
+/// the keys the later checks may blame are written.
+pub(crate) struct TableSpans {
+    pub(crate) resources: Range<usize>,
+    pub(crate) path: Range<usize>,
+    pub(crate) count: Option<Range<usize>>,
+    pub(crate) size: Option<Range<usize>>,
 }
 
 /// Checks every `[[resource]]` table in file order and expands it; `server` gives the defaults
@@ -79,9 +90,11 @@ pub(crate) fn validate(
 
     let mut resources: Vec<Resource> = Vec::new();
     let mut after_spans: Vec<Option<Range<usize>>> = Vec::new();
+    let mut spans: Vec<TableSpans> = Vec::new();
     for spanned in tables {
         let table_span = spanned.span();
         let raw = spanned.into_inner();
+        let first = resources.len();
         let (resource, after_span) = check(&raw, &table_span, server, &err)?;
         for p in expand(&raw, &err)? {
             if resources.iter().any(|r| r.path == p) {
@@ -102,10 +115,17 @@ pub(crate) fn validate(
                 format!("the scenario expands to more than {MAX_REQUESTS} requests"),
             ));
         }
+        spans.push(TableSpans {
+            resources: first..resources.len(),
+            path: raw.path.span(),
+            count: raw.count.as_ref().map(Spanned::span),
+            size: raw.size.as_ref().map(Spanned::span),
+        });
     }
     Ok(Resources {
         resources,
         after_spans,
+        tables: spans,
     })
 }
 

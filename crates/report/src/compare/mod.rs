@@ -6,6 +6,7 @@
 //! and `compare.md`. The statistics are `httplab_core::stats`'; the network and link
 //! self-check sentences are `network`'s; `compare.html` is `html::compare`'s. It runs nothing.
 
+use crate::journal::{self, JournalError, JOURNAL_FILE};
 use crate::network::{link_check, network_sentence};
 use crate::summary::{summarize, ProtocolSummary};
 use crate::verdict::{p_value, ratio_number};
@@ -29,6 +30,9 @@ pub struct RunFolder {
     pub network: Option<NetworkSettings>,
     pub env: Environment,
     pub runs: Vec<RunRecord>,
+    /// Whether the run finished every planned repetition (`false`: interrupted, and only the
+    /// repetitions that finished are here).
+    pub complete: bool,
 }
 
 /// Why a folder could not be read as a run; each names the file and what to do.
@@ -47,6 +51,8 @@ pub enum RunFolderError {
         #[source]
         source: std::io::Error,
     },
+    #[error("{path}: not a run journal httplab can read back: {why}")]
+    Journal { path: PathBuf, why: String },
     #[error("{path}: not a results.json (not JSON: {source})")]
     NotJson {
         path: PathBuf,
@@ -69,10 +75,17 @@ pub enum RunFolderError {
 /// The parts of results.json `compare` reads; the rest is ignored, as the schema allows.
 #[derive(Deserialize)]
 struct Document {
+    /// Absent in files written before runs could be interrupted: those were complete.
+    #[serde(default = "complete_by_default")]
+    complete: bool,
     scenario: ScenarioPart,
     #[serde(default)]
-    environment: EnvironmentPart,
+    environment: Environment,
     runs: Vec<RunRecord>,
+}
+
+fn complete_by_default() -> bool {
+    true
 }
 
 #[derive(Deserialize)]
@@ -82,17 +95,6 @@ struct ScenarioPart {
     description: String,
     #[serde(default)]
     network: Option<NetworkPart>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct EnvironmentPart {
-    httplab_version: String,
-    hostname: String,
-    kernel: String,
-    congestion_control: String,
-    command_line: String,
-    notes: Vec<String>,
 }
 
 /// `scenario.network` as results.json writes `NetworkSettings` (docs/results-schema.md).
@@ -148,12 +150,27 @@ impl NetworkPart {
 }
 
 impl RunFolder {
-    /// Reads `dir/results.json`.
+    /// Reads `dir/results.json`, or, where a run was killed before writing it, the run
+    /// journal (`runs.jsonl`) with every repetition that finished.
     pub fn load(dir: &Path) -> Result<RunFolder, RunFolderError> {
         if !dir.is_dir() {
             return Err(RunFolderError::NoFolder(dir.to_path_buf()));
         }
         let path = dir.join("results.json");
+        let journal = dir.join(JOURNAL_FILE);
+        if !path.is_file() && journal.is_file() {
+            let value = journal::read(&journal).map_err(|e| match e {
+                JournalError::Io(source) => RunFolderError::Read {
+                    path: journal.clone(),
+                    source,
+                },
+                JournalError::Header(why) => RunFolderError::Journal {
+                    path: journal.clone(),
+                    why,
+                },
+            })?;
+            return Self::from_value(dir, &journal, value);
+        }
         if !path.is_file() {
             return Err(RunFolderError::NoResults(path));
         }
@@ -171,6 +188,15 @@ impl RunFolder {
                 path: path.to_path_buf(),
                 source,
             })?;
+        Self::from_value(dir, path, value)
+    }
+
+    /// A results.json-shaped document (read from `path` of `dir`) as a run folder.
+    fn from_value(
+        dir: &Path,
+        path: &Path,
+        value: serde_json::Value,
+    ) -> Result<RunFolder, RunFolderError> {
         match value.get("schema").and_then(|s| s.as_str()) {
             Some(SCHEMA) => {}
             found => {
@@ -191,21 +217,14 @@ impl RunFolder {
             .map(NetworkPart::settings)
             .transpose()
             .map_err(|e| mismatch(serde::de::Error::custom(e)))?;
-        let e = doc.environment;
         Ok(RunFolder {
             dir: dir.to_path_buf(),
             scenario_name: doc.scenario.name,
             scenario_description: doc.scenario.description,
             network,
-            env: Environment {
-                httplab_version: e.httplab_version,
-                hostname: e.hostname,
-                kernel: e.kernel,
-                congestion_control: e.congestion_control,
-                command_line: e.command_line,
-                notes: e.notes,
-            },
+            env: doc.environment,
             runs: doc.runs,
+            complete: doc.complete,
         })
     }
 
@@ -325,6 +344,17 @@ pub fn change_sentence(c: &LabelChange) -> String {
     let Some(change) = c.change else {
         return format!("{label}: no page times to compare");
     };
+    if !usable_ratio(change.ratio) {
+        // A median of zero (a page that took no measurable time) has no ratio to the other.
+        let p = change
+            .test
+            .map_or_else(String::new, |t| format!(" ({})", p_value(t.p)));
+        return format!(
+            "{label}: a median page time of 0 on one side, so no ratio to give; {} \
+             difference{p}; {medians}",
+            signed_difference(c.a.page_time_median, c.b.page_time_median)
+        );
+    }
     let slower = change.ratio >= 1.0;
     // Said as "k× slower" or "k× faster", k ≥ 1 either way.
     let k = if slower {
@@ -335,7 +365,10 @@ pub fn change_sentence(c: &LabelChange) -> String {
     let direction = if slower { "slower" } else { "faster" };
     match change.test {
         Some(t) if change.significant() => {
-            let ci = change.ratio_ci.map_or_else(String::new, |ci| {
+            let ci = change
+                .ratio_ci
+                .filter(|ci| usable_ratio(ci.low) && usable_ratio(ci.high));
+            let ci = ci.map_or_else(String::new, |ci| {
                 let (lo, hi) = if slower {
                     (ci.low, ci.high)
                 } else {
@@ -405,6 +438,14 @@ pub fn compare_markdown(a: &RunFolder, b: &RunFolder, c: &Comparison) -> String 
         );
     }
     for (side, f) in [("A", a), ("B", b)] {
+        if !f.complete {
+            let _ = writeln!(
+                md,
+                "> **{side} is an incomplete run: it was interrupted, and holds only the \
+                 repetitions that finished ({}).**\n",
+                runs_word(&f.runs)
+            );
+        }
         if f.untrustworthy() {
             let _ = writeln!(md, "> **{side}: {}**\n", f.link_sentence());
         }
@@ -502,13 +543,22 @@ fn runs_word(runs: &[RunRecord]) -> String {
     )
 }
 
+/// Whether a ratio of medians (or a bound of its interval) can be said as "k× slower/faster":
+/// finite and above zero, which a median of zero on either side is not.
+fn usable_ratio(x: f64) -> bool {
+    x.is_finite() && x > 0.0
+}
+
 /// `1.82× (1.61–2.04)`, or the ratio alone when it was not tested.
 fn ratio_cell(c: Option<&MedianComparison>) -> String {
     match c {
         None => "–".to_string(),
+        Some(c) if !usable_ratio(c.ratio) => "– (a median of 0)".to_string(),
         Some(c) => match c.ratio_ci {
-            Some(ci) => format!("{:.2}× ({:.2}–{:.2})", c.ratio, ci.low, ci.high),
-            None => format!("{:.2}×", c.ratio),
+            Some(ci) if usable_ratio(ci.low) && usable_ratio(ci.high) => {
+                format!("{:.2}× ({:.2}–{:.2})", c.ratio, ci.low, ci.high)
+            }
+            _ => format!("{:.2}×", c.ratio),
         },
     }
 }

@@ -25,6 +25,7 @@ fn folder(dir: &str, runs: Vec<RunRecord>) -> RunFolder {
         network: None,
         env: Environment::default(),
         runs,
+        complete: true,
     }
 }
 
@@ -254,5 +255,45 @@ fn a_missing_folder_or_file_is_named() {
         )),
         "{e}"
     );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn page_times_of_zero_give_no_ratio_rather_than_infinity() {
+    let (a, b) = (runs(&[0, 0, 0, 0, 0], &[]), runs(&[5, 6, 7, 8, 9], &[]));
+    let c = compare(&a, &b);
+    let sentence = change_sentence(&c.matched[0]);
+    assert!(sentence.contains("no ratio to give"), "{sentence}");
+    let md = compare_markdown(&folder("a", a), &folder("b", b), &c);
+    assert!(!md.contains("inf"), "{md}");
+    assert!(!md.contains("NaN"), "{md}");
+}
+
+#[test]
+fn a_killed_runs_journal_is_read_back_as_an_incomplete_folder() {
+    let dir = std::env::temp_dir().join(format!("httplab-journal-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let s = scenario();
+    let mut journal = crate::RunJournal::create(
+        &dir,
+        &s,
+        &Environment::default(),
+        4,
+        &serde_json::Value::Null,
+    )
+    .expect("journal");
+    for run in runs(&[10, 11], &[]) {
+        journal.append(&run).expect("append");
+    }
+    // SIGKILL in the middle of an append: a last line cut short.
+    let path = dir.join(crate::JOURNAL_FILE);
+    let mut text = std::fs::read_to_string(&path).expect("journal");
+    text.push_str("{\"protocol\": \"h2\", \"requ");
+    std::fs::write(&path, text).expect("cut");
+    let folder = RunFolder::load(&dir).expect("loadable");
+    assert!(!folder.complete);
+    assert_eq!(folder.runs.len(), 2);
+    assert_eq!(folder.scenario_name, s.name);
     let _ = std::fs::remove_dir_all(&dir);
 }

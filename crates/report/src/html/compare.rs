@@ -52,6 +52,14 @@ pub(crate) fn compare_html(a: &RunFolder, b: &RunFolder, c: &Comparison, version
             f.runs.len(),
             esc(&f.network_sentence())
         );
+        if !f.complete {
+            let _ = writeln!(
+                h,
+                "<p class=\"incomplete\"><strong>{side} is an incomplete run: it was \
+                 interrupted, and holds only the {} runs that finished.</strong></p>",
+                f.runs.len()
+            );
+        }
         if f.untrustworthy() {
             let _ = writeln!(
                 h,
@@ -187,6 +195,7 @@ mod tests {
                 .map(|i| RunBuilder::http11(i, base + u64::from(i)).build())
                 .chain((0..5).map(|i| RunBuilder::h2(i, 10 + u64::from(i)).build()))
                 .collect(),
+            complete: true,
         };
         let (a, mut b) = (folder("a", 20), folder("b", 40));
         b.runs.push(RunBuilder::http10(0, 50).build());

@@ -206,6 +206,13 @@ fn header(h: &mut String, a: &Analysis<'_>) {
         "<header>\n<h1><span class=\"brand\">httplab report:</span> {}</h1>",
         esc(&scenario.name)
     );
+    if let Some(sentence) = a.interruption_sentence() {
+        let _ = writeln!(
+            h,
+            "<p class=\"incomplete\"><strong>{}</strong></p>",
+            esc(&sentence)
+        );
+    }
     if !scenario.description.trim().is_empty() {
         let _ = writeln!(
             h,

@@ -52,6 +52,13 @@ pub(crate) fn sweep_html(o: &SweepAnalysis<'_>) -> String {
         esc(key),
         esc(&intro(o))
     );
+    if let Some(sentence) = o.unfinished_sentence() {
+        let _ = writeln!(
+            h,
+            "<p class=\"incomplete\"><strong>{}</strong></p>",
+            esc(&sentence)
+        );
+    }
     for p in o.points.iter().map(|p| p.point) {
         if let Some(check) = link_check(&p.runs).filter(|c| !c.trustworthy()) {
             let _ = writeln!(

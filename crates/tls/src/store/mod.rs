@@ -1,14 +1,19 @@
 //! The certificate directory (`certs/` by default) and the rustls configs built from it.
 //!
 //! Files: `ca.pem` + `ca.key` (the lab CA, made once and then kept so a user who trusted it keeps
-//! that trust) and `localhost.pem` + `localhost.key` (the server's leaf, re-issued from the CA
-//! whenever it is missing, unreadable, expired or not signed by `ca.pem`). Private keys are
-//! created with mode 0600 from the first byte, and every file is written to a temporary name and
-//! renamed into place, so a reader never sees half a file.
+//! that trust, until it expires or is not valid yet: then a new CA is issued, and the user must
+//! trust the new `ca.pem`) and `localhost.pem` + `localhost.key` (the server's leaf, re-issued
+//! from the CA whenever it is missing, unreadable, expired, not valid yet, valid longer than the
+//! CA or not signed by `ca.pem`). Private keys are created with mode 0600 from the first byte,
+//! and a key its group or others may read is refused with the `chmod 600` that fixes it. Every
+//! file is written to a temporary name and renamed into place, so a reader never sees half a
+//! file. Each re-issue of a file that existed is a line on stderr (`note: …`), also kept for
+//! the caller ([`CertStore::notices`]); a first generation is silent.
 
 use crate::error::TlsError;
 use crate::generate::{self, Pems};
 use crate::provider;
+use crate::validity::{self, check_key_mode, Validity};
 use httplab_core::TlsVersion;
 use rcgen::KeyPair;
 use rustls::client::danger::ServerCertVerifier;
@@ -35,6 +40,7 @@ pub struct CertStore {
     ca: CertificateDer<'static>,
     leaf_chain: Vec<CertificateDer<'static>>,
     leaf_key: PrivateKeyDer<'static>,
+    notices: Vec<String>,
 }
 
 impl std::fmt::Debug for CertStore {
@@ -66,11 +72,47 @@ impl CertStore {
             path: dir.clone(),
             source,
         })?;
-        let (ca, ca_key) = open_ca(&dir)?;
-        let (leaf_chain, leaf_key) = match load_leaf(&dir, &ca) {
+        for key in [CA_KEY, LEAF_KEY] {
+            check_key_mode(&dir.join(key))?;
+        }
+        let mut notices = Vec::new();
+        let (mut ca, mut ca_key) = open_ca(&dir)?;
+        let ca_validity = |ca: &CertificateDer<'static>| {
+            Validity::of(ca).map_err(|reason| TlsError::UnusableCa {
+                path: dir.join(CA_CERT),
+                dir: dir.clone(),
+                reason,
+            })
+        };
+        if let Some(problem) = ca_validity(&ca)?.problem(validity::now()) {
+            (ca, ca_key) = new_ca(&dir)?;
+            notices.push(format!(
+                "{}: the lab CA {problem}: issued a new one (a browser or curl that trusted the \
+                 old ca.pem must trust the new one)",
+                dir.join(CA_CERT).display()
+            ));
+        }
+        let ca_until = ca_validity(&ca)?.not_after;
+        let leaf = load_leaf(&dir, &ca).and_then(|leaf| {
+            let until = Validity::of(&leaf.0[0])?.not_after;
+            if until > ca_until {
+                return Err(format!(
+                    "{}: valid until {}, after its CA (until {})",
+                    dir.join(LEAF_CERT).display(),
+                    validity::date(until),
+                    validity::date(ca_until)
+                ));
+            }
+            Ok(leaf)
+        });
+        let (leaf_chain, leaf_key) = match leaf {
             Ok(leaf) => leaf,
-            Err(_unusable) => {
-                let Pems { cert, key } = generate::issue_leaf(&ca_key)?;
+            Err(unusable) => {
+                if dir.join(LEAF_CERT).exists() {
+                    notices.push(format!("{unusable}: issued a new leaf"));
+                }
+                let days_left = ca_until.div_euclid(86_400) - generate::today();
+                let Pems { cert, key } = generate::issue_leaf(&ca_key, days_left)?;
                 write_file(&dir.join(LEAF_KEY), key.as_bytes(), 0o600)?;
                 write_file(&dir.join(LEAF_CERT), cert.as_bytes(), 0o644)?;
                 load_leaf(&dir, &ca).map_err(|reason| TlsError::UnusableCa {
@@ -82,12 +124,21 @@ impl CertStore {
                 })?
             }
         };
+        for notice in &notices {
+            eprintln!("note: {notice}");
+        }
         Ok(CertStore {
             dir,
             ca,
             leaf_chain,
             leaf_key,
+            notices,
         })
+    }
+
+    /// What opening the store re-issued, one line each (already printed on stderr).
+    pub fn notices(&self) -> &[String] {
+        &self.notices
     }
 
     /// The certificate directory.
@@ -168,14 +219,7 @@ fn open_ca(dir: &Path) -> Result<(CertificateDer<'static>, KeyPair), TlsError> {
         reason,
     };
     match (cert_path.exists(), key_path.exists()) {
-        (false, false) => {
-            let (pems, key) = generate::generate_ca()?;
-            write_file(&key_path, pems.key.as_bytes(), 0o600)?;
-            write_file(&cert_path, pems.cert.as_bytes(), 0o644)?;
-            let cert = CertificateDer::from_pem_slice(pems.cert.as_bytes())
-                .map_err(|e| unusable(&cert_path, format!("generated PEM unreadable: {e}")))?;
-            Ok((cert, key))
-        }
+        (false, false) => new_ca(dir),
         (true, false) => Err(unusable(
             &key_path,
             format!("missing, but {CA_CERT} exists, so no new leaf can be signed"),
@@ -200,6 +244,24 @@ fn open_ca(dir: &Path) -> Result<(CertificateDer<'static>, KeyPair), TlsError> {
             Ok((cert, key))
         }
     }
+}
+
+/// Generates the CA and writes its files over any there.
+fn new_ca(dir: &Path) -> Result<(CertificateDer<'static>, KeyPair), TlsError> {
+    let (pems, key) = generate::generate_ca()?;
+    write_ca(dir, &pems)?;
+    let cert =
+        CertificateDer::from_pem_slice(pems.cert.as_bytes()).map_err(|e| TlsError::UnusableCa {
+            path: dir.join(CA_CERT),
+            dir: dir.to_path_buf(),
+            reason: format!("generated PEM unreadable: {e}"),
+        })?;
+    Ok((cert, key))
+}
+
+fn write_ca(dir: &Path, pems: &Pems) -> Result<(), TlsError> {
+    write_file(&dir.join(CA_KEY), pems.key.as_bytes(), 0o600)?;
+    write_file(&dir.join(CA_CERT), pems.cert.as_bytes(), 0o644)
 }
 
 /// Loads the leaf and checks it: its key matches, and it verifies for `localhost` against the
@@ -281,3 +343,6 @@ fn write_file(path: &Path, bytes: &[u8], mode: u32) -> Result<(), TlsError> {
     drop(file);
     fs::rename(&tmp, path).map_err(io_err(path))
 }
+
+#[cfg(test)]
+mod tests;
