@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 use httplab_core::units;
 use httplab_harness::HostFacts;
 use httplab_report::RunFolder;
-use httplab_server::LabServer;
+use httplab_server::{LabServer, ServerLog};
 use httplab_tls::{CertStore, ALPN_HTTP10, ALPN_HTTP11};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -163,6 +163,9 @@ pub(crate) async fn calibrate(rtt: &str, connects: usize) -> Result<()> {
     }
 }
 
+/// `httplab serve`: the lab server alone, on `listen`, until Ctrl-C. It keeps no per-request
+/// records (a counting log: its memory stays flat however long it serves) and prints their
+/// tally when it stops.
 pub(crate) async fn serve(path: &Path, listen: SocketAddr, tls: bool) -> Result<()> {
     let scenario = Arc::new(load(path, &[])?);
     let certs = if tls {
@@ -177,9 +180,9 @@ pub(crate) async fn serve(path: &Path, listen: SocketAddr, tls: bool) -> Result<
         }
         None => None,
     };
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .with_context(|| format!("cannot listen on {listen}: is another server using the port? choose one with --listen"))?;
+    let listener = bind(listen).map_err(|e| {
+        anyhow::anyhow!("cannot listen on {listen}: {e} ({})", bind_hint(listen, &e))
+    })?;
     // Accepted connections inherit the listener's congestion control: the scenario's, as in
     // `run`, not the host's default. A host that refuses it (an unprivileged user may set only
     // the names in net.ipv4.tcp_allowed_congestion_control) serves with its own, and says so.
@@ -192,44 +195,140 @@ pub(crate) async fn serve(path: &Path, listen: SocketAddr, tls: bool) -> Result<
     }
     let congestion_control =
         httplab_harness::get_congestion(&listener).unwrap_or_else(|e| format!("unknown ({e})"));
-    let server = LabServer::start(
+    let server = LabServer::start_with_log(
         listener,
         scenario.clone(),
         httplab_core::Clock::start(),
         config,
+        ServerLog::counting(),
     )?;
     let addr = server.local_addr();
-    let (scheme, host) = if tls {
-        ("https", "localhost")
+    let scheme = if tls { "https" } else { "http" };
+    // The address bound, except that over TLS a loopback one is named `localhost`, the name
+    // the lab's certificate carries.
+    let shown = if tls && addr.ip().is_loopback() {
+        format!("localhost:{}", addr.port())
     } else {
-        ("http", "127.0.0.1")
+        addr.to_string()
     };
     println!(
-        "serving `{}` ({} resources) on {scheme}://{host}:{}",
+        "serving `{}` ({} resources) on {scheme}://{shown}",
         scenario.name,
         scenario.resources.len(),
-        addr.port()
     );
+    if let Some(warning) = exposure_warning(addr) {
+        eprintln!("{warning}");
+    }
     println!("TCP congestion control: {congestion_control}");
+    match httplab_socket::raise_nofile_limit() {
+        Ok(l) if l.soft > l.before => println!(
+            "open files: soft limit raised from {} to {} (the hard limit), for up to {} \
+             connections",
+            l.before,
+            l.soft,
+            httplab_server::MAX_CONNECTIONS
+        ),
+        Ok(_) => {}
+        Err(e) => eprintln!("warning: cannot raise the open-files limit: {e}"),
+    }
     if let Some(first) = scenario.resources.first() {
         let cacert = certs
             .as_ref()
             .map(|c| format!(" --cacert {}", c.ca_cert_path().display()))
             .unwrap_or_default();
-        println!("try: curl --http1.1{cacert} {scheme}://{host}:{}{} -o /dev/null -w '%{{http_code}} %{{size_download}}\\n'", addr.port(), first.path);
+        let target = try_target(addr, tls);
+        println!("try: curl --http1.1{cacert} {scheme}://{target}{} -o /dev/null -w '%{{http_code}} %{{size_download}}\\n'", first.path);
         let h2 = if tls {
             "--http2"
         } else {
             "--http2-prior-knowledge"
         };
-        println!("     curl {h2}{cacert} {scheme}://{host}:{}{} -o /dev/null -w '%{{http_version}} %{{size_download}}\\n'", addr.port(), first.path);
+        println!("     curl {h2}{cacert} {scheme}://{target}{} -o /dev/null -w '%{{http_version}} %{{size_download}}\\n'", first.path);
     }
     println!("Ctrl-C stops it.");
     tokio::signal::ctrl_c()
         .await
         .context("waiting for Ctrl-C")?;
+    let log = server.log();
     server.shutdown().await;
+    if let Some(tally) = log.tally() {
+        println!("served: {}", tally.summary());
+    }
     Ok(())
+}
+
+/// Connections the kernel completes before `serve` accepts them. The default (128) overflows
+/// while the server's one thread is busy for a few milliseconds with a burst of connections,
+/// and a client whose handshake is dropped then waits a second for its SYN's retransmission;
+/// the kernel caps this at `net.core.somaxconn` (4096 by default).
+const LISTEN_BACKLOG: u32 = httplab_server::MAX_CONNECTIONS as u32;
+
+/// A listener on `listen` with a backlog of [`LISTEN_BACKLOG`].
+fn bind(listen: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = if listen.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    // As `TcpListener::bind` does: a restarted server may bind while old connections linger.
+    socket.set_reuseaddr(true)?;
+    socket.bind(listen)?;
+    socket.listen(LISTEN_BACKLOG)
+}
+
+/// Why binding `listen` failed, in the words of what to do, by the error's kind.
+fn bind_hint(listen: SocketAddr, e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::AddrInUse => format!(
+            "another server is using port {}: choose another with --listen",
+            listen.port()
+        ),
+        std::io::ErrorKind::AddrNotAvailable => format!(
+            "{} is not an address of this machine: use 127.0.0.1, or one that `ip addr` lists",
+            listen.ip()
+        ),
+        std::io::ErrorKind::PermissionDenied => format!(
+            "port {} is privileged: use a port from 1024 up, or grant CAP_NET_BIND_SERVICE",
+            listen.port()
+        ),
+        _ => "choose another address with --listen".to_string(),
+    }
+}
+
+/// A warning when `addr` is reachable from other machines: the lab server has no access
+/// control and is meant for this one.
+fn exposure_warning(addr: SocketAddr) -> Option<String> {
+    if addr.ip().is_loopback() {
+        return None;
+    }
+    let which = if addr.ip().is_unspecified() {
+        "every interface of this machine".to_string()
+    } else {
+        format!("{}, an address other machines may reach", addr.ip())
+    };
+    Some(format!(
+        "warning: listening on {addr}: {which}; the lab server has no access control. \
+         Use --listen 127.0.0.1:{} to serve this machine only.",
+        addr.port()
+    ))
+}
+
+/// The `host:port` a client on this machine uses to reach `addr`: loopback for an unspecified
+/// address, `localhost` over TLS (the name the lab's certificate carries).
+fn try_target(addr: SocketAddr, tls: bool) -> String {
+    let port = addr.port();
+    if tls && (addr.ip().is_loopback() || addr.ip().is_unspecified()) {
+        format!("localhost:{port}")
+    } else if addr.ip().is_unspecified() {
+        let loopback: std::net::IpAddr = if addr.is_ipv4() {
+            std::net::Ipv4Addr::LOCALHOST.into()
+        } else {
+            std::net::Ipv6Addr::LOCALHOST.into()
+        };
+        SocketAddr::new(loopback, port).to_string()
+    } else {
+        addr.to_string()
+    }
 }
 
 /// `httplab compare A B`: reads both folders' results.json, writes compare.md and compare.html.

@@ -1,9 +1,14 @@
 //! `LabBody`: a response body that streams deterministic filler (or a short text) and notes in
 //! the log when its last byte has been handed to the connection.
 //!
+//! It also carries its request's place in the connection's `Activity` (`Progress`): the request
+//! stays in progress until the last byte is handed over, and each chunk hyper takes is progress
+//! against `send_timeout` (hyper takes none while the client's window is closed).
+//!
 //! Filler is served from one static 16 KiB block, so a 1 GB resource costs no memory. Byte `i`
 //! of every body is `FILLER[i % 16384]`: 63 printable characters and a newline, repeating.
 
+use crate::activity::{Open, Sending};
 use crate::log::ServerLog;
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
@@ -41,10 +46,17 @@ pub(crate) struct SentHook {
     pub clock: Clock,
 }
 
+/// A response's request, in progress until its body is done, and its progress in sending.
+pub(crate) struct Progress {
+    pub _open: Open,
+    pub sending: Sending,
+}
+
 pub(crate) struct LabBody {
     text: Option<Bytes>,
     filler_left: u64,
     sent: Option<SentHook>,
+    progress: Option<Progress>,
 }
 
 impl LabBody {
@@ -54,6 +66,7 @@ impl LabBody {
             text: None,
             filler_left: size,
             sent: Some(sent),
+            progress: None,
         }
     }
 
@@ -63,6 +76,7 @@ impl LabBody {
             text: Some(Bytes::from_static(text.as_bytes())),
             filler_left: 0,
             sent: Some(sent),
+            progress: None,
         }
     }
 
@@ -71,10 +85,17 @@ impl LabBody {
         Self::filler(0, sent)
     }
 
+    /// The same body, keeping `progress` until it is done.
+    pub(crate) fn tracked(mut self, progress: Progress) -> Self {
+        self.progress = Some(progress);
+        self
+    }
+
     fn finish(&mut self) {
         if let Some(hook) = self.sent.take() {
             hook.log.mark_sent(hook.seq, hook.clock.now());
         }
+        self.progress = None;
     }
 }
 
@@ -86,6 +107,9 @@ impl Body for LabBody {
         mut self: Pin<&mut Self>,
         _cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        if let Some(progress) = &self.progress {
+            progress.sending.progress();
+        }
         let chunk = if let Some(text) = self.text.take() {
             text
         } else if self.filler_left > 0 {

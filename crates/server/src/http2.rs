@@ -9,7 +9,10 @@
 //! off so the advertised numbers are the ones the scenario names. A request whose
 //! `request_timeout` runs out unanswered (`respond = "never"`) fails the service, and hyper
 //! resets that stream alone (RST_STREAM, INTERNAL_ERROR); the connection and its other streams
-//! carry on. `keep_alive_timeout` and `max_requests_per_connection` do not apply here.
+//! carry on. `keep_alive_timeout` and `max_requests_per_connection` do not apply here;
+//! `h2_idle_timeout` does: a connection with no stream in progress for that long (counted from
+//! its start, or from its last response's end) is sent GOAWAY and closed, waiting at most
+//! `GOAWAY_GRACE` for the client's acknowledgement (h2's graceful close waits for a PING's).
 //! Frames are written packed (`[server] write`, default): what hyper's streams make ready in one
 //! turn of the server's loop leaves in one write, in TLS records of up to 16 KB.
 
@@ -53,8 +56,14 @@ where
         .initial_connection_window_size(connection_window(settings))
         .max_frame_size(settings.max_frame_size);
     let io = Packed::new(io, settings.write);
+    let idle_timeout = settings.h2_idle_timeout;
+    let activity = conn.activity.clone();
     let http = builder.serve_connection(TokioIo::new(io), crate::LabService(Arc::new(conn)));
-    if let Err(e) = crate::until_stopped(http, &mut stopped).await {
+    let idle = async {
+        activity.idle_for(idle_timeout).await;
+        tracing::debug!(connection = number, %peer, "HTTP/2 connection idle for {idle_timeout:?}");
+    };
+    if let Err(e) = crate::until_stopped(http, &mut stopped, idle).await {
         tracing::debug!(connection = number, %peer, "HTTP/2 connection ended with an error: {e}");
     }
 }

@@ -17,22 +17,37 @@
 //! Every protocol is answered by the same service (`service.rs`), so HTTP/2 responses carry
 //! the same `Server-Timing` and leave the same log records.
 //!
+//! Every wait on a peer is bounded (`[server]` keys, README "Limits and timeouts"): a
+//! cleartext connection's first bytes and every HTTP/1.x request head (`request_head_timeout`:
+//! the sniffing here, hyper's `header_read_timeout`, the pipelining loop's own timer), request
+//! bodies (`body_timeout` and `min_body_rate`, `service.rs` and `pace.rs`), idle HTTP/2
+//! connections (`h2_idle_timeout`, `http2.rs`), and responses the client stops taking
+//! (`send_timeout`, watched here for every path). At the server's own ceiling
+//! (`MAX_CONNECTIONS`) the accept loop keeps accepting and evicts the connection idle the
+//! longest or reading a body too slowly (`activity.rs`), so a new client is served while idle
+//! or slow peers hold thousands of connections; only when none can be evicted do new ones wait
+//! in the listen backlog.
+//!
 //! The scenario's misbehaviours live on every path: `respond = "never"` and `request_timeout`
 //! (see `service.rs`: HTTP/1.x closes the connection, HTTP/2 resets the stream), think-time
 //! distributions, and `max_connections` (here: the accept loop stops accepting at the cap, so
 //! further connections wait in the kernel's listen backlog; `ServerLog::connections` shows when
-//! each was accepted). `keep_alive_timeout` and `max_requests_per_connection` are HTTP/1.x
+//! each was accepted; no eviction there, the backlog is what the scenario teaches).
+//! `keep_alive_timeout` and `max_requests_per_connection` are HTTP/1.x
 //! notions and apply to HTTP/1.x only: hyper's `header_read_timeout` (which runs from the end
-//! of a response until the next request head is read) and the pipelining loop's own idle
+//! of a response until the next request head is read; the smaller of `keep_alive_timeout` and
+//! `request_head_timeout`, one timer in hyper) and the pipelining loop's own idle
 //! timer; `Connection: close` on the last allowed response. HTTP/2 connections ignore them.
 #![forbid(unsafe_code)]
 // Dev-dependencies serve the integration tests, not every unit-test build.
 #![cfg_attr(test, allow(unused_crate_dependencies))]
 
+mod activity;
 mod alarm;
 mod body;
 mod http2;
 mod log;
+mod pace;
 mod pipeline;
 mod preface;
 mod service;
@@ -40,8 +55,9 @@ mod thread;
 
 pub use http2::MIN_CONNECTION_WINDOW;
 pub use httplab_core::ServerConnectionRecord;
-pub use log::ServerLog;
+pub use log::{ServerLog, Tally, MAX_LOGGED_METHOD, MAX_LOGGED_PATH};
 pub use pipeline::{MAX_HEAD, MAX_HEADERS, MAX_READ_AHEAD};
+pub use service::MAX_REQUEST_BODY;
 pub use thread::ServerThread;
 
 use httplab_core::{Clock, PipeliningModel, Scenario};
@@ -49,6 +65,7 @@ use httplab_socket::Watched;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulConnection;
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
@@ -58,17 +75,21 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use tokio::task::{JoinHandle, JoinSet};
 
-/// Connections served at once; further ones wait in the listen backlog.
+/// Connections served at once. At this ceiling a new connection evicts the one idle the
+/// longest or uploading too slowly; when none can be evicted, new ones wait in the listen
+/// backlog.
 pub const MAX_CONNECTIONS: usize = 1024;
 /// How long `shutdown` lets in-flight connections finish before aborting them.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 /// A TLS handshake that takes longer than this is abandoned.
 const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-/// A cleartext connection that sends nothing for this long is closed (hyper's own default
-/// for reading a request head).
-const FIRST_BYTES_TIMEOUT: Duration = Duration::from_secs(30);
 /// Pause after a failed `accept` (e.g. out of file descriptors) so the loop does not spin.
 const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(50);
+/// At the ceiling with nothing to evict, how often the accept loop looks again.
+const ADMISSION_RECHECK: Duration = Duration::from_millis(50);
+/// After an idle HTTP/2 connection's GOAWAY, how long it may take to close gracefully (h2
+/// waits for the client's answer to a PING) before it is dropped.
+const GOAWAY_GRACE: Duration = Duration::from_millis(500);
 
 /// A running lab origin. Dropping it stops the accept loop too, but only `shutdown` waits.
 pub struct LabServer {
@@ -90,6 +111,8 @@ pub(crate) struct Shared {
     anonymous: AtomicU64,
     /// Think times ending at one instant end together.
     pub alarms: alarm::Alarms,
+    /// Every live connection's activity, for admission at the ceiling.
+    registry: activity::Registry,
 }
 
 impl Shared {
@@ -141,10 +164,22 @@ impl LabServer {
         clock: Clock,
         tls: Option<Arc<rustls::ServerConfig>>,
     ) -> std::io::Result<LabServer> {
+        Self::start_with_log(listener, scenario, clock, tls, ServerLog::default())
+    }
+
+    /// Like [`start`](Self::start), logging into `log`: e.g. a [`ServerLog::counting`] one for
+    /// a server whose records nobody takes (`httplab serve`), so its memory stays bounded.
+    pub fn start_with_log(
+        listener: TcpListener,
+        scenario: Arc<Scenario>,
+        clock: Clock,
+        tls: Option<Arc<rustls::ServerConfig>>,
+        log: ServerLog,
+    ) -> std::io::Result<LabServer> {
         let runtime = tokio::runtime::Handle::try_current().map_err(|e| {
             std::io::Error::other(format!("LabServer::start needs a tokio runtime: {e}"))
         })?;
-        Self::spawn(&runtime, listener, scenario, clock, tls)
+        Self::spawn(&runtime, listener, scenario, clock, tls, log)
     }
 
     /// Like [`start`](Self::start), on `thread`'s runtime rather than the caller's: the
@@ -163,7 +198,14 @@ impl LabServer {
             let _entered = runtime.enter();
             TcpListener::from_std(listener)?
         };
-        Self::spawn(runtime, listener, scenario, clock, tls)
+        Self::spawn(
+            runtime,
+            listener,
+            scenario,
+            clock,
+            tls,
+            ServerLog::default(),
+        )
     }
 
     fn spawn(
@@ -172,9 +214,9 @@ impl LabServer {
         scenario: Arc<Scenario>,
         clock: Clock,
         tls: Option<Arc<rustls::ServerConfig>>,
+        log: ServerLog,
     ) -> std::io::Result<LabServer> {
         let local_addr = listener.local_addr()?;
-        let log = ServerLog::default();
         let pipelining = PipeliningSwitch::default();
         pipelining.set(scenario.server.pipelining.first().copied());
         let shared = Arc::new(Shared {
@@ -184,6 +226,7 @@ impl LabServer {
             pipelining,
             anonymous: AtomicU64::new(0),
             alarms: alarm::Alarms::default(),
+            registry: activity::Registry::default(),
         });
         let (stop, stopped) = watch::channel(false);
         let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
@@ -253,13 +296,14 @@ async fn accept_loop(
     tls: Option<tokio_rustls::TlsAcceptor>,
     mut stopped: watch::Receiver<bool>,
 ) -> JoinSet<()> {
-    // Beyond the cap, `accept` is not called: connections wait in the listen backlog.
-    let cap = shared
+    // The scenario's cap: beyond it, `accept` is not called and connections wait in the listen
+    // backlog (what the scenario teaches; nobody is evicted for it).
+    let scenario_cap = shared
         .scenario
         .server
         .max_connections
-        .map_or(MAX_CONNECTIONS, |m| (m as usize).min(MAX_CONNECTIONS));
-    let limit = Arc::new(Semaphore::new(cap));
+        .map(|m| Arc::new(Semaphore::new((m as usize).min(MAX_CONNECTIONS))));
+    let min_body_rate = shared.scenario.server.min_body_rate;
     let mut connections = JoinSet::new();
     let mut next_connection: u64 = 0;
     loop {
@@ -268,13 +312,25 @@ async fn accept_loop(
                 tracing::error!("lab server connection task failed: {e}");
             }
         }
-        let permit = tokio::select! {
-            permit = limit.clone().acquire_owned() => match permit {
-                Ok(permit) => permit,
-                Err(_) => break,
+        let permit = match &scenario_cap {
+            None => None,
+            Some(limit) => tokio::select! {
+                permit = limit.clone().acquire_owned() => match permit {
+                    Ok(permit) => Some(permit),
+                    Err(_) => break,
+                },
+                _ = stopped.changed() => break,
             },
-            _ = stopped.changed() => break,
         };
+        // The server's own ceiling: accept only when a slot is free or can be freed.
+        while shared.registry.len() >= MAX_CONNECTIONS
+            && !shared.registry.has_candidate(min_body_rate)
+        {
+            tokio::select! {
+                () = tokio::time::sleep(ADMISSION_RECHECK) => {}
+                _ = stopped.changed() => return connections,
+            }
+        }
         let (tcp, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
@@ -286,35 +342,72 @@ async fn accept_loop(
             },
             _ = stopped.changed() => break,
         };
+        if shared.registry.len() >= MAX_CONNECTIONS {
+            if let Some((evicted, why)) = shared.registry.evict_one(min_body_rate) {
+                tracing::debug!(
+                    connection = evicted,
+                    "evicted at the ceiling ({why:?}) for {peer}"
+                );
+            }
+        }
         let number = next_connection;
         next_connection += 1;
-        let log = shared.log.clone();
-        let clock = shared.clock;
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::warn!(connection = number, %peer, "TCP_NODELAY failed: {e}");
-        }
-        let closing = log.clone();
-        let tcp = Watched::new(
+        connections.spawn(connection_task(
+            shared.clone(),
             tcp,
-            clock,
-            Box::new(move |reading| closing.socket_closed(number, reading)),
-        );
-        log.connection_accepted(number, peer.to_string(), clock.now(), Some(tcp.probe()));
-        let conn = service::Connection::new(shared.clone(), number, peer, Some(tcp.probe()));
-        let serve = serve_connection(
-            tcp,
-            conn,
-            shared.pipelining.get(),
+            peer,
+            number,
             tls.clone(),
             stopped.clone(),
             permit,
-        );
-        connections.spawn(async move {
-            serve.await;
-            log.connection_closed(number, clock.now());
-        });
+        ));
     }
     connections
+}
+
+/// One accepted connection from start to end: logged, registered for admission, served, and
+/// ended early if it is evicted or a response stalls for `send_timeout`.
+async fn connection_task(
+    shared: Arc<Shared>,
+    tcp: TcpStream,
+    peer: SocketAddr,
+    number: u64,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    stopped: watch::Receiver<bool>,
+    permit: Option<OwnedSemaphorePermit>,
+) {
+    let log = shared.log.clone();
+    let clock = shared.clock;
+    if let Err(e) = tcp.set_nodelay(true) {
+        tracing::warn!(connection = number, %peer, "TCP_NODELAY failed: {e}");
+    }
+    let closing = log.clone();
+    let tcp = Watched::new(
+        tcp,
+        clock,
+        Box::new(move |reading| closing.socket_closed(number, reading)),
+    );
+    log.connection_accepted(number, peer.to_string(), clock.now(), Some(tcp.probe()));
+    let activity = shared.registry.register(number);
+    let conn = service::Connection::new(
+        shared.clone(),
+        number,
+        peer,
+        Some(tcp.probe()),
+        activity.clone(),
+    );
+    let send_timeout = shared.scenario.server.send_timeout;
+    let serve = serve_connection(tcp, conn, shared.pipelining.get(), tls, stopped);
+    tokio::select! {
+        () = serve => {}
+        () = activity.evicted() => {}
+        () = activity.stalled(send_timeout) => {
+            tracing::debug!(connection = number, %peer, "a response took no bytes for {send_timeout:?}");
+        }
+    }
+    drop(permit);
+    shared.registry.forget(number);
+    log.connection_closed(number, clock.now());
 }
 
 /// Serves one accepted connection: TLS if configured, then HTTP/2 when ALPN chose `h2` (TLS)
@@ -326,13 +419,13 @@ async fn serve_connection(
     pipelining: Option<PipeliningModel>,
     tls: Option<tokio_rustls::TlsAcceptor>,
     mut stopped: watch::Receiver<bool>,
-    _permit: OwnedSemaphorePermit,
 ) {
     let (connection, peer) = (conn.number, conn.peer);
+    let head_timeout = conn.shared.scenario.server.request_head_timeout;
     match tls {
         None => {
             let sniffed = tokio::select! {
-                sniffed = tokio::time::timeout(FIRST_BYTES_TIMEOUT, preface::sniff(&mut tcp)) => sniffed,
+                sniffed = tokio::time::timeout(head_timeout, preface::sniff(&mut tcp)) => sniffed,
                 _ = stopped.changed() => return,
             };
             let (opening, first) = match sniffed {
@@ -342,7 +435,7 @@ async fn serve_connection(
                     return;
                 }
                 Err(_) => {
-                    tracing::debug!(connection, %peer, "no request within {FIRST_BYTES_TIMEOUT:?}");
+                    tracing::debug!(connection, %peer, "no request within {head_timeout:?}");
                     return;
                 }
             };
@@ -389,10 +482,12 @@ impl hyper::service::Service<http::Request<hyper::body::Incoming>> for LabServic
 
 /// Serves one hyper connection to its end; if the server stops first, asks it to finish
 /// gracefully (HTTP/1.x closes after the response in progress, HTTP/2 sends GOAWAY and lets
-/// open streams finish) and waits for that.
+/// open streams finish) and waits for that. If `idle` completes first (an idle HTTP/2
+/// connection), asks the same but waits at most `GOAWAY_GRACE`.
 pub(crate) async fn until_stopped<C: GracefulConnection>(
     connection: C,
     stopped: &mut watch::Receiver<bool>,
+    idle: impl Future<Output = ()>,
 ) -> Result<(), C::Error> {
     tokio::pin!(connection);
     tokio::select! {
@@ -400,6 +495,10 @@ pub(crate) async fn until_stopped<C: GracefulConnection>(
         _ = stopped.changed() => {
             connection.as_mut().graceful_shutdown();
             connection.await
+        }
+        () = idle => {
+            connection.as_mut().graceful_shutdown();
+            tokio::time::timeout(GOAWAY_GRACE, connection).await.unwrap_or(Ok(()))
         }
     }
 }
@@ -417,20 +516,24 @@ async fn serve_http1<S>(
     }
     let number = conn.number;
     let peer = conn.peer;
-    let keep_alive_timeout = conn.shared.scenario.server.keep_alive_timeout;
+    let server = &conn.shared.scenario.server;
+    // hyper starts this timer when it begins reading a request head: at the connection's start
+    // and as soon as the previous response is written. One timer bounds both the head and the
+    // idle keep-alive wait, so it is the smaller of the two.
+    let head_timeout = server
+        .keep_alive_timeout
+        .map_or(server.request_head_timeout, |idle| {
+            idle.min(server.request_head_timeout)
+        });
     let service = LabService(Arc::new(conn));
     let mut builder = http1::Builder::new();
     builder
         .keep_alive(true)
         .half_close(true)
-        .timer(TokioTimer::new());
-    if let Some(idle) = keep_alive_timeout {
-        // hyper starts this timer when it begins reading the next request head, i.e. as soon
-        // as the previous response is written: an idle keep-alive connection closes after it.
-        builder.header_read_timeout(idle);
-    }
+        .timer(TokioTimer::new())
+        .header_read_timeout(head_timeout);
     let http = builder.serve_connection(TokioIo::new(io), service);
-    if let Err(e) = until_stopped(http, &mut stopped).await {
+    if let Err(e) = until_stopped(http, &mut stopped, std::future::pending()).await {
         tracing::debug!(connection = number, %peer, "HTTP connection ended with an error: {e}");
     }
 }

@@ -9,12 +9,20 @@
 //! resets the stream (RST_STREAM with INTERNAL_ERROR, hyper's code for a failed service; the
 //! connection and its other streams live on), the pipelining loop closes the connection.
 //!
+//! Every path reads request bodies under the same rules: at most `MAX_REQUEST_BODY` bytes (a
+//! larger `Content-Length` is answered 413 without reading the body, and the connection
+//! closes), at the pace of `[server] min_body_rate` judged every `body_timeout` (`pace.rs`; a
+//! slower body is abandoned like a timed-out request). Each request counts as in progress in
+//! its connection's `Activity` from its arrival until its response's last byte is handed over.
+//!
 //! Think times are drawn per request from the resource's distribution with the scenario's
 //! `seed`, keyed by path and the client's request id (`x-httplab-request`), so every run meets
 //! the same server. Every request that arrived is logged: answered ones when their response is
 //! ready, the others (timed out, or their connection gone) with status 0 when abandoned.
 
-use crate::body::{LabBody, SentHook};
+use crate::activity::Activity;
+use crate::body::{LabBody, Progress, SentHook};
+use crate::pace::BodyPace;
 use crate::Shared;
 use http::header::{HeaderValue, ALLOW, CACHE_CONTROL, CONNECTION, CONTENT_LENGTH, CONTENT_TYPE};
 use http::{Method, Request, Response, StatusCode, Version};
@@ -29,6 +37,10 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
 
+/// The largest request body the server reads: the largest `body` a scenario may upload (1 GB).
+/// A request that announces more is answered 413 (Content Too Large, RFC 9110 §15.5.14).
+pub const MAX_REQUEST_BODY: u64 = 1_000_000_000;
+
 /// One accepted connection, as its requests see it.
 pub(crate) struct Connection {
     pub shared: Arc<Shared>,
@@ -41,6 +53,8 @@ pub(crate) struct Connection {
     probe: Option<TcpProbe>,
     /// Whether a request's arrival is that read (HTTP/2) rather than the service call.
     pub arrival_at_read: bool,
+    /// What the connection is doing, for its limits and for admission.
+    pub activity: Arc<Activity>,
 }
 
 /// A request that reached its `request_timeout` unanswered: the path ends it without a
@@ -202,6 +216,7 @@ impl Connection {
         number: u64,
         peer: SocketAddr,
         probe: Option<TcpProbe>,
+        activity: Arc<Activity>,
     ) -> Self {
         Connection {
             shared,
@@ -210,7 +225,15 @@ impl Connection {
             requests: AtomicU32::new(0),
             probe,
             arrival_at_read: false,
+            activity,
         }
+    }
+
+    /// A pace for a request body whose reading starts now (`[server] body_timeout`,
+    /// `min_body_rate`).
+    pub(crate) fn body_pace(&self) -> BodyPace {
+        let server = &self.shared.scenario.server;
+        BodyPace::new(Instant::now(), server.body_timeout, server.min_body_rate)
     }
 
     /// Notes a request that arrived at `at`; true when it is the last one this connection may
@@ -354,6 +377,7 @@ impl Connection {
             .and_then(TcpProbe::last_read)
             .filter(|&at| at <= now)
             .unwrap_or(now);
+        let open = self.activity.open();
         let last = self.arrived(arrived_at);
         let (head, mut body) = request.into_parts();
         let request_id = head
@@ -367,7 +391,16 @@ impl Connection {
             arrived_at,
             body_bytes: 0,
         };
-        let answer = self.decide(&info);
+        let too_large = head
+            .headers
+            .get(CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok()?.trim().parse::<u64>().ok())
+            .is_some_and(|length| length > MAX_REQUEST_BODY);
+        let answer = if too_large {
+            Answer::error(StatusCode::PAYLOAD_TOO_LARGE, "request body too large\n")
+        } else {
+            self.decide(&info)
+        };
         let deadline = self.deadline(arrived_at, &answer);
         let mut pending = Unanswered {
             conn: self,
@@ -375,23 +408,37 @@ impl Connection {
             started_at: arrived_at,
         };
         // Read the request body (an upload, or one to discard), so the connection stays usable;
-        // the request timeout runs from the head's arrival, so it covers the upload too.
+        // the request timeout runs from the head's arrival, so it covers the upload too. One
+        // announced too large is not read at all.
         let read = async {
-            while let Some(frame) = body.frame().await {
-                match frame {
-                    Ok(frame) => {
-                        let n = frame
-                            .data_ref()
-                            .map_or(0, |d| bytes::Buf::remaining(d) as u64);
-                        if let Some(request) = pending.request.as_mut() {
-                            request.body_bytes += n;
-                        }
+            if too_large {
+                return Ok::<(), crate::pace::TooSlow>(());
+            }
+            let reading = self.activity.reading_body();
+            let mut pace = self.body_pace();
+            loop {
+                let frame = match tokio::time::timeout_at(pace.deadline(), body.frame()).await {
+                    Ok(Some(Ok(frame))) => frame,
+                    Ok(None | Some(Err(_))) => return Ok(()),
+                    Err(_) => {
+                        pace.window_over(Instant::now())?;
+                        continue;
                     }
-                    Err(_) => break,
+                };
+                let n = frame
+                    .data_ref()
+                    .map_or(0, |d| bytes::Buf::remaining(d) as u64);
+                pace.arrived(n);
+                reading.arrived(n);
+                if let Some(request) = pending.request.as_mut() {
+                    request.body_bytes += n;
                 }
             }
         };
-        by(deadline, read).await?;
+        if let Err(slow) = by(deadline, read).await? {
+            tracing::debug!(connection = self.number, peer = %self.peer, "{slow}");
+            return Err(TimedOut);
+        }
         let Some(info) = pending.answered() else {
             return Err(TimedOut);
         };
@@ -409,6 +456,10 @@ impl Connection {
             AnswerBody::Filler(size) => LabBody::filler(size, hook),
             AnswerBody::Text(text) => LabBody::text(text, hook),
         };
+        let body = body.tracked(Progress {
+            _open: open,
+            sending: self.activity.sending(),
+        });
         let mut response = Response::new(body);
         *response.status_mut() = answer.status;
         let headers = response.headers_mut();
@@ -435,7 +486,7 @@ impl Connection {
                 headers.insert("server-timing", timing);
             }
         }
-        if last && head.version < Version::HTTP_2 {
+        if (last || too_large) && head.version < Version::HTTP_2 {
             // hyper closes the connection after a response that says so.
             headers.insert(CONNECTION, HeaderValue::from_static("close"));
         }
@@ -459,18 +510,15 @@ fn content_type(path: &str) -> &'static str {
 }
 
 /// Runs `work` to its end, or until `deadline` if there is one (the request's timeout).
-async fn by<F: std::future::Future<Output = ()>>(
+async fn by<T, F: std::future::Future<Output = T>>(
     deadline: Option<Instant>,
     work: F,
-) -> Result<(), TimedOut> {
+) -> Result<T, TimedOut> {
     match deadline {
         Some(deadline) => tokio::time::timeout_at(deadline, work)
             .await
             .map_err(|_| TimedOut),
-        None => {
-            work.await;
-            Ok(())
-        }
+        None => Ok(work.await),
     }
 }
 

@@ -514,3 +514,41 @@ async fn shutdown_answers_what_was_read_and_closes_idle_connections() {
     );
     assert!(TcpStream::connect(addr).await.is_err(), "listener closed");
 }
+
+#[tokio::test]
+async fn a_body_larger_than_the_server_reads_is_refused_413_and_an_overflowing_length_400() {
+    // The same limit on both paths: the pipelining loop's and hyper's.
+    for model in [Some(PipeliningModel::Serial), None] {
+        let server = start(model).await;
+        // u64::MAX parses, and is far above what the server reads; hyper's own parser refuses
+        // it before the service sees it, with 431 (a README known limitation).
+        let huge = if model.is_some() { 413 } else { 431 };
+        for (length, status) in [
+            ("18446744073709551615".to_string(), huge),
+            ((httplab_server::MAX_REQUEST_BODY + 1).to_string(), 413),
+        ] {
+            let mut tcp = TcpStream::connect(server.local_addr()).await.unwrap();
+            let head = format!("POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: {length}\r\n\r\n");
+            tcp.write_all(head.as_bytes()).await.unwrap();
+            let mut buf = Vec::new();
+            let response = read_response(&mut tcp, &mut buf, false).await;
+            assert_eq!(response.status, status, "{model:?} {length}: {response:?}");
+            // Without reading the body: the connection closes after the answer.
+            assert_eq!(response.header("connection"), Some("close"), "{model:?}");
+            let mut rest = Vec::new();
+            let closed =
+                tokio::time::timeout(Duration::from_secs(5), tcp.read_to_end(&mut rest)).await;
+            assert!(closed.is_ok(), "{model:?}: still open 5 s after a 413");
+        }
+        if model.is_some() {
+            // One digit more overflows u64: not a number the server can read, 400.
+            let mut tcp = TcpStream::connect(server.local_addr()).await.unwrap();
+            tcp.write_all(b"POST /up HTTP/1.1\r\nContent-Length: 18446744073709551616\r\n\r\n")
+                .await
+                .unwrap();
+            let response = read_response(&mut tcp, &mut Vec::new(), false).await;
+            assert_eq!(response.status, 400);
+        }
+        server.shutdown().await;
+    }
+}

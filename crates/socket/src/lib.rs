@@ -5,16 +5,20 @@
 //!   closes.
 //! - [`packed`]: writes packed as production software packs them: what is ready in one
 //!   scheduler turn leaves in one write, in TLS records of up to 16 KB, with no added delay.
+//! - [`nofile`]: raising the process's soft limit on open descriptors to its hard limit, for
+//!   a server that holds thousands of connections.
 //!
 //! It knows nothing of HTTP. `unsafe` lives in `tcp_info/sys.rs` (the `getsockopt` calls) and
-//! in `TcpProbe::read` (borrowing the descriptor its lock keeps open), each block with its
-//! SAFETY line.
+//! in `TcpProbe::read` (borrowing the descriptor its lock keeps open), and in `nofile.rs`
+//! (`getrlimit`, `setrlimit`), each block with its SAFETY line.
 #![deny(unsafe_op_in_unsafe_fn)]
 // Dev-dependencies serve the integration tests, not every unit-test build.
 #![cfg_attr(test, allow(unused_crate_dependencies))]
 
+pub mod nofile;
 pub mod packed;
 pub mod tcp_info;
 
+pub use nofile::{raise_nofile_limit, NofileLimit};
 pub use packed::{Packed, MAX_YIELDS, RECORD_BYTES};
 pub use tcp_info::{congestion, read, OnClose, TcpProbe, Watched};

@@ -11,7 +11,7 @@ use super::server::{PipeliningModel, Respond, WriteMode};
 use super::ScenarioError;
 use crate::network::RawNetwork;
 use crate::think::Think;
-use crate::units::{HumanDuration, HumanSize};
+use crate::units::{HumanDuration, HumanRate, HumanSize};
 use serde::de::{IntoDeserializer, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use std::fmt;
@@ -67,6 +67,11 @@ pub(crate) struct RawServer {
     pub(crate) h2_stream_window: Option<Spanned<HumanSize>>,
     pub(crate) max_frame_size: Option<Spanned<HumanSize>>,
     pub(crate) write: Option<WriteMode>,
+    pub(crate) request_head_timeout: Option<Spanned<HumanDuration>>,
+    pub(crate) body_timeout: Option<Spanned<HumanDuration>>,
+    pub(crate) min_body_rate: Option<Spanned<HumanRate>>,
+    pub(crate) h2_idle_timeout: Option<Spanned<HumanDuration>>,
+    pub(crate) send_timeout: Option<Spanned<HumanDuration>>,
 }
 
 /// A value written either alone or as a list.

@@ -9,7 +9,7 @@
 //! acts on these settings.
 
 use super::error::{Stage, Staged};
-use super::limits::{h2_window, timeout};
+use super::limits::{body_rate, bounded_timeout, h2_window, timeout};
 use super::raw::{OneOrMany, RawServer};
 use super::ScenarioError;
 use crate::think::Think;
@@ -19,6 +19,16 @@ use std::time::Duration;
 
 /// Largest `[server] max_connections` (the lab server never serves more at once).
 pub(crate) const MAX_SERVER_CONNECTIONS: u32 = 1024;
+/// Default `request_head_timeout` (hyper's own default for reading a request head).
+pub(crate) const DEFAULT_REQUEST_HEAD_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default `body_timeout`: the interval over which a request body's rate is judged.
+pub(crate) const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default `min_body_rate`, bytes per second (8 kbit/s).
+pub(crate) const DEFAULT_MIN_BODY_RATE: u64 = 1000;
+/// Default `h2_idle_timeout`.
+pub(crate) const DEFAULT_H2_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// Default `send_timeout`.
+pub(crate) const DEFAULT_SEND_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// The `[server]` table.
 #[derive(Debug, Clone, PartialEq)]
@@ -54,6 +64,23 @@ pub struct ServerSettings {
     pub max_frame_size: u32,
     /// How the server writes HTTP/2 frames and pipelined responses (default packed).
     pub write: WriteMode,
+    /// An HTTP/1.x request head must be complete within this long from the connection's start
+    /// (for TLS, the handshake's end) or from the end of the previous response; a cleartext
+    /// connection's first bytes (h2c preface or request line) too. Default 30 s, or
+    /// `keep_alive_timeout` when that is longer and this is not written.
+    pub request_head_timeout: Duration,
+    /// A request body must bring at least `min_body_rate × body_timeout` bytes in every
+    /// `body_timeout` interval (or end within it); else the request is abandoned (HTTP/1.x: the
+    /// connection closes; HTTP/2: the stream is reset). Default 30 s.
+    pub body_timeout: Duration,
+    /// The least request-body rate, in bytes per second (written in bits: default `8kbit`).
+    pub min_body_rate: u64,
+    /// An HTTP/2 connection with no open stream for this long is sent GOAWAY and closed.
+    /// Default 60 s.
+    pub h2_idle_timeout: Duration,
+    /// A response whose next bytes the client does not take for this long (its HTTP/2 window
+    /// or its TCP window stays at zero) closes the connection. Default 60 s.
+    pub send_timeout: Duration,
 }
 
 /// How an endpoint hands its bytes to the socket.
@@ -121,10 +148,11 @@ pub(crate) struct ServerTable {
 
 /// Checks every key of `[server]`, in the order of the table's stages (see [`Stage`]).
 pub(crate) fn validate(
-    raw: RawServer,
+    mut raw: RawServer,
     err: &dyn Fn(Range<usize>, String) -> ScenarioError,
 ) -> Result<ServerTable, Staged> {
-    let pipelining = pipelining(raw.pipelining, err).map_err(Stage::ServerPipelining.tag())?;
+    let pipelining =
+        pipelining(raw.pipelining.take(), err).map_err(Stage::ServerPipelining.tag())?;
     let h2_stream_window = h2_window(&raw.h2_stream_window, "h2_stream_window", 1024 * 1024, err)
         .map_err(Stage::ServerH2Window.tag())?;
 
@@ -165,6 +193,7 @@ pub(crate) fn validate(
             )))
         }
     };
+    let bounds = bounds(&raw, keep_alive_timeout, err).map_err(&connections)?;
     let max_requests_per_connection = match &raw.max_requests_per_connection {
         None => None,
         Some(m) if *m.get_ref() >= 1 => Some(*m.get_ref()),
@@ -195,9 +224,77 @@ pub(crate) fn validate(
             h2_stream_window,
             max_frame_size,
             write: raw.write.unwrap_or_default(),
+            request_head_timeout: bounds.request_head_timeout,
+            body_timeout: bounds.body_timeout,
+            min_body_rate: bounds.min_body_rate,
+            h2_idle_timeout: bounds.h2_idle_timeout,
+            send_timeout: bounds.send_timeout,
         },
         respond_span: respond.map(|(_, span)| span),
     })
+}
+
+/// The limits that bound every wait on a peer: `request_head_timeout`, `body_timeout`,
+/// `min_body_rate`, `h2_idle_timeout`, `send_timeout`, each with its default. A written
+/// `keep_alive_timeout` longer than a written `request_head_timeout` is a mistake (the wait for
+/// the next head is bounded by both); when only `keep_alive_timeout` is written and it is longer
+/// than 30 s, the head timeout follows it, so such a scenario's idle connections live as long as
+/// they did before the head timeout existed.
+fn bounds(
+    raw: &RawServer,
+    keep_alive_timeout: Option<Duration>,
+    err: &dyn Fn(Range<usize>, String) -> ScenarioError,
+) -> Result<Bounds, ScenarioError> {
+    let head_default = keep_alive_timeout.map_or(DEFAULT_REQUEST_HEAD_TIMEOUT, |k| {
+        k.max(DEFAULT_REQUEST_HEAD_TIMEOUT)
+    });
+    let key = "request_head_timeout";
+    let request_head_timeout = bounded_timeout(&raw.request_head_timeout, key, head_default, err)?;
+    if let (Some(k), Some(h)) = (keep_alive_timeout, &raw.request_head_timeout) {
+        if k > request_head_timeout {
+            return Err(err(
+                h.span(),
+                format!(
+                    "`request_head_timeout` ({}) is shorter than `keep_alive_timeout` ({}): the \
+                     wait for the next request head is bounded by both; raise this or lower that",
+                    crate::units::format_duration(request_head_timeout),
+                    crate::units::format_duration(k)
+                ),
+            ));
+        }
+    }
+    let body_timeout =
+        bounded_timeout(&raw.body_timeout, "body_timeout", DEFAULT_BODY_TIMEOUT, err)?;
+    let min_body_rate = body_rate(
+        &raw.min_body_rate,
+        "min_body_rate",
+        DEFAULT_MIN_BODY_RATE,
+        err,
+    )?;
+    let h2_idle_timeout = bounded_timeout(
+        &raw.h2_idle_timeout,
+        "h2_idle_timeout",
+        DEFAULT_H2_IDLE_TIMEOUT,
+        err,
+    )?;
+    let send_timeout =
+        bounded_timeout(&raw.send_timeout, "send_timeout", DEFAULT_SEND_TIMEOUT, err)?;
+    Ok(Bounds {
+        request_head_timeout,
+        body_timeout,
+        min_body_rate,
+        h2_idle_timeout,
+        send_timeout,
+    })
+}
+
+/// The validated limits of [`bounds`], as [`ServerSettings`] holds them.
+struct Bounds {
+    request_head_timeout: Duration,
+    body_timeout: Duration,
+    min_body_rate: u64,
+    h2_idle_timeout: Duration,
+    send_timeout: Duration,
 }
 
 /// `pipelining`: one model or a list, each kept once in file order; an empty list is a
@@ -227,4 +324,84 @@ fn pipelining(
         ));
     }
     Ok(unique)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::scenario::Scenario;
+    use std::time::Duration;
+
+    fn server(table: &str) -> Result<super::ServerSettings, String> {
+        let toml = format!("name = \"s\"\n[server]\n{table}\n[[resource]]\npath = \"/a\"\n");
+        Scenario::parse(&toml, "s.toml")
+            .map(|s| s.server)
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn the_bounds_have_defaults_long_beside_any_scenario_s_waits() {
+        let s = server("").unwrap();
+        assert_eq!(s.request_head_timeout, Duration::from_secs(30));
+        assert_eq!(s.body_timeout, Duration::from_secs(30));
+        assert_eq!(s.min_body_rate, 1000);
+        assert_eq!(s.h2_idle_timeout, Duration::from_secs(60));
+        assert_eq!(s.send_timeout, Duration::from_secs(60));
+        let s = server(
+            "request_head_timeout = \"2s\"\nbody_timeout = \"1s\"\nmin_body_rate = \"80kbit\"\n\
+             h2_idle_timeout = \"3s\"\nsend_timeout = \"4s\"",
+        )
+        .unwrap();
+        assert_eq!(
+            (s.request_head_timeout, s.body_timeout, s.min_body_rate),
+            (Duration::from_secs(2), Duration::from_secs(1), 10_000)
+        );
+        assert_eq!(
+            (s.h2_idle_timeout, s.send_timeout),
+            (Duration::from_secs(3), Duration::from_secs(4))
+        );
+    }
+
+    #[test]
+    fn a_long_keep_alive_timeout_carries_the_head_timeout_with_it() {
+        let s = server("keep_alive_timeout = \"90s\"").unwrap();
+        assert_eq!(s.request_head_timeout, Duration::from_secs(90));
+        let s = server("keep_alive_timeout = \"5s\"").unwrap();
+        assert_eq!(s.request_head_timeout, Duration::from_secs(30));
+        let e = server("keep_alive_timeout = \"10s\"\nrequest_head_timeout = \"5s\"").unwrap_err();
+        assert!(e.contains("s.toml:4:24"), "{e}");
+        assert!(e.contains("shorter than `keep_alive_timeout` (10"), "{e}");
+    }
+
+    #[test]
+    fn out_of_range_bounds_are_located_with_their_limits() {
+        for (line, key, words) in [
+            (
+                "request_head_timeout = \"0s\"",
+                "request_head_timeout",
+                "at most 3600s (default 30s)",
+            ),
+            (
+                "body_timeout = \"120m\"",
+                "body_timeout",
+                "at most 3600s (default 30s)",
+            ),
+            (
+                "h2_idle_timeout = \"0ms\"",
+                "h2_idle_timeout",
+                "(default 60s)",
+            ),
+            ("send_timeout = \"3601s\"", "send_timeout", "(default 60s)"),
+            (
+                "min_body_rate = \"4bit\"",
+                "min_body_rate",
+                "between 8bit (one byte a second) and 1gbit",
+            ),
+            ("min_body_rate = \"2gbit\"", "min_body_rate", "and 1gbit"),
+        ] {
+            let e = server(line).unwrap_err();
+            assert!(e.contains("s.toml:3:"), "{line}: {e}");
+            assert!(e.contains(&format!("`{key}`")), "{line}: {e}");
+            assert!(e.contains(words), "{line}: {e}");
+        }
+    }
 }
