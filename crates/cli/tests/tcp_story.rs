@@ -358,3 +358,70 @@ fn where_h2_wins_on_many_small_objects_no_request_waited_for_a_free_connection()
         "http1.1's requests queued {queued} ms in all"
     );
 }
+
+/// One 4 KB upload over HTTP/1.1 in cleartext on a 4 kbit/s (500 B/s) uplink: the head and the
+/// first segment's share of the body arrive together, then a segment every 2.9 s, the last
+/// about 6 s after the head. Judged every 5 s at the default least rate (1 KB/s: 5 KB a
+/// window) it would be abandoned; the scenario writes no `min_body_rate`, so over its
+/// rate-limited uplink a body need only progress, and the upload is answered. Written, the
+/// same rate abandons it: the default is what changed, not the rule.
+const SLOW_UPLINK: &str = r#"
+name = "slow-uplink"
+protocols = ["http1.1"]
+repeat = 1
+[server]
+body_timeout = "5s"
+[network]
+rtt = "20ms"
+bandwidth = "10mbit"
+uplink = "4kbit"
+[[resource]]
+path = "/up"
+method = "POST"
+body = "4kb"
+size = "100b"
+"#;
+
+#[test]
+fn uploads_at_a_slow_uplink_s_pace_are_not_abandoned_by_the_default_body_rate() {
+    if !require_link("uploads_at_a_slow_uplink_s_pace_are_not_abandoned_by_the_default_body_rate") {
+        return;
+    }
+    let work = temp_dir("slow-uplink");
+    let scenario = work.join("slow-uplink.toml");
+    std::fs::write(&scenario, SLOW_UPLINK).unwrap();
+    let results = run(&scenario, &[], &work.join("out"));
+    let upload = &results["runs"][0]["requests"][0];
+    assert_eq!(upload["status"], 200, "{upload}");
+    // 4 KB at 500 B/s: the upload took more than one body_timeout.
+    let page = ms(&results["runs"][0]["page_time_ms"]);
+    assert!(page > 5000.0, "the uplink paced the upload: {page} ms");
+
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let out = work.join("written");
+    let written = httplab(
+        &[
+            "run",
+            scenario.to_str().unwrap(),
+            "--quiet",
+            "--set",
+            "server.min_body_rate=\"8kbit\"",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        &work,
+    );
+    assert_eq!(written.status.code(), Some(1), "{}", stderr(&written));
+    let doc: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
+    let failed = doc["runs"][0]["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| !r["error"].is_null())
+        .count();
+    assert!(
+        failed >= 1,
+        "a written 8 kbit/s abandons the slowest upload"
+    );
+}

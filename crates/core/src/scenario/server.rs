@@ -74,6 +74,9 @@ pub struct ServerSettings {
     /// connection closes; HTTP/2: the stream is reset). Default 30 s.
     pub body_timeout: Duration,
     /// The least request-body rate, in bytes per second (written in bits: default `8kbit`).
+    /// 0: a body need only progress, a byte in every `body_timeout` — the default when the
+    /// scenario's `[network]` limits the uplink's rate and the key is not written, since the
+    /// lab's own uploads then go at the link's pace, however slow, and must not be abandoned.
     pub min_body_rate: u64,
     /// An HTTP/2 connection with no open stream for this long is sent GOAWAY and closed.
     /// Default 60 s.
@@ -144,6 +147,9 @@ pub(crate) struct ServerTable {
     /// Where `respond` is written, if it is: a resource that inherits `respond = "never"`
     /// without a timeout is a mistake located there.
     pub(crate) respond_span: Option<Range<usize>>,
+    /// Whether `min_body_rate` is written (else the default applies, which a rate-limited
+    /// `[network]` uplink lowers: see `Scenario::parse`).
+    pub(crate) min_body_rate_written: bool,
 }
 
 /// Checks every key of `[server]`, in the order of the table's stages (see [`Stage`]).
@@ -210,6 +216,7 @@ pub(crate) fn validate(
         .as_ref()
         .map_or(Think::default(), |t| *t.get_ref());
     let respond = raw.respond.as_ref().map(|r| (*r.get_ref(), r.span()));
+    let min_body_rate_written = raw.min_body_rate.is_some();
     Ok(ServerTable {
         settings: ServerSettings {
             think: think.mean(),
@@ -231,6 +238,7 @@ pub(crate) fn validate(
             send_timeout: bounds.send_timeout,
         },
         respond_span: respond.map(|(_, span)| span),
+        min_body_rate_written,
     })
 }
 
@@ -359,6 +367,16 @@ mod tests {
             (s.h2_idle_timeout, s.send_timeout),
             (Duration::from_secs(3), Duration::from_secs(4))
         );
+        // Over a rate-limited uplink the default asks only for progress; a written rate holds.
+        let over = |server: &str| {
+            let toml = format!(
+                "name = \"s\"\n[server]\n{server}\n[network]\nrtt = \"40ms\"\n\
+                 uplink = \"56kbit\"\n[[resource]]\npath = \"/a\"\n"
+            );
+            Scenario::parse(&toml, "s.toml").map(|s| s.server.min_body_rate)
+        };
+        assert_eq!(over(""), Ok(0));
+        assert_eq!(over("min_body_rate = \"16kbit\""), Ok(2000));
     }
 
     #[test]
