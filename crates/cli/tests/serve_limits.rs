@@ -172,6 +172,33 @@ async fn slow_peers_do_not_keep_a_client_out(scenario: &Path, label: &str) {
         times[0], times[2], times[4]
     );
     assert!(times[4] < Duration::from_secs(1), "{label}: {times:?}");
+    // And curl, a client no one here wrote, within the same second (its own clock).
+    if let Some(curl) = require_tool("curl", label, "apt-get install curl") {
+        let url = format!("http://{addr}/a");
+        let out = tokio::task::spawn_blocking(move || {
+            Command::new(curl)
+                .args([
+                    "-s",
+                    "-o",
+                    "/dev/null",
+                    "-w",
+                    "%{http_code} %{time_total}",
+                    "-m",
+                    "5",
+                ])
+                .arg(url)
+                .output()
+                .expect("curl runs")
+        })
+        .await
+        .expect("curl's task");
+        let said = String::from_utf8_lossy(&out.stdout).into_owned();
+        let (code, secs) = said.split_once(' ').unwrap_or(("", ""));
+        let secs: f64 = secs.parse().unwrap_or(f64::MAX);
+        eprintln!("{label}: curl {code} in {secs} s");
+        assert_eq!(code, "200", "{label}: curl said {said}");
+        assert!(secs < 1.0, "{label}: curl took {secs} s");
+    }
     // Each slow peer is closed by its own timeout, or earlier when evicted for a newcomer. The
     // second of slack: the server's timer starts at its accept (a little after our connect,
     // with 2,000 connects queued), its timers fire to the millisecond, and an idle HTTP/2
