@@ -211,9 +211,13 @@ fn header_bytes_agree_with_h2load_and_a_hand_count() {
     assert!(summary("h2")["header_bytes_from_frames"].as_bool().unwrap());
     // Same server, same header lists, same HPACK encoder history: the blocks differ only where
     // values differ, the Date second and the Server-Timing durations, whose digits depend on
-    // load. Allow those 2 bytes per response.
+    // load. Allow 2 bytes per response for those, and, for each of up to two Date seconds a
+    // run may cross (each run lasts under 2 s) that the other did not, the new Date literal the
+    // encoder sends then: 29 characters and its 2 bytes of HPACK prefix. (A fresh-clone CI run
+    // measured 714 against 648: one crossing and 35 bytes of digits.)
+    const DATE_LITERAL: f64 = 31.0;
     assert!(
-        (ours - theirs).abs() <= 2.0 * 30.0,
+        (ours - theirs).abs() <= 2.0 * 30.0 + 2.0 * DATE_LITERAL,
         "h2 response header bytes for 30 responses: lab {ours}, h2load {theirs}"
     );
 
