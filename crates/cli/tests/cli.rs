@@ -458,3 +458,76 @@ fn serve_gives_its_connections_the_scenario_s_congestion_control() {
         "the server's socket is not under reno: {seen}"
     );
 }
+
+/// A page whose script is requested 150 ms after the HTML arrived (`delay`, a browser's parse
+/// time) and whose image 80 ms after the script: each is issued no sooner, and the page's
+/// critical path names that time `client_delay`, exactly the sum of the delays.
+const DELAYED: &str = r#"
+name = "delayed"
+protocols = ["http1.1", "h2"]
+repeat = 1
+[[resource]]
+path = "/index.html"
+size = "4kb"
+[[resource]]
+path = "/app.js"
+size = "2kb"
+after = "/index.html"
+delay = "150ms"
+[[resource]]
+path = "/hero.png"
+size = "8kb"
+after = "/app.js"
+delay = "80ms"
+"#;
+
+#[test]
+fn delay_holds_a_request_back_after_its_parent_and_is_the_page_s_client_delay() {
+    let work = temp_dir("delay");
+    std::fs::write(work.join("delayed.toml"), DELAYED).unwrap();
+    let out = httplab(
+        &[
+            "run",
+            "delayed.toml",
+            "--no-link",
+            "--quiet",
+            "--out",
+            "out",
+        ],
+        &work,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let results: Value =
+        serde_json::from_str(&std::fs::read_to_string(work.join("out/results.json")).unwrap())
+            .unwrap();
+    for run in results["runs"].as_array().unwrap() {
+        let requests = run["requests"].as_array().unwrap();
+        let end = |r: &Value| {
+            let phases = [
+                "blocked_ms",
+                "connect_ms",
+                "ssl_ms",
+                "send_ms",
+                "wait_ms",
+                "receive_ms",
+            ];
+            ms(&r["issued_at_ms"])
+                + phases
+                    .iter()
+                    .map(|p| r["phases"][*p].as_f64().unwrap_or(0.0))
+                    .sum::<f64>()
+        };
+        // A timer never fires early: each request is issued at least its delay after its
+        // parent's last byte (the records are rounded to the microsecond).
+        for (child, parent, delay) in [(1, 0, 150.0), (2, 1, 80.0)] {
+            let gap = ms(&requests[child]["issued_at_ms"]) - end(&requests[parent]);
+            assert!(
+                gap >= delay - 0.002,
+                "{}: gap {gap} ms < {delay}",
+                run["protocol"]
+            );
+        }
+        let page = &run["causes"]["page"];
+        assert_eq!(ms(&page["client_delay_ms"]), 230.0, "{page}");
+    }
+}

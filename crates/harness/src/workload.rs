@@ -2,7 +2,8 @@
 //! without an `after` at once, in workload order (they queue for connection or stream slots in
 //! that order), and each request with an `after` only when the response it waits for has fully
 //! arrived — the way a browser requests the stylesheet its HTML parser just found, and the
-//! fonts that stylesheet names.
+//! fonts that stylesheet names. A resource's `delay` (the browser's parse or script time before
+//! it asks) is waited after that arrival, or from the page's start without `after`.
 //!
 //! A released request is issued then, so its `issued_at` is the moment it was released and its
 //! phases start there (waiting for its parent is not `blocked`). If the request it waits for
@@ -16,6 +17,7 @@ use httplab_core::{Clock, Phases, RequestRecord, RequestSpec, Scenario};
 use httplab_transport::ProtocolClient;
 use std::future::Future;
 use std::pin::Pin;
+use std::time::Duration;
 
 type Fetch<'a> = Pin<Box<dyn Future<Output = (usize, RequestRecord)> + Send + 'a>>;
 
@@ -39,7 +41,11 @@ pub async fn issue(
             children[*p].push(i);
         }
     }
-    let fetch = |i: usize| fetch(client, &specs[i], i, on_done);
+    let delays: Vec<Duration> = scenario.resources.iter().map(|r| r.delay).collect();
+    let fetch = |i: usize| {
+        let delay = delays.get(i).copied().unwrap_or_default();
+        fetch(client, &specs[i], i, delay, on_done)
+    };
 
     let mut records: Vec<Option<RequestRecord>> = vec![None; specs.len()];
     // FuturesUnordered polls newly pushed futures in push order, so the first poll of each
@@ -77,14 +83,20 @@ pub async fn issue(
         .collect()
 }
 
+/// Request `i` through `client` once `delay` has passed (the resource's `delay`: the browser's
+/// own time before it asks). The request is issued, and its `issued_at` taken, after the delay.
 fn fetch<'a>(
     client: &'a dyn ProtocolClient,
     spec: &RequestSpec,
     i: usize,
+    delay: Duration,
     on_done: OnDone<'a>,
 ) -> Fetch<'a> {
     let future = client.fetch(spec.clone());
     Box::pin(async move {
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
         let record = future.await;
         on_done(&record);
         (i, record)

@@ -146,6 +146,7 @@ pub(crate) struct RawResource {
     pub(crate) respond: Option<Spanned<Respond>>,
     pub(crate) request_timeout: Option<Spanned<HumanDuration>>,
     pub(crate) after: Option<Spanned<String>>,
+    pub(crate) delay: Option<Spanned<HumanDuration>>,
     pub(crate) status: Option<Spanned<u16>>,
     pub(crate) count: Option<Spanned<u32>>,
     pub(crate) method: Option<Spanned<String>>,

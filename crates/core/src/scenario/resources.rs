@@ -18,6 +18,8 @@ use toml::Spanned;
 
 /// Largest number of requests one scenario may expand to.
 pub(crate) const MAX_REQUESTS: usize = 10_000;
+/// Longest `delay` (as long as the longest think time).
+pub(crate) const MAX_DELAY: Duration = crate::think::MAX_THINK;
 /// Largest response body.
 pub(crate) const MAX_RESPONSE_SIZE: u64 = 1_000_000_000;
 /// Methods a resource may be requested with.
@@ -51,6 +53,10 @@ pub struct Resource {
     /// The path of the resource whose response must have fully arrived at the client before
     /// this one is requested (an HTML document before the subresources its parser finds).
     pub after: Option<String>,
+    /// How long the client waits before requesting it: after `after`'s response has fully
+    /// arrived, or after the page's start without `after`. A browser's parse or script time
+    /// before it finds the resource (`httplab import` measures it from a HAR). Default 0.
+    pub delay: Duration,
 }
 
 /// Every resource, with `{i}` patterns expanded, in file order.
@@ -204,6 +210,16 @@ fn check(
         }
         Some(b) => b.get_ref().0,
     };
+    let delay = match &raw.delay {
+        None => Duration::ZERO,
+        Some(d) if d.get_ref().0 <= MAX_DELAY => d.get_ref().0,
+        Some(d) => {
+            return Err(err(
+                d.span(),
+                format!("`delay` may be at most {}s", MAX_DELAY.as_secs()),
+            ))
+        }
+    };
     let resource = Resource {
         path: path.clone(),
         method,
@@ -215,6 +231,7 @@ fn check(
         respond,
         request_timeout,
         after: raw.after.as_ref().map(|a| a.get_ref().clone()),
+        delay,
     };
     Ok((resource, raw.after.as_ref().map(|a| a.span())))
 }

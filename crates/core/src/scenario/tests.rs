@@ -391,6 +391,19 @@ fn after_chains_missing_paths_and_cycles() {
 }
 
 #[test]
+fn delay_is_a_duration_of_at_most_600s_defaulting_to_zero() {
+    let s = parse_ok(
+        "name = \"d\"\n[[resource]]\npath = \"/index.html\"\n[[resource]]\npath = \"/app.js\"\n\
+         after = \"/index.html\"\ndelay = \"35ms\"\n",
+    );
+    assert_eq!(s.resources[0].delay, Duration::ZERO);
+    assert_eq!(s.resources[1].delay, Duration::from_millis(35));
+    let e = error_of("name = \"x\"\n[[resource]]\npath = \"/a\"\ndelay = \"1000000s\"\n");
+    assert_eq!((e.line, e.column), (4, 9), "{e}");
+    assert!(e.message.contains("`delay` may be at most 600s"), "{e}");
+}
+
+#[test]
 fn of_mistakes_in_several_tables_the_same_one_is_reported_first() {
     // The tables are validated one by one, but the first mistake reported is the one an earlier
     // check finds, whatever the table (see `Stage`): here [server] `pipelining` before [client]

@@ -53,12 +53,15 @@ pub enum Cause {
     Serialization,
     CongestionWindow,
     LossWindow,
+    /// The client's own time before it asked: a resource's `delay` (a browser's parse or
+    /// script time), on the page's critical path only.
+    ClientDelay,
     Other,
 }
 
 impl Cause {
     /// Every cause, in the order of a request's life (and of the tables).
-    pub const ALL: [Cause; 13] = [
+    pub const ALL: [Cause; 14] = [
         Cause::Queued,
         Cause::OwnHandshake,
         Cause::TcpHandshake,
@@ -71,6 +74,7 @@ impl Cause {
         Cause::Serialization,
         Cause::CongestionWindow,
         Cause::LossWindow,
+        Cause::ClientDelay,
         Cause::Other,
     ];
 
@@ -89,6 +93,7 @@ impl Cause {
             Cause::Serialization => "serialization",
             Cause::CongestionWindow => "congestion_window",
             Cause::LossWindow => "loss_window",
+            Cause::ClientDelay => "client_delay",
             Cause::Other => "other",
         }
     }
@@ -108,6 +113,7 @@ impl Cause {
             Cause::Serialization => "serialization at the link's rate",
             Cause::CongestionWindow => "congestion-window rounds (slow start)",
             Cause::LossWindow => "congestion-window rounds after a loss (window cut)",
+            Cause::ClientDelay => "the client's own delay before asking (parse, script)",
             Cause::Other => "other (the endpoints' own time)",
         }
     }
@@ -119,7 +125,7 @@ impl Cause {
 
 /// Durations by cause.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct CauseSplit([Duration; 13]);
+pub struct CauseSplit([Duration; Cause::ALL.len()]);
 
 impl CauseSplit {
     pub fn get(&self, cause: Cause) -> Duration {
@@ -152,7 +158,7 @@ impl CauseSplit {
 
     /// The mean of `splits`, cause by cause.
     pub fn mean<'a>(splits: impl IntoIterator<Item = &'a CauseSplit>) -> CauseSplit {
-        let mut sum = [0u128; 13];
+        let mut sum = [0u128; Cause::ALL.len()];
         let mut n = 0u128;
         for s in splits {
             for (i, d) in s.0.iter().enumerate() {
@@ -455,7 +461,16 @@ fn critical_path(
         let Some((_, split)) = by_id.get(&r.id) else {
             continue;
         };
-        page.add(Cause::Other, r.issued_at.saturating_sub(cursor));
+        // A gap before the request was issued: its resource's `delay` (the client's own time,
+        // waited after its `after` arrived or from the start), the rest the endpoints'.
+        let gap = r.issued_at.saturating_sub(cursor);
+        let delay = scenario
+            .resources
+            .get(r.id as usize)
+            .map_or(Duration::ZERO, |res| res.delay)
+            .min(gap);
+        page.add(Cause::ClientDelay, delay);
+        page.add(Cause::Other, gap - delay);
         // Time before the predecessor ended is the predecessor's: off the queueing.
         let mut overlap = cursor.saturating_sub(r.issued_at).min(r.phases.blocked);
         for (cause, d) in split.iter() {
