@@ -14,6 +14,7 @@ mod calibrate;
 mod connector;
 mod environment;
 mod experiment;
+mod external;
 mod lab;
 mod network;
 mod sweep;
@@ -23,6 +24,8 @@ pub use calibrate::{calibrate, Calibration, MAX_CALIBRATION_CONNECTS};
 pub use connector::LabConnector;
 pub use environment::{available_congestion_controls, HostFacts};
 pub use experiment::{run_experiment, Experiment};
+pub use external::{ExternalError, ExternalServer, STOP_GRACE};
+pub use httplab_link::process::Stopped;
 pub use httplab_link::{
     get_congestion, set_congestion, LinkStats, Stamping, MAX_TRUSTWORTHY_EXCESS_PER_RTT,
 };

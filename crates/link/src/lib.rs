@@ -10,6 +10,8 @@
 //! - `trace`: TCP from the wire — every TCP packet's header facts, stamp and fate, recorded by
 //!   the relay's readers, and the pure per-connection analysis of them (handshakes, rounds,
 //!   retransmissions and their causes, receive windows) that a run's record carries;
+//! - `process`: the processes the lab starts for the user (`--server-cmd`), in a namespace and
+//!   a process group of their own, stopped as a group;
 //! - `awake`: threads that keep the CPUs from halting while the link runs;
 //! - `stamp`: the kernel's stamps of when each packet entered the link, and their mapping to
 //!   the lab clock;
@@ -25,6 +27,7 @@ pub mod handshake;
 pub mod model;
 pub mod netns;
 pub mod pcap;
+pub mod process;
 mod relay;
 mod stamp;
 #[allow(unsafe_code)]

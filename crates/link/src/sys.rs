@@ -2,7 +2,8 @@
 //! namespaces (`unshare`, `setns`), the TUN device (`TUNSETIFF`), interface configuration
 //! ioctls (`SIOCSIF*`), `poll`, TCP's `TCP_CONGESTION` option, the relay threads' timer
 //! slack and scheduling policy, and the packet tap (an `AF_PACKET` socket with a BPF filter and
-//! `SO_TIMESTAMPNS`, read with `recvmsg` and its control messages). Each function turns `-1` into `io::Error::last_os_error()`.
+//! `SO_TIMESTAMPNS`, read with `recvmsg` and its control messages), and signalling a process group
+//! the lab started (`kill`). Each function turns `-1` into `io::Error::last_os_error()`.
 //!
 //! It owns no policy (which addresses, which names, when to call what): that is `netns.rs`,
 //! `relay.rs` and `emulator.rs`. Every `unsafe` block carries a `// SAFETY:` line.
@@ -401,4 +402,19 @@ pub(crate) fn pin_to_cpu(cpu: usize) -> io::Result<()> {
     // SAFETY: `set` is a valid cpu_set_t of the size passed; pid 0 means the calling thread.
     check(unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) })
         .map(drop)
+}
+
+/// Sends `signal` to every process of the process group `pgid`; a group with no process left
+/// is not an error (`Ok(false)`).
+pub(crate) fn kill_group(pgid: u32, signal: libc::c_int) -> io::Result<bool> {
+    let pgid = libc::pid_t::try_from(pgid)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "process group out of range"))?;
+    // SAFETY: kill takes two integers and touches no memory of ours; a negative pid names the
+    // process group, which the caller made (its leader is a child it spawned with a group of
+    // its own), so no process outside it is signalled.
+    match check(unsafe { libc::kill(-pgid, signal) }) {
+        Ok(_) => Ok(true),
+        Err(e) if e.raw_os_error() == Some(libc::ESRCH) => Ok(false),
+        Err(e) => Err(e),
+    }
 }
