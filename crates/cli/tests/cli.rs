@@ -502,21 +502,7 @@ fn delay_holds_a_request_back_after_its_parent_and_is_the_page_s_client_delay() 
             .unwrap();
     for run in results["runs"].as_array().unwrap() {
         let requests = run["requests"].as_array().unwrap();
-        let end = |r: &Value| {
-            let phases = [
-                "blocked_ms",
-                "connect_ms",
-                "ssl_ms",
-                "send_ms",
-                "wait_ms",
-                "receive_ms",
-            ];
-            ms(&r["issued_at_ms"])
-                + phases
-                    .iter()
-                    .map(|p| r["phases"][*p].as_f64().unwrap_or(0.0))
-                    .sum::<f64>()
-        };
+        let end = |r: &Value| ms(&r["issued_at_ms"]) + common::phases_ms(r);
         // A timer never fires early: each request is issued at least its delay after its
         // parent's last byte (the records are rounded to the microsecond).
         for (child, parent, delay) in [(1, 0, 150.0), (2, 1, 80.0)] {

@@ -231,18 +231,7 @@ fn assert_causes_add_up(name: &str, run: &Value) {
     assert_eq!(causes.len(), requests.len(), "{name}");
     for (r, c) in requests.iter().zip(causes) {
         assert_eq!(r["id"], c["request_id"], "{name}");
-        let p = &r["phases"];
-        let phases: f64 = [
-            "blocked_ms",
-            "connect_ms",
-            "ssl_ms",
-            "send_ms",
-            "wait_ms",
-            "receive_ms",
-        ]
-        .iter()
-        .map(|k| p[*k].as_f64().unwrap_or(0.0))
-        .sum();
+        let phases = common::phases_ms(r);
         let split: f64 = c
             .as_object()
             .unwrap()

@@ -16,3 +16,19 @@ pub(crate) fn bin() -> &'static Path {
 pub(crate) fn httplab(args: &[&str], cwd: &Path) -> Output {
     binary::run(bin(), args, cwd)
 }
+
+/// A request record's phases in results.json, summed: its time from issue to last byte
+/// (`blocked + connect + ssl + send + wait + receive`, nulls as 0).
+pub(crate) fn phases_ms(request: &serde_json::Value) -> f64 {
+    [
+        "blocked_ms",
+        "connect_ms",
+        "ssl_ms",
+        "send_ms",
+        "wait_ms",
+        "receive_ms",
+    ]
+    .iter()
+    .map(|k| request["phases"][*k].as_f64().unwrap_or(0.0))
+    .sum()
+}
