@@ -16,6 +16,7 @@ mod tools;
 
 use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
+use httplab_harness::ExternalOptions;
 use std::cell::RefCell;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -44,6 +45,18 @@ enum Command {
         /// file (tshark and Wireshark open it; with SSLKEYLOGFILE set, TLS decrypts too).
         #[arg(long, value_name = "FILE")]
         pcap: Option<PathBuf>,
+        /// Run against this server instead of the lab's own: CMD runs under `sh -c` in the
+        /// lab's server namespace (behind the emulated link), and is stopped, with everything
+        /// it started, when the runs end.
+        #[arg(long, value_name = "CMD", requires = "server_port")]
+        server_cmd: Option<String>,
+        /// The port the --server-cmd server listens on (on every address).
+        #[arg(long, value_name = "PORT", requires = "server_cmd")]
+        server_port: Option<u16>,
+        /// The --server-cmd server speaks TLS with the lab's certificate (certs/localhost.pem
+        /// and certs/localhost.key): every run uses TLS (h2, HTTP/1.x over TLS).
+        #[arg(long, requires = "server_cmd")]
+        server_tls: bool,
     },
     /// Serve a scenario's resources alone, for curl, h2load or a browser.
     Serve {
@@ -211,7 +224,19 @@ async fn dispatch(command: Command) -> Result<()> {
             scenario,
             args,
             pcap,
-        } => run::run(&scenario, &args, pcap).await,
+            server_cmd,
+            server_port,
+            server_tls,
+        } => {
+            let external = server_cmd
+                .zip(server_port)
+                .map(|(cmd, port)| ExternalOptions {
+                    cmd,
+                    port,
+                    tls: server_tls,
+                });
+            run::run(&scenario, &args, pcap, external).await
+        }
         Command::Serve {
             scenario,
             listen,

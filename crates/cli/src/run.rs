@@ -8,10 +8,10 @@ use crate::scenario_args::{ids, load_with_source, overrides, parse, read_source,
 use crate::signals::{Signal, Signals, Stopped};
 use crate::{paths, ProgressBar, RunArgs, UsageError};
 use anyhow::{Context, Result};
-use httplab_core::{units, RequestRecord, Respond, RunRecord, Scenario};
+use httplab_core::{units, Protocol, RequestRecord, Respond, RunRecord, Scenario};
 use httplab_harness::{
-    available_congestion_controls, planned_runs, run_experiment, Ending, Experiment, HostFacts,
-    LabOptions, LinkMode, Progress, SweepPlan,
+    available_congestion_controls, planned_runs, run_experiment, Ending, Experiment,
+    ExternalOptions, HostFacts, LabOptions, LinkMode, Progress, SweepPlan,
 };
 use httplab_report::{
     read_journal, Analysis, Environment, Interruption, RunJournal, SweepPoint, JOURNAL_FILE,
@@ -26,9 +26,17 @@ use std::sync::Arc;
 /// folder is made ready (and its writability checked) before the first repetition, each
 /// finished repetition is journalled, and a run stopped by a signal or an error still writes
 /// the reports of what finished, marked incomplete.
-pub(crate) async fn run(path: &Path, args: &RunArgs, pcap: Option<PathBuf>) -> Result<()> {
+pub(crate) async fn run(
+    path: &Path,
+    args: &RunArgs,
+    pcap: Option<PathBuf>,
+    external: Option<ExternalOptions>,
+) -> Result<()> {
     let (mut scenario, source) = load_with_source(path, &args.set)?;
     Choices::read(args.protocols.as_deref(), args.repeat)?.apply(&mut scenario);
+    if let Some(ext) = &external {
+        suit_external(&mut scenario, ext)?;
+    }
     crate::budget::enforce(&[&scenario], args.repeat, args.force)?;
     let recipe = recipe(path, &source, &args.set, &scenario);
     if pcap.is_some() && (scenario.network.is_none() || args.no_link) {
@@ -54,6 +62,7 @@ pub(crate) async fn run(path: &Path, args: &RunArgs, pcap: Option<PathBuf>) -> R
     ));
     let options = LabOptions {
         pcap: pcap.clone(),
+        external: external.clone(),
         ..lab_options(args)
     };
     let recorded = record(&out, &scenario, &recipe, options, &signals, |p| {
@@ -68,7 +77,16 @@ pub(crate) async fn run(path: &Path, args: &RunArgs, pcap: Option<PathBuf>) -> R
     })
     .await;
     bar.finish();
-    let recorded = recorded?;
+    let mut recorded = recorded?;
+    if let Some(ext) = &external {
+        recorded.env.notes.push(format!(
+            "server: external, `{}` on port {}{}; no server-side timeline (its think times are \
+             its own, and the lab keeps no log of it)",
+            ext.cmd,
+            ext.port,
+            if ext.tls { " over TLS" } else { "" }
+        ));
+    }
     let analysis = recorded.analysis(&scenario);
     let written = recorded.write(&out, &analysis)?;
     if !args.quiet {
@@ -271,6 +289,40 @@ pub(crate) fn report(dir: &Path) -> Result<()> {
         journal.runs_planned,
         paths(&written)
     );
+    Ok(())
+}
+
+/// Fits `scenario` to an external server (`--server-cmd`): one port speaks TLS or not, so every
+/// run does as it does (a protocol that cannot is refused, naming the flag that would let it);
+/// pipelining is the server's own, so no lab model is chosen.
+fn suit_external(scenario: &mut Scenario, ext: &ExternalOptions) -> Result<()> {
+    let refused: Vec<&str> = scenario
+        .protocols
+        .iter()
+        .filter(|p| match p {
+            Protocol::H2 => !ext.tls,
+            Protocol::H2c => ext.tls,
+            _ => false,
+        })
+        .map(|p| p.id())
+        .collect();
+    if !refused.is_empty() {
+        let why = if ext.tls {
+            "the --server-tls server speaks TLS on its one port, and h2c is HTTP/2 in cleartext"
+        } else {
+            "the --server-cmd server speaks cleartext (no --server-tls), and h2 is HTTP/2 over TLS"
+        };
+        return Err(UsageError(format!(
+            "{} cannot run: {why}; leave it out with --protocols",
+            refused.join(", ")
+        ))
+        .into());
+    }
+    scenario.client.tls = ext.tls;
+    for variant in &mut scenario.variants {
+        variant.client.tls = ext.tls;
+    }
+    scenario.server.pipelining.clear();
     Ok(())
 }
 

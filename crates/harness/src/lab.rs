@@ -1,6 +1,7 @@
 //! One lab session: the server up, then runs of (protocol, repetition) against it.
 
 use crate::connector::LabConnector;
+use crate::external::ExternalServer;
 use crate::network::{LinkMode, NetworkPath};
 use crate::HarnessError;
 use httplab_core::{
@@ -43,6 +44,21 @@ pub struct LabOptions {
     pub link: LinkMode,
     /// Write every packet the link carries to this pcap file.
     pub pcap: Option<PathBuf>,
+    /// Run against this server instead of the lab's own (`--server-cmd`).
+    pub external: Option<ExternalOptions>,
+}
+
+/// A server the user names, run inside the lab in place of the lab's own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExternalOptions {
+    /// The command, run under `sh -c`.
+    pub cmd: String,
+    /// The port it listens on (on every address: inside the server namespace the lab's
+    /// clients reach it at the link's server address).
+    pub port: u16,
+    /// Whether it speaks TLS on that port (with the lab's certificate, `certs/localhost.pem`
+    /// and `certs/localhost.key`): then every run uses TLS; else none does.
+    pub tls: bool,
 }
 
 impl Default for LabOptions {
@@ -52,6 +68,7 @@ impl Default for LabOptions {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             link: LinkMode::Auto,
             pcap: None,
+            external: None,
         }
     }
 }
@@ -112,8 +129,14 @@ pub struct Lab {
     /// Both servers' thread: their own event loop, apart from the client's.
     server_thread: ServerThread,
     certs: CertStore,
+    /// The user's server, where runs go instead of the lab's (`--server-cmd`), with the
+    /// address runs connect to and whether it speaks TLS.
+    external: Option<(ExternalServer, SocketAddr, bool)>,
     network: NetworkPath,
 }
+
+/// How long an external server may take to accept its first connection.
+const EXTERNAL_STARTUP: Duration = Duration::from_secs(10);
 
 impl Lab {
     pub async fn start(scenario: Arc<Scenario>, options: LabOptions) -> Result<Lab, HarnessError> {
@@ -138,6 +161,16 @@ impl Lab {
         let plain_server =
             LabServer::start_on(&server_thread, bind()?, scenario.clone(), clock, None)
                 .map_err(listen_err)?;
+        // Started from this thread (it waits, bounded, for the port): nothing else of the lab
+        // runs yet.
+        let external = match &options.external {
+            Some(ext) => {
+                let (addr, namespace) = network.external_target(ext.port);
+                let server = ExternalServer::start(&ext.cmd, addr, namespace, EXTERNAL_STARTUP)?;
+                Some((server, addr, ext.tls))
+            }
+            None => None,
+        };
         Ok(Lab {
             scenario,
             clock,
@@ -145,12 +178,16 @@ impl Lab {
             plain_server,
             server_thread,
             certs,
+            external,
             network,
         })
     }
 
-    /// Whether runs of `protocol` go over TLS.
+    /// Whether runs of `protocol` go over TLS: against an external server, as it speaks.
     pub fn uses_tls(&self, protocol: Protocol) -> bool {
+        if let Some((_, _, tls)) = &self.external {
+            return *tls;
+        }
         match protocol {
             Protocol::H2 => true,
             Protocol::H2c => false,
@@ -168,7 +205,15 @@ impl Lab {
 
     /// The address runs of `protocol` connect to.
     pub fn server_addr(&self, protocol: Protocol) -> SocketAddr {
-        self.server_for(protocol).local_addr()
+        match &self.external {
+            Some((_, addr, _)) => *addr,
+            None => self.server_for(protocol).local_addr(),
+        }
+    }
+
+    /// Whether runs go to an external server (`--server-cmd`), which keeps no lab log.
+    pub fn external(&self) -> bool {
+        self.external.is_some()
     }
 
     pub fn clock(&self) -> Clock {
@@ -251,7 +296,7 @@ impl Lab {
         } else {
             None
         };
-        let addr = server.local_addr();
+        let addr = self.server_addr(protocol);
         // The HTTP/2 client switches its connections' frame tap on itself.
         let connector = Arc::new(
             LabConnector::new(addr, HOST, tls, self.clock)
@@ -374,6 +419,9 @@ impl Lab {
     }
 
     pub async fn shutdown(mut self) {
+        if let Some((mut server, _, _)) = self.external.take() {
+            let _ = tokio::task::spawn_blocking(move || server.stop()).await;
+        }
         self.tls_server.shutdown().await;
         self.plain_server.shutdown().await;
         // The servers are done: their thread can end (a join of a loop with nothing left).

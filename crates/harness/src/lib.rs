@@ -29,7 +29,7 @@ pub use httplab_link::process::Stopped;
 pub use httplab_link::{
     get_congestion, set_congestion, LinkStats, Stamping, MAX_TRUSTWORTHY_EXCESS_PER_RTT,
 };
-pub use lab::{plan, planned_runs, Ending, Lab, LabOptions, Progress, RunConfig};
+pub use lab::{plan, planned_runs, Ending, ExternalOptions, Lab, LabOptions, Progress, RunConfig};
 pub use network::LinkMode;
 pub use sweep::{PlannedPoint, SweepPlan};
 pub use workload::{issue, OnDone};
@@ -48,6 +48,8 @@ pub enum HarnessError {
     Link(#[from] httplab_link::LinkError),
     #[error("could not make client sockets in the link's client namespace: {0}")]
     ClientSockets(std::io::Error),
+    #[error("{0}")]
+    External(#[from] ExternalError),
     #[error("calibrating the link ({what}): {source}")]
     Calibrate {
         what: &'static str,

@@ -140,6 +140,21 @@ impl NetworkPath {
         Ok(std)
     }
 
+    /// Where an external server (`--server-cmd`) listening on `port` is reached, and the
+    /// namespace it runs in: the link's server address in the server namespace, or loopback.
+    pub(crate) fn external_target(
+        &self,
+        port: u16,
+    ) -> (SocketAddr, Option<&httplab_link::netns::Namespace>) {
+        match &self.link {
+            Some(link) => (
+                SocketAddr::new(IpAddr::V4(link.server_addr()), port),
+                Some(link.server_ns()),
+            ),
+            None => (SocketAddr::from(([127, 0, 0, 1], port)), None),
+        }
+    }
+
     /// The TCP congestion control of every socket of the lab.
     pub(crate) fn congestion_control(&self) -> &str {
         &self.congestion_control

@@ -1,0 +1,242 @@
+//! `httplab run --server-cmd`: a server no one here wrote (nginx) run inside the lab's server
+//! namespace, behind the emulated link, serving the scenario's files with their sizes; every
+//! protocol's requests are answered with the bytes nginx served, the h2 run on one connection
+//! and HTTP/1.1 within its cap; the report says the server was external; and nginx is gone
+//! when the run ends.
+// Each test binary uses some of the crate's dependencies, never all.
+#![allow(unused_crate_dependencies)]
+
+mod common;
+
+use common::httplab;
+use httplab_testkit::binary::stderr;
+use httplab_testkit::{free_port, require_link, require_tool, temp_dir};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+const SCENARIO: &str = r#"
+name = "external-page"
+repeat = 2
+[network]
+rtt = "20ms"
+[[resource]]
+path = "/index.html"
+size = "5000b"
+[[resource]]
+path = "/img/{i}.png"
+count = 8
+size = "20000b"
+after = "/index.html"
+"#;
+
+/// The files of `SCENARIO`, with its sizes, under `www`.
+fn write_site(www: &Path) {
+    std::fs::create_dir_all(www.join("img")).unwrap();
+    std::fs::write(www.join("index.html"), vec![b'h'; 5000]).unwrap();
+    for i in 1..=8 {
+        std::fs::write(www.join(format!("img/{i}.png")), vec![b'p'; 20000]).unwrap();
+    }
+}
+
+/// An nginx.conf in `dir` serving `www` on `listen` (e.g. `8080`, or `8443 ssl http2` with
+/// `tls` lines), in the foreground, one process.
+fn nginx_conf(dir: &Path, www: &Path, listen: &str, tls: &str) -> PathBuf {
+    let d = dir.display();
+    let conf = format!(
+        "daemon off;\nmaster_process off;\nworker_processes 1;\npid {d}/nginx.pid;\n\
+         error_log {d}/error.log info;\nevents {{ worker_connections 256; }}\n\
+         http {{\n  access_log {d}/access.log;\n  client_body_temp_path {d}/body;\n\
+         proxy_temp_path {d}/proxy;\n  fastcgi_temp_path {d}/fastcgi;\n  uwsgi_temp_path {d}/uwsgi;\n\
+         scgi_temp_path {d}/scgi;\n  keepalive_requests 10000;\n  server {{\n    listen {listen};\n\
+         root {www};\n{tls}  }}\n}}\n",
+        www = www.display()
+    );
+    let path = dir.join("nginx.conf");
+    std::fs::write(&path, conf).unwrap();
+    path
+}
+
+fn runs_of<'a>(results: &'a Value, protocol: &str) -> Vec<&'a Value> {
+    results["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["protocol"] == protocol)
+        .collect()
+}
+
+/// Every request of `run` answered with the size the scenario gave its file.
+fn answered_with_sizes(run: &Value) {
+    let requests = run["requests"].as_array().unwrap();
+    assert_eq!(requests.len(), 9, "{}", run["protocol"]);
+    for r in requests {
+        assert_eq!(r["status"], 200, "{r}");
+        let size = if r["path"] == "/index.html" {
+            5000
+        } else {
+            20000
+        };
+        assert_eq!(r["response_body_bytes"], size, "{}", r["path"]);
+    }
+    assert!(
+        run["server"].as_array().is_none_or(Vec::is_empty),
+        "no lab server log for an external server"
+    );
+}
+
+#[test]
+fn nginx_inside_the_lab_serves_every_protocol_with_its_sizes_and_is_stopped() {
+    let test = "nginx_inside_the_lab_serves_every_protocol_with_its_sizes_and_is_stopped";
+    if !require_link(test) {
+        return;
+    }
+    let Some(nginx) = Some(PathBuf::from("/usr/sbin/nginx"))
+        .filter(|p| p.is_file())
+        .or_else(|| require_tool("nginx", test, "apt-get install nginx"))
+    else {
+        return;
+    };
+    let work = temp_dir("server-cmd");
+    let www = work.join("www");
+    write_site(&www);
+    std::fs::write(work.join("page.toml"), SCENARIO).unwrap();
+    let certs = work.join("certs");
+
+    // Cleartext: HTTP/1.0, HTTP/1.1 and pipelining.
+    let plain = work.join("nginx-plain");
+    std::fs::create_dir_all(&plain).unwrap();
+    let port = free_port();
+    let conf = nginx_conf(&plain, &www, &port.to_string(), "");
+    let cmd = format!(
+        "{} -p {} -c {}",
+        nginx.display(),
+        plain.display(),
+        conf.display()
+    );
+    let port_arg = port.to_string();
+    let out = httplab(
+        &[
+            "run",
+            "page.toml",
+            "--quiet",
+            "--protocols",
+            "http1.0,http1.1,http1.1-pipelined",
+            "--out",
+            "plain",
+            "--server-cmd",
+            &cmd,
+            "--server-port",
+            &port_arg,
+        ],
+        &work,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let results: Value =
+        serde_json::from_str(&std::fs::read_to_string(work.join("plain/results.json")).unwrap())
+            .unwrap();
+    for protocol in ["http1.0", "http1.1", "http1.1-pipelined"] {
+        let runs = runs_of(&results, protocol);
+        assert_eq!(runs.len(), 2, "{protocol}");
+        for run in runs {
+            answered_with_sizes(run);
+            let connections = run["connections"].as_array().unwrap().len();
+            match protocol {
+                "http1.0" => assert_eq!(connections, 9, "one per request"),
+                "http1.1" => assert!(connections <= 6, "within the cap: {connections}"),
+                _ => {}
+            }
+        }
+    }
+    let md = std::fs::read_to_string(work.join("plain/report.md")).unwrap();
+    assert!(md.contains("server: external"), "the report says so");
+    assert_stopped(&plain);
+
+    // TLS with the lab's certificate: h2 on one connection, and HTTP/1.1 over TLS.
+    let tls_dir = work.join("nginx-tls");
+    std::fs::create_dir_all(&tls_dir).unwrap();
+    let port = free_port();
+    let tls = format!(
+        "    ssl_certificate {c}/localhost.pem;\n    ssl_certificate_key {c}/localhost.key;\n",
+        c = certs.display()
+    );
+    let conf = nginx_conf(&tls_dir, &www, &format!("{port} ssl http2"), &tls);
+    let cmd = format!(
+        "{} -p {} -c {}",
+        nginx.display(),
+        tls_dir.display(),
+        conf.display()
+    );
+    let port_arg = port.to_string();
+    let out = std::process::Command::new(common::bin())
+        .args([
+            "run",
+            "page.toml",
+            "--quiet",
+            "--protocols",
+            "h2,http1.1",
+            "--out",
+            "tls",
+            "--server-cmd",
+            &cmd,
+            "--server-port",
+            &port_arg,
+            "--server-tls",
+        ])
+        .env("HTTPLAB_CERTS", &certs)
+        .current_dir(&work)
+        .output()
+        .expect("httplab runs");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let results: Value =
+        serde_json::from_str(&std::fs::read_to_string(work.join("tls/results.json")).unwrap())
+            .unwrap();
+    for run in runs_of(&results, "h2") {
+        answered_with_sizes(run);
+        assert_eq!(
+            run["connections"].as_array().unwrap().len(),
+            1,
+            "h2: one connection"
+        );
+    }
+    for run in runs_of(&results, "http1.1") {
+        answered_with_sizes(run);
+    }
+    assert_stopped(&tls_dir);
+
+    // h2 needs TLS: without --server-tls it is refused before anything runs.
+    let refused = httplab(
+        &[
+            "run",
+            "page.toml",
+            "--quiet",
+            "--protocols",
+            "h2",
+            "--server-cmd",
+            "true",
+            "--server-port",
+            "1",
+        ],
+        &work,
+    );
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(
+        stderr(&refused).contains("h2 cannot run"),
+        "{}",
+        stderr(&refused)
+    );
+}
+
+/// nginx (its pid in `dir/nginx.pid`) is no longer running.
+fn assert_stopped(dir: &Path) {
+    let pid = std::fs::read_to_string(dir.join("nginx.pid")).unwrap_or_default();
+    let pid = pid.trim();
+    if pid.is_empty() {
+        return; // nginx removes its pid file when it exits cleanly.
+    }
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let state = stat.rsplit(')').next().unwrap_or("").trim_start();
+    assert!(
+        stat.is_empty() || state.starts_with('Z'),
+        "nginx {pid} still runs: {stat}"
+    );
+}
