@@ -69,6 +69,9 @@ impl Signals {
                 _ = terminate.recv() => {}
             }
             eprintln!("second signal: quitting without waiting for the reports");
+            // A --server-cmd server is in a process group of its own, which the terminal's
+            // signal does not reach: end it, since nothing will unwind to stop it.
+            httplab_harness::kill_external_servers();
             std::process::exit(i32::from(first.exit_status()));
         });
         Ok(Signals { received })

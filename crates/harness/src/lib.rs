@@ -25,7 +25,7 @@ pub use connector::LabConnector;
 pub use environment::{available_congestion_controls, HostFacts};
 pub use experiment::{run_experiment, Experiment};
 pub use external::{ExternalError, ExternalServer, STOP_GRACE};
-pub use httplab_link::process::Stopped;
+pub use httplab_link::process::{kill_all_now as kill_external_servers, Stopped};
 pub use httplab_link::{
     get_congestion, set_congestion, LinkStats, Stamping, MAX_TRUSTWORTHY_EXCESS_PER_RTT,
 };

@@ -1,7 +1,8 @@
 //! Processes the lab starts for the user (`httplab run --server-cmd`): spawned as the leader of
 //! a process group of their own, inside a namespace the lab made when there is one, and stopped
 //! as a whole group — SIGTERM, then SIGKILL once a grace period has passed — so nothing they
-//! started is left running. It owns spawning and stopping; what runs, and when to stop it, is
+//! started is left running; `kill_all_now` ends every group still live, for an exit that does
+//! not unwind. It owns spawning and stopping; what runs, and when to stop it, is
 //! the caller's.
 
 use crate::netns::Namespace;
@@ -9,10 +10,23 @@ use crate::sys;
 use std::io;
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, ExitStatus};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// How often a stop looks whether the group's leader has exited.
 const POLL: Duration = Duration::from_millis(10);
+
+/// The process groups spawned and not yet stopped, for `kill_all_now`.
+static LIVE: Mutex<Vec<u32>> = Mutex::new(Vec::new());
+
+/// SIGKILLs every process group spawned here and not yet stopped: for a process about to exit
+/// without unwinding (a second Ctrl-C), which would otherwise leave them running.
+pub fn kill_all_now() {
+    let live = std::mem::take(&mut *LIVE.lock().unwrap_or_else(|p| p.into_inner()));
+    for pgid in live {
+        let _ = sys::kill_group(pgid, libc::SIGKILL);
+    }
+}
 
 /// A child process leading a process group of its own.
 #[derive(Debug)]
@@ -42,6 +56,9 @@ impl GroupChild {
             Some(ns) => ns.run(move || cmd.spawn())??,
             None => cmd.spawn()?,
         };
+        LIVE.lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(child.id());
         Ok(GroupChild {
             child,
             status: None,
@@ -71,6 +88,9 @@ impl GroupChild {
     /// left behind. Bounded: returns within `grace` and a few polls.
     pub fn stop(&mut self, grace: Duration) -> io::Result<Stopped> {
         let pgid = self.id();
+        LIVE.lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|&g| g != pgid);
         if let Some(status) = self.try_status()? {
             sys::kill_group(pgid, libc::SIGKILL)?;
             return Ok(Stopped::AlreadyExited(status));
