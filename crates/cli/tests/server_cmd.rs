@@ -240,3 +240,74 @@ fn assert_stopped(dir: &Path) {
         "nginx {pid} still runs: {stat}"
     );
 }
+
+/// The article's experiment with its own kind of server: Node.js, whose upload handler never
+/// answers (`scenarios/node-never-respond.js`), and a Safari-like client (6 connections)
+/// sending 9 uploads. Six reach the server at once; the other three only once
+/// `server.setTimeout(500)` has closed held connections. Fixed to answer, all nine reach it
+/// before any timeout could have. Arrival times come from the server's own log.
+#[test]
+fn the_article_s_node_server_holds_six_connections_until_its_timeout_frees_them() {
+    let test = "the_article_s_node_server_holds_six_connections_until_its_timeout_frees_them";
+    let Some(node) = require_tool("node", test, "apt-get install nodejs") else {
+        return;
+    };
+    let work = temp_dir("node-never-respond");
+    let script = httplab_testkit::repo_root().join("scenarios/node-never-respond.js");
+    let scenario = httplab_testkit::scenario_path("node-never-respond");
+    for fixed in [false, true] {
+        let port = free_port();
+        let log = work.join(format!("arrivals-{fixed}.log"));
+        let cmd = format!(
+            "{} {} {port} {}{}",
+            node.display(),
+            script.display(),
+            log.display(),
+            if fixed { " fixed" } else { "" }
+        );
+        let port_arg = port.to_string();
+        let out_dir = format!("out-{fixed}");
+        let out = httplab(
+            &[
+                "run",
+                scenario.to_str().unwrap(),
+                "--quiet",
+                "--no-link",
+                "--protocols",
+                "http1.1",
+                "--out",
+                &out_dir,
+                "--server-cmd",
+                &cmd,
+                "--server-port",
+                &port_arg,
+            ],
+            &work,
+        );
+        // The never-answered uploads fail as the scenario says they will (`respond =
+        // "never"`): not an unexpected failure.
+        assert!(out.status.success(), "fixed={fixed}: {}", stderr(&out));
+        let mut arrivals: Vec<f64> = std::fs::read_to_string(&log)
+            .unwrap_or_else(|e| panic!("{}: {e}", log.display()))
+            .lines()
+            .filter_map(|l| l.split(' ').next()?.parse().ok())
+            .collect();
+        arrivals.sort_by(f64::total_cmp);
+        assert_eq!(arrivals.len(), 9, "fixed={fixed}: {arrivals:?}");
+        let after_first = |i: usize| arrivals[i] - arrivals[0];
+        if fixed {
+            // Answered, the six connections are reused at once: the last upload arrives before
+            // the 500 ms any of them would have waited for a timeout.
+            assert!(after_first(8) < 450.0, "{arrivals:?}");
+        } else {
+            // The first six are issued together on six new loopback connections: their
+            // arrivals differ by connection set-up, far less than the 500 ms timeout (bound:
+            // half of it).
+            assert!(after_first(5) < 250.0, "{arrivals:?}");
+            // The seventh can only arrive once a held connection was closed by the timeout,
+            // 500 ms after its last byte, which came after its own arrival; a timer never
+            // fires early.
+            assert!(after_first(6) >= 500.0, "{arrivals:?}");
+        }
+    }
+}
