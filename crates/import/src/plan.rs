@@ -240,7 +240,7 @@ pub(crate) fn plan(har: &Har) -> Plan {
             None => versions.push((v, 1)),
         }
     }
-    versions.sort_by(|a, b| b.1.cmp(&a.1));
+    versions.sort_by_key(|v| std::cmp::Reverse(v.1));
     Plan {
         tls: origin.starts_with("https:"),
         origin,
@@ -499,7 +499,7 @@ fn estimate(entries: &[Entry]) -> NetworkEstimate {
         .filter_map(|e| Some((e.transferred?, e.receive?)))
         .filter(|&(bytes, receive)| bytes > 0 && receive > 0)
         .collect();
-    transfers.sort_by(|a, b| b.0.cmp(&a.0));
+    transfers.sort_by_key(|t| std::cmp::Reverse(t.0));
     transfers.truncate(LARGEST_TRANSFERS);
     let bandwidth = transfers
         .iter()
