@@ -71,6 +71,15 @@ fn resource<'a>(i: &'a Imported, path: &str) -> &'a Resource {
         .unwrap_or_else(|| panic!("no {path} in\n{}", i.toml))
 }
 
+/// Every resource's path, in order.
+fn paths(i: &Imported) -> Vec<&str> {
+    i.scenario
+        .resources
+        .iter()
+        .map(|r| r.path.as_str())
+        .collect()
+}
+
 fn ms(ms: f64) -> Duration {
     Duration::from_micros((ms * 1000.0).round() as u64)
 }
@@ -327,12 +336,7 @@ fn unusable_entries_are_skipped_with_a_reason_and_their_dependants_re_pointed() 
             json!({}),
         ),
     ]);
-    let paths: Vec<&str> = i
-        .scenario
-        .resources
-        .iter()
-        .map(|r| r.path.as_str())
-        .collect();
+    let paths = paths(&i);
     assert_eq!(
         paths,
         ["/", "/sprite.png", "/lazy.png", "/beacon"],
@@ -419,12 +423,7 @@ fn query_strings_and_repeated_urls_get_distinct_reversible_paths() {
             json!({}),
         ),
     ]);
-    let paths: Vec<&str> = i
-        .scenario
-        .resources
-        .iter()
-        .map(|r| r.path.as_str())
-        .collect();
+    let paths = paths(&i);
     assert_eq!(
         paths,
         [

@@ -9,6 +9,7 @@
 // Each test binary uses some of the crate's dependencies, never all.
 #![allow(unused_crate_dependencies)]
 
+use httplab_core::Resource;
 use httplab_import::{import, Imported};
 use std::path::Path;
 use std::time::Duration;
@@ -17,6 +18,15 @@ fn imported(name: &str) -> Imported {
     let file = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/data/{name}.har"));
     let text = std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
     import(&text, &format!("{name}.har"), name).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The resource of `path`.
+fn resource<'a>(i: &'a Imported, path: &str) -> &'a Resource {
+    i.scenario
+        .resources
+        .iter()
+        .find(|r| r.path == path)
+        .unwrap_or_else(|| panic!("no {path} in\n{}", i.toml))
 }
 
 fn shop() -> Imported {
@@ -33,12 +43,7 @@ fn a_real_chromium_load_from_nginx_imports_with_its_structure() {
     assert!(i.notes.is_empty(), "{:?}", i.notes);
     assert_eq!(s.resources.len(), 25, "{}", i.toml);
     assert!(s.client.tls);
-    let find = |path: &str| {
-        s.resources
-            .iter()
-            .find(|r| r.path == path)
-            .unwrap_or_else(|| panic!("no {path} in\n{}", i.toml))
-    };
+    let find = |path: &str| resource(&i, path);
     // Sizes: the files nginx served (ls -l of the page's folder).
     for (path, size) in [
         ("/index.html", 13_031),
@@ -89,12 +94,7 @@ fn the_shop_page_imports_with_its_structure() {
         "29 entries less 4 skipped:\n{}",
         i.toml
     );
-    let find = |path: &str| {
-        s.resources
-            .iter()
-            .find(|r| r.path == path)
-            .unwrap_or_else(|| panic!("no {path}"))
-    };
+    let find = |path: &str| resource(&i, path);
     // The document: wait 61.4 ms less its connection's round trip, connect 42.6 − ssl 21.5.
     let doc = &s.resources[0];
     assert_eq!(
