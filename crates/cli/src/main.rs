@@ -1,6 +1,6 @@
 //! The `httplab` binary: the command line, the progress bar, and exit codes. Each command's
 //! work lives in the library crates; `run.rs` wires `run` and `sweep` to them,
-//! `tools.rs` the commands that run no workload, `scenario_args.rs` reads a scenario with
+//! `tools.rs` the commands that run no workload, `import.rs` reads a HAR into a scenario, `scenario_args.rs` reads a scenario with
 //! its overrides, and `budget.rs` holds a scenario to the run budget. Errors become messages and exit codes (2 for a bad scenario or argument,
 //! which is a [`UsageError`]).
 #![forbid(unsafe_code)]
@@ -8,6 +8,7 @@
 #![cfg_attr(test, allow(unused_crate_dependencies))]
 
 mod budget;
+mod import;
 mod out_dir;
 mod run;
 mod scenario_args;
@@ -113,6 +114,19 @@ enum Command {
         /// Connects to make (at most 1000).
         #[arg(long, default_value_t = 20)]
         connects: usize,
+    },
+    /// Make a scenario of a HAR file (DevTools, WebPageTest, sitespeed.io): one resource per
+    /// entry a replay can use, with sizes, think times and discovery order, every number's
+    /// source in its comments.
+    Import {
+        /// The HAR file (HAR 1.2).
+        har: PathBuf,
+        /// The scenario file to write [default: the HAR's name with .toml, beside it].
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Replace the scenario file if it exists.
+        #[arg(long)]
+        force: bool,
     },
     /// Run a scenario once per value of one key and chart page load time against the value.
     Sweep {
@@ -244,6 +258,7 @@ async fn dispatch(command: Command) -> Result<()> {
         } => tools::serve(&scenario, listen, tls).await,
         Command::Report { dir } => run::report(&dir),
         Command::Compare { a, b, out } => tools::compare_folders(&a, &b, out),
+        Command::Import { har, out, force } => import::import(&har, out, force),
         Command::Calibrate { rtt, connects } => tools::calibrate(&rtt, connects).await,
         Command::Sweep {
             scenario,

@@ -12,7 +12,7 @@
 //! overridden text, as `--set KEY=VALUE: …`. This module owns the editing and that mapping; it
 //! does not know what the keys mean (the scenario's validation does).
 
-use crate::scenario::ScenarioError;
+use crate::scenario::{LineStarts, ScenarioError};
 use std::ops::Range;
 use toml::de::{DeTable, DeValue};
 
@@ -105,6 +105,8 @@ struct Edit {
 pub(crate) struct Edited {
     pub text: String,
     edits: Vec<Edit>,
+    /// The original source's lines, for locating mistakes in it.
+    lines: LineStarts,
 }
 
 impl Edited {
@@ -135,9 +137,10 @@ impl Edited {
             }
             (at as isize - shift).max(0) as usize
         };
-        ScenarioError::at(
+        ScenarioError::at_in(
             file,
             source,
+            &self.lines,
             Some(back(span.start)..back(span.end)),
             message,
         )
@@ -257,7 +260,11 @@ pub(crate) fn apply(
             first.new.start = start;
         }
     }
-    Ok(Edited { text, edits })
+    Ok(Edited {
+        text,
+        edits,
+        lines: LineStarts::new(source),
+    })
 }
 
 /// The value of `key` in `table`, with where it is written.

@@ -4,7 +4,9 @@
 //! It owns the mapping from the lab's timing model to HAR's: HAR's `connect` includes `ssl`
 //! (the record's `connect` is TCP alone), `dns` is always -1 (the lab connects to addresses),
 //! and `time` is the sum of the written timings so a reader's arithmetic agrees exactly. Lab
-//! fields carry a leading underscore as HAR allows. It deliberately does not choose which run to
+//! fields carry a leading underscore as HAR allows; a resource with `after` carries Chrome's
+//! `_initiator` (`{"type": "parser", "url": …}`, others `{"type": "other"}`), so `httplab
+//! import` reads the page's structure back. It deliberately does not choose which run to
 //! write (the caller passes the median repetition) and does not write files.
 
 use crate::causes::RunCauses;
@@ -12,6 +14,7 @@ use crate::date::rfc3339;
 use crate::reason::reason_phrase;
 use httplab_core::{RequestRecord, RunRecord, Scenario};
 use serde_json::{json, Map, Value};
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -33,10 +36,20 @@ pub fn har(scenario: &Scenario, run: &RunRecord, causes: Option<&RunCauses>) -> 
     });
     let mut requests: Vec<&RequestRecord> = run.requests.iter().collect();
     requests.sort_by_key(|r| (r.issued_at, r.id));
+    let initiators = initiators(scenario, run);
     let entries: Vec<Value> = requests
         .iter()
         .map(|r| {
             let mut e = entry(run, r, &page_id);
+            if let Value::Object(map) = &mut e {
+                // As Chrome writes a parser's discovery (and the document's, "other"): what
+                // `httplab import` reads `after` from.
+                let initiator = match initiators.get(r.path.as_str()) {
+                    Some(url) => json!({ "type": "parser", "url": url }),
+                    None => json!({ "type": "other" }),
+                };
+                map.insert("_initiator".into(), initiator);
+            }
             let split = causes.and_then(|c| c.requests.iter().find(|c| c.request_id == r.id));
             if let (Value::Object(map), Some(split)) = (&mut e, split) {
                 let by_cause: Map<String, Value> = split
@@ -59,6 +72,23 @@ pub fn har(scenario: &Scenario, run: &RunRecord, causes: Option<&RunCauses>) -> 
             "_link": run.link,
         }
     })
+}
+
+/// For each path with an `after`, the URL the run requested that `after` resource at.
+fn initiators<'a>(scenario: &'a Scenario, run: &'a RunRecord) -> HashMap<&'a str, &'a str> {
+    let urls: HashMap<&str, &str> = run
+        .requests
+        .iter()
+        .map(|r| (r.path.as_str(), r.url.as_str()))
+        .collect();
+    scenario
+        .resources
+        .iter()
+        .filter_map(|res| {
+            let url = urls.get(res.after.as_deref()?)?;
+            Some((res.path.as_str(), *url))
+        })
+        .collect()
 }
 
 /// A duration in whole microseconds, rounded to nearest.
@@ -426,6 +456,22 @@ mod tests {
             "application/octet-stream"
         );
         assert!(failed.get("_serverArrivedAt").is_none());
+    }
+
+    #[test]
+    fn a_resource_with_after_carries_its_initiator_as_chrome_writes_it() {
+        let mut s = scenario();
+        s.resources[2].after = Some("/index.html".into());
+        let run = RunBuilder::http11(0, 20).build();
+        let doc = har(&s, &run, None);
+        let e = &doc["log"]["entries"];
+        assert_eq!(
+            e[2]["_initiator"],
+            json!({ "type": "parser", "url": "https://lab.test:8443/index.html" })
+        );
+        for plain in [0, 1, 3] {
+            assert_eq!(e[plain]["_initiator"], json!({ "type": "other" }));
+        }
     }
 
     #[test]

@@ -51,7 +51,7 @@ pub use client::{
 };
 pub use error::ScenarioError;
 pub use heads::{longest_path, H2_MAX_HEADER_LIST, MAX_URI, PIPELINING_MAX_HEAD};
-pub use resources::{is_idempotent, Resource};
+pub use resources::{is_idempotent, Resource, MAX_DELAY, MAX_REQUESTS, MAX_RESPONSE_SIZE, METHODS};
 pub use server::{PipeliningModel, Respond, ServerSettings, WriteMode};
 pub use summary::comment_summary;
 pub use variants::ClientVariant;
@@ -59,6 +59,7 @@ pub use workload::RequestSpec;
 
 use crate::network::{CongestionControl, NetworkSettings, RawNetwork};
 use crate::protocol::Protocol;
+pub(crate) use error::LineStarts;
 use error::{first_mistake, Stage};
 use raw::RawScenario;
 use resources::Resources;
@@ -101,8 +102,9 @@ pub struct Scenario {
 impl Scenario {
     /// Parses and validates a scenario; `file` is only used in error messages.
     pub fn parse(source: &str, file: &str) -> Result<Self, ScenarioError> {
+        let lines = error::LineStarts::new(source);
         Self::parse_located(source, &|span, message| {
-            ScenarioError::at(file, source, span, message)
+            ScenarioError::at_in(file, source, &lines, span, message)
         })
     }
 

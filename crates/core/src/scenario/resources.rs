@@ -17,13 +17,13 @@ use std::time::Duration;
 use toml::Spanned;
 
 /// Largest number of requests one scenario may expand to.
-pub(crate) const MAX_REQUESTS: usize = 10_000;
+pub const MAX_REQUESTS: usize = 10_000;
 /// Longest `delay` (as long as the longest think time).
-pub(crate) const MAX_DELAY: Duration = crate::think::MAX_THINK;
+pub const MAX_DELAY: Duration = crate::think::MAX_THINK;
 /// Largest response body.
-pub(crate) const MAX_RESPONSE_SIZE: u64 = 1_000_000_000;
+pub const MAX_RESPONSE_SIZE: u64 = 1_000_000_000;
 /// Methods a resource may be requested with.
-pub(crate) const METHODS: [&str; 6] = ["GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS"];
+pub const METHODS: [&str; 6] = ["GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS"];
 
 /// Whether a method is idempotent (RFC 9110 §9.2.2): safe to resend after a lost connection and
 /// to pipeline behind other requests.
