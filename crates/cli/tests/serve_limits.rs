@@ -444,7 +444,10 @@ fn serve_on(listen: &str) -> (String, String) {
 fn listen_names_the_bound_address_warns_when_exposed_and_explains_bind_errors() {
     // Every interface: the banner shows it as bound, and stderr warns.
     let (banner, err) = serve_on("0.0.0.0:0");
-    assert!(banner.contains("on http://0.0.0.0:"), "{banner}");
+    assert!(
+        banner.contains("on http://0.0.0.0:"),
+        "banner {banner:?}, stderr: {err}"
+    );
     assert!(err.contains("warning: listening on 0.0.0.0:"), "{err}");
     assert!(err.contains("every interface"), "{err}");
     // Loopback: no warning.
