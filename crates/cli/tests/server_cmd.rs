@@ -10,7 +10,7 @@ mod common;
 
 use common::httplab;
 use httplab_testkit::binary::stderr;
-use httplab_testkit::{free_port, require_link, require_tool, temp_dir};
+use httplab_testkit::{free_port, nginx_config, require_link, require_tool, temp_dir};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
@@ -41,18 +41,8 @@ fn write_site(www: &Path) {
 /// An nginx.conf in `dir` serving `www` on `listen` (e.g. `8080`, or `8443 ssl http2` with
 /// `tls` lines), in the foreground, one process.
 fn nginx_conf(dir: &Path, www: &Path, listen: &str, tls: &str) -> PathBuf {
-    let d = dir.display();
-    let conf = format!(
-        "daemon off;\nmaster_process off;\nworker_processes 1;\npid {d}/nginx.pid;\n\
-         error_log {d}/error.log info;\nevents {{ worker_connections 256; }}\n\
-         http {{\n  access_log {d}/access.log;\n  client_body_temp_path {d}/body;\n\
-         proxy_temp_path {d}/proxy;\n  fastcgi_temp_path {d}/fastcgi;\n  uwsgi_temp_path {d}/uwsgi;\n\
-         scgi_temp_path {d}/scgi;\n  keepalive_requests 10000;\n  server {{\n    listen {listen};\n\
-         root {www};\n{tls}  }}\n}}\n",
-        www = www.display()
-    );
     let path = dir.join("nginx.conf");
-    std::fs::write(&path, conf).unwrap();
+    std::fs::write(&path, nginx_config(dir, www, listen, tls)).unwrap();
     path
 }
 

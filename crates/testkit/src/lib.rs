@@ -205,15 +205,11 @@ impl Nginx {
             .or_else(|| require_tool("nginx", test, "apt-get install nginx"))?;
         let dir = temp_dir("nginx");
         let port = free_port();
-        let d = dir.display();
-        let config = format!(
-            "daemon off;\nmaster_process off;\nworker_processes 1;\npid {d}/nginx.pid;\n\
-             error_log {d}/error.log info;\nevents {{ worker_connections 64; }}\n\
-             http {{\n  access_log {d}/access.log;\n  client_body_temp_path {d}/body;\n\
-             proxy_temp_path {d}/proxy;\n  fastcgi_temp_path {d}/fastcgi;\n  uwsgi_temp_path {d}/uwsgi;\n\
-             scgi_temp_path {d}/scgi;\n  keepalive_requests 10000;\n  server {{\n    listen 127.0.0.1:{port}{listen_options};\n\
-             root {www};\n{extra_server_config}\n  }}\n}}\n",
-            www = www.display()
+        let config = nginx_config(
+            &dir,
+            www,
+            &format!("127.0.0.1:{port}{listen_options}"),
+            extra_server_config,
         );
         let conf = dir.join("nginx.conf");
         std::fs::write(&conf, config).expect("write nginx.conf");
@@ -240,6 +236,22 @@ impl Nginx {
         let log = std::fs::read_to_string(dir.join("error.log")).unwrap_or_default();
         panic!("nginx did not listen on 127.0.0.1:{port} within 5 s:\n{log}");
     }
+}
+
+/// An nginx.conf for a private nginx in the foreground, one process, its pid, logs and temp
+/// files under `dir`, serving `www` on `listen` (e.g. `127.0.0.1:8080`, `8443 ssl http2`) with
+/// `extra_server_config` lines in its server block.
+pub fn nginx_config(dir: &Path, www: &Path, listen: &str, extra_server_config: &str) -> String {
+    let d = dir.display();
+    format!(
+        "daemon off;\nmaster_process off;\nworker_processes 1;\npid {d}/nginx.pid;\n\
+         error_log {d}/error.log info;\nevents {{ worker_connections 256; }}\n\
+         http {{\n  access_log {d}/access.log;\n  client_body_temp_path {d}/body;\n\
+         proxy_temp_path {d}/proxy;\n  fastcgi_temp_path {d}/fastcgi;\n  uwsgi_temp_path {d}/uwsgi;\n\
+         scgi_temp_path {d}/scgi;\n  keepalive_requests 10000;\n  server {{\n    listen {listen};\n\
+         root {www};\n{extra_server_config}\n  }}\n}}\n",
+        www = www.display()
+    )
 }
 
 /// A loopback port that was free a moment ago.
