@@ -318,6 +318,21 @@ fn suit_external(scenario: &mut Scenario, ext: &ExternalOptions) -> Result<()> {
         ))
         .into());
     }
+    let named: Vec<&str> = scenario
+        .origins
+        .iter()
+        .map(|o| o.name.as_str())
+        .filter(|n| *n != httplab_core::scenario::DEFAULT_ORIGIN)
+        .collect();
+    if ext.tls && !named.is_empty() {
+        return Err(UsageError(format!(
+            "a --server-tls server presents the lab's certs/localhost.pem, which covers \
+             localhost only, so the lab's clients would refuse it for {}: run the scenario's \
+             origins in cleartext (without --server-tls), or with the lab's own server",
+            named.join(", ")
+        ))
+        .into());
+    }
     scenario.client.tls = ext.tls;
     for variant in &mut scenario.variants {
         variant.client.tls = ext.tls;

@@ -211,14 +211,15 @@ pub(crate) async fn serve(path: &Path, listen: SocketAddr, tls: bool) -> Result<
     } else {
         addr.to_string()
     };
+    // The warning first: whoever has read the banner (a script, a test) has the warning too.
+    if let Some(warning) = exposure_warning(addr) {
+        eprintln!("{warning}");
+    }
     println!(
         "serving `{}` ({} resources) on {scheme}://{shown}",
         scenario.name,
         scenario.resources.len(),
     );
-    if let Some(warning) = exposure_warning(addr) {
-        eprintln!("{warning}");
-    }
     println!("TCP congestion control: {congestion_control}");
     match httplab_socket::raise_nofile_limit() {
         Ok(l) if l.soft > l.before => println!(

@@ -102,6 +102,10 @@ pub struct ConnectionRecord {
     pub id: u32,
     pub local_addr: String,
     pub remote_addr: String,
+    /// The host it was opened for (the scenario's origin; an HTTP/2 connection may carry
+    /// other origins' requests too, coalesced). Empty in records written before origins.
+    #[serde(default)]
+    pub origin: String,
     /// TCP connect started.
     #[serde(rename = "opened_at_ms", with = "serde_ms")]
     pub opened_at: Duration,

@@ -116,7 +116,11 @@ impl Http2Client {
 
     async fn fetch_one(&self, spec: RequestSpec) -> RequestRecord {
         let clock = self.opts.clock;
-        let origin = self.opts.connector.origin().clone();
+        let mut origin = self.opts.connector.origin().clone();
+        // A request of another origin this connection was coalesced for carries its own.
+        if let Some(authority) = &spec.authority {
+            origin.authority = authority.clone();
+        }
         let url = origin.url(&spec.path);
         let mut timing = RequestTiming::new(spec.clone(), url.clone(), clock.now());
 

@@ -244,6 +244,8 @@ async fn an_upload_larger_than_the_server_window_arrives_whole() {
         path: "/size/10".into(),
         body_bytes: 300_000,
         headers: Vec::new(),
+        origin: 0,
+        authority: None,
     };
     let record = client.fetch(spec).await;
     client.finish().await;

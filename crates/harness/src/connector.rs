@@ -1,6 +1,10 @@
 //! The lab's connector: TCP connect and TLS handshake, each timed, each connection registered,
 //! each socket with the scenario's TCP congestion control (read back from the kernel before it
 //! connects).
+//!
+//! One connector serves a run: every connection is numbered in one sequence, whichever of the
+//! scenario's origins it goes to. Each origin is a target (an address, a host name and TLS or
+//! not), and [`LabConnector::target`] hands a protocol client the connector of one.
 
 use crate::network::SocketFactory;
 use httplab_core::{
@@ -22,6 +26,8 @@ const SETUP_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What the connector remembers of each connection it opened.
 struct Opened {
+    /// The target it was opened to.
+    target: usize,
     local_addr: String,
     opened_at: Duration,
     tcp_connect: Duration,
@@ -36,11 +42,46 @@ struct Opened {
     tcp_info: Arc<Mutex<TcpInfoLog>>,
 }
 
-/// Opens connections to the lab server for one run.
-pub struct LabConnector {
+/// Where connections go: one of a scenario's origins.
+struct Target {
     addr: SocketAddr,
     origin: Origin,
+    /// The host name, as the records name the origin.
+    host: String,
     tls: Option<(TlsConnector, ServerName<'static>)>,
+}
+
+impl Target {
+    fn new(
+        addr: SocketAddr,
+        host: &str,
+        tls: Option<Arc<rustls::ClientConfig>>,
+    ) -> io::Result<Target> {
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let tls = match tls {
+            Some(config) => {
+                let name = ServerName::try_from(host.to_string())
+                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+                Some((TlsConnector::from(config), name))
+            }
+            None => None,
+        };
+        Ok(Target {
+            addr,
+            origin: Origin {
+                scheme,
+                authority: format!("{host}:{}", addr.port()),
+            },
+            host: host.to_string(),
+            tls,
+        })
+    }
+}
+
+/// Opens connections to the lab server for one run.
+pub struct LabConnector {
+    /// The first is the connector's own ([`Connector`] on `LabConnector` itself).
+    targets: Vec<Target>,
     clock: Clock,
     opened: Mutex<Vec<Opened>>,
     /// Makes the client's sockets on the far side of an emulated link; `None`: plain sockets.
@@ -58,26 +99,31 @@ impl LabConnector {
         tls: Option<Arc<rustls::ClientConfig>>,
         clock: Clock,
     ) -> io::Result<Self> {
-        let scheme = if tls.is_some() { "https" } else { "http" };
-        let tls = match tls {
-            Some(config) => {
-                let name = ServerName::try_from(host.to_string())
-                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
-                Some((TlsConnector::from(config), name))
-            }
-            None => None,
-        };
         Ok(Self {
-            addr,
-            origin: Origin {
-                scheme,
-                authority: format!("{host}:{}", addr.port()),
-            },
-            tls,
+            targets: vec![Target::new(addr, host, tls)?],
             clock,
             opened: Mutex::new(Vec::new()),
             sockets: None,
             congestion_control: None,
+        })
+    }
+
+    /// Adds a target (another origin) and returns its number, for [`target`](Self::target).
+    pub fn add_target(
+        &mut self,
+        addr: SocketAddr,
+        host: &str,
+        tls: Option<Arc<rustls::ClientConfig>>,
+    ) -> io::Result<usize> {
+        self.targets.push(Target::new(addr, host, tls)?);
+        Ok(self.targets.len() - 1)
+    }
+
+    /// A connector to target `k` (0: the first), numbering its connections with the others.
+    pub fn target(self: &Arc<Self>, k: usize) -> Arc<dyn Connector> {
+        Arc::new(TargetConnector {
+            shared: self.clone(),
+            k: k.min(self.targets.len() - 1),
         })
     }
 
@@ -94,9 +140,10 @@ impl LabConnector {
         self
     }
 
-    async fn open(&self) -> io::Result<Connection> {
+    async fn open(&self, k: usize) -> io::Result<Connection> {
+        let target = &self.targets[k];
         // Made before the clock starts: in a link namespace that takes a thread of its own.
-        let socket = match (&self.sockets, self.addr) {
+        let socket = match (&self.sockets, target.addr) {
             (Some(make), _) => TcpSocket::from_std_stream(make()?),
             (None, SocketAddr::V4(_)) => TcpSocket::new_v4()?,
             (None, SocketAddr::V6(_)) => TcpSocket::new_v6()?,
@@ -115,7 +162,7 @@ impl LabConnector {
         }
         let opened_at = self.clock.now();
         socket.set_nodelay(true)?;
-        let tcp = tokio::time::timeout(SETUP_TIMEOUT, socket.connect(self.addr))
+        let tcp = tokio::time::timeout(SETUP_TIMEOUT, socket.connect(target.addr))
             .await
             .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "TCP connect timed out"))??;
         let tcp_connect = self.clock.now() - opened_at;
@@ -137,7 +184,7 @@ impl LabConnector {
         let wire_stream = Metered::new(tcp, self.clock);
         let wire = wire_stream.meter().clone();
 
-        let (io, ssl, tls): (BoxIo, _, _) = match &self.tls {
+        let (io, ssl, tls): (BoxIo, _, _) = match &target.tls {
             None => (Box::new(wire_stream), None, None),
             Some((connector, name)) => {
                 let started = self.clock.now();
@@ -158,6 +205,7 @@ impl LabConnector {
         let mut opened = self.opened.lock().unwrap_or_else(|p| p.into_inner());
         let id = opened.len() as u32;
         opened.push(Opened {
+            target: k,
             local_addr,
             opened_at,
             tcp_connect,
@@ -214,10 +262,12 @@ impl LabConnector {
             .map(|(i, c)| {
                 let id = i as u32;
                 let wire = c.wire.lifetime();
+                let target = &self.targets[c.target];
                 ConnectionRecord {
                     id,
                     local_addr: c.local_addr.clone(),
-                    remote_addr: self.addr.to_string(),
+                    remote_addr: target.addr.to_string(),
+                    origin: target.host.clone(),
                     opened_at: c.opened_at,
                     tcp_connect: c.tcp_connect,
                     tls: c.tls.clone(),
@@ -240,10 +290,26 @@ impl LabConnector {
 
 impl Connector for LabConnector {
     fn origin(&self) -> &Origin {
-        &self.origin
+        &self.targets[0].origin
     }
 
     fn connect(&self) -> ConnectFuture<'_> {
-        Box::pin(self.open())
+        Box::pin(self.open(0))
+    }
+}
+
+/// The connector of one target, sharing the run's numbering and records.
+struct TargetConnector {
+    shared: Arc<LabConnector>,
+    k: usize,
+}
+
+impl Connector for TargetConnector {
+    fn origin(&self) -> &Origin {
+        &self.shared.targets[self.k].origin
+    }
+
+    fn connect(&self) -> ConnectFuture<'_> {
+        Box::pin(self.shared.open(self.k))
     }
 }

@@ -3,6 +3,7 @@
 use crate::connector::LabConnector;
 use crate::external::ExternalServer;
 use crate::network::{LinkMode, NetworkPath};
+use crate::pools::{PoolPlan, Pools};
 use crate::HarnessError;
 use httplab_core::{
     Clock, PipeliningModel, Protocol, RequestRecord, RunRecord, Scenario, ServerRequestRecord,
@@ -28,9 +29,6 @@ const LOSSY_CLOSE_GRACE: Duration = Duration::from_millis(1400);
 
 /// What the lab's TLS server offers in ALPN, in its order of preference.
 const SERVER_ALPN: &[&[u8]] = &[ALPN_H2, ALPN_HTTP11, ALPN_HTTP10];
-
-/// The name clients use for the lab server (the leaf certificate covers it).
-const HOST: &str = "localhost";
 
 /// How the lab is set up.
 #[derive(Debug, Clone)]
@@ -130,8 +128,9 @@ pub struct Lab {
     server_thread: ServerThread,
     certs: CertStore,
     /// The user's server, where runs go instead of the lab's (`--server-cmd`), with the
-    /// address runs connect to and whether it speaks TLS.
-    external: Option<(ExternalServer, SocketAddr, bool)>,
+    /// addresses runs connect to (one per server address of the scenario's origins) and
+    /// whether it speaks TLS.
+    external: Option<(ExternalServer, Vec<SocketAddr>, bool)>,
     network: NetworkPath,
 }
 
@@ -142,15 +141,21 @@ impl Lab {
     pub async fn start(scenario: Arc<Scenario>, options: LabOptions) -> Result<Lab, HarnessError> {
         let clock = Clock::start();
         let certs = CertStore::open_or_create(&options.certs_dir)?;
-        let server_tls = certs.server_config(SERVER_ALPN)?;
+        // One leaf for every origin: one server serves them all.
+        let server_tls = certs.server_config_for(&scenario.origin_names(), SERVER_ALPN)?;
         let network = NetworkPath::start(&scenario, clock, options.link, options.pcap.clone())?;
         let listen_err = |source| HarnessError::Listen {
             addr: options.listen,
             source,
         };
-        let bind = || network.listener(options.listen).map_err(listen_err);
+        let addresses = scenario.address_count();
+        let bind = || {
+            network
+                .listeners(options.listen, addresses)
+                .map_err(listen_err)
+        };
         let server_thread = ServerThread::start().map_err(listen_err)?;
-        let tls_server = LabServer::start_on(
+        let tls_server = LabServer::start_on_all(
             &server_thread,
             bind()?,
             scenario.clone(),
@@ -159,15 +164,19 @@ impl Lab {
         )
         .map_err(listen_err)?;
         let plain_server =
-            LabServer::start_on(&server_thread, bind()?, scenario.clone(), clock, None)
+            LabServer::start_on_all(&server_thread, bind()?, scenario.clone(), clock, None)
                 .map_err(listen_err)?;
         // Started from this thread (it waits, bounded, for the port): nothing else of the lab
         // runs yet.
         let external = match &options.external {
             Some(ext) => {
-                let (addr, namespace) = network.external_target(ext.port);
+                let (addr, namespace) = network.external_target(ext.port, 0).map_err(listen_err)?;
                 let server = ExternalServer::start(&ext.cmd, addr, namespace, EXTERNAL_STARTUP)?;
-                Some((server, addr, ext.tls))
+                let addrs = (0..addresses)
+                    .map(|k| network.external_target(ext.port, k).map(|(a, _)| a))
+                    .collect::<std::io::Result<Vec<_>>>()
+                    .map_err(listen_err)?;
+                Some((server, addrs, ext.tls))
             }
             None => None,
         };
@@ -183,32 +192,54 @@ impl Lab {
         })
     }
 
-    /// Whether runs of `protocol` go over TLS: against an external server, as it speaks.
+    /// Whether runs of `protocol` go over TLS to the first origin: against an external
+    /// server, as it speaks.
     pub fn uses_tls(&self, protocol: Protocol) -> bool {
+        self.origin_tls(protocol, 0)
+    }
+
+    /// Whether runs of `protocol` reach origin `i` over TLS: h2 always, h2c never, HTTP/1.x
+    /// as the origin's scheme says; against an external server, as it speaks.
+    fn origin_tls(&self, protocol: Protocol, i: usize) -> bool {
         if let Some((_, _, tls)) = &self.external {
             return *tls;
         }
         match protocol {
             Protocol::H2 => true,
             Protocol::H2c => false,
-            _ => self.scenario.client.tls,
+            _ => self
+                .scenario
+                .origins
+                .get(i)
+                .map_or(self.scenario.client.tls, |o| o.tls),
         }
     }
 
-    fn server_for(&self, protocol: Protocol) -> &LabServer {
-        if self.uses_tls(protocol) {
+    fn server_for(&self, tls: bool) -> &LabServer {
+        if tls {
             &self.tls_server
         } else {
             &self.plain_server
         }
     }
 
-    /// The address runs of `protocol` connect to.
+    /// The address runs of `protocol` connect to (the first origin's).
     pub fn server_addr(&self, protocol: Protocol) -> SocketAddr {
-        match &self.external {
-            Some((_, addr, _)) => *addr,
-            None => self.server_for(protocol).local_addr(),
-        }
+        self.origin_addr(protocol, 0)
+    }
+
+    /// The address runs of `protocol` reach origin `i` at.
+    fn origin_addr(&self, protocol: Protocol, i: usize) -> SocketAddr {
+        let k = self.scenario.origins.get(i).map_or(0, |o| o.address);
+        let addrs = match &self.external {
+            Some((_, addrs, _)) => addrs.as_slice(),
+            None => self.server_for(self.origin_tls(protocol, i)).local_addrs(),
+        };
+        addrs
+            .get(k)
+            .or(addrs.first())
+            .copied()
+            .unwrap_or(self.tls_server.local_addr())
     }
 
     /// Whether runs go to an external server (`--server-cmd`), which keeps no lab log.
@@ -283,11 +314,22 @@ impl Lab {
     ) -> Result<RunRecord, HarnessError> {
         let protocol = config.protocol;
         let scenario = self.scenario_for(&config);
-        let server = self.server_for(protocol);
-        server.set_pipelining(config.server_pipelining);
-        let tls = if self.uses_tls(protocol) {
-            // A fresh config per run: sessions resume (when the scenario asks) only between the
-            // connections of one run, never across runs or repetitions.
+        let origins = &scenario.origins;
+        let tls_of: Vec<bool> = (0..origins.len())
+            .map(|i| self.origin_tls(protocol, i))
+            .collect();
+        // The servers this run's origins reach: the TLS one, the cleartext one, or both.
+        let servers: Vec<&LabServer> = [true, false]
+            .into_iter()
+            .filter(|tls| tls_of.contains(tls))
+            .map(|tls| self.server_for(tls))
+            .collect();
+        for server in &servers {
+            server.set_pipelining(config.server_pipelining);
+        }
+        // A fresh config per run: sessions resume (when the scenario asks) only between the
+        // connections of one run, never across runs or repetitions.
+        let client_tls = if tls_of.contains(&true) {
             Some(self.certs.client_config(
                 &[alpn_for(protocol)],
                 scenario.client.resumption,
@@ -296,42 +338,55 @@ impl Lab {
         } else {
             None
         };
-        let addr = self.server_addr(protocol);
+        let tls_for = |i: usize| client_tls.clone().filter(|_| tls_of[i]);
+        // One target per origin, numbered as the origins are.
+        let listen_err = |addr, source| HarnessError::Listen { addr, source };
+        let addr = self.origin_addr(protocol, 0);
+        let mut connector = LabConnector::new(addr, &origins[0].name, tls_for(0), self.clock)
+            .map_err(|e| listen_err(addr, e))?
+            .with_socket_factory(self.network.socket_factory())
+            .with_congestion_control(self.network.congestion_control());
+        for (i, origin) in origins.iter().enumerate().skip(1) {
+            let addr = self.origin_addr(protocol, i);
+            connector
+                .add_target(addr, &origin.name, tls_for(i))
+                .map_err(|e| listen_err(addr, e))?;
+        }
+        let connector = Arc::new(connector);
         // The HTTP/2 client switches its connections' frame tap on itself.
-        let connector = Arc::new(
-            LabConnector::new(addr, HOST, tls, self.clock)
-                .map_err(|source| HarnessError::Listen { addr, source })?
-                .with_socket_factory(self.network.socket_factory())
-                .with_congestion_control(self.network.congestion_control()),
-        );
-        let options = ClientOptions {
-            connector: connector.clone(),
-            clock: self.clock,
-            max_connections_per_host: scenario.client.max_connections_per_host,
-        };
-        let client: Box<dyn ProtocolClient> = match protocol {
-            Protocol::Http10 => Box::new(Http10Client::new(options)),
-            Protocol::Http11 => Box::new(Http11Client::new(options)),
-            Protocol::Http11Pipelined => Box::new(Http11PipelinedClient::new(
-                options,
-                scenario.client.pipeline_connections,
-                scenario.client.pipeline_depth,
-            )),
-            Protocol::H2 | Protocol::H2c => Box::new(Http2Client::new(
-                options,
-                H2Options::from_settings(&scenario.client),
-            )),
-        };
+        let plan = PoolPlan::of(&scenario, protocol);
+        let clients = plan
+            .first
+            .iter()
+            .map(|&i| {
+                let options = ClientOptions {
+                    connector: connector.target(i),
+                    clock: self.clock,
+                    max_connections_per_host: origins[i]
+                        .max_connections
+                        .unwrap_or(scenario.client.max_connections_per_host),
+                };
+                protocol_client(protocol, options, &scenario)
+            })
+            .collect();
+        let client = Pools::new(&plan, clients, |i| {
+            format!(
+                "{}:{}",
+                origins[i].name,
+                self.origin_addr(protocol, i).port()
+            )
+        });
 
         // Clear what earlier runs left in the server's log, then issue every request at once,
         // in workload order (join_all polls them in order, so they queue for slots in order).
-        server.log().take();
-        server.log().take_connections();
+        for server in &servers {
+            server.log().take();
+            server.log().take_connections();
+        }
         self.network.begin_run();
         let started_at = self.clock.now();
         let on_done = |record: &RequestRecord| connector.response_done(record);
-        let mut requests =
-            crate::workload::issue(client.as_ref(), &scenario, self.clock, &on_done).await;
+        let mut requests = crate::workload::issue(&client, &scenario, self.clock, &on_done).await;
         client.finish().await;
         let page_time = requests
             .iter()
@@ -339,7 +394,6 @@ impl Lab {
             .max()
             .unwrap_or(started_at)
             .saturating_sub(started_at);
-        settle_server_log(server).await;
         // The client's FIN takes half a round trip; on a lossy link it may be lost and sent
         // again after a retransmission timeout (Linux: 200 ms at least, doubling), so allow a
         // few of those. The wait ends as soon as every connection has closed.
@@ -351,8 +405,14 @@ impl Lab {
             };
             SERVER_LOG_GRACE + n.rtt * 2 + retries
         });
-        settle_server_connections(server, grace).await;
-        let mut server_log = server.log().take();
+        let mut server_log = Vec::new();
+        let mut server_connections = Vec::new();
+        for server in &servers {
+            settle_server_log(server).await;
+            settle_server_connections(server, grace).await;
+            server_log.extend(server.log().take());
+            server_connections.extend(server.log().take_connections());
+        }
         server_log.sort_by_key(|s| (s.arrived_at, s.request_id));
         if protocol == Protocol::Http11Pipelined {
             join_hol(&mut requests, &server_log);
@@ -372,7 +432,7 @@ impl Lab {
             server: server_log,
             link: self.network.run_record(),
             congestion_control: self.network.congestion_control().to_string(),
-            server_connections: server.log().take_connections(),
+            server_connections,
             wire: self.network.wire_trace(),
         })
     }
@@ -522,6 +582,27 @@ async fn settle_server_connections(server: &LabServer, grace: Duration) {
         && tokio::time::Instant::now() < deadline
     {
         tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+}
+
+/// The protocol client of one pool.
+fn protocol_client(
+    protocol: Protocol,
+    options: ClientOptions,
+    scenario: &Scenario,
+) -> Box<dyn ProtocolClient> {
+    match protocol {
+        Protocol::Http10 => Box::new(Http10Client::new(options)),
+        Protocol::Http11 => Box::new(Http11Client::new(options)),
+        Protocol::Http11Pipelined => Box::new(Http11PipelinedClient::new(
+            options,
+            scenario.client.pipeline_connections,
+            scenario.client.pipeline_depth,
+        )),
+        Protocol::H2 | Protocol::H2c => Box::new(Http2Client::new(
+            options,
+            H2Options::from_settings(&scenario.client),
+        )),
     }
 }
 

@@ -17,6 +17,7 @@ mod experiment;
 mod external;
 mod lab;
 mod network;
+mod pools;
 mod sweep;
 mod workload;
 

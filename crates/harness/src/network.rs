@@ -120,39 +120,82 @@ impl NetworkPath {
         self.note.as_deref()
     }
 
-    /// A listening socket for a lab server: in the server namespace on the link's server
-    /// address, or on `loopback` (port 0: a free one); either way with the scenario's
-    /// congestion control, which accepted sockets inherit. Non-blocking, for the server's runtime
-    /// to take.
-    pub(crate) fn listener(&self, loopback: SocketAddr) -> io::Result<std::net::TcpListener> {
-        let std = match &self.link {
-            Some(link) => {
-                let addr = SocketAddr::new(IpAddr::V4(link.server_addr()), loopback.port());
-                link.server_ns().std_listener(addr)?
+    /// A lab server's listening sockets, one per server address the scenario's origins use
+    /// (`count`, at least 1), all on one port: in the server namespace on the link's server
+    /// addresses (10.77.0.2, then further ones added to its device), or on loopback from
+    /// `loopback`'s address on (127.0.0.1, 127.0.0.2, …; port 0: a free one, tried again if a
+    /// later address has it taken). Each has the scenario's congestion control, which accepted
+    /// sockets inherit. Non-blocking, for the server's runtime to take.
+    pub(crate) fn listeners(
+        &self,
+        loopback: SocketAddr,
+        count: usize,
+    ) -> io::Result<Vec<std::net::TcpListener>> {
+        const TRIES: usize = 20;
+        let mut last = None;
+        for _ in 0..TRIES {
+            match self.try_listeners(loopback, count.max(1)) {
+                Ok(listeners) => return Ok(listeners),
+                Err(e) if e.kind() == io::ErrorKind::AddrInUse && loopback.port() == 0 => {
+                    last = Some(e)
+                }
+                Err(e) => return Err(e),
             }
-            None => {
-                let listener = std::net::TcpListener::bind(loopback)?;
-                listener.set_nonblocking(true)?;
-                listener
-            }
-        };
-        httplab_link::set_congestion(&std, &self.congestion_control)?;
-        Ok(std)
+        }
+        Err(last.unwrap_or_else(|| io::Error::from(io::ErrorKind::AddrInUse)))
     }
 
-    /// Where an external server (`--server-cmd`) listening on `port` is reached, and the
-    /// namespace it runs in: the link's server address in the server namespace, or loopback.
+    fn try_listeners(
+        &self,
+        loopback: SocketAddr,
+        count: usize,
+    ) -> io::Result<Vec<std::net::TcpListener>> {
+        let mut listeners: Vec<std::net::TcpListener> = Vec::with_capacity(count);
+        let mut port = loopback.port();
+        for k in 0..count {
+            let std = match &self.link {
+                Some(link) => {
+                    let ip = link.server_addr_n(address_index(k)?)?;
+                    link.server_ns()
+                        .std_listener(SocketAddr::new(IpAddr::V4(ip), port))?
+                }
+                None => {
+                    let listener = std::net::TcpListener::bind(SocketAddr::new(
+                        nth_loopback(loopback, k)?,
+                        port,
+                    ))?;
+                    listener.set_nonblocking(true)?;
+                    listener
+                }
+            };
+            httplab_link::set_congestion(&std, &self.congestion_control)?;
+            port = std.local_addr()?.port();
+            listeners.push(std);
+        }
+        Ok(listeners)
+    }
+
+    /// Where an external server (`--server-cmd`) listening on `port` is reached at the
+    /// scenario's server address `k` (0: the first), and the namespace it runs in: the link's
+    /// server address in the server namespace, or loopback.
     pub(crate) fn external_target(
         &self,
         port: u16,
-    ) -> (SocketAddr, Option<&httplab_link::netns::Namespace>) {
-        match &self.link {
+        k: usize,
+    ) -> io::Result<(SocketAddr, Option<&httplab_link::netns::Namespace>)> {
+        Ok(match &self.link {
             Some(link) => (
-                SocketAddr::new(IpAddr::V4(link.server_addr()), port),
+                SocketAddr::new(IpAddr::V4(link.server_addr_n(address_index(k)?)?), port),
                 Some(link.server_ns()),
             ),
-            None => (SocketAddr::from(([127, 0, 0, 1], port)), None),
-        }
+            None => (
+                SocketAddr::new(
+                    nth_loopback(SocketAddr::from(([127, 0, 0, 1], port)), k)?,
+                    port,
+                ),
+                None,
+            ),
+        })
     }
 
     /// The TCP congestion control of every socket of the lab.
@@ -236,6 +279,35 @@ impl NetworkPath {
             }
         }
         tracing::warn!("the link is still in use; it stops when its last user lets go");
+    }
+}
+
+/// The link's number for server address `k`.
+fn address_index(k: usize) -> io::Result<u8> {
+    u8::try_from(k).map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "too many origins"))
+}
+
+/// The `k`-th loopback address from `base`'s (an IPv4 loopback address: 127.0.0.1 is 0th).
+fn nth_loopback(base: SocketAddr, k: usize) -> io::Result<IpAddr> {
+    if k == 0 {
+        return Ok(base.ip());
+    }
+    match base.ip() {
+        IpAddr::V4(ip) if ip.is_loopback() => {
+            let next = u32::from(ip)
+                .checked_add(u32::try_from(k).unwrap_or(u32::MAX))
+                .map(Ipv4Addr::from)
+                .filter(Ipv4Addr::is_loopback)
+                .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "too many origins"))?;
+            Ok(IpAddr::V4(next))
+        }
+        other => Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "a scenario with several origins needs an IPv4 loopback address to listen on \
+                 (one per origin's address, from 127.0.0.1 on), not {other}"
+            ),
+        )),
     }
 }
 

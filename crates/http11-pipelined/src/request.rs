@@ -74,6 +74,8 @@ mod tests {
             path: path.into(),
             body_bytes,
             headers: Vec::new(),
+            origin: 0,
+            authority: None,
         }
     }
 

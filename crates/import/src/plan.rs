@@ -6,7 +6,9 @@
 //! - skipped: URLs that are not http(s) (data:, blob:, extensions), WebSockets, entries served
 //!   from the browser's cache (`_fromCache`, 304), failed or aborted ones (status 0, `_error`),
 //!   informational or impossible statuses, methods the lab does not have, bodies over 1gb,
-//!   entries on another origin than the first kept entry's, and any beyond the lab's 10,000;
+//!   entries on a 65th origin, and any beyond the lab's 10,000;
+//! - origins: one per `scheme://host[:port]`, in order of first appearance; those the HAR saw
+//!   at one `serverIPAddress` share a server address, so HTTP/2 may coalesce them;
 //! - think: `timings.wait` less its connection's round trip (the least `connect − ssl` of the
 //!   connection's entries, else its least `wait`), never below zero; a connection is the
 //!   entry's `connection`, else `serverIPAddress` and the URL's port, else its origin;
@@ -22,19 +24,16 @@
 
 use crate::har::{Entry, Har, Initiator};
 use crate::url::{self, Url};
-use httplab_core::scenario::{MAX_DELAY, MAX_REQUESTS, MAX_RESPONSE_SIZE, METHODS};
+use httplab_core::scenario::{MAX_DELAY, MAX_ORIGINS, MAX_REQUESTS, MAX_RESPONSE_SIZE, METHODS};
 use std::collections::HashMap;
 
 /// What the scenario will hold, and what was left out.
 pub(crate) struct Plan {
-    /// `scheme://host[:port]` of the first kept entry.
-    pub(crate) origin: String,
-    pub(crate) tls: bool,
+    /// Every origin of the kept entries, in order of first appearance: the page's own first.
+    pub(crate) origins: Vec<PlannedOrigin>,
     pub(crate) resources: Vec<Planned>,
     /// Entries left out one by one, with why, in the file's order.
     pub(crate) skipped: Vec<Skipped>,
-    /// Entries on other origins: (origin, how many), in order of first appearance.
-    pub(crate) other_origins: Vec<(String, usize)>,
     /// Entries of the HAR's later pages, left out.
     pub(crate) later_pages: usize,
     /// Usable entries beyond the lab's [`MAX_REQUESTS`], left out.
@@ -47,11 +46,24 @@ pub(crate) struct Plan {
 impl Plan {
     /// How many entries were left out, for whatever reason.
     pub(crate) fn skipped_entries(&self) -> usize {
-        self.skipped.len()
-            + self.other_origins.iter().map(|(_, n)| n).sum::<usize>()
-            + self.beyond_limit
-            + self.later_pages
+        self.skipped.len() + self.beyond_limit + self.later_pages
     }
+}
+
+/// One origin (`scheme://host[:port]`) of the page, as the scenario names it.
+pub(crate) struct PlannedOrigin {
+    /// `scheme://host[:port]`, as the HAR's URLs have it.
+    pub(crate) url: String,
+    /// The scenario's name for it: the host, made a DNS name (an IP address `10.0.0.1` becomes
+    /// `ip-10-0-0-1`, a second port of one host `host-8443`).
+    pub(crate) name: String,
+    pub(crate) tls: bool,
+    /// The HAR's `serverIPAddress` of its first entry, if any.
+    pub(crate) ip: Option<String>,
+    /// The earlier origin at the same `serverIPAddress`, whose address it shares.
+    pub(crate) same_address_as: Option<usize>,
+    /// Its kept entries.
+    pub(crate) entries: usize,
 }
 
 /// An entry left out.
@@ -66,6 +78,8 @@ pub(crate) struct Skipped {
 pub(crate) struct Planned {
     /// 0-based in `log.entries`.
     pub(crate) index: usize,
+    /// Index into `Plan::origins`.
+    pub(crate) origin: usize,
     pub(crate) url: String,
     pub(crate) path: String,
     pub(crate) method: String,
@@ -140,14 +154,8 @@ const LARGEST_TRANSFERS: usize = 3;
 pub(crate) fn plan(har: &Har) -> Plan {
     let entries = &har.entries;
     let reasons: Vec<Option<String>> = entries.iter().map(unusable).collect();
-    let origin = entries
-        .iter()
-        .zip(&reasons)
-        .find(|(_, r)| r.is_none())
-        .and_then(|(e, _)| e.parsed.origin())
-        .unwrap_or_default();
     let mut skipped = Vec::new();
-    let mut other_origins: Vec<(String, usize)> = Vec::new();
+    let mut origins: Vec<PlannedOrigin> = Vec::new();
     let mut beyond_limit = 0;
     let mut kept: Vec<usize> = Vec::new();
     for (p, e) in entries.iter().enumerate() {
@@ -160,17 +168,29 @@ pub(crate) fn plan(har: &Har) -> Plan {
             continue;
         }
         let here = e.parsed.origin().unwrap_or_default();
-        if here != origin {
-            match other_origins.iter_mut().find(|(o, _)| *o == here) {
-                Some((_, n)) => *n += 1,
-                None => other_origins.push((here, 1)),
-            }
-        } else if kept.len() == MAX_REQUESTS {
+        let known = origins.iter().any(|o| o.url == here);
+        if kept.len() == MAX_REQUESTS {
             beyond_limit += 1;
+        } else if !known && origins.len() == MAX_ORIGINS {
+            skipped.push(Skipped {
+                index: e.index,
+                url: e.url.clone(),
+                why: format!(
+                    "on a {}th origin: a scenario has at most {MAX_ORIGINS}",
+                    MAX_ORIGINS + 1
+                ),
+            });
         } else {
+            if !known {
+                origins.push(new_origin(e, &here, &origins));
+            }
             kept.push(p);
         }
     }
+    let origin_of = |e: &Entry| {
+        let here = e.parsed.origin().unwrap_or_default();
+        origins.iter().position(|o| o.url == here).unwrap_or(0)
+    };
     let resource_of: HashMap<usize, usize> =
         kept.iter().enumerate().map(|(r, &p)| (p, r)).collect();
     let timeline = Timeline::new(entries, &kept);
@@ -178,15 +198,16 @@ pub(crate) fn plan(har: &Har) -> Plan {
 
     // The longest `delay` and think a scenario takes (both 600 s).
     let max_delay = i64::try_from(MAX_DELAY.as_micros()).unwrap_or(i64::MAX);
-    let mut seen: HashMap<String, usize> = HashMap::new();
+    let mut seen: HashMap<(usize, String), usize> = HashMap::new();
     let mut resources = Vec::with_capacity(kept.len());
     for &p in &kept {
         let e = &entries[p];
         let Url::Web { path_and_query, .. } = &e.parsed else {
             continue;
         };
+        let origin = origin_of(e);
         let base = url::scenario_path(path_and_query);
-        let n = seen.entry(base.clone()).or_insert(0);
+        let n = seen.entry((origin, base.clone())).or_insert(0);
         *n += 1;
         let path = if *n == 1 {
             base
@@ -213,6 +234,7 @@ pub(crate) fn plan(har: &Har) -> Plan {
         let no_body = matches!(e.method.as_str(), "GET" | "HEAD");
         resources.push(Planned {
             index: e.index,
+            origin,
             url: e.url.clone(),
             path,
             method: e.method.clone(),
@@ -241,16 +263,45 @@ pub(crate) fn plan(har: &Har) -> Plan {
         }
     }
     versions.sort_by_key(|v| std::cmp::Reverse(v.1));
+    for r in &resources {
+        origins[r.origin].entries += 1;
+    }
     Plan {
-        tls: origin.starts_with("https:"),
-        origin,
+        origins,
         resources,
         skipped,
-        other_origins,
         later_pages: har.later_pages,
         beyond_limit,
         network: estimate(entries),
         versions,
+    }
+}
+
+/// The origin `url` (`scheme://host[:port]`) of `e`, named apart from `earlier` ones.
+fn new_origin(e: &Entry, url: &str, earlier: &[PlannedOrigin]) -> PlannedOrigin {
+    let (host, port) = match &e.parsed {
+        Url::Web { host, port, .. } => (host.as_str(), *port),
+        Url::Other { .. } => ("localhost", 0),
+    };
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    let mut name = if bare.parse::<std::net::IpAddr>().is_ok() {
+        format!("ip-{}", bare.replace(['.', ':'], "-"))
+    } else {
+        host.to_string()
+    };
+    if earlier.iter().any(|o| o.name == name) {
+        name = format!("{name}-{port}");
+    }
+    let ip = e.server_ip.clone().filter(|ip| !ip.is_empty());
+    PlannedOrigin {
+        url: url.to_string(),
+        name,
+        tls: url.starts_with("https:"),
+        same_address_as: ip
+            .as_ref()
+            .and_then(|ip| earlier.iter().position(|o| o.ip.as_ref() == Some(ip))),
+        ip,
+        entries: 0,
     }
 }
 

@@ -278,6 +278,11 @@ fn unusable_entries_are_skipped_with_a_reason_and_their_dependants_re_pointed() 
     );
     let mut from_cache = entry(cached, 6.0, 0.5, 0.1, 700, parser(doc));
     merge(&mut from_cache, json!({ "_fromCache": "disk" }));
+    let mut blocked = entry(css, 25.0, 10.0, 5.0, 900, parser(doc));
+    merge(
+        &mut blocked,
+        json!({ "response": { "status": 0 }, "_error": "net::ERR_BLOCKED_BY_CLIENT" }),
+    );
     let mut no_content = entry("https://example.com/beacon", 40.0, 3.0, 2.0, 0, parser(doc));
     merge(
         &mut no_content,
@@ -299,7 +304,7 @@ fn unusable_entries_are_skipped_with_a_reason_and_their_dependants_re_pointed() 
         revalidated,
         aborted,
         from_cache,
-        entry(css, 25.0, 10.0, 5.0, 900, parser(doc)),
+        blocked,
         entry(
             "https://cdn.example.net/font.woff2",
             26.0,
@@ -308,7 +313,7 @@ fn unusable_entries_are_skipped_with_a_reason_and_their_dependants_re_pointed() 
             900,
             parser(doc),
         ),
-        // Found by the CDN's stylesheet, which is skipped, itself found by the document.
+        // Found by the CDN's stylesheet, which was blocked, itself found by the document.
         entry(
             "https://example.com/sprite.png",
             40.0,
@@ -339,7 +344,7 @@ fn unusable_entries_are_skipped_with_a_reason_and_their_dependants_re_pointed() 
     let paths = paths(&i);
     assert_eq!(
         paths,
-        ["/", "/sprite.png", "/lazy.png", "/beacon"],
+        ["/", "/font.woff2", "/sprite.png", "/lazy.png", "/beacon"],
         "{}",
         i.toml
     );
@@ -366,7 +371,7 @@ fn unusable_entries_are_skipped_with_a_reason_and_their_dependants_re_pointed() 
         "a 304",
         "status 0, net::ERR_ABORTED",
         "_fromCache: disk",
-        "2 entries on https://cdn.example.net skipped: pages on several origins need [[origin]] tables, not yet in the lab",
+        "status 0, net::ERR_BLOCKED_BY_CLIENT",
         "a browser extension's URL",
     ] {
         assert!(notes.contains(words), "no `{words}` in\n{notes}");
@@ -585,4 +590,80 @@ fn ten_thousand_entries_chained_import() {
     assert_eq!(r[9_999].after.as_deref(), Some("/r/9998.js"));
     assert_eq!(r[9_999].delay, ms(2.0));
     assert_eq!(i.scenario.dependencies()[9_999], Some(9_998));
+}
+
+#[test]
+fn a_page_on_several_origins_imports_one_origin_per_host_and_port() {
+    let doc = "https://www.shop.test/";
+    let js = "https://cdn.example.net/app.js";
+    let parser = |url: &str| json!({ "_initiator": { "type": "parser", "url": url } });
+    let at_ip = |mut e: Value, ip: &str| {
+        merge(&mut e, json!({ "serverIPAddress": ip }));
+        e
+    };
+    let i = imported(vec![
+        at_ip(entry(doc, 0.0, 20.0, 10.0, 5_000, json!({})), "192.0.2.1"),
+        // The same path on a second host at the same address: a shard.
+        at_ip(
+            entry("https://img.shop.test/", 21.0, 10.0, 5.0, 700, parser(doc)),
+            "192.0.2.1",
+        ),
+        at_ip(entry(js, 22.0, 10.0, 5.0, 900, parser(doc)), "198.51.100.7"),
+        at_ip(
+            entry(
+                "https://cdn.example.net/font.woff2",
+                33.0,
+                10.0,
+                5.0,
+                300,
+                parser(js),
+            ),
+            "198.51.100.7",
+        ),
+        entry("http://127.0.0.1:8080/x", 34.0, 10.0, 5.0, 10, parser(doc)),
+    ]);
+    let s = &i.scenario;
+    let origins: Vec<(&str, bool, usize)> = s
+        .origins
+        .iter()
+        .map(|o| (o.name.as_str(), o.tls, o.address))
+        .collect();
+    assert_eq!(
+        origins,
+        [
+            ("www.shop.test", true, 0),
+            ("img.shop.test", true, 0),
+            ("cdn.example.net", true, 1),
+            ("ip-127-0-0-1", false, 2),
+        ],
+        "{}",
+        i.toml
+    );
+    let by_origin: Vec<(usize, &str)> = s
+        .resources
+        .iter()
+        .map(|r| (r.origin, r.path.as_str()))
+        .collect();
+    assert_eq!(
+        by_origin,
+        [
+            (0, "/"),
+            (1, "/"),
+            (2, "/app.js"),
+            (2, "/font.woff2"),
+            (3, "/x")
+        ]
+    );
+    assert_eq!(
+        s.dependencies(),
+        vec![None, Some(0), Some(0), Some(2), Some(0)]
+    );
+    for line in [
+        "same_address_as = \"www.shop.test\"",
+        "after = \"//www.shop.test/\"",
+        "after = \"/app.js\"",
+    ] {
+        assert!(i.toml.contains(line), "no `{line}` in\n{}", i.toml);
+    }
+    assert!(i.notes.is_empty(), "{:?}", i.notes);
 }

@@ -20,7 +20,7 @@ pub(crate) fn scenario(plan: &Plan, file: &str, creator: &str, name: &str) -> St
         "description = {}",
         quoted(&format!(
             "{} imported from {file} ({} resources)",
-            plan.origin,
+            page_origin(plan),
             plan.resources.len()
         ))
     );
@@ -35,12 +35,15 @@ pub(crate) fn scenario(plan: &Plan, file: &str, creator: &str, name: &str) -> St
         used.join(", ")
     );
     let _ = writeln!(out, "\n[client]");
+    let first = plan.origins.first();
     let _ = writeln!(
         out,
         "tls = {}                          # the page's origin is {}",
-        plan.tls, plan.origin
+        first.is_some_and(|o| o.tls),
+        page_origin(plan)
     );
     network(&mut out, plan);
+    origins(&mut out, plan);
     for r in &plan.resources {
         resource(&mut out, plan, r);
     }
@@ -56,7 +59,7 @@ fn header(out: &mut String, plan: &Plan, file: &str, creator: &str) {
     let lines = [
         format!(
             "Imported by `httplab import` from {file}{creator}: the page at {}.",
-            plan.origin
+            page_origin(plan)
         ),
         String::new(),
         "Where each number comes from (\"entry N\" is the Nth of log.entries, counted from 1):"
@@ -124,12 +127,6 @@ pub(crate) fn skip_lines(plan: &Plan) -> Vec<String> {
             )
         })
         .collect();
-    for (origin, n) in &plan.other_origins {
-        lines.push(format!(
-            "{n} {} on {origin} skipped: pages on several origins need [[origin]] tables, not yet in the lab",
-            if *n == 1 { "entry" } else { "entries" }
-        ));
-    }
     if plan.later_pages > 0 {
         lines.push(format!(
             "{} entries of the HAR's later pages skipped: a scenario is one page, the first",
@@ -268,6 +265,9 @@ fn resource(out: &mut String, plan: &Plan, r: &Planned) {
         );
     }
     let _ = writeln!(out, "[[resource]]");
+    if plan.origins.len() > 1 && r.origin > 0 {
+        let _ = writeln!(out, "origin = {}", quoted(&plan.origins[r.origin].name));
+    }
     let _ = writeln!(out, "path = {}", quoted(&r.path));
     if r.method != "GET" {
         let _ = writeln!(out, "method = {}", quoted(&r.method));
@@ -281,10 +281,53 @@ fn resource(out: &mut String, plan: &Plan, r: &Planned) {
     }
     let _ = writeln!(out, "think = {}", quoted(&duration(r.think)));
     if let Some(a) = after {
-        let _ = writeln!(out, "after = {}", quoted(&a.path));
+        // Another origin's resource is named with its origin: `//host/path`.
+        let named = if a.origin == r.origin {
+            a.path.clone()
+        } else {
+            format!("//{}{}", plan.origins[a.origin].name, a.path)
+        };
+        let _ = writeln!(out, "after = {}", quoted(&named));
     }
     if r.delay > 0 {
         let _ = writeln!(out, "delay = {}", quoted(&duration(r.delay)));
+    }
+}
+
+/// The page's own origin, `scheme://host[:port]` (the first kept entry's).
+fn page_origin(plan: &Plan) -> &str {
+    plan.origins.first().map_or("", |o| o.url.as_str())
+}
+
+/// One `[[origin]]` table per origin, for a page on several: its name, scheme, and the origin
+/// whose address it shares when the HAR saw them at one `serverIPAddress`. None for one origin.
+fn origins(out: &mut String, plan: &Plan) {
+    if plan.origins.len() < 2 {
+        return;
+    }
+    let _ = writeln!(out);
+    comment(
+        out,
+        "The page's origins, in order of first appearance; each has a connection pool of its own.",
+    );
+    comment(
+        out,
+        "Origins the HAR saw at one serverIPAddress share an address here, so HTTP/2 may coalesce",
+    );
+    comment(out, "them onto one connection, as the browser could.");
+    for o in &plan.origins {
+        let _ = writeln!(out);
+        let ip =
+            o.ip.as_deref()
+                .map_or_else(String::new, |ip| format!(", serverIPAddress {ip}"));
+        let entries = if o.entries == 1 { "entry" } else { "entries" };
+        comment(out, &format!("{}: {} {entries}{ip}", o.url, o.entries));
+        let _ = writeln!(out, "[[origin]]");
+        let _ = writeln!(out, "name = {}", quoted(&o.name));
+        let _ = writeln!(out, "tls = {}", o.tls);
+        if let Some(j) = o.same_address_as {
+            let _ = writeln!(out, "same_address_as = {}", quoted(&plan.origins[j].name));
+        }
     }
 }
 

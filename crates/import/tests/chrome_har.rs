@@ -2,7 +2,7 @@
 //! fetching a 25-resource page from nginx over h2, recorded through the DevTools protocol by
 //! `data/record-chromium-har.py`. And a Chrome-format HAR of a shop's front page (`data/chrome-shop.har`: 29 entries over h2, a
 //! stylesheet naming a font and a background image, a script fetching JSON, an analytics ping
-//! on another origin, a data: URL, a memory-cache hit and an aborted script), imported. The
+//! on another origin (imported as a second origin), a data: URL, a memory-cache hit and an aborted script), imported. The
 //! file was written by hand in the format Chrome 131's DevTools exports (WebInspector creator,
 //! `_initiator`, `connection`, `_transferSize`, `_fromCache`, millisecond timestamps), not
 //! recorded from a browser; its numbers are a plausible page's.
@@ -90,10 +90,26 @@ fn the_shop_page_imports_with_its_structure() {
     assert!(s.client.tls, "https origin");
     assert_eq!(
         s.resources.len(),
-        25,
-        "29 entries less 4 skipped:\n{}",
+        26,
+        "29 entries less 3 skipped:\n{}",
         i.toml
     );
+    // The analytics ping is on an origin of its own, at an address of its own.
+    let names: Vec<(&str, usize)> = s
+        .origins
+        .iter()
+        .map(|o| (o.name.as_str(), o.address))
+        .collect();
+    assert_eq!(
+        names,
+        [("shop.example", 0), ("www.google-analytics.com", 1)]
+    );
+    let ping = s
+        .resources
+        .iter()
+        .find(|r| r.origin == 1)
+        .expect("the ping");
+    assert!(ping.path.starts_with("/g/collect"), "{}", ping.path);
     let find = |path: &str| resource(&i, path);
     // The document: wait 61.4 ms less its connection's round trip, connect 42.6 − ssl 21.5.
     let doc = &s.resources[0];
@@ -141,16 +157,15 @@ fn the_shop_page_imports_with_its_structure() {
 fn the_shop_pages_skips_and_proposed_network_are_stated() {
     let i = shop();
     let notes = i.notes.join("\n");
-    assert_eq!(i.notes.len(), 4, "{notes}");
+    assert_eq!(i.notes.len(), 3, "{notes}");
     for words in [
         "entry 8 (log.entries[7]) data:image/svg+xml",
-        "1 entry on https://www.google-analytics.com skipped",
         "entry 24 (log.entries[23]) https://shop.example/img/cached-badge.png skipped: served from the browser's cache (_fromCache: memory)",
         "entry 27 (log.entries[26]) https://shop.example/js/chat-widget.js skipped: failed or aborted before a response (status 0, net::ERR_ABORTED)",
     ] {
         assert!(notes.contains(words), "no `{words}` in\n{notes}");
     }
-    assert_eq!(i.skipped, 4);
+    assert_eq!(i.skipped, 3);
     // rtt: the document's connect less its TLS (the analytics connection's is 25.3 ms);
     // bandwidth: the font's 47,300 bytes in 7.7 ms beat the hero image's 184,350 in 31.7 ms.
     assert!(i.toml.contains("\n# rtt = \"21.100ms\"\n"), "{}", i.toml);
@@ -162,7 +177,7 @@ fn the_shop_pages_skips_and_proposed_network_are_stated() {
     assert!(i.toml.contains("# entry 18: GET https://shop.example/img/bg-pattern.png — header sizes (not replayed yet): request 48 B, response 149 B"), "{}", i.toml);
     assert!(
         i.toml
-            .contains("the browser used (response.httpVersion, entries): http/2.0 25"),
+            .contains("the browser used (response.httpVersion, entries): http/2.0 26"),
         "{}",
         i.toml
     );

@@ -457,6 +457,15 @@ impl LinkEmulator {
         tun::SERVER_ADDR
     }
 
+    /// The server's `k`-th address (0: [`server_addr`](Self::server_addr)), added to its
+    /// device on first use: each origin of a scenario has one. At most 250.
+    pub fn server_addr_n(&self, k: u8) -> std::io::Result<Ipv4Addr> {
+        if k == 0 {
+            return Ok(tun::SERVER_ADDR);
+        }
+        tun::add_server_alias(&self.server, k)
+    }
+
     /// The TCP settings of the server's namespace, the side that sends the responses. Both
     /// namespaces are set up alike; each one's own is at [`Namespace::kernel`].
     pub fn kernel(&self) -> KernelTcp {

@@ -41,3 +41,26 @@ pub(crate) fn open_in(ns: &Namespace, addr: Ipv4Addr) -> io::Result<File> {
         Ok(file)
     })?
 }
+
+/// Gives the server's device in `ns` its `k`-th further address (`k` from 1): 10.77.0.(2 + k),
+/// as the alias `hl0:k`, on the same subnet, so the client reaches it through its own device
+/// as it reaches the first. A scenario's origins each have one.
+pub(crate) fn add_server_alias(ns: &Namespace, k: u8) -> io::Result<Ipv4Addr> {
+    let [a, b, c, d] = SERVER_ADDR.octets();
+    let last = d
+        .checked_add(k)
+        .filter(|&last| k > 0 && last < 255)
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no such server alias"))?;
+    let addr = Ipv4Addr::new(a, b, c, last);
+    ns.run(|| {
+        sys::configure_interface(
+            &format!("{TUN_NAME}:{k}"),
+            &sys::InterfaceConfig {
+                addr: Some((addr, NETMASK)),
+                mtu: None,
+                txqueuelen: None,
+            },
+        )
+    })??;
+    Ok(addr)
+}

@@ -254,6 +254,7 @@ impl RunBuilder {
                     id: c,
                     local_addr: format!("10.0.0.1:{}", 40_000 + c),
                     remote_addr: "10.0.0.2:8443".into(),
+                    origin: "localhost".into(),
                     opened_at: started_at + opener.blocked,
                     tcp_connect: opener.connect.unwrap_or_default(),
                     tls: self.tls.then(|| TlsRecord {

@@ -44,7 +44,7 @@ pub fn har(scenario: &Scenario, run: &RunRecord, causes: Option<&RunCauses>) -> 
             if let Value::Object(map) = &mut e {
                 // As Chrome writes a parser's discovery (and the document's, "other"): what
                 // `httplab import` reads `after` from.
-                let initiator = match initiators.get(r.path.as_str()) {
+                let initiator = match initiators.get(&r.id) {
                     Some(url) => json!({ "type": "parser", "url": url }),
                     None => json!({ "type": "other" }),
                 };
@@ -74,19 +74,20 @@ pub fn har(scenario: &Scenario, run: &RunRecord, causes: Option<&RunCauses>) -> 
     })
 }
 
-/// For each path with an `after`, the URL the run requested that `after` resource at.
-fn initiators<'a>(scenario: &'a Scenario, run: &'a RunRecord) -> HashMap<&'a str, &'a str> {
-    let urls: HashMap<&str, &str> = run
+/// For each request with an `after` (by id), the URL the run requested that `after` resource at.
+fn initiators<'a>(scenario: &Scenario, run: &'a RunRecord) -> HashMap<u32, &'a str> {
+    let urls: HashMap<u32, &str> = run
         .requests
         .iter()
-        .map(|r| (r.path.as_str(), r.url.as_str()))
+        .map(|r| (r.id, r.url.as_str()))
         .collect();
     scenario
-        .resources
-        .iter()
-        .filter_map(|res| {
-            let url = urls.get(res.after.as_deref()?)?;
-            Some((res.path.as_str(), *url))
+        .dependencies()
+        .into_iter()
+        .enumerate()
+        .filter_map(|(i, parent)| {
+            let url = urls.get(&(parent? as u32))?;
+            Some((i as u32, *url))
         })
         .collect()
 }

@@ -45,6 +45,9 @@ pub fn markdown(a: &Analysis<'_>) -> String {
         scenario.repeat,
         if scenario.repeat == 1 { "" } else { "s" },
     );
+    if let Some(origins) = origins_sentence(scenario) {
+        let _ = writeln!(md, "{origins}\n");
+    }
     let _ = writeln!(md, "Network: {}.\n", a.network);
     if let Some(check) = &a.link_check {
         if check.trustworthy() {
@@ -260,6 +263,49 @@ fn code(s: &str) -> String {
     } else {
         format!("`{s}`")
     }
+}
+
+/// For a page on several origins: each with its resources, cap and address, and what HTTP/2
+/// does with them. `None` for one origin.
+pub(crate) fn origins_sentence(scenario: &httplab_core::Scenario) -> Option<String> {
+    if scenario.origins.len() < 2 {
+        return None;
+    }
+    let list: Vec<String> = scenario
+        .origins
+        .iter()
+        .enumerate()
+        .map(|(i, o)| {
+            let n = scenario.resources.iter().filter(|r| r.origin == i).count();
+            let cap = o
+                .max_connections
+                .unwrap_or(scenario.client.max_connections_per_host);
+            format!(
+                "`{}` ({n} resource{}, {}, at most {cap} connection{}, address {})",
+                o.name,
+                if n == 1 { "" } else { "s" },
+                if o.tls { "https" } else { "http" },
+                if cap == 1 { "" } else { "s" },
+                o.address + 1
+            )
+        })
+        .collect();
+    let addresses = scenario.address_count();
+    let h2 = if !scenario.client.coalesce {
+        "HTTP/2 opens one connection per origin (`coalesce = false`)".to_string()
+    } else if addresses < scenario.origins.len() {
+        format!(
+            "HTTP/2 coalesces origins that share an address, as Chrome and Firefox do: {addresses} connection{}",
+            if addresses == 1 { "" } else { "s" }
+        )
+    } else {
+        "HTTP/2 opens one connection per origin (no two share an address)".to_string()
+    };
+    Some(format!(
+        "The page comes from {} origins, each with its own connection pool: {}. {h2}.",
+        scenario.origins.len(),
+        list.join(", ")
+    ))
 }
 
 #[cfg(test)]

@@ -117,10 +117,18 @@ pub(crate) fn scenario_json(s: &Scenario) -> Value {
         "client": {
             "max_connections_per_host": s.client.max_connections_per_host,
             "tls": s.client.tls,
+            "coalesce": s.client.coalesce,
         },
         "server": { "think_ms": round_ms(s.server.think) },
         "network": s.network,
+        "origins": s.origins.iter().map(|o| json!({
+            "name": o.name,
+            "tls": o.tls,
+            "max_connections": o.max_connections,
+            "address": o.address,
+        })).collect::<Vec<_>>(),
         "resources": s.resources.iter().map(|r| json!({
+            "origin": s.origins.get(r.origin).map(|o| o.name.as_str()),
             "path": r.path,
             "size": r.size,
             "think_ms": round_ms(r.think),

@@ -93,7 +93,8 @@ const GOAWAY_GRACE: Duration = Duration::from_millis(500);
 
 /// A running lab origin. Dropping it stops the accept loop too, but only `shutdown` waits.
 pub struct LabServer {
-    local_addr: SocketAddr,
+    /// Where it listens: one address per listener, the first the main one.
+    local_addrs: Vec<SocketAddr>,
     log: ServerLog,
     shared: Arc<Shared>,
     stop: watch::Sender<bool>,
@@ -179,7 +180,7 @@ impl LabServer {
         let runtime = tokio::runtime::Handle::try_current().map_err(|e| {
             std::io::Error::other(format!("LabServer::start needs a tokio runtime: {e}"))
         })?;
-        Self::spawn(&runtime, listener, scenario, clock, tls, log)
+        Self::spawn(&runtime, vec![listener], scenario, clock, tls, log)
     }
 
     /// Like [`start`](Self::start), on `thread`'s runtime rather than the caller's: the
@@ -192,15 +193,31 @@ impl LabServer {
         clock: Clock,
         tls: Option<Arc<rustls::ServerConfig>>,
     ) -> std::io::Result<LabServer> {
+        Self::start_on_all(thread, vec![listener], scenario, clock, tls)
+    }
+
+    /// Like [`start_on`](Self::start_on), accepting on every one of `listeners` (at least
+    /// one): a scenario's origins each have an address of their own, and one server serves
+    /// them all, telling them apart by the requests' `Host`.
+    pub fn start_on_all(
+        thread: &ServerThread,
+        listeners: Vec<std::net::TcpListener>,
+        scenario: Arc<Scenario>,
+        clock: Clock,
+        tls: Option<Arc<rustls::ServerConfig>>,
+    ) -> std::io::Result<LabServer> {
         let runtime = thread.handle();
-        // The listener registers with the reactor of the runtime it is made in.
-        let listener = {
+        // The listeners register with the reactor of the runtime they are made in.
+        let listeners = {
             let _entered = runtime.enter();
-            TcpListener::from_std(listener)?
+            listeners
+                .into_iter()
+                .map(TcpListener::from_std)
+                .collect::<std::io::Result<Vec<_>>>()?
         };
         Self::spawn(
             runtime,
-            listener,
+            listeners,
             scenario,
             clock,
             tls,
@@ -210,13 +227,19 @@ impl LabServer {
 
     fn spawn(
         runtime: &tokio::runtime::Handle,
-        listener: TcpListener,
+        listeners: Vec<TcpListener>,
         scenario: Arc<Scenario>,
         clock: Clock,
         tls: Option<Arc<rustls::ServerConfig>>,
         log: ServerLog,
     ) -> std::io::Result<LabServer> {
-        let local_addr = listener.local_addr()?;
+        let local_addrs = listeners
+            .iter()
+            .map(TcpListener::local_addr)
+            .collect::<std::io::Result<Vec<_>>>()?;
+        if local_addrs.is_empty() {
+            return Err(std::io::Error::other("a lab server needs a listener"));
+        }
         let pipelining = PipeliningSwitch::default();
         pipelining.set(scenario.server.pipelining.first().copied());
         let shared = Arc::new(Shared {
@@ -230,9 +253,9 @@ impl LabServer {
         });
         let (stop, stopped) = watch::channel(false);
         let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
-        let accept_task = runtime.spawn(accept_loop(listener, shared.clone(), acceptor, stopped));
+        let accept_task = runtime.spawn(accept_loop(listeners, shared.clone(), acceptor, stopped));
         Ok(LabServer {
-            local_addr,
+            local_addrs,
             log,
             shared,
             stop,
@@ -240,9 +263,14 @@ impl LabServer {
         })
     }
 
-    /// The address the server listens on.
+    /// The address the server listens on (its first listener's).
     pub fn local_addr(&self) -> SocketAddr {
-        self.local_addr
+        self.local_addrs[0]
+    }
+
+    /// Every address the server listens on, in the order its listeners were given.
+    pub fn local_addrs(&self) -> &[SocketAddr] {
+        &self.local_addrs
     }
 
     /// How HTTP/1.x connections accepted from now on treat pipelined requests: `None` serves
@@ -290,8 +318,26 @@ impl LabServer {
     }
 }
 
+/// The next connection any of `listeners` accepts, looking at them in turn from `start`, so
+/// that none starves the others.
+async fn accept_any(
+    listeners: &[TcpListener],
+    start: usize,
+) -> std::io::Result<(tokio::net::TcpStream, SocketAddr)> {
+    std::future::poll_fn(|cx| {
+        for k in 0..listeners.len() {
+            let listener = &listeners[(start + k) % listeners.len()];
+            if let std::task::Poll::Ready(accepted) = listener.poll_accept(cx) {
+                return std::task::Poll::Ready(accepted);
+            }
+        }
+        std::task::Poll::Pending
+    })
+    .await
+}
+
 async fn accept_loop(
-    listener: TcpListener,
+    listeners: Vec<TcpListener>,
     shared: Arc<Shared>,
     tls: Option<tokio_rustls::TlsAcceptor>,
     mut stopped: watch::Receiver<bool>,
@@ -332,7 +378,7 @@ async fn accept_loop(
             }
         }
         let (tcp, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
+            accepted = accept_any(&listeners, next_connection as usize) => match accepted {
                 Ok(accepted) => accepted,
                 Err(e) => {
                     tracing::warn!("lab server accept failed: {e}");

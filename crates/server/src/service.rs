@@ -29,7 +29,7 @@ use http::{Method, Request, Response, StatusCode, Version};
 use http_body_util::BodyExt;
 use httplab_core::think::draw_key;
 use httplab_core::wire::{parse_request_id, ServerTiming, REQUEST_ID_HEADER};
-use httplab_core::{Respond, Scenario, ServerRequestRecord};
+use httplab_core::{Resource, Respond, Scenario, ServerRequestRecord};
 use httplab_socket::TcpProbe;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -70,6 +70,9 @@ pub(crate) struct RequestInfo {
     /// The path of the request target, without the query.
     pub path: String,
     pub request_id: Option<u32>,
+    /// The request's authority (`Host`, or HTTP/2's `:authority`), which names the origin on
+    /// a lab serving several.
+    pub host: Option<String>,
     /// When the request head had been read.
     pub arrived_at: Duration,
     /// Request body bytes read.
@@ -142,8 +145,14 @@ impl Answer {
 /// The answer to `method path`: 404 for an unknown path, 405 (with `allow`) for a method the
 /// resource does not take, otherwise the resource, with its think time drawn for `draw`
 /// (`think::draw_key`). A resource takes its scenario `method`; a GET resource takes HEAD too.
-pub(crate) fn decide(scenario: &Scenario, method: &Method, path: &str, draw: u64) -> Answer {
-    let Some(resource) = scenario.resource(path) else {
+pub(crate) fn decide(
+    scenario: &Scenario,
+    resource: Option<&Resource>,
+    method: &Method,
+    path: &str,
+    draw: u64,
+) -> Answer {
+    let Some(resource) = resource else {
         return Answer::error(StatusCode::NOT_FOUND, "not found\n");
     };
     let is_get = resource.method == "GET";
@@ -254,8 +263,16 @@ impl Connection {
             Some(id) => u64::from(id),
             None => self.shared.next_anonymous(),
         };
+        let scenario = &self.shared.scenario;
+        // The lab's own clients name the request; anyone else's is found by host and path.
+        let resource = request
+            .request_id
+            .and_then(|id| scenario.resources.get(id as usize))
+            .filter(|r| r.path == request.path)
+            .or_else(|| scenario.resource(request.host.as_deref(), &request.path));
         decide(
-            &self.shared.scenario,
+            scenario,
+            resource,
             &request.method,
             &request.path,
             draw_key(&request.path, draw),
@@ -384,10 +401,19 @@ impl Connection {
             .headers
             .get(REQUEST_ID_HEADER)
             .and_then(|v| parse_request_id(v.as_bytes()));
+        let host = head
+            .uri
+            .authority()
+            .map(|a| a.as_str().to_string())
+            .or_else(|| {
+                let host = head.headers.get(http::header::HOST)?;
+                host.to_str().ok().map(str::to_string)
+            });
         let info = RequestInfo {
             method: head.method,
             path: head.uri.path().to_string(),
             request_id,
+            host,
             arrived_at,
             body_bytes: 0,
         };
@@ -543,30 +569,60 @@ mod tests {
             "m.toml",
         )
         .unwrap();
-        let get = decide(&scenario, &Method::GET, "/page.html", 0);
+        let get = decide(
+            &scenario,
+            scenario.resource(None, "/page.html"),
+            &Method::GET,
+            "/page.html",
+            0,
+        );
         assert_eq!(
             (get.status, get.think),
             (StatusCode::OK, Duration::from_millis(5))
         );
         assert_eq!((get.content_length(), get.body_bytes()), (10, 10));
-        let head = decide(&scenario, &Method::HEAD, "/page.html", 0);
+        let head = decide(
+            &scenario,
+            scenario.resource(None, "/page.html"),
+            &Method::HEAD,
+            "/page.html",
+            0,
+        );
         assert_eq!(
             (head.status, head.content_length(), head.body_bytes()),
             (StatusCode::OK, 10, 0)
         );
-        let post = decide(&scenario, &Method::POST, "/page.html", 0);
+        let post = decide(
+            &scenario,
+            scenario.resource(None, "/page.html"),
+            &Method::POST,
+            "/page.html",
+            0,
+        );
         assert_eq!(post.status, StatusCode::METHOD_NOT_ALLOWED);
         assert_eq!(post.allow.as_deref(), Some("GET, HEAD"));
         assert_eq!(post.think, Duration::ZERO);
 
-        let upload = decide(&scenario, &Method::POST, "/up", 0);
+        let upload = decide(
+            &scenario,
+            scenario.resource(None, "/up"),
+            &Method::POST,
+            "/up",
+            0,
+        );
         assert_eq!((upload.status, upload.body_bytes()), (StatusCode::OK, 3));
         for method in [Method::GET, Method::HEAD, Method::PUT] {
-            let refused = decide(&scenario, &method, "/up", 0);
+            let refused = decide(&scenario, scenario.resource(None, "/up"), &method, "/up", 0);
             assert_eq!(refused.status, StatusCode::METHOD_NOT_ALLOWED, "{method}");
             assert_eq!(refused.allow.as_deref(), Some("POST"));
         }
-        let missing = decide(&scenario, &Method::GET, "/nope", 0);
+        let missing = decide(
+            &scenario,
+            scenario.resource(None, "/nope"),
+            &Method::GET,
+            "/nope",
+            0,
+        );
         assert_eq!(
             (missing.status, missing.body),
             (StatusCode::NOT_FOUND, AnswerBody::Text("not found\n"))

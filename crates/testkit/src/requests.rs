@@ -15,6 +15,8 @@ pub fn get(id: u32, path: &str) -> RequestSpec {
         path: path.into(),
         body_bytes: 0,
         headers: Vec::new(),
+        origin: 0,
+        authority: None,
     }
 }
 

@@ -65,6 +65,15 @@ pub(crate) fn generate_ca_valid(from: i64, to: i64) -> Result<(Pems, KeyPair), r
 /// for [`LEAF_DAYS`] or until `ca_days_left` days from today, whichever ends first (a leaf
 /// never outlives its CA).
 pub(crate) fn issue_leaf(ca_key: &KeyPair, ca_days_left: i64) -> Result<Pems, rcgen::Error> {
+    issue_leaf_for(ca_key, ca_days_left, &[])
+}
+
+/// Like [`issue_leaf`], covering `names` too (a scenario's origins), each a DNS name.
+pub(crate) fn issue_leaf_for(
+    ca_key: &KeyPair,
+    ca_days_left: i64,
+    names: &[String],
+) -> Result<Pems, rcgen::Error> {
     let key = KeyPair::generate()?;
     let mut params = CertificateParams::default();
     let mut dn = DistinguishedName::new();
@@ -75,6 +84,11 @@ pub(crate) fn issue_leaf(ca_key: &KeyPair, ca_days_left: i64) -> Result<Pems, rc
         SanType::IpAddress(IpAddr::V4(Ipv4Addr::LOCALHOST)),
         SanType::IpAddress(IpAddr::V6(Ipv6Addr::LOCALHOST)),
     ];
+    for name in names.iter().filter(|n| *n != "localhost") {
+        params
+            .subject_alt_names
+            .push(SanType::DnsName(name.clone().try_into()?));
+    }
     params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
     params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
     params.use_authority_key_identifier_extension = true;

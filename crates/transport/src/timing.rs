@@ -161,6 +161,8 @@ mod tests {
             path: "/a".into(),
             body_bytes: 1_000,
             headers: Vec::new(),
+            origin: 0,
+            authority: None,
         }
     }
 
@@ -172,6 +174,8 @@ mod tests {
             path: "/a".into(),
             body_bytes: 0,
             headers: Vec::new(),
+            origin: 0,
+            authority: None,
         };
         let mut t = RequestTiming::new(spec, "http://x/a".into(), ms(10));
         t.new_connection = Some(Setup {

@@ -120,13 +120,14 @@ impl PageModel {
     /// The model of the page `run` loaded: the scenario's RTT, loss, bandwidth, think times,
     /// connection cap, TLS version, stream cap and write mode, the protocol's control segments,
     /// and each object's response head and body as the run measured them. `None` where the
-    /// model does not hold: no `[network]` table, jitter on the link, a congestion control
-    /// other than cubic or reno (see [`follows_slow_start`]), or, on a loss-free link, a
-    /// bandwidth so low that carrying the page's bytes alone takes more than 3% of the
+    /// model does not hold: no `[network]` table, a page on several origins, jitter on the
+    /// link, a congestion control other than cubic or reno (see [`follows_slow_start`]), or,
+    /// on a loss-free link, a bandwidth so low that carrying the page's bytes alone takes more than 3% of the
     /// predicted time. A lossy link gets an estimate ([`Prediction::Estimate`]).
     pub fn of_run(scenario: &Scenario, run: &RunRecord) -> Option<PageModel> {
         let net = scenario.network.as_ref()?;
-        if !net.jitter.is_zero() {
+        // The model is of one origin's connections; a page on several has a pool per origin.
+        if !net.jitter.is_zero() || scenario.origins.len() > 1 {
             return None;
         }
         if run

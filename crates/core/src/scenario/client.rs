@@ -55,6 +55,10 @@ pub struct ClientSettings {
     /// How the client writes its HTTP/2 frames (default packed: the HEADERS of requests
     /// issued together leave in one write, as a browser's do).
     pub write: super::WriteMode,
+    /// Whether the HTTP/2 client coalesces origins that share a server address onto one
+    /// connection (the certificate covers every origin), as Chrome and Firefox do (default
+    /// true; `coalesce = false` opens one connection per origin).
+    pub coalesce: bool,
 }
 
 /// A TLS protocol version a scenario can insist on.
@@ -134,6 +138,7 @@ pub(crate) fn validate(
         h2_connection_window,
         cookie,
         write: raw.write.unwrap_or_default(),
+        coalesce: raw.coalesce.unwrap_or(true),
     };
     Ok(ClientTable {
         base,

@@ -16,6 +16,7 @@
 //! - `server.rs`: `[server]` (the server's behaviours: `respond`, timeouts, connection limits,
 //!   pipelining models, HTTP/2 settings, think-time distributions, see `think.rs`);
 //! - `network.rs` (beside this module): `[network]`, the emulated link;
+//! - `origins.rs`: `[[origin]]` tables, the hosts a page's resources come from;
 //! - `resources.rs`: `[[resource]]` tables and their `{i}` expansion; `after.rs`: page
 //!   structure (`after`, with its missing-path and cycle checks);
 //! - `heads.rs`: each request's head (path, cookie) against the clients' and servers' limits;
@@ -33,6 +34,7 @@ mod client;
 mod error;
 mod heads;
 mod limits;
+mod origins;
 mod raw;
 mod resources;
 mod server;
@@ -43,6 +45,8 @@ mod workload;
 #[cfg(test)]
 mod limit_tests;
 #[cfg(test)]
+mod origin_tests;
+#[cfg(test)]
 mod tests;
 
 pub use budget::{refusal, Budget, BudgetKeys, Limit};
@@ -51,6 +55,7 @@ pub use client::{
 };
 pub use error::ScenarioError;
 pub use heads::{longest_path, H2_MAX_HEADER_LIST, MAX_URI, PIPELINING_MAX_HEAD};
+pub use origins::{Origin, DEFAULT_ORIGIN, MAX_ORIGINS};
 pub use resources::{is_idempotent, Resource, MAX_DELAY, MAX_REQUESTS, MAX_RESPONSE_SIZE, METHODS};
 pub use server::{PipeliningModel, Respond, ServerSettings, WriteMode};
 pub use summary::comment_summary;
@@ -86,6 +91,9 @@ pub struct Scenario {
     /// `[network] congestion_control`, else cubic. Checked against the host's kernel with
     /// [`CongestionControl::check`].
     pub congestion_control: CongestionControl,
+    /// The hosts the page's resources come from (`[[origin]]` tables), at least one: without
+    /// tables, `localhost`.
+    pub origins: Vec<Origin>,
     /// Every resource, with `{i}` patterns expanded, in file order.
     pub resources: Vec<Resource>,
     /// Seed of the think-time draws (`seed`, default 1).
@@ -181,12 +189,13 @@ impl RawScenario {
             server.settings.min_body_rate = 0;
         }
 
+        let origins = origins::validate(&self.origin, client.base.tls, &err)?;
         let Resources {
             resources,
             after_spans,
             tables,
-        } = resources::validate(self.resource, &server, locate)?;
-        after::check_after(&resources, &after_spans, &err)?;
+        } = resources::validate(self.resource, &server, &origins, locate)?;
+        after::check_after(&resources, &origins, &after_spans, &err)?;
         let pipelining = !server.settings.pipelining.is_empty();
         heads::check(
             &protocols,
@@ -221,6 +230,7 @@ impl RawScenario {
             server: server.settings,
             network,
             congestion_control,
+            origins,
             resources,
             seed: self.seed.unwrap_or(DEFAULT_SEED),
             variants,

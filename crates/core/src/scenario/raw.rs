@@ -1,6 +1,7 @@
 //! A scenario file as written: the serde model TOML is read into before anything is checked.
 //!
-//! It owns the raw structs of the root table, `[client]`, `[server]` and each `[[resource]]`
+//! It owns the raw structs of the root table, `[client]`, `[server]`, each `[[origin]]` and
+//! each `[[resource]]`
 //! (unknown keys are errors, every value keeps its place in the file for error messages), and
 //! the two shapes a key may take a value or a list in: [`OneOrMany`] and [`Listed`], whose items
 //! keep their own places. It deliberately checks nothing beyond what serde and the unit types
@@ -34,7 +35,18 @@ pub(crate) struct RawScenario {
     pub(crate) server: RawServer,
     pub(crate) network: Option<Spanned<RawNetwork>>,
     #[serde(default)]
+    pub(crate) origin: Vec<Spanned<RawOrigin>>,
+    #[serde(default)]
     pub(crate) resource: Vec<Spanned<RawResource>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawOrigin {
+    pub(crate) name: Spanned<String>,
+    pub(crate) tls: Option<bool>,
+    pub(crate) max_connections: Option<Spanned<u32>>,
+    pub(crate) same_address_as: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -51,6 +63,7 @@ pub(crate) struct RawClient {
     pub(crate) h2_connection_window: Option<Spanned<HumanSize>>,
     pub(crate) cookie: Option<Spanned<HumanSize>>,
     pub(crate) write: Option<WriteMode>,
+    pub(crate) coalesce: Option<bool>,
 }
 
 #[derive(Deserialize, Default)]
@@ -151,4 +164,5 @@ pub(crate) struct RawResource {
     pub(crate) count: Option<Spanned<u32>>,
     pub(crate) method: Option<Spanned<String>>,
     pub(crate) body: Option<Spanned<HumanSize>>,
+    pub(crate) origin: Option<Spanned<String>>,
 }

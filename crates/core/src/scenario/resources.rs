@@ -8,6 +8,7 @@
 //! `after` as written: whether it names a resource, and makes no cycle, is checked in
 //! `after.rs` once every path is known.
 
+use super::origins::Origin;
 use super::raw::RawResource;
 use super::server::{Respond, ServerTable};
 use super::{limits, ScenarioError};
@@ -57,6 +58,8 @@ pub struct Resource {
     /// arrived, or after the page's start without `after`. A browser's parse or script time
     /// before it finds the resource (`httplab import` measures it from a HAR). Default 0.
     pub delay: Duration,
+    /// The index of its origin in `Scenario::origins` (`origin`; default the first).
+    pub origin: usize,
 }
 
 /// Every resource, with `{i}` patterns expanded, in file order.
@@ -83,6 +86,7 @@ pub(crate) struct TableSpans {
 pub(crate) fn validate(
     tables: Vec<Spanned<RawResource>>,
     server: &ServerTable,
+    origins: &[Origin],
     locate: &dyn Fn(Option<Range<usize>>, String) -> ScenarioError,
 ) -> Result<Resources, ScenarioError> {
     let err = |span: Range<usize>, msg: String| locate(Some(span), msg);
@@ -101,12 +105,20 @@ pub(crate) fn validate(
         let table_span = spanned.span();
         let raw = spanned.into_inner();
         let first = resources.len();
-        let (resource, after_span) = check(&raw, &table_span, server, &err)?;
+        let (mut resource, after_span) = check(&raw, &table_span, server, &err)?;
+        resource.origin = super::origins::resolve(origins, raw.origin.as_ref(), &err)?;
         for p in expand(&raw, &err)? {
-            if resources.iter().any(|r| r.path == p) {
+            if resources
+                .iter()
+                .any(|r| r.path == p && r.origin == resource.origin)
+            {
+                let on = match origins.len() {
+                    1 => String::new(),
+                    _ => format!(" on origin `{}`", origins[resource.origin].name),
+                };
                 return Err(err(
                     table_span.clone(),
-                    format!("path `{p}` is described twice"),
+                    format!("path `{p}` is described twice{on}"),
                 ));
             }
             resources.push(Resource {
@@ -145,13 +157,14 @@ fn check(
 ) -> Result<(Resource, Option<Range<usize>>), ScenarioError> {
     let path = raw.path.get_ref();
     if !path.starts_with('/')
+        || path.starts_with("//")
         || path
             .chars()
             .any(|c| c.is_whitespace() || c.is_control() || c == '#' || c == '?')
     {
         return Err(err(
             raw.path.span(),
-            "`path` must start with '/' and hold no spaces, '?' or '#'".into(),
+            "`path` must start with one '/' and hold no spaces, '?' or '#'".into(),
         ));
     }
     let size = match &raw.size {
@@ -232,6 +245,7 @@ fn check(
         request_timeout,
         after: raw.after.as_ref().map(|a| a.get_ref().clone()),
         delay,
+        origin: 0,
     };
     Ok((resource, raw.after.as_ref().map(|a| a.span())))
 }

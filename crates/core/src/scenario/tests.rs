@@ -85,7 +85,7 @@ fn mistakes_are_located() {
             "name = \"x\"\n[[resource]]\npath = \"a\"\n",
             3,
             8,
-            "start with '/'",
+            "start with one '/'",
         ),
         (
             "name = \"x\"\nrepeat = \"five\"\n[[resource]]\npath = \"/a\"\n",
@@ -288,10 +288,10 @@ fn server_behaviours() {
         (Some(2), Some(100))
     );
     assert_eq!(sv.keep_alive_timeout, Some(Duration::from_secs(5)));
-    let up = s.resource("/up").unwrap();
+    let up = s.resource(None, "/up").unwrap();
     assert_eq!(up.respond, Respond::Never);
     assert_eq!(up.request_timeout, Some(Duration::from_millis(500)));
-    let a = s.resource("/a").unwrap();
+    let a = s.resource(None, "/a").unwrap();
     assert_eq!(
         a.think_distribution,
         Think::Exp {
@@ -303,7 +303,7 @@ fn server_behaviours() {
         Some(Duration::from_secs(120)),
         "from [server]"
     );
-    let b = s.resource("/b").unwrap();
+    let b = s.resource(None, "/b").unwrap();
     assert_eq!(b.respond, Respond::Always);
     assert!(matches!(b.think_distribution, Think::Uniform { .. }));
     assert_eq!(

@@ -19,6 +19,11 @@ pub struct RequestSpec {
     /// Headers the workload adds to this request (the scenario's `cookie`), after the ones
     /// every client sends.
     pub headers: Vec<(String, String)>,
+    /// Its origin: an index into `Scenario::origins`.
+    pub origin: usize,
+    /// The origin's host name, when it is not the connection's own: a request an HTTP/2 client
+    /// sends on a connection it coalesced from another origin carries its own `:authority`.
+    pub authority: Option<String>,
 }
 
 impl Scenario {
@@ -33,6 +38,8 @@ impl Scenario {
                 path: r.path.clone(),
                 body_bytes: r.request_body,
                 headers: self.workload_headers(),
+                origin: r.origin,
+                authority: None,
             })
             .collect()
     }
@@ -52,9 +59,29 @@ impl Scenario {
         vec![("cookie".to_string(), value)]
     }
 
-    /// The resource served at `path`, if any.
-    pub fn resource(&self, path: &str) -> Option<&Resource> {
-        self.resources.iter().find(|r| r.path == path)
+    /// The resource served at `path`, if any: on the origin named `host` when one is (a port,
+    /// if any, ignored), else on the first origin that has the path.
+    pub fn resource(&self, host: Option<&str>, path: &str) -> Option<&Resource> {
+        let origin = host.and_then(|h| {
+            let name = h.rsplit_once(':').map_or(h, |(name, port)| {
+                if port.bytes().all(|b| b.is_ascii_digit()) {
+                    name
+                } else {
+                    h
+                }
+            });
+            self.origins
+                .iter()
+                .position(|o| o.name.eq_ignore_ascii_case(name))
+        });
+        let on = |o: usize| {
+            self.resources
+                .iter()
+                .find(|r| r.origin == o && r.path == path)
+        };
+        origin
+            .and_then(on)
+            .or_else(|| self.resources.iter().find(|r| r.path == path))
     }
 
     /// Total response body bytes of one page load.

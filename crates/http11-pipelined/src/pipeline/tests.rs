@@ -18,6 +18,8 @@ fn job(id: u32, method: &str) -> Job<u32> {
         path: format!("/r{id}"),
         body_bytes: 0,
         headers: Vec::new(),
+        origin: 0,
+        authority: None,
     };
     let url = format!("http://h{}", spec.path);
     Job {

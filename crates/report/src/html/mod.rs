@@ -246,6 +246,13 @@ fn header(h: &mut String, a: &Analysis<'_>) {
             "in cleartext"
         }
     );
+    if let Some(origins) = crate::markdown::origins_sentence(scenario) {
+        let _ = writeln!(
+            h,
+            "<p class=\"facts origins\">{}</p>",
+            esc(&origins.replace('`', ""))
+        );
+    }
     let _ = writeln!(
         h,
         "<p class=\"facts network\">Network: {}</p>",

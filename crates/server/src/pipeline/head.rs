@@ -37,6 +37,8 @@ pub(crate) struct RequestHead {
     /// The connection ends after this request's response (HTTP/1.0, `Connection: close`).
     pub close: bool,
     pub request_id: Option<u32>,
+    /// The `Host` header, which names the origin on a lab serving several.
+    pub host: Option<String>,
 }
 
 /// A request the loop refuses itself; the connection closes after the answer.
@@ -106,6 +108,7 @@ pub(crate) fn parse_head(buf: &[u8]) -> Result<Option<(RequestHead, usize)>, Rej
         content_length: 0,
         close: version == Version::Http10,
         request_id: None,
+        host: None,
     };
     let mut content_length = None;
     for field in request.headers.iter() {
@@ -131,6 +134,8 @@ pub(crate) fn parse_head(buf: &[u8]) -> Result<Option<(RequestHead, usize)>, Rej
             head.close |= close;
         } else if name.eq_ignore_ascii_case(REQUEST_ID_HEADER) {
             head.request_id = parse_request_id(field.value);
+        } else if name.eq_ignore_ascii_case("host") {
+            head.host = std::str::from_utf8(field.value).ok().map(str::to_string);
         }
     }
     head.content_length = content_length.unwrap_or(0);
@@ -200,6 +205,7 @@ mod tests {
                 content_length: 0,
                 close: false,
                 request_id: Some(7),
+                host: Some("x".into()),
             }
         );
         let (head, length) = parse(&bytes[first.len()..]).unwrap().unwrap();

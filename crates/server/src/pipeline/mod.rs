@@ -209,6 +209,7 @@ async fn read_requests<R>(
             method: head.method,
             path: head.path,
             request_id: head.request_id,
+            host: head.host,
             arrived_at,
             body_bytes: 0,
         };

@@ -40,6 +40,10 @@ pub struct CertStore {
     ca: CertificateDer<'static>,
     leaf_chain: Vec<CertificateDer<'static>>,
     leaf_key: PrivateKeyDer<'static>,
+    /// The CA's key, for leaves that cover a scenario's origins (issued in memory).
+    ca_key: KeyPair,
+    /// The CA's last valid second (Unix time): no leaf outlives it.
+    ca_until: i64,
     notices: Vec<String>,
 }
 
@@ -132,6 +136,8 @@ impl CertStore {
             ca,
             leaf_chain,
             leaf_key,
+            ca_key,
+            ca_until,
             notices,
         })
     }
@@ -159,10 +165,42 @@ impl CertStore {
     /// ids) plus a ring `Ticketer` (TLS 1.2 session tickets, RFC 5077, and TLS 1.3 tickets).
     /// That state lives in the returned config: share one `Arc` across connections.
     pub fn server_config(&self, alpn: &[&[u8]]) -> Result<Arc<ServerConfig>, TlsError> {
+        self.config_with(self.leaf_chain.clone(), self.leaf_key.clone_key(), alpn)
+    }
+
+    /// Like [`server_config`](Self::server_config), presenting a leaf that also covers every
+    /// one of `names` (host names: a scenario's origins, all served by one lab server, as one
+    /// certificate covers a site's hosts and lets HTTP/2 clients coalesce them). The leaf is
+    /// issued in memory by the lab CA, valid as the `localhost` one is; the files are left as
+    /// they are.
+    pub fn server_config_for(
+        &self,
+        names: &[String],
+        alpn: &[&[u8]],
+    ) -> Result<Arc<ServerConfig>, TlsError> {
+        if names.iter().all(|n| n == "localhost") {
+            return self.server_config(alpn);
+        }
+        let days_left = self.ca_until.div_euclid(86_400) - generate::today();
+        let Pems { cert, key } = generate::issue_leaf_for(&self.ca_key, days_left, names)?;
+        let chain = CertificateDer::pem_slice_iter(cert.as_bytes())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| TlsError::Generated(e.to_string()))?;
+        let key = PrivateKeyDer::from_pem_slice(key.as_bytes())
+            .map_err(|e| TlsError::Generated(e.to_string()))?;
+        self.config_with(chain, key, alpn)
+    }
+
+    fn config_with(
+        &self,
+        chain: Vec<CertificateDer<'static>>,
+        key: PrivateKeyDer<'static>,
+        alpn: &[&[u8]],
+    ) -> Result<Arc<ServerConfig>, TlsError> {
         let mut config = ServerConfig::builder_with_provider(provider())
             .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?
             .with_no_client_auth()
-            .with_single_cert(self.leaf_chain.clone(), self.leaf_key.clone_key())?;
+            .with_single_cert(chain, key)?;
         config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
         config.ticketer = rustls::crypto::ring::Ticketer::new()?;
         config.key_log = Arc::new(KeyLogFile::new());
