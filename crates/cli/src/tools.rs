@@ -174,10 +174,12 @@ pub(crate) async fn serve(path: &Path, listen: SocketAddr, tls: bool) -> Result<
         None
     };
     let config = match &certs {
-        // ALPN picks the protocol per connection: h2 first, as browsers prefer it.
-        Some(store) => {
-            Some(store.server_config(&[httplab_tls::ALPN_H2, ALPN_HTTP11, ALPN_HTTP10])?)
-        }
+        // ALPN picks the protocol per connection: h2 first, as browsers prefer it. The leaf
+        // covers every origin of the scenario, which one server answers by Host.
+        Some(store) => Some(store.server_config_for(
+            &scenario.origin_names(),
+            &[httplab_tls::ALPN_H2, ALPN_HTTP11, ALPN_HTTP10],
+        )?),
         None => None,
     };
     let listener = bind(listen).map_err(|e| {

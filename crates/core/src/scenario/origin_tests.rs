@@ -72,6 +72,13 @@ fn origins_have_names_schemes_caps_and_addresses_and_resources_name_theirs() {
     );
     assert_eq!(s.resource(None, "/font.woff2").map(|r| r.origin), Some(2));
     assert!(s.resource(Some("www.example.com"), "/nope").is_none());
+    // Another origin's path is not this one's; a host that names no origin finds any.
+    assert!(s.resource(Some("www.example.com"), "/app.js").is_none());
+    assert_eq!(
+        s.resource(Some("localhost:8443"), "/app.js")
+            .map(|r| r.origin),
+        Some(2)
+    );
 }
 
 #[test]

@@ -59,8 +59,9 @@ impl Scenario {
         vec![("cookie".to_string(), value)]
     }
 
-    /// The resource served at `path`, if any: on the origin named `host` when one is (a port,
-    /// if any, ignored), else on the first origin that has the path.
+    /// The resource served at `path`, if any: on the origin `host` names (a port, if any,
+    /// ignored), or, for a host that names no origin (none given, `localhost`, an address), on
+    /// the first origin that has the path.
     pub fn resource(&self, host: Option<&str>, path: &str) -> Option<&Resource> {
         let origin = host.and_then(|h| {
             let name = h.rsplit_once(':').map_or(h, |(name, port)| {
@@ -74,14 +75,9 @@ impl Scenario {
                 .iter()
                 .position(|o| o.name.eq_ignore_ascii_case(name))
         });
-        let on = |o: usize| {
-            self.resources
-                .iter()
-                .find(|r| r.origin == o && r.path == path)
-        };
-        origin
-            .and_then(on)
-            .or_else(|| self.resources.iter().find(|r| r.path == path))
+        self.resources
+            .iter()
+            .find(|r| r.path == path && origin.is_none_or(|o| r.origin == o))
     }
 
     /// Total response body bytes of one page load.
