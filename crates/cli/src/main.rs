@@ -12,6 +12,7 @@ mod import;
 mod out_dir;
 mod run;
 mod scenario_args;
+mod servers;
 mod signals;
 mod tools;
 
@@ -58,6 +59,22 @@ enum Command {
         /// and certs/localhost.key): every run uses TLS (h2, HTTP/1.x over TLS).
         #[arg(long, requires = "server_cmd")]
         server_tls: bool,
+        /// Run against a server on the real network instead of the lab's own, with no emulated
+        /// link: http://HOST[:PORT] or https://HOST[:PORT]. The reports give the path's round
+        /// trip (the least of 5 TCP connects) and the analytical model at it.
+        #[arg(long, value_name = "URL", conflicts_with_all = ["server_cmd", "pcap"])]
+        target: Option<String>,
+        /// With an https --target: trust the CAs in this PEM file, not the system's.
+        #[arg(
+            long,
+            value_name = "FILE",
+            requires = "target",
+            conflicts_with = "insecure"
+        )]
+        cacert: Option<PathBuf>,
+        /// With an https --target: do not verify its certificate (every output says so).
+        #[arg(long, requires = "target")]
+        insecure: bool,
     },
     /// Serve a scenario's resources alone, for curl, h2load or a browser.
     Serve {
@@ -241,6 +258,9 @@ async fn dispatch(command: Command) -> Result<()> {
             server_cmd,
             server_port,
             server_tls,
+            target,
+            cacert,
+            insecure,
         } => {
             let external = server_cmd
                 .zip(server_port)
@@ -249,7 +269,12 @@ async fn dispatch(command: Command) -> Result<()> {
                     port,
                     tls: server_tls,
                 });
-            run::run(&scenario, &args, pcap, external).await
+            let target = target.map(|url| servers::TargetArgs {
+                url,
+                cacert,
+                insecure,
+            });
+            run::run(&scenario, &args, pcap, external, target).await
         }
         Command::Serve {
             scenario,

@@ -5,10 +5,11 @@
 
 use crate::out_dir::{self, Chosen};
 use crate::scenario_args::{ids, load_with_source, overrides, parse, read_source, Choices};
+use crate::servers::{external_sentence, prepare_target, suit_external, TargetArgs};
 use crate::signals::{Signal, Signals, Stopped};
 use crate::{paths, ProgressBar, RunArgs, UsageError};
 use anyhow::{Context, Result};
-use httplab_core::{units, Protocol, RequestRecord, Respond, RunRecord, Scenario};
+use httplab_core::{units, RequestRecord, Respond, RunRecord, Scenario};
 use httplab_harness::{
     available_congestion_controls, planned_runs, run_experiment, Ending, Experiment,
     ExternalOptions, HostFacts, LabOptions, LinkMode, Progress, SweepPlan,
@@ -31,12 +32,17 @@ pub(crate) async fn run(
     args: &RunArgs,
     pcap: Option<PathBuf>,
     external: Option<ExternalOptions>,
+    target: Option<TargetArgs>,
 ) -> Result<()> {
     let (mut scenario, source) = load_with_source(path, &args.set)?;
     Choices::read(args.protocols.as_deref(), args.repeat)?.apply(&mut scenario);
     if let Some(ext) = &external {
         suit_external(&mut scenario, ext)?;
     }
+    let target = match &target {
+        Some(t) => Some(prepare_target(t, args, &mut scenario).await?),
+        None => None,
+    };
     crate::budget::enforce(&[&scenario], args.repeat, args.force)?;
     let recipe = recipe(path, &source, &args.set, &scenario);
     if pcap.is_some() && (scenario.network.is_none() || args.no_link) {
@@ -63,6 +69,7 @@ pub(crate) async fn run(
     let options = LabOptions {
         pcap: pcap.clone(),
         external: external.clone(),
+        target: target.as_ref().map(|t| t.options.clone()),
         ..lab_options(args)
     };
     let recorded = record(&out, &scenario, &recipe, options, &signals, |p| {
@@ -79,13 +86,11 @@ pub(crate) async fn run(
     bar.finish();
     let mut recorded = recorded?;
     if let Some(ext) = &external {
-        recorded.env.notes.push(format!(
-            "server: external, `{}` on port {}{}; no server-side timeline (its think times are \
-             its own, and the lab keeps no log of it)",
-            ext.cmd,
-            ext.port,
-            if ext.tls { " over TLS" } else { "" }
-        ));
+        recorded.env.server = Some(external_sentence(ext));
+    }
+    if let Some(target) = target {
+        recorded.env.server = Some(target.server);
+        recorded.env.real_network = Some(target.network);
     }
     let analysis = recorded.analysis(&scenario);
     let written = recorded.write(&out, &analysis)?;
@@ -292,55 +297,6 @@ pub(crate) fn report(dir: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Fits `scenario` to an external server (`--server-cmd`): one port speaks TLS or not, so every
-/// run does as it does (a protocol that cannot is refused, naming the flag that would let it);
-/// pipelining is the server's own, so no lab model is chosen.
-fn suit_external(scenario: &mut Scenario, ext: &ExternalOptions) -> Result<()> {
-    let refused: Vec<&str> = scenario
-        .protocols
-        .iter()
-        .filter(|p| match p {
-            Protocol::H2 => !ext.tls,
-            Protocol::H2c => ext.tls,
-            _ => false,
-        })
-        .map(|p| p.id())
-        .collect();
-    if !refused.is_empty() {
-        let why = if ext.tls {
-            "the --server-tls server speaks TLS on its one port, and h2c is HTTP/2 in cleartext"
-        } else {
-            "the --server-cmd server speaks cleartext (no --server-tls), and h2 is HTTP/2 over TLS"
-        };
-        return Err(UsageError(format!(
-            "{} cannot run: {why}; leave it out with --protocols",
-            refused.join(", ")
-        ))
-        .into());
-    }
-    let named: Vec<&str> = scenario
-        .origins
-        .iter()
-        .map(|o| o.name.as_str())
-        .filter(|n| *n != httplab_core::scenario::DEFAULT_ORIGIN)
-        .collect();
-    if ext.tls && !named.is_empty() {
-        return Err(UsageError(format!(
-            "a --server-tls server presents the lab's certs/localhost.pem, which covers \
-             localhost only, so the lab's clients would refuse it for {}: run the scenario's \
-             origins in cleartext (without --server-tls), or with the lab's own server",
-            named.join(", ")
-        ))
-        .into());
-    }
-    scenario.client.tls = ext.tls;
-    for variant in &mut scenario.variants {
-        variant.client.tls = ext.tls;
-    }
-    scenario.server.pipelining.clear();
-    Ok(())
-}
-
 /// The output folder and whether the user named it.
 fn output_folder(args: &RunArgs, default: impl FnOnce() -> PathBuf) -> (PathBuf, Chosen) {
     match &args.out {
@@ -536,6 +492,8 @@ fn environment(host: &HostFacts, network_note: Option<String>) -> Environment {
         congestion_control: host.congestion_control.clone(),
         command_line: std::env::args().collect::<Vec<_>>().join(" "),
         notes,
+        server: None,
+        real_network: None,
     }
 }
 

@@ -137,8 +137,22 @@ fn nginx_inside_the_lab_serves_every_protocol_with_its_sizes_and_is_stopped() {
             }
         }
     }
+    // The reports say whose server it was, and that its side of the timeline is absent.
     let md = std::fs::read_to_string(work.join("plain/report.md")).unwrap();
-    assert!(md.contains("server: external"), "the report says so");
+    assert!(md.contains("> **Server: external, `"), "{md}");
+    assert!(md.contains("The server-side timeline is absent"), "{md}");
+    let html = std::fs::read_to_string(work.join("plain/report.html")).unwrap();
+    assert!(
+        html.contains("class=\"facts server\""),
+        "the HTML says so too"
+    );
+    assert!(
+        results["environment"]["server"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("external")),
+        "{}",
+        results["environment"]
+    );
     assert_stopped(&plain);
 
     // TLS with the lab's certificate: h2 on one connection, and HTTP/1.1 over TLS.

@@ -1,5 +1,6 @@
 //! What the lab's client and server tell each other beyond HTTP itself: the request id that
-//! joins the server's log to the client's records (`x-httplab-request`), and the metrics the
+//! joins the server's log to the client's records (`x-httplab-request`), the padding that gives
+//! a head the size a scenario asks (`x-httplab-pad`), and the metrics the
 //! server reports in `Server-Timing` (W3C Server Timing): `app;dur=…` the handler's think time,
 //! and from the pipelining server `queue;dur=…` (request read → handler started) and
 //! `hol;dur=…` (response ready → its turn to be written), all in milliseconds.
@@ -13,6 +14,32 @@ use std::time::Duration;
 
 /// The header carrying the client's request id, which the server logs beside its own times.
 pub const REQUEST_ID_HEADER: &str = "x-httplab-request";
+
+/// The field that pads a request or response head to the size a scenario gives it
+/// (`request_headers`, `response_headers`: a HAR's `headersSize`).
+pub const PAD_HEADER: &str = "x-httplab-pad";
+
+/// A head's size as HTTP/1.1 text: its start line (without CRLF), each field as
+/// `name: value` CRLF, and the blank line.
+pub fn head_size<'a>(
+    start_line: usize,
+    fields: impl IntoIterator<Item = (&'a str, &'a [u8])>,
+) -> u64 {
+    let fields: usize = fields
+        .into_iter()
+        .map(|(name, value)| name.len() + 2 + value.len() + 2)
+        .sum();
+    (start_line + 2 + fields + 2) as u64
+}
+
+/// The [`PAD_HEADER`] field that brings a head of `size` bytes to `target`, if one fits (it
+/// takes 17 bytes at least); `None` when the head is already that large or within 17 bytes of
+/// it.
+pub fn pad_field(size: u64, target: u64) -> Option<(&'static str, String)> {
+    let overhead = (PAD_HEADER.len() + 4) as u64;
+    let fill = target.checked_sub(size)?.checked_sub(overhead)?;
+    Some((PAD_HEADER, "p".repeat(usize::try_from(fill).ok()?)))
+}
 
 /// The request id in a [`REQUEST_ID_HEADER`] value.
 pub fn parse_request_id(value: &[u8]) -> Option<u32> {

@@ -246,6 +246,7 @@ async fn an_upload_larger_than_the_server_window_arrives_whole() {
         headers: Vec::new(),
         origin: 0,
         authority: None,
+        head_bytes: None,
     };
     let record = client.fetch(spec).await;
     client.finish().await;

@@ -3,15 +3,12 @@
 use crate::connector::LabConnector;
 use crate::external::ExternalServer;
 use crate::network::{LinkMode, NetworkPath};
-use crate::pools::{PoolPlan, Pools};
+use crate::pools::{protocol_client, PoolPlan, Pools};
+use crate::target::TargetOptions;
 use crate::HarnessError;
 use httplab_core::{
     Clock, PipeliningModel, Protocol, RequestRecord, RunRecord, Scenario, ServerRequestRecord,
 };
-use httplab_h2::{H2Options, Http2Client};
-use httplab_http10::Http10Client;
-use httplab_http11::Http11Client;
-use httplab_http11_pipelined::Http11PipelinedClient;
 use httplab_server::{LabServer, ServerThread};
 use httplab_tls::{CertStore, ALPN_H2, ALPN_HTTP10, ALPN_HTTP11};
 use httplab_transport::{ClientOptions, ProtocolClient};
@@ -44,6 +41,8 @@ pub struct LabOptions {
     pub pcap: Option<PathBuf>,
     /// Run against this server instead of the lab's own (`--server-cmd`).
     pub external: Option<ExternalOptions>,
+    /// Run against this remote server instead (`--target`): no link, the real path.
+    pub target: Option<TargetOptions>,
 }
 
 /// A server the user names, run inside the lab in place of the lab's own.
@@ -67,6 +66,7 @@ impl Default for LabOptions {
             link: LinkMode::Auto,
             pcap: None,
             external: None,
+            target: None,
         }
     }
 }
@@ -131,6 +131,8 @@ pub struct Lab {
     /// addresses runs connect to (one per server address of the scenario's origins) and
     /// whether it speaks TLS.
     external: Option<(ExternalServer, Vec<SocketAddr>, bool)>,
+    /// The remote server runs go to instead (`--target`).
+    target: Option<TargetOptions>,
     network: NetworkPath,
 }
 
@@ -188,6 +190,7 @@ impl Lab {
             server_thread,
             certs,
             external,
+            target: options.target.clone(),
             network,
         })
     }
@@ -201,6 +204,9 @@ impl Lab {
     /// Whether runs of `protocol` reach origin `i` over TLS: h2 always, h2c never, HTTP/1.x
     /// as the origin's scheme says; against an external server, as it speaks.
     fn origin_tls(&self, protocol: Protocol, i: usize) -> bool {
+        if let Some(target) = &self.target {
+            return target.trust.is_some();
+        }
         if let Some((_, _, tls)) = &self.external {
             return *tls;
         }
@@ -230,6 +236,9 @@ impl Lab {
 
     /// The address runs of `protocol` reach origin `i` at.
     fn origin_addr(&self, protocol: Protocol, i: usize) -> SocketAddr {
+        if let Some(target) = &self.target {
+            return target.addr;
+        }
         let k = self.scenario.origins.get(i).map_or(0, |o| o.address);
         let addrs = match &self.external {
             Some((_, addrs, _)) => addrs.as_slice(),
@@ -329,27 +338,37 @@ impl Lab {
         }
         // A fresh config per run: sessions resume (when the scenario asks) only between the
         // connections of one run, never across runs or repetitions.
-        let client_tls = if tls_of.contains(&true) {
-            Some(self.certs.client_config(
-                &[alpn_for(protocol)],
-                scenario.client.resumption,
-                scenario.client.tls_version,
-            )?)
-        } else {
-            None
+        let (alpn, resumption, version) = (
+            &[alpn_for(protocol)],
+            scenario.client.resumption,
+            scenario.client.tls_version,
+        );
+        let client_tls = match &self.target {
+            _ if !tls_of.contains(&true) => None,
+            Some(TargetOptions {
+                trust: Some(trust), ..
+            }) => Some(httplab_tls::remote_client_config(
+                trust, alpn, resumption, version,
+            )?),
+            _ => Some(self.certs.client_config(alpn, resumption, version)?),
+        };
+        // The names requests carry: a remote target's host, else each origin's.
+        let name = |i: usize| match &self.target {
+            Some(target) => target.host.as_str(),
+            None => origins[i].name.as_str(),
         };
         let tls_for = |i: usize| client_tls.clone().filter(|_| tls_of[i]);
         // One target per origin, numbered as the origins are.
         let listen_err = |addr, source| HarnessError::Listen { addr, source };
         let addr = self.origin_addr(protocol, 0);
-        let mut connector = LabConnector::new(addr, &origins[0].name, tls_for(0), self.clock)
+        let mut connector = LabConnector::new(addr, name(0), tls_for(0), self.clock)
             .map_err(|e| listen_err(addr, e))?
             .with_socket_factory(self.network.socket_factory())
             .with_congestion_control(self.network.congestion_control());
-        for (i, origin) in origins.iter().enumerate().skip(1) {
+        for i in 1..origins.len() {
             let addr = self.origin_addr(protocol, i);
             connector
-                .add_target(addr, &origin.name, tls_for(i))
+                .add_target(addr, name(i), tls_for(i))
                 .map_err(|e| listen_err(addr, e))?;
         }
         let connector = Arc::new(connector);
@@ -582,27 +601,6 @@ async fn settle_server_connections(server: &LabServer, grace: Duration) {
         && tokio::time::Instant::now() < deadline
     {
         tokio::time::sleep(Duration::from_millis(1)).await;
-    }
-}
-
-/// The protocol client of one pool.
-fn protocol_client(
-    protocol: Protocol,
-    options: ClientOptions,
-    scenario: &Scenario,
-) -> Box<dyn ProtocolClient> {
-    match protocol {
-        Protocol::Http10 => Box::new(Http10Client::new(options)),
-        Protocol::Http11 => Box::new(Http11Client::new(options)),
-        Protocol::Http11Pipelined => Box::new(Http11PipelinedClient::new(
-            options,
-            scenario.client.pipeline_connections,
-            scenario.client.pipeline_depth,
-        )),
-        Protocol::H2 | Protocol::H2c => Box::new(Http2Client::new(
-            options,
-            H2Options::from_settings(&scenario.client),
-        )),
     }
 }
 

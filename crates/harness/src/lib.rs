@@ -19,6 +19,7 @@ mod lab;
 mod network;
 mod pools;
 mod sweep;
+mod target;
 mod workload;
 
 pub use calibrate::{calibrate, Calibration, MAX_CALIBRATION_CONNECTS};
@@ -33,6 +34,7 @@ pub use httplab_link::{
 pub use lab::{plan, planned_runs, Ending, ExternalOptions, Lab, LabOptions, Progress, RunConfig};
 pub use network::LinkMode;
 pub use sweep::{PlannedPoint, SweepPlan};
+pub use target::{probe_rtt, TargetOptions};
 pub use workload::{issue, OnDone};
 
 /// Why a run could not happen.

@@ -9,8 +9,12 @@
 
 use futures_util::future::join_all;
 use httplab_core::{Protocol, RequestRecord, RequestSpec, Scenario};
+use httplab_h2::{H2Options, Http2Client};
+use httplab_http10::Http10Client;
+use httplab_http11::Http11Client;
+use httplab_http11_pipelined::Http11PipelinedClient;
 use httplab_transport::client::BoxFuture;
-use httplab_transport::ProtocolClient;
+use httplab_transport::{ClientOptions, ProtocolClient};
 
 /// Which pool serves each origin.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,6 +89,27 @@ impl ProtocolClient for Pools {
         Box::pin(async move {
             join_all(self.clients.iter().map(|c| c.finish())).await;
         })
+    }
+}
+
+/// The protocol client of one pool.
+pub(crate) fn protocol_client(
+    protocol: Protocol,
+    options: ClientOptions,
+    scenario: &Scenario,
+) -> Box<dyn ProtocolClient> {
+    match protocol {
+        Protocol::Http10 => Box::new(Http10Client::new(options)),
+        Protocol::Http11 => Box::new(Http11Client::new(options)),
+        Protocol::Http11Pipelined => Box::new(Http11PipelinedClient::new(
+            options,
+            scenario.client.pipeline_connections,
+            scenario.client.pipeline_depth,
+        )),
+        Protocol::H2 | Protocol::H2c => Box::new(Http2Client::new(
+            options,
+            H2Options::from_settings(&scenario.client),
+        )),
     }
 }
 

@@ -76,6 +76,7 @@ mod tests {
             headers: Vec::new(),
             origin: 0,
             authority: None,
+            head_bytes: None,
         }
     }
 

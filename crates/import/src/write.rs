@@ -8,6 +8,7 @@
 
 use crate::plan::{Discovery, Plan, Planned, RttSource};
 use crate::url::shorten;
+use httplab_core::scenario::{MAX_REQUEST_HEADERS, MAX_RESPONSE_HEADERS};
 use std::fmt::Write;
 
 /// The scenario file for `plan`, read from `file` (as the user named it) by a HAR of `creator`.
@@ -93,9 +94,10 @@ fn header(out: &mut String, plan: &Plan, file: &str, creator: &str) {
             .into(),
         "  the page's first startedDateTime without `after`; never below zero, at most 600s."
             .into(),
-        "- request and response header sizes (request.headersSize, response.headersSize, cookies"
+        "- request_headers and response_headers: request.headersSize and response.headersSize"
             .into(),
-        "  included) are in each resource's comment: the lab does not replay them yet.".into(),
+        "  (cookies included), where the HAR knows them (HTTP/2 entries often say -1); the".into(),
+        "  client and the server pad each head to its size with an x-httplab-pad field.".into(),
     ];
     for line in lines {
         comment(out, &line);
@@ -198,7 +200,7 @@ fn resource(out: &mut String, plan: &Plan, r: &Planned) {
     comment(
         out,
         &format!(
-            "entry {}: {} {} — header sizes (not replayed yet): request {}, response {}",
+            "entry {}: {} {} — header sizes: request {}, response {}",
             r.index + 1,
             r.method,
             shorten(&r.url),
@@ -278,6 +280,15 @@ fn resource(out: &mut String, plan: &Plan, r: &Planned) {
     }
     if r.request_body > 0 {
         let _ = writeln!(out, "body = \"{}b\"", r.request_body);
+    }
+    for (key, size, max) in [
+        ("request_headers", r.request_headers, MAX_REQUEST_HEADERS),
+        ("response_headers", r.response_headers, MAX_RESPONSE_HEADERS),
+    ] {
+        // A head past the lab's largest is written at it; the comment above has the HAR's.
+        if let Some(size) = size.filter(|&s| s > 0) {
+            let _ = writeln!(out, "{key} = \"{}b\"", size.min(max));
+        }
     }
     let _ = writeln!(out, "think = {}", quoted(&duration(r.think)));
     if let Some(a) = after {

@@ -174,7 +174,7 @@ fn the_shop_pages_skips_and_proposed_network_are_stated() {
         "{}",
         i.toml
     );
-    assert!(i.toml.contains("# entry 18: GET https://shop.example/img/bg-pattern.png — header sizes (not replayed yet): request 48 B, response 149 B"), "{}", i.toml);
+    assert!(i.toml.contains("# entry 18: GET https://shop.example/img/bg-pattern.png — header sizes: request 48 B, response 149 B"), "{}", i.toml);
     assert!(
         i.toml
             .contains("the browser used (response.httpVersion, entries): http/2.0 26"),

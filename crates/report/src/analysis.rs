@@ -112,10 +112,18 @@ impl<'a> Analysis<'a> {
             scenario,
             runs,
             env,
-            network: network_sentence(scenario, runs, &env.notes),
+            network: network_sentence(scenario, runs, env),
             link_check: link_check(runs),
             accept: accept_sentences(scenario, runs, &summaries),
-            model: model_lines(scenario, runs, &summaries),
+            model: match &env.real_network {
+                // A real path: the model at its measured round trip.
+                Some(real) => {
+                    let mut at_rtt = scenario.clone();
+                    at_rtt.network = Some(httplab_core::NetworkSettings::with_rtt(real.path_rtt()));
+                    model_lines(&at_rtt, runs, &summaries, true)
+                }
+                None => model_lines(scenario, runs, &summaries, false),
+            },
             headers: header_sentences(&summaries),
             verdict: verdict(
                 &summaries,

@@ -70,6 +70,31 @@ pub struct Environment {
     pub congestion_control: String,
     pub command_line: String,
     pub notes: Vec<String>,
+    /// The server the runs went to, when it was not the lab's own (`--server-cmd`,
+    /// `--target`): what it was, for the reports' headers, which then mark the server-side
+    /// timeline absent.
+    pub server: Option<String>,
+    /// The real path the runs crossed (`run --target`), with no emulated link.
+    pub real_network: Option<RealNetwork>,
+}
+
+/// A real network path (`run --target`): where to, and its round trip as measured.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(default)]
+pub struct RealNetwork {
+    /// `scheme://host:port` the runs went to.
+    pub target: String,
+    /// The address it resolved to.
+    pub addr: String,
+    /// The path's round trip: the least of `probes` TCP connects, in milliseconds.
+    pub path_rtt_ms: f64,
+    pub probes: u32,
+}
+
+impl RealNetwork {
+    pub fn path_rtt(&self) -> std::time::Duration {
+        std::time::Duration::from_secs_f64(self.path_rtt_ms.max(0.0) / 1e3)
+    }
 }
 
 /// Writes results.json, one `<protocol-id>.har` per protocol present in the runs, report.md,

@@ -49,6 +49,9 @@ pub fn markdown(a: &Analysis<'_>) -> String {
         let _ = writeln!(md, "{origins}\n");
     }
     let _ = writeln!(md, "Network: {}.\n", a.network);
+    if let Some(server) = server_sentence(a) {
+        let _ = writeln!(md, "> **{server}**\n");
+    }
     if let Some(check) = &a.link_check {
         if check.trustworthy() {
             let _ = writeln!(md, "The {}.\n", check.sentence());
@@ -265,6 +268,17 @@ fn code(s: &str) -> String {
     }
 }
 
+/// For runs against a server the lab did not write: what it was, and that the server-side
+/// timeline (arrivals, think times, accepts) is absent rather than made up.
+pub(crate) fn server_sentence(a: &Analysis<'_>) -> Option<String> {
+    let server = a.env.server.as_deref()?;
+    Some(format!(
+        "Server: {server}. The server-side timeline is absent: the lab keeps no log of a server \
+         it did not write, so requests show no arrival, think or ready times on the server, and \
+         its think times are its own."
+    ))
+}
+
 /// For a page on several origins: each with its resources, cap and address, and what HTTP/2
 /// does with them. `None` for one origin.
 pub(crate) fn origins_sentence(scenario: &httplab_core::Scenario) -> Option<String> {
@@ -333,6 +347,8 @@ mod tests {
             congestion_control: "bbr".into(),
             command_line: "httplab run four.toml".into(),
             notes: vec!["tcp_no_metrics_save=1".into()],
+            server: None,
+            real_network: None,
         };
         markdown(&Analysis::new(&scenario(), &runs, &env))
     }

@@ -222,7 +222,11 @@ mod tests {
         assert_eq!(sc["server"]["think_ms"], 1.0);
         assert_eq!(
             sc["resources"][1],
-            json!({"path": "/img/1.png", "size": 14000, "think_ms": 1.0, "status": 200})
+            json!({"origin": "localhost", "path": "/img/1.png", "size": 14000, "think_ms": 1.0, "status": 200})
+        );
+        assert_eq!(
+            sc["origins"],
+            json!([{"name": "localhost", "tls": true, "max_connections": null, "address": 0}])
         );
         assert_eq!(doc["environment"]["congestion_control"], "bbr");
         assert_eq!(doc["environment"]["notes"][0], "loss-free link");

@@ -500,7 +500,7 @@ pub fn sweep_markdown(o: &SweepAnalysis<'_>) -> String {
             "- `{key}={}`: [report.md](<{folder}/report.md>), [report.html](<{folder}/report.html>) \
              — network: {}",
             p.value,
-            network_sentence(&p.scenario, &p.runs, &p.env.notes)
+            network_sentence(&p.scenario, &p.runs, &p.env)
         );
     }
     if let Some(env) = points.first().map(|p| &p.env) {

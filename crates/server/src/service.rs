@@ -28,7 +28,7 @@ use http::header::{HeaderValue, ALLOW, CACHE_CONTROL, CONNECTION, CONTENT_LENGTH
 use http::{Method, Request, Response, StatusCode, Version};
 use http_body_util::BodyExt;
 use httplab_core::think::draw_key;
-use httplab_core::wire::{parse_request_id, ServerTiming, REQUEST_ID_HEADER};
+use httplab_core::wire::{head_size, pad_field, parse_request_id, ServerTiming, REQUEST_ID_HEADER};
 use httplab_core::{Resource, Respond, Scenario, ServerRequestRecord};
 use httplab_socket::TcpProbe;
 use std::net::SocketAddr;
@@ -95,6 +95,8 @@ pub(crate) struct Answer {
     pub respond: Respond,
     /// Longest the request may stay unanswered, from its arrival.
     pub timeout: Option<Duration>,
+    /// The response head's size as HTTP/1.1 text, padded to (`response_headers`).
+    pub head_bytes: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -138,6 +140,7 @@ impl Answer {
             head_only: false,
             respond: Respond::Always,
             timeout: None,
+            head_bytes: None,
         }
     }
 }
@@ -175,6 +178,7 @@ pub(crate) fn decide(
         head_only: is_head,
         respond: resource.respond,
         timeout: resource.request_timeout,
+        head_bytes: resource.response_headers,
     }
 }
 
@@ -516,7 +520,36 @@ impl Connection {
             // hyper closes the connection after a response that says so.
             headers.insert(CONNECTION, HeaderValue::from_static("close"));
         }
+        if let Some(target) = answer.head_bytes {
+            pad_head(headers, answer.status, target);
+        }
         Ok(response)
+    }
+}
+
+/// Pads a response head to `target` bytes as HTTP/1.1 text. It names its own `date`, which
+/// hyper then leaves alone, so every byte of the head is counted here.
+fn pad_head(headers: &mut http::HeaderMap, status: StatusCode, target: u64) {
+    if let Ok(date) = HeaderValue::try_from(crate::pipeline::imf_fixdate(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs()),
+    )) {
+        headers.insert(http::header::DATE, date);
+    }
+    let start_line = format!(
+        "HTTP/1.1 {} {}",
+        status.as_u16(),
+        status.canonical_reason().unwrap_or("")
+    );
+    let size = head_size(
+        start_line.len(),
+        headers.iter().map(|(n, v)| (n.as_str(), v.as_bytes())),
+    );
+    if let Some((name, value)) = pad_field(size, target) {
+        if let Ok(value) = HeaderValue::try_from(value) {
+            headers.insert(name, value);
+        }
     }
 }
 

@@ -17,6 +17,7 @@ pub fn get(id: u32, path: &str) -> RequestSpec {
         headers: Vec::new(),
         origin: 0,
         authority: None,
+        head_bytes: None,
     }
 }
 

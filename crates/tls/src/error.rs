@@ -23,6 +23,8 @@ pub enum TlsError {
     KeyReadable { path: PathBuf, mode: u32 },
     #[error("generating certificates with rcgen failed: {0}")]
     Generate(#[from] rcgen::Error),
+    #[error("{path}: {reason}")]
+    Trust { path: PathBuf, reason: String },
     #[error("reading back a certificate rcgen generated failed: {0}")]
     Generated(String),
     #[error("building the rustls configuration failed: {0}")]

@@ -4,8 +4,9 @@
 //! identifiers the protocols ask for, the lab's certificates (a local CA and a `localhost` leaf
 //! generated with rcgen into `certs/` on first use and reused afterwards, so a CA the user
 //! trusted keeps working; each load checks their validity dates and the keys' file modes, see
-//! `store` and `validity.rs`), and `describe`, which turns a finished rustls handshake into the
-//! core `TlsRecord`. It deliberately does not open sockets, time handshakes (the harness does,
+//! `store` and `validity.rs`), the client configs for a server outside the lab (`remote.rs`:
+//! the system's CAs, a CA file, or none), and `describe`, which turns a finished rustls
+//! handshake into the core `TlsRecord`. It deliberately does not open sockets, time handshakes (the harness does,
 //! and passes the duration in) or look at the bytes inside the TLS records.
 #![forbid(unsafe_code)]
 // Dev-dependencies serve the integration tests, not every unit-test build.
@@ -14,6 +15,7 @@
 mod describe;
 mod error;
 mod generate;
+mod remote;
 mod store;
 mod validity;
 
@@ -21,6 +23,7 @@ use std::sync::Arc;
 
 pub use describe::describe;
 pub use error::TlsError;
+pub use remote::{remote_client_config, Trust};
 pub use store::CertStore;
 
 /// ALPN id of HTTP/1.1 (RFC 7301).

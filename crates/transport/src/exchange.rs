@@ -5,7 +5,7 @@
 
 use bytes::Bytes;
 use http_body_util::BodyExt;
-use httplab_core::wire::REQUEST_ID_HEADER;
+use httplab_core::wire::{head_size, pad_field, REQUEST_ID_HEADER};
 use httplab_core::RequestSpec;
 use hyper::body::{Frame, SizeHint};
 use hyper::client::conn::http1::SendRequest;
@@ -90,6 +90,21 @@ pub fn request_headers(
     ];
     headers.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     headers.extend(spec.headers.iter().cloned());
+    if let Some(target) = spec.head_bytes {
+        // The head as it goes out, padded to the scenario's size: an upload's length is named
+        // here (hyper keeps a length it is given, and adds the same one otherwise).
+        if spec.body_bytes > 0 && !headers.iter().any(|(n, _)| n == "content-length") {
+            headers.push(("content-length".into(), spec.body_bytes.to_string()));
+        }
+        let start_line = spec.method.len() + 1 + spec.path.len() + " HTTP/1.1".len();
+        let size = head_size(
+            start_line,
+            headers.iter().map(|(n, v)| (n.as_str(), v.as_bytes())),
+        );
+        if let Some((name, value)) = pad_field(size, target) {
+            headers.push((name.to_string(), value));
+        }
+    }
     headers
 }
 

@@ -163,6 +163,7 @@ mod tests {
             headers: Vec::new(),
             origin: 0,
             authority: None,
+            head_bytes: None,
         }
     }
 
@@ -176,6 +177,7 @@ mod tests {
             headers: Vec::new(),
             origin: 0,
             authority: None,
+            head_bytes: None,
         };
         let mut t = RequestTiming::new(spec, "http://x/a".into(), ms(10));
         t.new_connection = Some(Setup {

@@ -237,6 +237,25 @@ pub enum LossModel {
 }
 
 impl NetworkSettings {
+    /// A path of round trip `rtt` and nothing else: no rate limit, loss or jitter, as a
+    /// `[network]` table with only `rtt` reads. The analytical model's view of a real path
+    /// whose round trip was measured (`run --target`).
+    pub fn with_rtt(rtt: Duration) -> NetworkSettings {
+        NetworkSettings {
+            rtt,
+            bandwidth: None,
+            uplink: None,
+            loss: 0.0,
+            loss_model: LossModel::Random,
+            jitter: Duration::ZERO,
+            downlink_queue: None,
+            uplink_queue: None,
+            seed: DEFAULT_SEED,
+            congestion_control: None,
+            slow_start_after_idle: None,
+        }
+    }
+
     /// One-way propagation delay of the uplink (client → server): half the RTT, rounded down.
     pub fn uplink_delay(&self) -> Duration {
         self.rtt / 2

@@ -56,7 +56,10 @@ pub use client::{
 pub use error::ScenarioError;
 pub use heads::{longest_path, H2_MAX_HEADER_LIST, MAX_URI, PIPELINING_MAX_HEAD};
 pub use origins::{Origin, DEFAULT_ORIGIN, MAX_ORIGINS};
-pub use resources::{is_idempotent, Resource, MAX_DELAY, MAX_REQUESTS, MAX_RESPONSE_SIZE, METHODS};
+pub use resources::{
+    is_idempotent, Resource, MAX_DELAY, MAX_REQUESTS, MAX_REQUEST_HEADERS, MAX_RESPONSE_HEADERS,
+    MAX_RESPONSE_SIZE, METHODS,
+};
 pub use server::{PipeliningModel, Respond, ServerSettings, WriteMode};
 pub use summary::comment_summary;
 pub use variants::ClientVariant;

@@ -165,4 +165,6 @@ pub(crate) struct RawResource {
     pub(crate) method: Option<Spanned<String>>,
     pub(crate) body: Option<Spanned<HumanSize>>,
     pub(crate) origin: Option<Spanned<String>>,
+    pub(crate) request_headers: Option<Spanned<HumanSize>>,
+    pub(crate) response_headers: Option<Spanned<HumanSize>>,
 }

@@ -13,6 +13,7 @@ use super::raw::RawResource;
 use super::server::{Respond, ServerTable};
 use super::{limits, ScenarioError};
 use crate::think::Think;
+use crate::units::HumanSize;
 use std::ops::Range;
 use std::time::Duration;
 use toml::Spanned;
@@ -60,7 +61,21 @@ pub struct Resource {
     pub delay: Duration,
     /// The index of its origin in `Scenario::origins` (`origin`; default the first).
     pub origin: usize,
+    /// The request's head, in bytes as HTTP/1.1 text (request line, header fields, the blank
+    /// line: a HAR's `request.headersSize`): the client pads its request to it with an
+    /// `x-httplab-pad` field. `None`: no padding.
+    pub request_headers: Option<u64>,
+    /// The response's head, likewise (`response.headersSize`): the server pads to it.
+    pub response_headers: Option<u64>,
 }
+
+/// Largest `request_headers`: nginx's default buffer for a request's header lines
+/// (`large_client_header_buffers 4 8k`) is 8 KiB each, and HTTP/2 servers commonly cap the
+/// whole list at 16 KiB.
+pub const MAX_REQUEST_HEADERS: u64 = 8 * 1024;
+/// Largest `response_headers` (nginx's `proxy_buffer_size` grows to this for big heads; far
+/// above a real page's, whose largest are a few kilobytes of `set-cookie` and CSP).
+pub const MAX_RESPONSE_HEADERS: u64 = 32 * 1024;
 
 /// Every resource, with `{i}` patterns expanded, in file order.
 pub(crate) struct Resources {
@@ -233,6 +248,20 @@ fn check(
             ))
         }
     };
+    let head = |value: &Option<Spanned<HumanSize>>, key: &str, max: u64| match value {
+        None => Ok(None),
+        Some(v) if v.get_ref().0 <= max => Ok(Some(v.get_ref().0)),
+        Some(v) => Err(err(
+            v.span(),
+            format!("`{key}` may be at most {}kib", max / 1024),
+        )),
+    };
+    let request_headers = head(&raw.request_headers, "request_headers", MAX_REQUEST_HEADERS)?;
+    let response_headers = head(
+        &raw.response_headers,
+        "response_headers",
+        MAX_RESPONSE_HEADERS,
+    )?;
     let resource = Resource {
         path: path.clone(),
         method,
@@ -246,6 +275,8 @@ fn check(
         after: raw.after.as_ref().map(|a| a.get_ref().clone()),
         delay,
         origin: 0,
+        request_headers,
+        response_headers,
     };
     Ok((resource, raw.after.as_ref().map(|a| a.span())))
 }

@@ -24,6 +24,9 @@ pub struct RequestSpec {
     /// The origin's host name, when it is not the connection's own: a request an HTTP/2 client
     /// sends on a connection it coalesced from another origin carries its own `:authority`.
     pub authority: Option<String>,
+    /// The request head's size as HTTP/1.1 text, which the client pads its request to
+    /// (`request_headers`); `None`: no padding.
+    pub head_bytes: Option<u64>,
 }
 
 impl Scenario {
@@ -40,6 +43,7 @@ impl Scenario {
                 headers: self.workload_headers(),
                 origin: r.origin,
                 authority: None,
+                head_bytes: r.request_headers,
             })
             .collect()
     }

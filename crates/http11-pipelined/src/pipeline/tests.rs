@@ -20,6 +20,7 @@ fn job(id: u32, method: &str) -> Job<u32> {
         headers: Vec::new(),
         origin: 0,
         authority: None,
+        head_bytes: None,
     };
     let url = format!("http://h{}", spec.path);
     Job {

@@ -231,7 +231,7 @@ impl RunFolder {
     /// The network this side crossed, in `network`'s words.
     pub(crate) fn network_sentence(&self) -> String {
         match self.conditions_scenario() {
-            Some(s) => network_sentence(&s, &self.runs, &self.env.notes),
+            Some(s) => network_sentence(&s, &self.runs, &self.env),
             None => "not recorded".to_string(),
         }
     }

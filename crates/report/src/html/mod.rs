@@ -246,6 +246,13 @@ fn header(h: &mut String, a: &Analysis<'_>) {
             "in cleartext"
         }
     );
+    if let Some(server) = crate::markdown::server_sentence(a) {
+        let _ = writeln!(
+            h,
+            "<p class=\"facts server\" role=\"note\"><strong>{}</strong></p>",
+            esc(&server.replace('`', ""))
+        );
+    }
     if let Some(origins) = crate::markdown::origins_sentence(scenario) {
         let _ = writeln!(
             h,

@@ -173,7 +173,7 @@ pub(crate) fn sweep_html(o: &SweepAnalysis<'_>) -> String {
             "<tr><th scope=\"row\">{}</th><td><a href=\"{folder}/report.html\">report.html</a> · \
              <a href=\"{folder}/report.md\">report.md</a></td><td>{}</td><td>{}</td></tr>",
             esc(&p.value),
-            esc(&network_sentence(&p.scenario, &p.runs, &p.env.notes)),
+            esc(&network_sentence(&p.scenario, &p.runs, &p.env)),
             esc(&link_check(&p.runs)
                 .map_or_else(|| "no emulated link".to_string(), |c| c.sentence()))
         );

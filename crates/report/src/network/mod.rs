@@ -6,17 +6,30 @@
 
 mod model;
 
+use crate::Environment;
 use httplab_core::units::{format_duration, format_rate, format_size};
 use httplab_core::{LossModel, RunRecord, Scenario};
 pub(crate) use model::model_lines;
 use std::fmt::Write;
 
-/// The network in one sentence: the link's settings, or loopback and why.
+/// The network in one sentence: a real path and its measured round trip, the link's settings,
+/// or loopback and why.
 pub(crate) fn network_sentence(
     scenario: &Scenario,
     runs: &[RunRecord],
-    notes: &[String],
+    env: &Environment,
 ) -> String {
+    if let Some(real) = &env.real_network {
+        return format!(
+            "real network to {} ({}), no emulated link: path RTT {}, the least of {} TCP \
+             connects; the analytical model is set at that RTT",
+            real.target,
+            real.addr,
+            format_duration(real.path_rtt()),
+            real.probes
+        );
+    }
+    let notes = &env.notes;
     let emulated = runs.iter().any(|r| r.link.is_some());
     let Some(net) = scenario.network.as_ref().filter(|_| emulated) else {
         let why = notes
@@ -253,13 +266,13 @@ mod tests {
     fn loopback_says_so_and_why() {
         let s = scenario();
         let plain = runs(&[]);
-        let sentence = network_sentence(&s, &plain, &[]);
+        let sentence = network_sentence(&s, &plain, &Environment::default());
         assert!(sentence.starts_with("plain loopback"), "{sentence}");
         assert!(sentence.contains("no [network] table"), "{sentence}");
         assert_eq!(link_check(&plain), None);
         // The runs' own congestion control, the lab's choice, not the host's.
         let one = vec![RunBuilder::http11(0, 200).build()];
-        let sentence = network_sentence(&s, &one, &[]);
+        let sentence = network_sentence(&s, &one, &Environment::default());
         assert!(
             sentence.ends_with("; TCP congestion control cubic"),
             "{sentence}"
@@ -277,7 +290,7 @@ mod tests {
         .expect("valid");
         s.network = with_net.network;
         let good = runs(&[link(80, 0), link(120, 0)]);
-        let sentence = network_sentence(&s, &good, &[]);
+        let sentence = network_sentence(&s, &good, &Environment::default());
         assert!(sentence.starts_with("emulated link: RTT 40"), "{sentence}");
         assert!(sentence.contains("20"), "{sentence}");
         assert!(sentence.contains("congestion control cubic"), "{sentence}");

@@ -27,12 +27,14 @@ pub(crate) fn model_lines(
     scenario: &Scenario,
     runs: &[RunRecord],
     summaries: &[ProtocolSummary],
+    real_path: bool,
 ) -> Vec<String> {
     let mut lines = Vec::new();
     // (congestion control, the labels that ran it), in order of appearance.
     let mut not_modelled: Vec<(&str, Vec<&str>)> = Vec::new();
     for s in summaries {
-        let Some(run) = median_run(runs, s).filter(|r| r.link.is_some()) else {
+        // A run on the link, or on a real path (`real_path`): not one on plain loopback.
+        let Some(run) = median_run(runs, s).filter(|r| r.link.is_some() || real_path) else {
             continue;
         };
         if let Some(cc) = run
@@ -345,7 +347,7 @@ mod tests {
                 traced("10.0.0.1:40001", true, &[10, 1, 10]),
             ],
         );
-        let lines = model_lines(&s, &h1, &crate::summarize(&h1));
+        let lines = model_lines(&s, &h1, &crate::summarize(&h1), false);
         assert_eq!(
             lines,
             [
@@ -360,7 +362,7 @@ mod tests {
             (0..3).map(|i| RunBuilder::h2(i, 210).build()).collect(),
             &[traced("10.0.0.1:40000", true, &[10, 20, 5])],
         );
-        let lines = model_lines(&s, &h2, &crate::summarize(&h2));
+        let lines = model_lines(&s, &h2, &crate::summarize(&h2), false);
         let predicted = "h2: the model predicts 200.0ms in 3 flights of 10, 20 and 4 segments; \
                          measured median 210.0ms (+5.0%)";
         assert_eq!(
@@ -371,7 +373,10 @@ mod tests {
         for run in &mut h2 {
             run.wire = None;
         }
-        assert_eq!(model_lines(&s, &h2, &crate::summarize(&h2)), [predicted]);
+        assert_eq!(
+            model_lines(&s, &h2, &crate::summarize(&h2), false),
+            [predicted]
+        );
     }
 
     #[test]
@@ -385,7 +390,7 @@ mod tests {
             (0..3).map(|i| RunBuilder::http11(i, 200).build()).collect(),
             &[traced("10.0.0.1:40000", true, &[3])],
         );
-        let lines = model_lines(&s, &h1, &crate::summarize(&h1));
+        let lines = model_lines(&s, &h1, &crate::summarize(&h1), false);
         let estimate = "http1.1: the model estimates (Mathis, under 2% loss) 348.8ms: 2 \
                         connections of about 1.67 Mbit/s each, 3.33 Mbit/s in all; measured \
                         median 200.0ms (-42.7%)";
@@ -439,7 +444,7 @@ mod tests {
         .expect("valid")
         .network;
         let cubic = runs(&[link(80, 0), link(90, 0), link(100, 0)]);
-        let lines = model_lines(&s, &cubic, &crate::summarize(&cubic));
+        let lines = model_lines(&s, &cubic, &crate::summarize(&cubic), false);
         assert_eq!(lines.len(), 1, "{lines:?}");
         assert!(
             lines[0].starts_with("http1.1: the model predicts "),
@@ -453,7 +458,7 @@ mod tests {
                 link.congestion_control = "bbr".into();
             }
         }
-        let lines = model_lines(&s, &bbr, &crate::summarize(&bbr));
+        let lines = model_lines(&s, &bbr, &crate::summarize(&bbr), false);
         let plainly = "http1.1: the model does not apply, since these runs used TCP congestion \
                        control bbr and the model assumes loss-based slow start from an initial \
                        window of 10 segments (cubic or reno)";
@@ -479,7 +484,7 @@ mod tests {
         for run in &mut bbr {
             run.congestion_control.clear();
         }
-        let lines = model_lines(&s, &bbr, &crate::summarize(&bbr));
+        let lines = model_lines(&s, &bbr, &crate::summarize(&bbr), false);
         assert!(lines[0].starts_with(plainly), "{lines:?}");
     }
 }

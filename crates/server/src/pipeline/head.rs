@@ -6,7 +6,7 @@
 use super::{MAX_HEAD, MAX_HEADERS};
 use crate::service::{Answer, MAX_REQUEST_BODY};
 use http::{Method, StatusCode};
-use httplab_core::wire::{parse_request_id, ServerTiming, REQUEST_ID_HEADER};
+use httplab_core::wire::{pad_field, parse_request_id, ServerTiming, REQUEST_ID_HEADER};
 use std::time::Duration;
 
 /// The HTTP version of a request, which its response repeats.
@@ -169,7 +169,16 @@ pub(crate) fn response_head(
     if close {
         head.push_str("connection: close\r\n");
     }
-    head.push_str(&format!("date: {date}\r\n\r\n"));
+    let date = format!("date: {date}\r\n");
+    if let Some(target) = answer.head_bytes {
+        // The head as it stands, with the date and blank line to come.
+        let size = (head.len() + date.len() + 2) as u64;
+        if let Some((name, value)) = pad_field(size, target) {
+            head.push_str(&format!("{name}: {value}\r\n"));
+        }
+    }
+    head.push_str(&date);
+    head.push_str("\r\n");
     head.into_bytes()
 }
 
@@ -286,6 +295,7 @@ mod tests {
             head_only: false,
             respond: httplab_core::Respond::Always,
             timeout: None,
+            head_bytes: None,
         };
         let timing = ServerTiming {
             app: Duration::from_micros(1_500),

@@ -219,23 +219,10 @@ impl CertStore {
         resumption: bool,
         version: Option<TlsVersion>,
     ) -> Result<Arc<ClientConfig>, TlsError> {
-        let versions: &[&'static rustls::SupportedProtocolVersion] = match version {
-            None => &[&rustls::version::TLS13, &rustls::version::TLS12],
-            Some(TlsVersion::Tls13) => &[&rustls::version::TLS13],
-            Some(TlsVersion::Tls12) => &[&rustls::version::TLS12],
-        };
-        let mut config = ClientConfig::builder_with_provider(provider())
-            .with_protocol_versions(versions)?
-            .with_root_certificates(self.roots()?)
-            .with_no_client_auth();
-        config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
-        config.resumption = if resumption {
-            Resumption::default()
-        } else {
-            Resumption::disabled()
-        };
-        config.key_log = Arc::new(KeyLogFile::new());
-        Ok(Arc::new(config))
+        let roots = self.roots()?;
+        client_config_from(alpn, resumption, version, |builder| {
+            builder.with_root_certificates(roots).with_no_client_auth()
+        })
     }
 
     fn roots(&self) -> Result<RootCertStore, TlsError> {
@@ -245,6 +232,31 @@ impl CertStore {
             reason,
         })
     }
+}
+
+/// A client config offering `alpn` and `version` (`None`: TLS 1.3 and 1.2), resuming sessions
+/// when `resumption` says so, with `SSLKEYLOGFILE` honoured; `trust` says whom it trusts.
+pub(crate) fn client_config_from(
+    alpn: &[&[u8]],
+    resumption: bool,
+    version: Option<TlsVersion>,
+    trust: impl FnOnce(rustls::ConfigBuilder<ClientConfig, rustls::WantsVerifier>) -> ClientConfig,
+) -> Result<Arc<ClientConfig>, TlsError> {
+    let versions: &[&'static rustls::SupportedProtocolVersion] = match version {
+        None => &[&rustls::version::TLS13, &rustls::version::TLS12],
+        Some(TlsVersion::Tls13) => &[&rustls::version::TLS13],
+        Some(TlsVersion::Tls12) => &[&rustls::version::TLS12],
+    };
+    let mut config =
+        trust(ClientConfig::builder_with_provider(provider()).with_protocol_versions(versions)?);
+    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+    config.resumption = if resumption {
+        Resumption::default()
+    } else {
+        Resumption::disabled()
+    };
+    config.key_log = Arc::new(KeyLogFile::new());
+    Ok(Arc::new(config))
 }
 
 /// Loads the CA, or generates it when neither of its files exists.

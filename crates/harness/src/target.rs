@@ -1,0 +1,46 @@
+//! A server outside the lab (`run --target URL`): the real network is the link. The lab's
+//! clients connect to the address the URL's host resolved to, name the host in every request
+//! and TLS handshake, and trust as the user said (`httplab_tls::Trust`).
+//!
+//! It owns the target's description and the path's round trip, measured as the least of a few
+//! TCP connects (the handshake costs one round trip; the least of several is the one that
+//! waited on nothing else). It deliberately starts no server and emulates nothing.
+
+use httplab_tls::Trust;
+use std::io;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+/// How long one probe's TCP connect may take.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A remote server to run against instead of the lab's own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TargetOptions {
+    /// The URL's host: the `Host` header, `:authority` and the name TLS verifies.
+    pub host: String,
+    /// The address it resolved to, and the URL's port.
+    pub addr: SocketAddr,
+    /// `None`: cleartext (`http://`); else TLS (`https://`), trusting as said.
+    pub trust: Option<Trust>,
+}
+
+/// The path's round trip to `addr`: the least of `tries` TCP connects, each closed at once.
+pub async fn probe_rtt(addr: SocketAddr, tries: u32) -> io::Result<Duration> {
+    let mut least: Option<Duration> = None;
+    for _ in 0..tries.max(1) {
+        let started = Instant::now();
+        let stream = tokio::time::timeout(PROBE_TIMEOUT, tokio::net::TcpStream::connect(addr))
+            .await
+            .map_err(|_| {
+                io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!("a TCP connect to {addr} took over {PROBE_TIMEOUT:?}"),
+                )
+            })??;
+        let took = started.elapsed();
+        drop(stream);
+        least = Some(least.map_or(took, |l| l.min(took)));
+    }
+    Ok(least.unwrap_or_default())
+}
