@@ -5,7 +5,7 @@
 
 use crate::out_dir::{self, Chosen};
 use crate::scenario_args::{ids, load_with_source, overrides, parse, read_source, Choices};
-use crate::servers::{external_sentence, prepare_target, suit_external, TargetArgs};
+use crate::servers::{external_sentence, prepare_target, suit_external, ServerFacts, TargetArgs};
 use crate::signals::{Signal, Signals, Stopped};
 use crate::{paths, ProgressBar, RunArgs, UsageError};
 use anyhow::{Context, Result};
@@ -72,7 +72,15 @@ pub(crate) async fn run(
         target: target.as_ref().map(|t| t.options.clone()),
         ..lab_options(args)
     };
-    let recorded = record(&out, &scenario, &recipe, options, &signals, |p| {
+    // Whose server it was goes into the journal's header too, so `httplab report` says it.
+    let facts = ServerFacts {
+        server: external
+            .as_ref()
+            .map(external_sentence)
+            .or_else(|| target.as_ref().map(|t| t.server.clone())),
+        real_network: target.as_ref().map(|t| t.network.clone()),
+    };
+    let recorded = record(&out, &scenario, &recipe, options, &signals, &facts, |p| {
         bar.note_once(p.network_note.as_deref());
         bar.message(format!(
             "{} repetition {}/{}",
@@ -84,14 +92,7 @@ pub(crate) async fn run(
     })
     .await;
     bar.finish();
-    let mut recorded = recorded?;
-    if let Some(ext) = &external {
-        recorded.env.server = Some(external_sentence(ext));
-    }
-    if let Some(target) = target {
-        recorded.env.server = Some(target.server);
-        recorded.env.real_network = Some(target.network);
-    }
+    let recorded = recorded?;
     let analysis = recorded.analysis(&scenario);
     let written = recorded.write(&out, &analysis)?;
     if !args.quiet {
@@ -171,10 +172,19 @@ pub(crate) async fn sweep(path: &Path, vary: &str, args: &RunArgs) -> Result<()>
         let mut set = args.set.clone();
         set.push(format!("{key}={}", planned.value));
         let recipe = recipe(path, &source, &set, &scenario);
-        let recorded = record(&dir, &scenario, &recipe, lab_options(args), &signals, |p| {
-            bar.note_once(p.network_note.as_deref());
-            bar.position(done_before + p.done, total);
-        })
+        let facts = ServerFacts::default();
+        let recorded = record(
+            &dir,
+            &scenario,
+            &recipe,
+            lab_options(args),
+            &signals,
+            &facts,
+            |p| {
+                bar.note_once(p.network_note.as_deref());
+                bar.position(done_before + p.done, total);
+            },
+        )
         .await?;
         done_before += planned_runs(&scenario);
         let analysis = recorded.analysis(&scenario);
@@ -325,13 +335,14 @@ async fn record(
     recipe: &Value,
     options: LabOptions,
     signals: &Signals,
+    facts: &ServerFacts,
     mut progress: impl FnMut(&Progress),
 ) -> Result<Recorded> {
     let runs_planned = planned_runs(scenario);
-    let before = Environment {
+    let before = facts.apply(Environment {
         notes: Vec::new(),
         ..environment(&HostFacts::read(), None)
-    };
+    });
     let mut journal = RunJournal::create(dir, scenario, &before, runs_planned, recipe)
         .with_context(|| format!("starting the run journal in {}", dir.display()))?;
     let mut journal_failed = false;
@@ -358,7 +369,10 @@ async fn record(
             return Err(e.into());
         }
     };
-    let env = environment(&experiment.host, experiment.network_note.clone());
+    let env = facts.apply(environment(
+        &experiment.host,
+        experiment.network_note.clone(),
+    ));
     Ok(Recorded {
         experiment,
         env,

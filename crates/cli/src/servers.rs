@@ -11,9 +11,10 @@ use crate::{RunArgs, UsageError};
 use anyhow::{Context, Result};
 use httplab_core::units::format_duration;
 use httplab_core::{Protocol, Scenario};
-use httplab_harness::{probe_rtt, ExternalOptions, TargetOptions};
-use httplab_report::RealNetwork;
+use httplab_harness::{probe_rtt, probe_tls, ExternalOptions, TargetOptions};
+use httplab_report::{Environment, RealNetwork};
 use httplab_tls::Trust;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
 /// TCP connects whose least is the path's round trip.
@@ -80,6 +81,9 @@ pub(crate) async fn prepare_target(
         (Some(file), false) => Trust::CaFile(file.clone()),
         (None, false) => Trust::System,
     });
+    if let Some(trust) = &trust {
+        check_certificate(trust, &host, addr, &args.url).await?;
+    }
     let checked = trust
         .as_ref()
         .map_or_else(String::new, |t| format!("; {}", t.describe()));
@@ -102,6 +106,30 @@ pub(crate) async fn prepare_target(
         },
         server: format!("remote, {origin} ({addr}) on the real network{checked}"),
     })
+}
+
+/// One handshake before the runs: a certificate the client does not trust is a usage error
+/// that names the host and the two ways on, not a run of failed requests.
+async fn check_certificate(trust: &Trust, host: &str, addr: SocketAddr, url: &str) -> Result<()> {
+    let config = httplab_tls::remote_client_config(trust, &[httplab_tls::ALPN_HTTP11], false, None)
+        .map_err(|e| UsageError(format!("--target {url}: {e}")))?;
+    match probe_tls(addr, host, config).await {
+        Ok(()) => Ok(()),
+        // tokio-rustls reports the peer's TLS failures (a certificate rustls refuses) so.
+        Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
+            let by = match trust {
+                Trust::CaFile(file) => format!("the CAs in {}", file.display()),
+                _ => "the system's CAs".to_string(),
+            };
+            Err(UsageError(format!(
+                "{url} ({addr}): the TLS handshake failed, its certificate not trusted by {by} \
+                 ({e}): pass --cacert FILE with the CA that signed it, or --insecure to skip \
+                 the check (every output then says so)"
+            ))
+            .into())
+        }
+        Err(e) => Err(anyhow::anyhow!("{url} ({addr}): TLS handshake failed: {e}")),
+    }
 }
 
 /// `http://HOST[:PORT][/]` or `https://…`: (TLS, host, port). A path, query or user is refused:
@@ -207,6 +235,24 @@ pub(crate) fn suit_external(scenario: &mut Scenario, ext: &ExternalOptions) -> R
     }
     fit(scenario, ext.tls);
     Ok(())
+}
+
+/// Whose server the runs went to, for every output and the journal's header: nothing for the
+/// lab's own.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ServerFacts {
+    pub(crate) server: Option<String>,
+    pub(crate) real_network: Option<RealNetwork>,
+}
+
+impl ServerFacts {
+    pub(crate) fn apply(&self, env: Environment) -> Environment {
+        Environment {
+            server: self.server.clone(),
+            real_network: self.real_network.clone(),
+            ..env
+        }
+    }
 }
 
 /// What the reports say about an external server.

@@ -21,8 +21,18 @@ pub(crate) fn check(path: &Path, set: &[String], force: bool) -> Result<()> {
     let s = load(path, set)?;
     let budget = crate::budget::enforce(&[&s], None, force)?;
     let variants: Vec<&str> = s.variants.iter().map(|v| v.label.as_str()).collect();
+    let origins = if s.origins.len() > 1 {
+        format!(
+            ", {} origins on {} address{}",
+            s.origins.len(),
+            s.address_count(),
+            if s.address_count() == 1 { "" } else { "es" }
+        )
+    } else {
+        String::new()
+    };
     println!(
-        "{}: ok — scenario `{}`, {} requests ({}), protocols {}, repeat {}, TCP congestion control {}{}",
+        "{}: ok — scenario `{}`, {} requests ({}){origins}, protocols {}, repeat {}, TCP congestion control {}{}",
         path.display(),
         s.name,
         s.resources.len(),

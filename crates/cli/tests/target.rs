@@ -174,9 +174,18 @@ fn an_https_target_is_checked_as_the_user_says_and_every_output_says_how() {
         "{server}"
     );
 
-    // The system's CAs do not know the lab's: every request fails, and the run says so.
+    // The system's CAs do not know the lab's: one clear error before any run, naming the
+    // target and the two ways on.
     let system = run("system", &[]);
-    assert!(!system.status.success(), "{}", stderr(&system));
+    assert_eq!(system.status.code(), Some(2), "{}", stderr(&system));
+    let err = stderr(&system);
+    assert!(err.contains(&format!("{url} (127.0.0.1:")), "{err}");
+    assert!(err.contains("not trusted by the system's CAs"), "{err}");
+    assert!(
+        err.contains("--cacert FILE") && err.contains("--insecure"),
+        "{err}"
+    );
+    assert!(!work.join("system/results.json").exists(), "nothing ran");
 
     let insecure = run("insecure", &["--insecure"]);
     assert!(insecure.status.success(), "{}", stderr(&insecure));
@@ -188,6 +197,33 @@ fn an_https_target_is_checked_as_the_user_says_and_every_output_says_how() {
             "{file}"
         );
     }
+}
+
+#[test]
+fn a_target_that_refuses_connections_is_one_clear_error() {
+    let work = temp_dir("target-refused");
+    site(&work);
+    // A port nothing listens on: bound, then closed.
+    let port = httplab_testkit::free_port();
+    let url = format!("http://127.0.0.1:{port}");
+    let out = httplab(
+        &[
+            "run",
+            "page.toml",
+            "--target",
+            &url,
+            "--protocols",
+            "http1.1",
+        ],
+        &work,
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!("cannot connect to 127.0.0.1:{port} ({url})")),
+        "{err}"
+    );
+    assert!(err.to_lowercase().contains("refused"), "{err}");
 }
 
 #[test]

@@ -34,7 +34,7 @@ pub use httplab_link::{
 pub use lab::{plan, planned_runs, Ending, ExternalOptions, Lab, LabOptions, Progress, RunConfig};
 pub use network::LinkMode;
 pub use sweep::{PlannedPoint, SweepPlan};
-pub use target::{probe_rtt, TargetOptions};
+pub use target::{probe_rtt, probe_tls, TargetOptions};
 pub use workload::{issue, OnDone};
 
 /// Why a run could not happen.

@@ -7,8 +7,10 @@
 //! waited on nothing else). It deliberately starts no server and emulates nothing.
 
 use httplab_tls::Trust;
+use rustls_pki_types::ServerName;
 use std::io;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// How long one probe's TCP connect may take.
@@ -43,4 +45,25 @@ pub async fn probe_rtt(addr: SocketAddr, tries: u32) -> io::Result<Duration> {
         least = Some(least.map_or(took, |l| l.min(took)));
     }
     Ok(least.unwrap_or_default())
+}
+
+/// One TLS handshake with the target before the runs, so a certificate the client does not
+/// trust is one clear error rather than every request failing: the rustls error as it is.
+pub async fn probe_tls(
+    addr: SocketAddr,
+    host: &str,
+    config: Arc<rustls::ClientConfig>,
+) -> io::Result<()> {
+    let name = ServerName::try_from(host.to_string())
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+    let tcp = tokio::time::timeout(PROBE_TIMEOUT, tokio::net::TcpStream::connect(addr))
+        .await
+        .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "TCP connect timed out"))??;
+    tokio::time::timeout(
+        PROBE_TIMEOUT,
+        tokio_rustls::TlsConnector::from(config).connect(name, tcp),
+    )
+    .await
+    .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "TLS handshake timed out"))??;
+    Ok(())
 }

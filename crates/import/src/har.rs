@@ -9,6 +9,7 @@
 
 use crate::error::ImportError;
 use crate::url::Url;
+use httplab_core::wire::ServerTiming;
 use serde_json::Value;
 
 /// The entries of the HAR's first page, in the file's order.
@@ -55,6 +56,9 @@ pub(crate) struct Entry {
     pub(crate) error: Option<String>,
     pub(crate) resource_type: Option<String>,
     pub(crate) http_version: String,
+    /// The response's own account of its think time, microseconds: `Server-Timing`'s `total`,
+    /// else its `app` (the lab's server and many others send one).
+    pub(crate) server_timing: Option<(String, i64)>,
 }
 
 /// `_initiator`, as Chrome and chrome-har write it.
@@ -240,6 +244,27 @@ fn entry(index: usize, e: &Value) -> Result<Entry, String> {
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_string(),
+        server_timing: server_timing(at("headers")),
+    })
+}
+
+/// The `total` (else `app`) duration of a response's `Server-Timing` fields, microseconds.
+fn server_timing(headers: Option<&Value>) -> Option<(String, i64)> {
+    let values: Vec<&str> = headers?
+        .as_array()?
+        .iter()
+        .filter(|h| {
+            h.get("name")
+                .and_then(Value::as_str)
+                .is_some_and(|n| n.eq_ignore_ascii_case("server-timing"))
+        })
+        .filter_map(|h| h.get("value").and_then(Value::as_str))
+        .collect();
+    ["total", "app"].into_iter().find_map(|metric| {
+        let dur = values
+            .iter()
+            .find_map(|v| ServerTiming::metric(v, metric))?;
+        Some((metric.to_string(), i64::try_from(dur.as_micros()).ok()?))
     })
 }
 
@@ -270,6 +295,7 @@ impl Entry {
             error: None,
             resource_type: None,
             http_version: String::new(),
+            server_timing: None,
         }
     }
 }

@@ -9,8 +9,9 @@
 //!   entries on a 65th origin, and any beyond the lab's 10,000;
 //! - origins: one per `scheme://host[:port]`, in order of first appearance; those the HAR saw
 //!   at one `serverIPAddress` share a server address, so HTTP/2 may coalesce them;
-//! - think: `timings.wait` less its connection's round trip (the least `connect − ssl` of the
-//!   connection's entries, else its least `wait`), never below zero; a connection is the
+//! - think: the response's `Server-Timing` `total` (else `app`) duration, the server's own
+//!   account; without one, `timings.wait` less its connection's round trip (the least
+//!   `connect − ssl` of the connection's entries, else its least `wait`), never below zero; a connection is the
 //!   entry's `connection`, else `serverIPAddress` and the URL's port, else its origin;
 //! - after: `_initiator`'s URL, the latest entry of that URL that started before this one; an
 //!   initiator that was skipped hands over to its own initiator, up to the nearest kept one (or
@@ -91,6 +92,8 @@ pub(crate) struct Planned {
     /// Request body bytes a GET or HEAD carried, which a scenario cannot.
     pub(crate) dropped_body: u64,
     pub(crate) think: i64,
+    /// The `Server-Timing` metric `think` came from, if it did (else the wait rule).
+    pub(crate) think_from: Option<String>,
     pub(crate) wait: i64,
     pub(crate) round_trip: RoundTrip,
     /// Index into `Plan::resources`.
@@ -99,8 +102,11 @@ pub(crate) struct Planned {
     /// The gap was over 600 s and is written as 600 s.
     pub(crate) delay_capped: bool,
     pub(crate) discovery: Discovery,
+    /// The head sizes to replay: the HAR's, for HTTP/1.x entries.
     pub(crate) request_headers: Option<u64>,
     pub(crate) response_headers: Option<u64>,
+    /// The HAR's `headersSize`s as recorded, for the comment.
+    pub(crate) har_headers: (Option<u64>, Option<u64>),
 }
 
 /// A connection's round trip, as the think rule took it.
@@ -243,15 +249,23 @@ pub(crate) fn plan(har: &Har) -> Plan {
             size: e.response_body.unwrap_or_default(),
             request_body: if no_body { 0 } else { e.request_body },
             dropped_body: if no_body { e.request_body } else { 0 },
-            think: (wait - round_trip.micros).clamp(0, max_delay),
+            think: e
+                .server_timing
+                .as_ref()
+                .map_or(wait - round_trip.micros, |(_, t)| *t)
+                .clamp(0, max_delay),
+            think_from: e.server_timing.as_ref().map(|(m, _)| m.clone()),
             wait,
             round_trip,
             after: after.and_then(|q| resource_of.get(&q).copied()),
             delay: gap.clamp(0, max_delay),
             delay_capped: gap > max_delay,
             discovery,
-            request_headers: e.request_headers,
-            response_headers: e.response_headers,
+            // HTTP/2 and HTTP/3 heads are HPACK or QPACK blocks, not the HTTP/1.1 text the
+            // keys mean: their sizes stay in the comment only.
+            request_headers: e.request_headers.filter(|_| !binary_heads(e)),
+            response_headers: e.response_headers.filter(|_| !binary_heads(e)),
+            har_headers: (e.request_headers, e.response_headers),
         });
     }
     let mut versions: Vec<(String, usize)> = Vec::new();
@@ -275,6 +289,12 @@ pub(crate) fn plan(har: &Har) -> Plan {
         network: estimate(entries),
         versions,
     }
+}
+
+/// Whether `e`'s heads went as HTTP/2 or HTTP/3 header blocks (`h2`, `HTTP/2.0`, `h3`…).
+fn binary_heads(e: &Entry) -> bool {
+    let v = e.http_version.to_ascii_lowercase();
+    v.starts_with("h2") || v.starts_with("h3") || v.starts_with("http/2") || v.starts_with("http/3")
 }
 
 /// The origin `url` (`scheme://host[:port]`) of `e`, named apart from `earlier` ones.

@@ -77,12 +77,18 @@ fn header(out: &mut String, plan: &Plan, file: &str, creator: &str) {
         "- status: as recorded; a 204 is written 200 with an empty body (a scenario's status"
             .into(),
         "  has a body). method: as recorded.".into(),
-        "- think: timings.wait less the round trip of the entry's connection (`connection`, else"
+        "- think: the response's Server-Timing `total` (else `app`) duration, the server's own"
             .into(),
-        "  serverIPAddress and the URL's port): the least timings.connect − timings.ssl of that"
+        "  account, where it sends one. Else timings.wait less the round trip of the entry's"
             .into(),
-        "  connection's entries, or where none of them opened it, their least timings.wait;".into(),
-        "  never below zero.".into(),
+        "  connection (`connection`, else serverIPAddress and the URL's port): the least".into(),
+        "  timings.connect − timings.ssl of that connection's entries, or where none of them"
+            .into(),
+        "  opened it, their least timings.wait; never below zero. A wait also holds what TCP"
+            .into(),
+        "  and TLS delayed (a response queued behind others on one HTTP/2 connection), which"
+            .into(),
+        "  the replay adds again, so Server-Timing is the better source.".into(),
         "- after: the entry its _initiator names (its url, or a script's top stack frame's url;"
             .into(),
         "  the latest entry of that URL started before it); a skipped initiator hands over to its"
@@ -96,8 +102,10 @@ fn header(out: &mut String, plan: &Plan, file: &str, creator: &str) {
             .into(),
         "- request_headers and response_headers: request.headersSize and response.headersSize"
             .into(),
-        "  (cookies included), where the HAR knows them (HTTP/2 entries often say -1); the".into(),
-        "  client and the server pad each head to its size with an x-httplab-pad field.".into(),
+        "  (cookies included), for HTTP/1.x entries that know them; an HTTP/2 head is a".into(),
+        "  compressed block, so its size is in the comment only. The client and the server pad"
+            .into(),
+        "  each head to its size with an x-httplab-pad field.".into(),
     ];
     for line in lines {
         comment(out, &line);
@@ -204,22 +212,28 @@ fn resource(out: &mut String, plan: &Plan, r: &Planned) {
             r.index + 1,
             r.method,
             shorten(&r.url),
-            head(r.request_headers),
-            head(r.response_headers)
+            head(r.har_headers.0),
+            head(r.har_headers.1)
         ),
     );
     let rtt_from = match r.round_trip.source {
         RttSource::Connect => "its connection's connect",
         RttSource::SmallestWait => "its connection's least wait",
     };
-    comment(
-        out,
-        &format!(
+    let think = match &r.think_from {
+        Some(metric) => format!(
+            "think: the response's Server-Timing {metric} (wait {} less round trip {} would say {})",
+            duration(r.wait),
+            duration(r.round_trip.micros),
+            duration((r.wait - r.round_trip.micros).max(0))
+        ),
+        None => format!(
             "think: wait {} less round trip {} ({rtt_from})",
             duration(r.wait),
             duration(r.round_trip.micros)
         ),
-    );
+    };
+    comment(out, &think);
     let after = r.after.and_then(|a| plan.resources.get(a));
     let found = match (r.discovery, after) {
         (Discovery::Initiator, Some(a)) => format!("after: entry {}, its _initiator", a.index + 1),
