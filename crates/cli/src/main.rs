@@ -9,6 +9,7 @@
 
 mod budget;
 mod import;
+mod load;
 mod out_dir;
 mod run;
 mod scenario_args;
@@ -121,6 +122,34 @@ enum Command {
         /// Output folder [default: B/compare-vs-<name of A>/].
         #[arg(long)]
         out: Option<PathBuf>,
+    },
+    /// Many browsers at once: each virtual user loads the scenario's page as its browser
+    /// would, over each protocol in turn; writes load.json and load.md with latency
+    /// percentiles (from each page's intended start) and what each protocol cost the server.
+    Load {
+        /// The scenario file (TOML).
+        scenario: PathBuf,
+        /// Closed model: N browsers, each loading the page again when it has finished.
+        #[arg(long, conflicts_with = "rate")]
+        users: Option<u32>,
+        /// Open model: page loads a second (e.g. 200 or 200/s), whether or not earlier ones
+        /// have finished.
+        #[arg(long, value_name = "R/s")]
+        rate: Option<String>,
+        /// Open model: exponential gaps between arrivals (default: evenly spaced).
+        #[arg(long, requires = "rate")]
+        poisson: bool,
+        /// How long to measure, after the warm-up.
+        #[arg(long, default_value = "10s")]
+        duration: String,
+        /// Run but do not measure this long first; closed-model users start spread over it.
+        #[arg(long, default_value = "0s")]
+        warmup: String,
+        /// Closed model: each user's pause between page loads.
+        #[arg(long, default_value = "0s")]
+        think_between: String,
+        #[command(flatten)]
+        args: RunArgs,
     },
     /// Measure what the emulated link adds to each round trip on this machine: connect across
     /// it repeatedly and print the host's facts, the link's stamping and its excess per RTT.
@@ -285,6 +314,26 @@ async fn dispatch(command: Command) -> Result<()> {
         Command::Compare { a, b, out } => tools::compare_folders(&a, &b, out),
         Command::Import { har, out, force } => import::import(&har, out, force),
         Command::Calibrate { rtt, connects } => tools::calibrate(&rtt, connects).await,
+        Command::Load {
+            scenario,
+            users,
+            rate,
+            poisson,
+            duration,
+            warmup,
+            think_between,
+            args,
+        } => {
+            let options = load::LoadArgs {
+                users,
+                rate,
+                poisson,
+                duration,
+                warmup,
+                think_between,
+            };
+            load::load(&scenario, &options, &args).await
+        }
         Command::Sweep {
             scenario,
             vary,

@@ -15,7 +15,7 @@ use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Files whose presence makes a folder a run (or sweep) httplab wrote.
-const RUN_MARKERS: &[&str] = &["results.json", JOURNAL_FILE, "sweep.json"];
+const RUN_MARKERS: &[&str] = &["results.json", JOURNAL_FILE, "sweep.json", "load.json"];
 /// Fixed names httplab writes into a run or sweep folder.
 const KNOWN_FILES: &[&str] = &[
     "results.json",
@@ -26,6 +26,8 @@ const KNOWN_FILES: &[&str] = &[
     "sweep.json",
     "sweep.md",
     "sweep.html",
+    "load.json",
+    "load.md",
 ];
 /// Sibling names tried for a moved-aside run before giving up (bounded loop).
 const MAX_ASIDE_NAMES: u32 = 100;

@@ -9,7 +9,7 @@ use crate::HarnessError;
 use httplab_core::{
     Clock, PipeliningModel, Protocol, RequestRecord, RunRecord, Scenario, ServerRequestRecord,
 };
-use httplab_server::{LabServer, ServerThread};
+use httplab_server::{LabServer, ServerLog, ServerThread};
 use httplab_tls::{CertStore, ALPN_H2, ALPN_HTTP10, ALPN_HTTP11};
 use httplab_transport::{ClientOptions, ProtocolClient};
 use std::future::Future;
@@ -43,6 +43,9 @@ pub struct LabOptions {
     pub external: Option<ExternalOptions>,
     /// Run against this remote server instead (`--target`): no link, the real path.
     pub target: Option<TargetOptions>,
+    /// The servers count requests rather than keep a record of each (`httplab load`, whose
+    /// pages would otherwise fill memory); runs then have no server-side records.
+    pub counting_log: bool,
 }
 
 /// A server the user names, run inside the lab in place of the lab's own.
@@ -67,6 +70,7 @@ impl Default for LabOptions {
             pcap: None,
             external: None,
             target: None,
+            counting_log: false,
         }
     }
 }
@@ -157,17 +161,28 @@ impl Lab {
                 .map_err(listen_err)
         };
         let server_thread = ServerThread::start().map_err(listen_err)?;
-        let tls_server = LabServer::start_on_all(
+        let log = || match options.counting_log {
+            true => ServerLog::counting(),
+            false => ServerLog::default(),
+        };
+        let tls_server = LabServer::start_on_all_with_log(
             &server_thread,
             bind()?,
             scenario.clone(),
             clock,
             Some(server_tls),
+            log(),
         )
         .map_err(listen_err)?;
-        let plain_server =
-            LabServer::start_on_all(&server_thread, bind()?, scenario.clone(), clock, None)
-                .map_err(listen_err)?;
+        let plain_server = LabServer::start_on_all_with_log(
+            &server_thread,
+            bind()?,
+            scenario.clone(),
+            clock,
+            None,
+            log(),
+        )
+        .map_err(listen_err)?;
         // Started from this thread (it waits, bounded, for the port): nothing else of the lab
         // runs yet.
         let external = match &options.external {
@@ -260,6 +275,24 @@ impl Lab {
         self.clock
     }
 
+    /// Lets the lab's servers hold `connections` at once, above their own ceiling of
+    /// [`httplab_server::MAX_CONNECTIONS`] (a load of many browsers, checked against the
+    /// machine's limits first).
+    pub fn raise_server_ceiling(&self, connections: usize) {
+        self.tls_server.raise_ceiling(connections);
+        self.plain_server.raise_ceiling(connections);
+    }
+
+    /// The lab's two servers (TLS, cleartext) and their thread, for the load mode's meters.
+    pub(crate) fn servers(&self) -> ([&LabServer; 2], &ServerThread) {
+        ([&self.tls_server, &self.plain_server], &self.server_thread)
+    }
+
+    /// The scenario the lab serves.
+    pub(crate) fn scenario(&self) -> &Arc<Scenario> {
+        &self.scenario
+    }
+
     /// Whether runs cross the emulated link (else plain loopback).
     pub fn link_emulated(&self) -> bool {
         self.network.emulated()
@@ -336,65 +369,7 @@ impl Lab {
         for server in &servers {
             server.set_pipelining(config.server_pipelining);
         }
-        // A fresh config per run: sessions resume (when the scenario asks) only between the
-        // connections of one run, never across runs or repetitions.
-        let (alpn, resumption, version) = (
-            &[alpn_for(protocol)],
-            scenario.client.resumption,
-            scenario.client.tls_version,
-        );
-        let client_tls = match &self.target {
-            _ if !tls_of.contains(&true) => None,
-            Some(TargetOptions {
-                trust: Some(trust), ..
-            }) => Some(httplab_tls::remote_client_config(
-                trust, alpn, resumption, version,
-            )?),
-            _ => Some(self.certs.client_config(alpn, resumption, version)?),
-        };
-        // The names requests carry: a remote target's host, else each origin's.
-        let name = |i: usize| match &self.target {
-            Some(target) => target.host.as_str(),
-            None => origins[i].name.as_str(),
-        };
-        let tls_for = |i: usize| client_tls.clone().filter(|_| tls_of[i]);
-        // One target per origin, numbered as the origins are.
-        let listen_err = |addr, source| HarnessError::Listen { addr, source };
-        let addr = self.origin_addr(protocol, 0);
-        let mut connector = LabConnector::new(addr, name(0), tls_for(0), self.clock)
-            .map_err(|e| listen_err(addr, e))?
-            .with_socket_factory(self.network.socket_factory())
-            .with_congestion_control(self.network.congestion_control());
-        for i in 1..origins.len() {
-            let addr = self.origin_addr(protocol, i);
-            connector
-                .add_target(addr, name(i), tls_for(i))
-                .map_err(|e| listen_err(addr, e))?;
-        }
-        let connector = Arc::new(connector);
-        // The HTTP/2 client switches its connections' frame tap on itself.
-        let plan = PoolPlan::of(&scenario, protocol);
-        let clients = plan
-            .first
-            .iter()
-            .map(|&i| {
-                let options = ClientOptions {
-                    connector: connector.target(i),
-                    clock: self.clock,
-                    max_connections_per_host: origins[i]
-                        .max_connections
-                        .unwrap_or(scenario.client.max_connections_per_host),
-                };
-                protocol_client(protocol, options, &scenario)
-            })
-            .collect();
-        let client = Pools::new(&plan, clients, |i| {
-            format!(
-                "{}:{}",
-                origins[i].name,
-                self.origin_addr(protocol, i).port()
-            )
-        });
+        let (connector, client) = self.browser(protocol, &scenario)?;
 
         // Clear what earlier runs left in the server's log, then issue every request at once,
         // in workload order (join_all polls them in order, so they queue for slots in order).
@@ -454,6 +429,76 @@ impl Lab {
             server_connections,
             wire: self.network.wire_trace(),
         })
+    }
+
+    /// A browser for one page load over `protocol`: a connector with one target per origin
+    /// (numbering every connection it opens) and the pools that issue requests through it. A
+    /// fresh one per run or page: TLS sessions resume (when the scenario asks) only between the
+    /// connections of one page load, never across runs, repetitions or users.
+    pub(crate) fn browser(
+        &self,
+        protocol: Protocol,
+        scenario: &Scenario,
+    ) -> Result<(Arc<LabConnector>, Pools), HarnessError> {
+        let origins = &scenario.origins;
+        let tls_of: Vec<bool> = (0..origins.len())
+            .map(|i| self.origin_tls(protocol, i))
+            .collect();
+        let (alpn, resumption, version) = (
+            &[alpn_for(protocol)],
+            scenario.client.resumption,
+            scenario.client.tls_version,
+        );
+        let client_tls = match &self.target {
+            _ if !tls_of.contains(&true) => None,
+            Some(TargetOptions {
+                trust: Some(trust), ..
+            }) => Some(httplab_tls::remote_client_config(
+                trust, alpn, resumption, version,
+            )?),
+            _ => Some(self.certs.client_config(alpn, resumption, version)?),
+        };
+        // The names requests carry: a remote target's host, else each origin's.
+        let name = |i: usize| match &self.target {
+            Some(target) => target.host.as_str(),
+            None => origins[i].name.as_str(),
+        };
+        let tls_for = |i: usize| client_tls.clone().filter(|_| tls_of[i]);
+        // One target per origin, numbered as the origins are.
+        let listen_err = |addr, source| HarnessError::Listen { addr, source };
+        let addr = self.origin_addr(protocol, 0);
+        let mut connector = LabConnector::new(addr, name(0), tls_for(0), self.clock)
+            .map_err(|e| listen_err(addr, e))?
+            .with_socket_factory(self.network.socket_factory())
+            .with_congestion_control(self.network.congestion_control());
+        for i in 1..origins.len() {
+            let addr = self.origin_addr(protocol, i);
+            connector
+                .add_target(addr, name(i), tls_for(i))
+                .map_err(|e| listen_err(addr, e))?;
+        }
+        let connector = Arc::new(connector);
+        // The HTTP/2 client switches its connections' frame tap on itself.
+        let plan = PoolPlan::of(scenario, protocol);
+        let clients = plan
+            .first
+            .iter()
+            .map(|&i| {
+                let options = ClientOptions {
+                    connector: connector.target(i),
+                    clock: self.clock,
+                    max_connections_per_host: origins[i]
+                        .max_connections
+                        .unwrap_or(scenario.client.max_connections_per_host),
+                };
+                protocol_client(protocol, options, scenario)
+            })
+            .collect();
+        let client = Pools::new(&plan, clients, |i| {
+            format!("{}:{}", name(i), self.origin_addr(protocol, i).port())
+        });
+
+        Ok((connector, client))
     }
 
     /// Runs every configuration of `plan(protocols)` `repeat` times, handing each finished run

@@ -16,6 +16,7 @@ mod environment;
 mod experiment;
 mod external;
 mod lab;
+mod load;
 mod network;
 mod pools;
 mod sweep;
@@ -32,6 +33,7 @@ pub use httplab_link::{
     get_congestion, set_congestion, LinkStats, Stamping, MAX_TRUSTWORTHY_EXCESS_PER_RTT,
 };
 pub use lab::{plan, planned_runs, Ending, ExternalOptions, Lab, LabOptions, Progress, RunConfig};
+pub use load::{Arrival, LoadOptions, LoadResult, LoadSecond, MAX_IN_FLIGHT};
 pub use network::LinkMode;
 pub use sweep::{PlannedPoint, SweepPlan};
 pub use target::{probe_rtt, probe_tls, TargetOptions};
@@ -40,6 +42,8 @@ pub use workload::{issue, OnDone};
 /// Why a run could not happen.
 #[derive(Debug, thiserror::Error)]
 pub enum HarnessError {
+    #[error("the load run failed: {0}")]
+    Load(String),
     #[error("could not start the lab server on {addr}: {source}")]
     Listen {
         addr: std::net::SocketAddr,

@@ -67,7 +67,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulConnection;
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -114,6 +114,12 @@ pub(crate) struct Shared {
     pub alarms: alarm::Alarms,
     /// Every live connection's activity, for admission at the ceiling.
     registry: activity::Registry,
+    /// Connections accepted so far.
+    accepted: AtomicU64,
+    /// The most connections open at once since `take_peak_connections` last ran.
+    peak: AtomicU64,
+    /// The server's own connection ceiling ([`MAX_CONNECTIONS`] unless raised).
+    ceiling: AtomicUsize,
 }
 
 impl Shared {
@@ -206,6 +212,26 @@ impl LabServer {
         clock: Clock,
         tls: Option<Arc<rustls::ServerConfig>>,
     ) -> std::io::Result<LabServer> {
+        Self::start_on_all_with_log(
+            thread,
+            listeners,
+            scenario,
+            clock,
+            tls,
+            ServerLog::default(),
+        )
+    }
+
+    /// Like [`start_on_all`](Self::start_on_all), logging into `log` (a counting one under
+    /// load, whose memory stays bounded).
+    pub fn start_on_all_with_log(
+        thread: &ServerThread,
+        listeners: Vec<std::net::TcpListener>,
+        scenario: Arc<Scenario>,
+        clock: Clock,
+        tls: Option<Arc<rustls::ServerConfig>>,
+        log: ServerLog,
+    ) -> std::io::Result<LabServer> {
         let runtime = thread.handle();
         // The listeners register with the reactor of the runtime they are made in.
         let listeners = {
@@ -215,14 +241,7 @@ impl LabServer {
                 .map(TcpListener::from_std)
                 .collect::<std::io::Result<Vec<_>>>()?
         };
-        Self::spawn(
-            runtime,
-            listeners,
-            scenario,
-            clock,
-            tls,
-            ServerLog::default(),
-        )
+        Self::spawn(runtime, listeners, scenario, clock, tls, log)
     }
 
     fn spawn(
@@ -250,6 +269,9 @@ impl LabServer {
             anonymous: AtomicU64::new(0),
             alarms: alarm::Alarms::default(),
             registry: activity::Registry::default(),
+            accepted: AtomicU64::new(0),
+            peak: AtomicU64::new(0),
+            ceiling: AtomicUsize::new(MAX_CONNECTIONS),
         });
         let (stop, stopped) = watch::channel(false);
         let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
@@ -279,6 +301,30 @@ impl LabServer {
     /// Connections already open keep their model.
     pub fn set_pipelining(&self, model: Option<PipeliningModel>) {
         self.shared.pipelining.set(model);
+    }
+
+    /// Connections open now (accepted, not yet closed).
+    pub fn open_connections(&self) -> usize {
+        self.shared.registry.len()
+    }
+
+    /// The most connections open at once since the last call (or the start), and a fresh
+    /// count from those open now: a load run reads it once a second, and misses no peak
+    /// between its readings.
+    pub fn take_peak_connections(&self) -> u64 {
+        let now = self.shared.registry.len() as u64;
+        self.shared.peak.swap(now, Ordering::Relaxed).max(now)
+    }
+
+    /// Raises the server's own connection ceiling from [`MAX_CONNECTIONS`] to `ceiling` (a
+    /// load of many browsers, which the machine was checked to hold); never lowers it.
+    pub fn raise_ceiling(&self, ceiling: usize) {
+        self.shared.ceiling.fetch_max(ceiling, Ordering::Relaxed);
+    }
+
+    /// Connections accepted since the server started.
+    pub fn accepted_connections(&self) -> u64 {
+        self.shared.accepted.load(Ordering::Relaxed)
     }
 
     /// The pipelining model new connections get.
@@ -369,7 +415,7 @@ async fn accept_loop(
             },
         };
         // The server's own ceiling: accept only when a slot is free or can be freed.
-        while shared.registry.len() >= MAX_CONNECTIONS
+        while shared.registry.len() >= shared.ceiling.load(Ordering::Relaxed)
             && !shared.registry.has_candidate(min_body_rate)
         {
             tokio::select! {
@@ -388,7 +434,7 @@ async fn accept_loop(
             },
             _ = stopped.changed() => break,
         };
-        if shared.registry.len() >= MAX_CONNECTIONS {
+        if shared.registry.len() >= shared.ceiling.load(Ordering::Relaxed) {
             if let Some((evicted, why)) = shared.registry.evict_one(min_body_rate) {
                 tracing::debug!(
                     connection = evicted,
@@ -398,6 +444,11 @@ async fn accept_loop(
         }
         let number = next_connection;
         next_connection += 1;
+        shared.accepted.fetch_add(1, Ordering::Relaxed);
+        // The one accepted now joins the registry as its task starts.
+        shared
+            .peak
+            .fetch_max(shared.registry.len() as u64 + 1, Ordering::Relaxed);
         connections.spawn(connection_task(
             shared.clone(),
             tcp,

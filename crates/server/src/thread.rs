@@ -6,7 +6,8 @@
 //! responses can leave in one packed write (`httplab_socket::packed`). On a work-stealing
 //! runtime, shared with the client, the connection task would run between handlers (tokio's
 //! LIFO slot) and write each response on its own. It owns the thread and the runtime's life,
-//! nothing the server does on it.
+//! and the thread's CPU clock (what the server costs, apart from the clients); nothing the
+//! server does on it.
 
 use std::io;
 use std::thread::JoinHandle;
@@ -45,6 +46,21 @@ impl ServerThread {
     /// The runtime's handle: spawn the server's tasks here.
     pub fn handle(&self) -> &Handle {
         &self.handle
+    }
+
+    /// CPU time the server's thread has used since it started, in nanoseconds: the first field
+    /// of its `/proc/thread-self/schedstat`, read on the thread itself (so the lab's clients,
+    /// on other threads, never count). `None` where the kernel does not offer it.
+    pub async fn cpu_time(&self) -> Option<u64> {
+        let read = self.handle.spawn(async {
+            std::fs::read_to_string("/proc/thread-self/schedstat")
+                .ok()?
+                .split_whitespace()
+                .next()?
+                .parse::<u64>()
+                .ok()
+        });
+        read.await.ok().flatten()
     }
 }
 

@@ -1,0 +1,435 @@
+//! `httplab load`: many browsers at once against one server, one protocol after another, and
+//! what each protocol cost the server. It checks the machine can hold the load (file
+//! descriptors, ports) before anything runs, prints a line a second, and writes `load.json`
+//! (schema `httplab-load/1`) and `load.md`.
+//!
+//! The harness runs the users and takes the samples (`Lab::load`); this module wires the
+//! command line to it and lays the results out.
+
+use crate::out_dir::{self, Chosen};
+use crate::scenario_args::{load_with_source, Choices};
+use crate::{RunArgs, UsageError};
+use anyhow::{Context, Result};
+use httplab_core::units::{format_duration, parse_duration};
+use httplab_core::{Protocol, Scenario};
+use httplab_harness::{Arrival, Lab, LabOptions, LinkMode, LoadOptions, LoadResult, LoadSecond};
+use serde_json::{json, Value};
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The schema of `load.json`.
+pub(crate) const LOAD_SCHEMA: &str = "httplab-load/1";
+/// File descriptors the process needs beyond its connections (listeners, the link, files).
+const FD_MARGIN: u64 = 256;
+
+/// `httplab load`'s own options.
+pub(crate) struct LoadArgs {
+    pub(crate) users: Option<u32>,
+    pub(crate) rate: Option<String>,
+    pub(crate) poisson: bool,
+    pub(crate) duration: String,
+    pub(crate) warmup: String,
+    pub(crate) think_between: String,
+}
+
+pub(crate) async fn load(path: &Path, load: &LoadArgs, args: &RunArgs) -> Result<()> {
+    if args.repeat.is_some() {
+        return Err(UsageError(
+            "--repeat is for `run`: a load runs for --duration (and --warmup) instead".into(),
+        )
+        .into());
+    }
+    let (mut scenario, _) = load_with_source(path, &args.set)?;
+    Choices::read(args.protocols.as_deref(), None)?.apply(&mut scenario);
+    let duration = seconds_arg("--duration", &load.duration, false)?;
+    let warmup = seconds_arg("--warmup", &load.warmup, true)?;
+    let think_between = seconds_arg("--think-between", &load.think_between, true)?;
+    let arrival = match (load.users, &load.rate) {
+        (Some(0), _) => return Err(UsageError("--users must be at least 1".into()).into()),
+        (Some(users), None) => Arrival::Closed { users },
+        (None, Some(rate)) => Arrival::Open {
+            rate: parse_rate(rate)?,
+            poisson: load.poisson,
+        },
+        _ => {
+            return Err(UsageError(
+                "give --users N (closed model: N browsers, each loading the page again) or \
+                 --rate R/s (open model: R page loads a second, whether or not earlier ones \
+                 finished)"
+                    .into(),
+            )
+            .into())
+        }
+    };
+    let mut ceiling = 0;
+    for &protocol in &scenario.protocols {
+        ceiling = ceiling.max(check_machine(&scenario, protocol, arrival)?);
+    }
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("reports").join(format!("{}-load", scenario.name)));
+    let chosen = if args.out.is_some() {
+        Chosen::Named
+    } else {
+        Chosen::Default
+    };
+    if let Some(note) = out_dir::prepare(&out, chosen, args.force)? {
+        eprintln!("{note}");
+    }
+    let scenario = Arc::new(scenario);
+    let lab = Lab::start(
+        scenario.clone(),
+        LabOptions {
+            counting_log: true,
+            link: if args.no_link {
+                LinkMode::Off
+            } else {
+                LinkMode::Auto
+            },
+            ..LabOptions::default()
+        },
+    )
+    .await?;
+    lab.raise_server_ceiling(usize::try_from(ceiling).unwrap_or(usize::MAX));
+    let mut results = Vec::new();
+    for &protocol in &scenario.protocols {
+        let options = LoadOptions {
+            protocol,
+            arrival,
+            duration,
+            warmup,
+            think_between,
+            seed: scenario.seed,
+        };
+        let result = lab
+            .load(&options, |second, so_far| {
+                if !args.quiet {
+                    eprintln!("{}", progress_line(second, so_far, arrival));
+                }
+            })
+            .await;
+        match result {
+            Ok(result) => results.push(result),
+            Err(e) => {
+                lab.shutdown().await;
+                return Err(e.into());
+            }
+        }
+    }
+    let network = lab.network_note().map(str::to_string);
+    lab.shutdown().await;
+    let doc = load_json(&scenario, &results, network.as_deref());
+    let json_path = out.join("load.json");
+    std::fs::write(&json_path, serde_json::to_vec_pretty(&doc)?)
+        .with_context(|| format!("writing {}", json_path.display()))?;
+    let md_path = out.join("load.md");
+    std::fs::write(&md_path, load_markdown(&scenario, &results, arrival))
+        .with_context(|| format!("writing {}", md_path.display()))?;
+    if !args.quiet {
+        for r in &results {
+            println!("{}", summary_line(r));
+        }
+        println!("wrote {} and {}", json_path.display(), md_path.display());
+    }
+    let failed: u64 = results.iter().map(|r| r.failed_pages).sum();
+    if failed > 0 {
+        return Err(anyhow::anyhow!(
+            "{failed} page loads failed (the first: {})",
+            results
+                .iter()
+                .find_map(|r| r.first_failure.as_deref())
+                .unwrap_or("unknown")
+        ));
+    }
+    Ok(())
+}
+
+/// A duration argument in whole or fractional seconds ("30s", "500ms", "2m").
+fn seconds_arg(flag: &str, value: &str, zero_ok: bool) -> Result<Duration> {
+    let d = parse_duration(value).map_err(|e| UsageError(format!("{flag} {value}: {e}")))?;
+    if (!zero_ok && d.is_zero()) || d > Duration::from_secs(24 * 3600) {
+        return Err(UsageError(format!(
+            "{flag} {value}: give {}up to 24h",
+            if zero_ok { "" } else { "more than zero, " }
+        ))
+        .into());
+    }
+    Ok(d)
+}
+
+/// `--rate 200`, `200/s`: page loads a second, more than zero and at most a million.
+fn parse_rate(value: &str) -> Result<f64> {
+    let number = value.trim().trim_end_matches("/s");
+    match number.parse::<f64>() {
+        Ok(r) if r > 0.0 && r <= 1e6 && r.is_finite() => Ok(r),
+        _ => Err(UsageError(format!(
+            "--rate {value}: give page loads a second, e.g. 200 or 200/s (more than 0, at most \
+             1000000)"
+        ))
+        .into()),
+    }
+}
+
+/// Connections one browser holds at most over `protocol`: each HTTP/1.x pool its cap, h2 one
+/// per server address (or per origin without coalescing).
+fn connections_per_user(scenario: &Scenario, protocol: Protocol) -> u64 {
+    let h2 = matches!(protocol, Protocol::H2 | Protocol::H2c);
+    if h2 {
+        return if scenario.client.coalesce {
+            scenario.address_count() as u64
+        } else {
+            scenario.origins.len() as u64
+        };
+    }
+    let per_origin = |cap: Option<u32>| {
+        let cap = cap.unwrap_or(scenario.client.max_connections_per_host);
+        u64::from(match protocol {
+            Protocol::Http11Pipelined => scenario.client.pipeline_connections.min(cap),
+            _ => cap,
+        })
+    };
+    scenario
+        .origins
+        .iter()
+        .map(|o| per_origin(o.max_connections))
+        .sum()
+}
+
+/// Refuses a load the machine cannot hold: every connection takes a file descriptor on each
+/// side (client and server are one process here) and, at once, a local port. Returns the
+/// connections the server must be let hold: twice the users' at once (a page's connections may
+/// still be closing on the server as the user's next page opens its own), else, for the open
+/// model, what the file descriptors allow.
+fn check_machine(scenario: &Scenario, protocol: Protocol, arrival: Arrival) -> Result<u64> {
+    let per_user = connections_per_user(scenario, protocol);
+    let limit = httplab_socket::raise_nofile_limit()
+        .map(|l| l.soft)
+        .unwrap_or(1024);
+    let at_once = match arrival {
+        Arrival::Closed { users } => u64::from(users) * per_user,
+        // An open model's concurrency depends on the server; the in-flight cap bounds it.
+        Arrival::Open { .. } => return Ok(limit.saturating_sub(FD_MARGIN) / 2),
+    };
+    let need = at_once * 2 + FD_MARGIN;
+    if need > limit {
+        return Err(UsageError(format!(
+            "{protocol}: {at_once} connections at once ({per_user} per user) need about {need} \
+             file descriptors (one each for the client and the server, which share this \
+             process), and the limit is {limit}: raise it with `ulimit -n {need}` (as root, or \
+             up to the hard limit), or use fewer --users"
+        ))
+        .into());
+    }
+    if let Some(ports) = local_ports() {
+        if at_once > ports {
+            return Err(UsageError(format!(
+                "{protocol}: {at_once} connections at once need as many local ports, and \
+                 net.ipv4.ip_local_port_range offers {ports}: widen it (sysctl -w \
+                 net.ipv4.ip_local_port_range=\"1024 65535\") or use fewer --users"
+            ))
+            .into());
+        }
+    }
+    Ok((at_once * 2).min(limit.saturating_sub(FD_MARGIN) / 2))
+}
+
+/// How many local ports the kernel hands out (`net.ipv4.ip_local_port_range`).
+fn local_ports() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").ok()?;
+    let mut range = text.split_whitespace().map(str::parse::<u64>);
+    let (low, high) = (range.next()?.ok()?, range.next()?.ok()?);
+    Some(high.saturating_sub(low) + 1)
+}
+
+fn ms(us: u64) -> f64 {
+    (us as f64 / 10.0).round() / 100.0
+}
+
+fn progress_line(s: &LoadSecond, so_far: &LoadResult, arrival: Arrival) -> String {
+    let who = match arrival {
+        Arrival::Closed { users } => format!("{users} users"),
+        Arrival::Open { rate, .. } => format!("{rate}/s offered"),
+    };
+    let phase = if s.at < 0 { " (warm-up)" } else { "" };
+    format!(
+        "{} {:>4}s{phase}: {who}, {} pages/s, p99 {} ms so far; server {} connections at peak, \
+         {} new",
+        so_far.protocol,
+        s.at + 1,
+        s.pages,
+        ms(so_far.page_latency.value_at_quantile(0.99)),
+        s.peak_connections,
+        s.accepted
+    )
+}
+
+fn summary_line(r: &LoadResult) -> String {
+    let (peak, _) = r.server_connections();
+    let secs = r.duration.as_secs_f64().max(1e-9);
+    format!(
+        "{:<18} {:>8.1} pages/s, page p50 {} ms, p99 {} ms, {} failed; server peak {} \
+         connections, {} ms CPU per page",
+        r.protocol.id(),
+        (r.pages - r.failed_pages) as f64 / secs,
+        ms(r.page_latency.value_at_quantile(0.5)),
+        ms(r.page_latency.value_at_quantile(0.99)),
+        r.failed_pages,
+        peak,
+        r.server_cpu_per_page_ms()
+            .map_or_else(|| "?".into(), |c| format!("{c:.2}")),
+    )
+}
+
+/// Percentiles of a histogram in milliseconds.
+fn percentiles(h: &hdrhistogram::Histogram<u64>) -> Value {
+    let q = |q: f64| ms(h.value_at_quantile(q));
+    json!({
+        "count": h.len(),
+        "p50_ms": q(0.5), "p90_ms": q(0.9), "p99_ms": q(0.99), "p99_9_ms": q(0.999),
+        "max_ms": ms(h.max()),
+    })
+}
+
+fn load_json(scenario: &Scenario, results: &[LoadResult], network: Option<&str>) -> Value {
+    json!({
+        "schema": LOAD_SCHEMA,
+        "httplab_version": env!("CARGO_PKG_VERSION"),
+        "scenario": { "name": scenario.name, "requests_per_page": scenario.resources.len() },
+        "network": network.unwrap_or(match scenario.network {
+            Some(_) => "the scenario's emulated link",
+            None => "plain loopback",
+        }),
+        "protocols": results.iter().map(|r| {
+            let (peak, mean) = r.server_connections();
+            let secs = r.duration.as_secs_f64().max(1e-9);
+            let answered = r.pages - r.failed_pages;
+            json!({
+                "protocol": r.protocol.id(),
+                "arrival": match r.arrival {
+                    Arrival::Closed { users } => json!({ "model": "closed", "users": users }),
+                    Arrival::Open { rate, poisson } => json!({
+                        "model": "open", "rate_per_s": rate,
+                        "schedule": if poisson { "poisson" } else { "constant" },
+                    }),
+                },
+                "duration_s": r.duration.as_secs_f64(),
+                "warmup_s": r.warmup.as_secs_f64(),
+                "pages": r.pages,
+                "failed_pages": r.failed_pages,
+                "first_failure": r.first_failure,
+                "pages_per_s": answered as f64 / secs,
+                "requests": r.requests,
+                "failed_requests": r.failed_requests,
+                "requests_per_s": (r.requests - r.failed_requests) as f64 / secs,
+                "page_latency": percentiles(&r.page_latency),
+                "request_latency": percentiles(&r.request_latency),
+                "bytes_per_page": r.bytes as f64 / r.pages.max(1) as f64,
+                "client_connections_per_page": r.connections_opened as f64 / r.pages.max(1) as f64,
+                "server": {
+                    "peak_connections": peak,
+                    "mean_connections": mean,
+                    "new_connections_per_s": r.measured_seconds().map(|s| s.accepted).sum::<u64>() as f64 / secs,
+                    "cpu_ms_per_page": r.server_cpu_per_page_ms(),
+                    "peak_fds": r.measured_seconds().map(|s| s.fds).max(),
+                },
+                "seconds": r.seconds.iter().map(|s| json!({
+                    "at_s": s.at, "pages": s.pages, "failed": s.failed,
+                    "p50_ms": ms(s.p50_us), "p99_ms": ms(s.p99_us),
+                    "peak_connections": s.peak_connections,
+                    "open_connections": s.open_connections,
+                    "accepted": s.accepted,
+                    "server_cpu_ms": s.server_cpu_ns as f64 / 1e6,
+                    "fds": s.fds,
+                })).collect::<Vec<_>>(),
+            })
+        }).collect::<Vec<_>>(),
+    })
+}
+
+fn load_markdown(scenario: &Scenario, results: &[LoadResult], arrival: Arrival) -> String {
+    let mut md = String::new();
+    let who = match arrival {
+        Arrival::Closed { users } => format!("{users} browsers in a closed loop"),
+        Arrival::Open { rate, poisson } => format!(
+            "{rate} page loads a second ({})",
+            if poisson {
+                "Poisson arrivals"
+            } else {
+                "evenly spaced"
+            }
+        ),
+    };
+    let _ = writeln!(md, "# httplab load: {}\n", scenario.name);
+    let _ = writeln!(
+        md,
+        "{who}, each loading the scenario's page of {} requests. Latency runs from each page's \
+         intended start (no coordinated omission).\n",
+        scenario.resources.len()
+    );
+    md.push_str("| protocol | pages/s | page p50 | p90 | p99 | p99.9 | max | failed | server peak connections | new connections/s | server CPU per page |\n");
+    md.push_str("|---|---|---|---|---|---|---|---|---|---|---|\n");
+    for r in results {
+        let secs = r.duration.as_secs_f64().max(1e-9);
+        let (peak, _) = r.server_connections();
+        let q =
+            |q: f64| format_duration(Duration::from_micros(r.page_latency.value_at_quantile(q)));
+        let _ = writeln!(
+            md,
+            "| {} | {:.1} | {} | {} | {} | {} | {} | {} | {peak} | {:.1} | {} |",
+            r.protocol.id(),
+            (r.pages - r.failed_pages) as f64 / secs,
+            q(0.5),
+            q(0.9),
+            q(0.99),
+            q(0.999),
+            format_duration(Duration::from_micros(r.page_latency.max())),
+            r.failed_pages,
+            r.measured_seconds().map(|s| s.accepted).sum::<u64>() as f64 / secs,
+            r.server_cpu_per_page_ms()
+                .map_or_else(|| "unknown".into(), |c| format!("{c:.2} ms")),
+        );
+    }
+    if let Some(verdict) = verdict(results) {
+        let _ = writeln!(md, "\n{verdict}");
+    }
+    md
+}
+
+/// The seed lesson in words, from the numbers: the protocol with the fewest server
+/// connections at peak against the one with the most, and their CPU per page.
+fn verdict(results: &[LoadResult]) -> Option<String> {
+    let peak = |r: &LoadResult| r.server_connections().0;
+    let fewest = results
+        .iter()
+        .filter(|r| peak(r) > 0)
+        .min_by_key(|r| peak(r))?;
+    let most = results.iter().max_by_key(|r| peak(r))?;
+    if std::ptr::eq(fewest, most) {
+        return None;
+    }
+    let cpu = match (
+        fewest.server_cpu_per_page_ms(),
+        most.server_cpu_per_page_ms(),
+    ) {
+        (Some(a), Some(b)) if b > 0.0 => {
+            let change = (a / b - 1.0) * 100.0;
+            format!(
+                " and {:.0}% {} server CPU per page",
+                change.abs(),
+                if change <= 0.0 { "less" } else { "more" }
+            )
+        }
+        _ => String::new(),
+    };
+    Some(format!(
+        "**{}** held {} server connections at peak against {}'s {} (1/{:.1}){cpu}.",
+        fewest.protocol.id(),
+        peak(fewest),
+        most.protocol.id(),
+        peak(most),
+        peak(most) as f64 / peak(fewest) as f64
+    ))
+}
