@@ -41,8 +41,7 @@ fn a_closed_load_shows_six_connections_per_http11_browser_and_one_per_h2_browser
     let protocols = doc["protocols"].as_array().unwrap();
     let peak = |i: usize| protocols[i]["server"]["peak_connections"].as_u64().unwrap();
     // Ten browsers: six connections each over HTTP/1.1 (the quickstart's 13 requests fill a
-    // pool), one each over h2. The pause between a user's pages lets the server see the last
-    // page's connections close before the next page opens its own.
+    // pool), one each over h2, kept open from one page load to the next.
     assert!((57..=63).contains(&peak(0)), "http1.1 peak {}", peak(0));
     assert_eq!(peak(1), 10, "h2 peak");
     for p in protocols {

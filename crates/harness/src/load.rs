@@ -1,9 +1,11 @@
 //! Many browsers at once (`httplab load`): each virtual user is a browser as the scenario
 //! describes it (its own pools, connection cap, TLS sessions), loading the scenario's page.
 //!
-//! - Closed model: N users each load the page, wait `think_between`, and load it again.
+//! - Closed model: N users each load the page, wait `think_between`, and load it again with
+//!   the same browser, whose keep-alive connections stay open between pages, as a returning
+//!   user's do: the connections a protocol makes the server hold.
 //! - Open model: page loads arrive at a rate, on a constant or Poisson schedule, whether or not
-//!   the earlier ones have finished.
+//!   the earlier ones have finished; each is a new visitor with a new browser.
 //!
 //! Latency runs from each page's *intended* start, so a server that falls behind shows in the
 //! latency, not in fewer samples (no coordinated omission, as wrt2 and oha measure). Samples go
@@ -14,7 +16,9 @@
 //! This module owns the schedule, the measurement window and the samples. It deliberately
 //! writes nothing: the CLI lays the result out.
 
+use crate::connector::LabConnector;
 use crate::lab::Lab;
+use crate::pools::Pools;
 use crate::HarnessError;
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use hdrhistogram::Histogram;
@@ -22,6 +26,7 @@ use httplab_core::{Protocol, RequestRecord};
 use httplab_transport::ProtocolClient;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -97,7 +102,7 @@ pub struct LoadResult {
     pub page_latency: Histogram<u64>,
     /// Each request from its issue to its end, microseconds.
     pub request_latency: Histogram<u64>,
-    /// Bytes the client moved (both ways, on the wire) for the measured pages.
+    /// The HTTP messages' bytes (heads and bodies, both ways) of the measured pages.
     pub bytes: u64,
     /// Connections the client opened for the measured pages.
     pub connections_opened: u64,
@@ -145,9 +150,13 @@ struct Page {
     records: Vec<RequestRecord>,
     bytes: u64,
     connections: u64,
-    /// The user that loaded it (closed model), to start its next.
-    user: Option<u32>,
+    /// The user that loaded it (closed model), to start its next with the same browser.
+    user: Option<(u32, Browser)>,
 }
+
+/// A browser a closed-model user keeps from one page load to the next: its connections stay
+/// open (keep-alive), as a returning user's do, so the server holds them between pages.
+type Browser = (Arc<LabConnector>, Pools);
 
 type PageFuture<'a> = Pin<Box<dyn Future<Output = Result<Page, HarnessError>> + 'a>>;
 
@@ -190,7 +199,7 @@ impl Lab {
                 let offset = options
                     .warmup
                     .mul_f64(f64::from(user) / f64::from(users.max(1)));
-                pages.push(self.page(options.protocol, start + offset, Some(user)));
+                pages.push(self.page(options.protocol, start + offset, Some((user, None))));
             }
         }
         let mut second = Second::new(new_histogram()?, self.meters().await);
@@ -225,14 +234,17 @@ impl Lab {
                     }
                 }
                 Some(page) = pages.next() => {
-                    let page = page?;
-                    if let Some(user) = page.user {
+                    let mut page = page?;
+                    self.account(&page, window, &mut result, &mut second);
+                    if let Some((user, browser)) = page.user.take() {
                         let next = page.ended + options.think_between;
                         if next < end {
-                            pages.push(self.page(options.protocol, next, Some(user)));
+                            pages.push(self.page(options.protocol, next, Some((user, Some(browser)))));
+                        } else {
+                            // The user is done: its browser closes its connections.
+                            browser.1.finish().await;
                         }
                     }
-                    self.account(&page, window, &mut result, &mut second);
                 }
                 _ = sleep_until_opt(next_arrival) => {
                     let at = arrivals.advance();
@@ -260,26 +272,48 @@ impl Lab {
         Ok(result)
     }
 
-    /// One page load, started at `intended` (waiting until then).
-    fn page(&self, protocol: Protocol, intended: Instant, user: Option<u32>) -> PageFuture<'_> {
+    /// One page load, started at `intended` (waiting until then). A closed-model user's
+    /// (`user`) reuses its browser, if it has one yet, and keeps it; an open-model arrival is a
+    /// new visitor whose browser closes when the page is done.
+    fn page(
+        &self,
+        protocol: Protocol,
+        intended: Instant,
+        user: Option<(u32, Option<Browser>)>,
+    ) -> PageFuture<'_> {
         Box::pin(async move {
             tokio::time::sleep_until(intended).await;
             let scenario = self.scenario().clone();
-            let (connector, client) = self.browser(protocol, &scenario)?;
+            let (user, kept) = match user {
+                Some((user, kept)) => (Some(user), kept),
+                None => (None, None),
+            };
+            let browser = match kept {
+                Some(browser) => browser,
+                None => self.browser(protocol, &scenario)?,
+            };
             let clock = self.clock();
-            let records = crate::workload::issue(&client, &scenario, clock, &|_| {}).await;
-            client.finish().await;
-            let connections = connector.connection_records(&records);
+            let records = crate::workload::issue(&browser.1, &scenario, clock, &|_| {}).await;
+            let ended = Instant::now();
+            if user.is_none() {
+                browser.1.finish().await;
+            }
             Ok(Page {
                 intended,
-                ended: Instant::now(),
-                bytes: connections
+                ended,
+                // The HTTP messages both ways; TLS and TCP add theirs on the wire.
+                bytes: records
                     .iter()
-                    .map(|c| c.bytes_sent + c.bytes_received)
+                    .map(|r| {
+                        r.request_header_bytes
+                            + r.request_body_bytes
+                            + r.response_header_bytes
+                            + r.response_body_bytes
+                    })
                     .sum(),
-                connections: connections.len() as u64,
+                connections: records.iter().filter(|r| r.opened_connection()).count() as u64,
                 records,
-                user,
+                user: user.map(|u| (u, browser)),
             })
         })
     }
