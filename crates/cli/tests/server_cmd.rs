@@ -8,34 +8,15 @@
 
 mod common;
 
-use common::httplab;
+use common::{httplab, write_site, SITE_RESOURCES};
 use httplab_testkit::binary::stderr;
 use httplab_testkit::{free_port, nginx_config, require_link, require_tool, temp_dir};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
-const SCENARIO: &str = r#"
-name = "external-page"
-repeat = 2
-[network]
-rtt = "20ms"
-[[resource]]
-path = "/index.html"
-size = "5000b"
-[[resource]]
-path = "/img/{i}.png"
-count = 8
-size = "20000b"
-after = "/index.html"
-"#;
-
-/// The files of `SCENARIO`, with its sizes, under `www`.
-fn write_site(www: &Path) {
-    std::fs::create_dir_all(www.join("img")).unwrap();
-    std::fs::write(www.join("index.html"), vec![b'h'; 5000]).unwrap();
-    for i in 1..=8 {
-        std::fs::write(www.join(format!("img/{i}.png")), vec![b'p'; 20000]).unwrap();
-    }
+/// The site's page, over a 20 ms link, twice.
+fn scenario() -> String {
+    format!("name = \"external-page\"\nrepeat = 2\n[network]\nrtt = \"20ms\"\n{SITE_RESOURCES}")
 }
 
 /// An nginx.conf in `dir` serving `www` on `listen` (e.g. `8080`, or `8443 ssl http2` with
@@ -89,7 +70,7 @@ fn nginx_inside_the_lab_serves_every_protocol_with_its_sizes_and_is_stopped() {
     let work = temp_dir("server-cmd");
     let www = work.join("www");
     write_site(&www);
-    std::fs::write(work.join("page.toml"), SCENARIO).unwrap();
+    std::fs::write(work.join("page.toml"), scenario()).unwrap();
     let certs = work.join("certs");
 
     // Cleartext: HTTP/1.0, HTTP/1.1 and pipelining.

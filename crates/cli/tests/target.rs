@@ -7,34 +7,18 @@
 
 mod common;
 
-use common::httplab;
+use common::{httplab, write_site, SITE_RESOURCES};
 use httplab_testkit::binary::stderr;
 use httplab_testkit::{temp_dir, Nginx};
 use serde_json::Value;
 use std::path::Path;
 
-const PAGE: &str = r#"
-name = "remote-page"
-repeat = 2
-[[resource]]
-path = "/index.html"
-size = "5000b"
-[[resource]]
-path = "/img/{i}.png"
-count = 8
-size = "20000b"
-after = "/index.html"
-"#;
-
-/// The page's files under `work/www`, and the scenario in `work/page.toml`.
+/// The site's files under `work/www`, and its page, twice, in `work/page.toml`.
 fn site(work: &Path) -> std::path::PathBuf {
     let www = work.join("www");
-    std::fs::create_dir_all(www.join("img")).unwrap();
-    std::fs::write(www.join("index.html"), vec![b'h'; 5000]).unwrap();
-    for i in 1..=8 {
-        std::fs::write(www.join(format!("img/{i}.png")), vec![b'p'; 20000]).unwrap();
-    }
-    std::fs::write(work.join("page.toml"), PAGE).unwrap();
+    write_site(&www);
+    let page = format!("name = \"remote-page\"\nrepeat = 2\n{SITE_RESOURCES}");
+    std::fs::write(work.join("page.toml"), page).unwrap();
     www
 }
 
