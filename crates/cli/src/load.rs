@@ -12,7 +12,10 @@ use crate::{RunArgs, UsageError};
 use anyhow::{Context, Result};
 use httplab_core::units::{format_duration, parse_duration};
 use httplab_core::{Protocol, Scenario};
-use httplab_harness::{Arrival, Lab, LabOptions, LinkMode, LoadOptions, LoadResult, LoadSecond};
+use httplab_harness::{
+    connections_per_browser, Arrival, Lab, LabOptions, LinkMode, LoadOptions, LoadResult,
+    LoadSecond,
+};
 use serde_json::{json, Value};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -173,38 +176,13 @@ fn parse_rate(value: &str) -> Result<f64> {
     }
 }
 
-/// Connections one browser holds at most over `protocol`: each HTTP/1.x pool its cap, h2 one
-/// per server address (or per origin without coalescing).
-fn connections_per_user(scenario: &Scenario, protocol: Protocol) -> u64 {
-    let h2 = matches!(protocol, Protocol::H2 | Protocol::H2c);
-    if h2 {
-        return if scenario.client.coalesce {
-            scenario.address_count() as u64
-        } else {
-            scenario.origins.len() as u64
-        };
-    }
-    let per_origin = |cap: Option<u32>| {
-        let cap = cap.unwrap_or(scenario.client.max_connections_per_host);
-        u64::from(match protocol {
-            Protocol::Http11Pipelined => scenario.client.pipeline_connections.min(cap),
-            _ => cap,
-        })
-    };
-    scenario
-        .origins
-        .iter()
-        .map(|o| per_origin(o.max_connections))
-        .sum()
-}
-
 /// Refuses a load the machine cannot hold: every connection takes a file descriptor on each
 /// side (client and server are one process here) and, at once, a local port. Returns the
 /// connections the server must be let hold: twice the users' at once (a page's connections may
 /// still be closing on the server as the user's next page opens its own), else, for the open
 /// model, what the file descriptors allow.
 fn check_machine(scenario: &Scenario, protocol: Protocol, arrival: Arrival) -> Result<u64> {
-    let per_user = connections_per_user(scenario, protocol);
+    let per_user = connections_per_browser(scenario, protocol);
     let limit = httplab_socket::raise_nofile_limit()
         .map(|l| l.soft)
         .unwrap_or(1024);

@@ -7,7 +7,7 @@
 //! CI's first lines); it judges nothing beyond the link's own trust bounds.
 
 use crate::HarnessError;
-use httplab_core::{Clock, NetworkSettings, Scenario};
+use httplab_core::{Clock, NetworkSettings};
 use httplab_link::{LinkEmulator, LinkStats};
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
@@ -48,7 +48,7 @@ pub const MAX_CALIBRATION_CONNECTS: usize = 1000;
 /// Connects `connects` times across a loss-free link of `rtt` (cubic on both ends) and returns
 /// what each took and what the link saw; each connect is bounded by ten RTTs plus a second.
 pub async fn calibrate(rtt: Duration, connects: usize) -> Result<Calibration, HarnessError> {
-    let net = link_settings(rtt);
+    let net = NetworkSettings::with_rtt(rtt);
     LinkEmulator::probe().map_err(httplab_link::LinkError::from)?;
     let link = LinkEmulator::start(&net, Clock::start(), None)?;
     let port = 8080;
@@ -93,16 +93,4 @@ pub async fn calibrate(rtt: Duration, connects: usize) -> Result<Calibration, Ha
         connects: took,
         link: link.stats(),
     })
-}
-
-fn link_settings(rtt: Duration) -> NetworkSettings {
-    let mut net = Scenario::parse(
-        "name = \"calibrate\"\n[network]\nrtt = \"1ms\"\n[[resource]]\npath = \"/\"\n",
-        "calibrate.toml",
-    )
-    .ok()
-    .and_then(|s| s.network)
-    .unwrap_or_else(|| unreachable!("a constant, valid scenario"));
-    net.rtt = rtt;
-    net
 }

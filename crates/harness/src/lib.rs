@@ -35,6 +35,7 @@ pub use httplab_link::{
 pub use lab::{plan, planned_runs, Ending, ExternalOptions, Lab, LabOptions, Progress, RunConfig};
 pub use load::{Arrival, LoadOptions, LoadResult, LoadSecond, MAX_IN_FLIGHT};
 pub use network::LinkMode;
+pub use pools::connections_per_browser;
 pub use sweep::{PlannedPoint, SweepPlan};
 pub use target::{probe_rtt, probe_tls, TargetOptions};
 pub use workload::{issue, OnDone};

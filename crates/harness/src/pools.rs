@@ -52,6 +52,25 @@ impl PoolPlan {
     }
 }
 
+/// Connections one browser holds at most over `protocol`: each HTTP/1.x pool its cap (the
+/// pipelining client its `pipeline_connections` within it), each HTTP/2 pool one.
+pub fn connections_per_browser(scenario: &Scenario, protocol: Protocol) -> u64 {
+    let plan = PoolPlan::of(scenario, protocol);
+    plan.first
+        .iter()
+        .map(|&i| {
+            let cap = scenario.origins[i]
+                .max_connections
+                .unwrap_or(scenario.client.max_connections_per_host);
+            u64::from(match protocol {
+                Protocol::H2 | Protocol::H2c => 1,
+                Protocol::Http11Pipelined => scenario.client.pipeline_connections.min(cap),
+                _ => cap,
+            })
+        })
+        .sum()
+}
+
 /// Every pool's client, as one: each request goes to its origin's pool, carrying its own
 /// authority when the pool's connection was opened for another origin.
 pub(crate) struct Pools {
