@@ -1,20 +1,24 @@
 //! `httplab load`: many browsers at once against one server, one protocol after another, and
 //! what each protocol cost the server. It checks the machine can hold the load (file
 //! descriptors, ports) before anything runs, prints a line a second, and writes `load.json`
-//! (schema `httplab-load/1`) and `load.md`.
+//! (schema `httplab-load/1`) and `load.md`. It runs against the lab's own server, a
+//! `--server-cmd` server inside the lab, or a `--target` on the real network (whose bill the
+//! lab cannot read: only latency and throughput). A server that dies mid-load ends the run; the
+//! failure is in every output and the samples so far are kept.
 //!
 //! The harness runs the users and takes the samples (`Lab::load`); this module wires the
 //! command line to it and lays the results out.
 
 use crate::out_dir::{self, Chosen};
 use crate::scenario_args::{load_with_source, Choices};
+use crate::servers::{external_sentence, prepare_target, suit_external, TargetArgs};
 use crate::{RunArgs, UsageError};
 use anyhow::{Context, Result};
 use httplab_core::units::{format_duration, parse_duration};
 use httplab_core::{Protocol, Scenario};
 use httplab_harness::{
-    connections_per_browser, Arrival, Lab, LabOptions, LinkMode, LoadOptions, LoadResult,
-    LoadSecond,
+    connections_per_browser, Arrival, ExternalOptions, Lab, LabOptions, LinkMode, LoadOptions,
+    LoadResult, LoadSecond, ServerKind,
 };
 use serde_json::{json, Value};
 use std::fmt::Write as _;
@@ -37,7 +41,13 @@ pub(crate) struct LoadArgs {
     pub(crate) think_between: String,
 }
 
-pub(crate) async fn load(path: &Path, load: &LoadArgs, args: &RunArgs) -> Result<()> {
+pub(crate) async fn load(
+    path: &Path,
+    load: &LoadArgs,
+    args: &RunArgs,
+    external: Option<ExternalOptions>,
+    target: Option<TargetArgs>,
+) -> Result<()> {
     if args.repeat.is_some() {
         return Err(UsageError(
             "--repeat is for `run`: a load runs for --duration (and --warmup) instead".into(),
@@ -46,6 +56,20 @@ pub(crate) async fn load(path: &Path, load: &LoadArgs, args: &RunArgs) -> Result
     }
     let (mut scenario, _) = load_with_source(path, &args.set)?;
     Choices::read(args.protocols.as_deref(), None)?.apply(&mut scenario);
+    if let Some(ext) = &external {
+        suit_external(&mut scenario, ext)?;
+    }
+    let target = match &target {
+        Some(t) => Some(prepare_target(t, args, &mut scenario).await?),
+        None => None,
+    };
+    // Whose server it is, for every output: nothing for the lab's own.
+    let server = external
+        .as_ref()
+        .map(external_sentence)
+        .or_else(|| target.as_ref().map(|t| t.server.clone()));
+    // The lab's server shares this process, so each connection costs two descriptors here.
+    let sides = if server.is_some() { 1 } else { 2 };
     let duration = seconds_arg("--duration", &load.duration, false)?;
     let warmup = seconds_arg("--warmup", &load.warmup, true)?;
     let think_between = seconds_arg("--think-between", &load.think_between, true)?;
@@ -68,7 +92,7 @@ pub(crate) async fn load(path: &Path, load: &LoadArgs, args: &RunArgs) -> Result
     };
     let mut ceiling = 0;
     for &protocol in &scenario.protocols {
-        ceiling = ceiling.max(check_machine(&scenario, protocol, arrival)?);
+        ceiling = ceiling.max(check_machine(&scenario, protocol, arrival, sides)?);
     }
     let out = args
         .out
@@ -87,7 +111,9 @@ pub(crate) async fn load(path: &Path, load: &LoadArgs, args: &RunArgs) -> Result
         scenario.clone(),
         LabOptions {
             counting_log: true,
-            link: if args.no_link {
+            external: external.clone(),
+            target: target.as_ref().map(|t| t.options.clone()),
+            link: if args.no_link || target.is_some() {
                 LinkMode::Off
             } else {
                 LinkMode::Auto
@@ -115,7 +141,14 @@ pub(crate) async fn load(path: &Path, load: &LoadArgs, args: &RunArgs) -> Result
             })
             .await;
         match result {
-            Ok(result) => results.push(result),
+            Ok(result) => {
+                let died = result.failure.is_some();
+                results.push(result);
+                if died {
+                    // The server is gone: the protocols after it cannot run.
+                    break;
+                }
+            }
             Err(e) => {
                 lab.shutdown().await;
                 return Err(e.into());
@@ -124,18 +157,54 @@ pub(crate) async fn load(path: &Path, load: &LoadArgs, args: &RunArgs) -> Result
     }
     let network = lab.network_note().map(str::to_string);
     lab.shutdown().await;
-    let doc = load_json(&scenario, &results, network.as_deref());
+    let network = match &target {
+        Some(t) => Some(format!(
+            "real network to {} ({}), no emulated link: path RTT {}, the least of {} TCP connects",
+            t.network.target,
+            t.network.addr,
+            format_duration(t.network.path_rtt()),
+            t.network.probes
+        )),
+        None => network,
+    };
+    let failure = results.iter().find_map(|r| r.failure.clone()).map(|why| {
+        let not_run: Vec<&str> = scenario
+            .protocols
+            .iter()
+            .skip(results.len())
+            .map(|p| p.id())
+            .collect();
+        match not_run.is_empty() {
+            true => why,
+            false => format!("{why}; not run: {}", not_run.join(", ")),
+        }
+    });
+    let about = About {
+        server: server.as_deref(),
+        network: network.as_deref(),
+        failure: failure.as_deref(),
+    };
+    let doc = load_json(&scenario, &results, &about);
     let json_path = out.join("load.json");
     std::fs::write(&json_path, serde_json::to_vec_pretty(&doc)?)
         .with_context(|| format!("writing {}", json_path.display()))?;
     let md_path = out.join("load.md");
-    std::fs::write(&md_path, load_markdown(&scenario, &results, arrival))
-        .with_context(|| format!("writing {}", md_path.display()))?;
+    std::fs::write(
+        &md_path,
+        load_markdown(&scenario, &results, arrival, &about),
+    )
+    .with_context(|| format!("writing {}", md_path.display()))?;
     if !args.quiet {
         for r in &results {
             println!("{}", summary_line(r));
         }
         println!("wrote {} and {}", json_path.display(), md_path.display());
+    }
+    if let Some(failure) = &failure {
+        return Err(anyhow::anyhow!(
+            "the run ended early: {failure} (the samples so far are in {})",
+            out.display()
+        ));
     }
     let failed: u64 = results.iter().map(|r| r.failed_pages).sum();
     if failed > 0 {
@@ -181,7 +250,12 @@ fn parse_rate(value: &str) -> Result<f64> {
 /// connections the server must be let hold: twice the users' at once (a page's connections may
 /// still be closing on the server as the user's next page opens its own), else, for the open
 /// model, what the file descriptors allow.
-fn check_machine(scenario: &Scenario, protocol: Protocol, arrival: Arrival) -> Result<u64> {
+fn check_machine(
+    scenario: &Scenario,
+    protocol: Protocol,
+    arrival: Arrival,
+    sides: u64,
+) -> Result<u64> {
     let per_user = connections_per_browser(scenario, protocol);
     let limit = httplab_socket::raise_nofile_limit()
         .map(|l| l.soft)
@@ -191,13 +265,17 @@ fn check_machine(scenario: &Scenario, protocol: Protocol, arrival: Arrival) -> R
         // An open model's concurrency depends on the server; the in-flight cap bounds it.
         Arrival::Open { .. } => return Ok(limit.saturating_sub(FD_MARGIN) / 2),
     };
-    let need = at_once * 2 + FD_MARGIN;
+    let need = at_once * sides + FD_MARGIN;
     if need > limit {
         return Err(UsageError(format!(
             "{protocol}: {at_once} connections at once ({per_user} per user) need about {need} \
-             file descriptors (one each for the client and the server, which share this \
-             process), and the limit is {limit}: raise it with `ulimit -n {need}` (as root, or \
-             up to the hard limit), or use fewer --users"
+             file descriptors ({}), and the limit is {limit}: raise it with `ulimit -n {need}` \
+             (as root, or up to the hard limit), or use fewer --users",
+            if sides == 2 {
+                "one each for the client and the lab's server, which share this process"
+            } else {
+                "one per connection for the clients"
+            }
         ))
         .into());
     }
@@ -226,38 +304,53 @@ fn ms(us: u64) -> f64 {
     (us as f64 / 10.0).round() / 100.0
 }
 
+/// A count that may be unknown, for the terminal and load.md.
+fn or_na<T: std::fmt::Display>(v: Option<T>) -> String {
+    v.map_or_else(|| "n/a".into(), |v| v.to_string())
+}
+
+/// Bytes in KiB or MiB, for people.
+fn bytes(b: Option<f64>) -> String {
+    match b {
+        None => "n/a".into(),
+        Some(b) if b >= 1024.0 * 1024.0 => format!("{:.1} MiB", b / 1024.0 / 1024.0),
+        Some(b) => format!("{:.1} KiB", b / 1024.0),
+    }
+}
+
 fn progress_line(s: &LoadSecond, so_far: &LoadResult, arrival: Arrival) -> String {
     let who = match arrival {
-        Arrival::Closed { users } => format!("{users} users"),
-        Arrival::Open { rate, .. } => format!("{rate}/s offered"),
+        Arrival::Closed { users } => format!("{}/{users} users", s.users),
+        Arrival::Open { rate, .. } => format!("{rate}/s offered, {} in flight", s.users),
     };
     let phase = if s.at < 0 { " (warm-up)" } else { "" };
     format!(
         "{} {:>4}s{phase}: {who}, {} pages/s, p99 {} ms so far; server {} connections at peak, \
-         {} new",
+         {} new, heap {}",
         so_far.protocol,
         s.at + 1,
         s.pages,
         ms(so_far.page_latency.value_at_quantile(0.99)),
-        s.peak_connections,
-        s.accepted
+        or_na(s.peak_connections),
+        or_na(s.accepted),
+        bytes(s.server_memory_bytes.map(|b| b as f64)),
     )
 }
 
 fn summary_line(r: &LoadResult) -> String {
-    let (peak, _) = r.server_connections();
     let secs = r.duration.as_secs_f64().max(1e-9);
     format!(
         "{:<18} {:>8.1} pages/s, page p50 {} ms, p99 {} ms, {} failed; server peak {} \
-         connections, {} ms CPU per page",
+         connections, {} ms CPU per page, {} per connection",
         r.protocol.id(),
         (r.pages - r.failed_pages) as f64 / secs,
         ms(r.page_latency.value_at_quantile(0.5)),
         ms(r.page_latency.value_at_quantile(0.99)),
         r.failed_pages,
-        peak,
+        or_na(r.server_connections().map(|c| c.0)),
         r.server_cpu_per_page_ms()
             .map_or_else(|| "?".into(), |c| format!("{c:.2}")),
+        bytes(r.memory_per_connection_bytes()),
     )
 }
 
@@ -271,63 +364,113 @@ fn percentiles(h: &hdrhistogram::Histogram<u64>) -> Value {
     })
 }
 
-fn load_json(scenario: &Scenario, results: &[LoadResult], network: Option<&str>) -> Value {
+/// What every output says about the run besides its numbers.
+struct About<'a> {
+    /// Whose server it was, unless the lab's own.
+    server: Option<&'a str>,
+    network: Option<&'a str>,
+    /// Why the run ended early.
+    failure: Option<&'a str>,
+}
+
+fn server_kind(kind: ServerKind) -> &'static str {
+    match kind {
+        ServerKind::Lab => "lab",
+        ServerKind::External => "external",
+        ServerKind::Remote => "remote",
+    }
+}
+
+fn load_json(scenario: &Scenario, results: &[LoadResult], about: &About<'_>) -> Value {
     json!({
         "schema": LOAD_SCHEMA,
         "httplab_version": env!("CARGO_PKG_VERSION"),
         "scenario": { "name": scenario.name, "requests_per_page": scenario.resources.len() },
-        "network": network.unwrap_or(match scenario.network {
+        "network": about.network.unwrap_or(match scenario.network {
             Some(_) => "the scenario's emulated link",
             None => "plain loopback",
         }),
-        "protocols": results.iter().map(|r| {
-            let (peak, mean) = r.server_connections();
-            let secs = r.duration.as_secs_f64().max(1e-9);
-            let answered = r.pages - r.failed_pages;
-            json!({
-                "protocol": r.protocol.id(),
-                "arrival": match r.arrival {
-                    Arrival::Closed { users } => json!({ "model": "closed", "users": users }),
-                    Arrival::Open { rate, poisson } => json!({
-                        "model": "open", "rate_per_s": rate,
-                        "schedule": if poisson { "poisson" } else { "constant" },
-                    }),
-                },
-                "duration_s": r.duration.as_secs_f64(),
-                "warmup_s": r.warmup.as_secs_f64(),
-                "pages": r.pages,
-                "failed_pages": r.failed_pages,
-                "first_failure": r.first_failure,
-                "pages_per_s": answered as f64 / secs,
-                "requests": r.requests,
-                "failed_requests": r.failed_requests,
-                "requests_per_s": (r.requests - r.failed_requests) as f64 / secs,
-                "page_latency": percentiles(&r.page_latency),
-                "request_latency": percentiles(&r.request_latency),
-                "bytes_per_page": r.bytes as f64 / r.pages.max(1) as f64,
-                "client_connections_per_page": r.connections_opened as f64 / r.pages.max(1) as f64,
-                "server": {
-                    "peak_connections": peak,
-                    "mean_connections": mean,
-                    "new_connections_per_s": r.measured_seconds().map(|s| s.accepted).sum::<u64>() as f64 / secs,
-                    "cpu_ms_per_page": r.server_cpu_per_page_ms(),
-                    "peak_fds": r.measured_seconds().map(|s| s.fds).max(),
-                },
-                "seconds": r.seconds.iter().map(|s| json!({
-                    "at_s": s.at, "pages": s.pages, "failed": s.failed,
-                    "p50_ms": ms(s.p50_us), "p99_ms": ms(s.p99_us),
-                    "peak_connections": s.peak_connections,
-                    "open_connections": s.open_connections,
-                    "accepted": s.accepted,
-                    "server_cpu_ms": s.server_cpu_ns as f64 / 1e6,
-                    "fds": s.fds,
-                })).collect::<Vec<_>>(),
-            })
-        }).collect::<Vec<_>>(),
+        "server": about.server.unwrap_or("the lab's own"),
+        "failure": about.failure,
+        "verdict": verdict(results).map(|v| v.replace("**", "")),
+        "protocols": results.iter().map(protocol_json).collect::<Vec<_>>(),
     })
 }
 
-fn load_markdown(scenario: &Scenario, results: &[LoadResult], arrival: Arrival) -> String {
+/// One protocol's entry in load.json.
+fn protocol_json(r: &LoadResult) -> Value {
+    let connections = r.server_connections();
+    let secs = r.duration.as_secs_f64().max(1e-9);
+    let answered = r.pages - r.failed_pages;
+    let accepted = r
+        .measured_seconds()
+        .map(|s| s.accepted)
+        .sum::<Option<u64>>();
+    json!({
+        "protocol": r.protocol.id(),
+        "arrival": match r.arrival {
+            Arrival::Closed { users } => json!({ "model": "closed", "users": users }),
+            Arrival::Open { rate, poisson } => json!({
+                "model": "open", "rate_per_s": rate,
+                "schedule": if poisson { "poisson" } else { "constant" },
+            }),
+        },
+        "duration_s": r.duration.as_secs_f64(),
+        "warmup_s": r.warmup.as_secs_f64(),
+        "failure": r.failure,
+        "pages": r.pages,
+        "failed_pages": r.failed_pages,
+        "first_failure": r.first_failure,
+        "pages_per_s": answered as f64 / secs,
+        "requests": r.requests,
+        "failed_requests": r.failed_requests,
+        "requests_per_s": (r.requests - r.failed_requests) as f64 / secs,
+        "page_latency": percentiles(&r.page_latency),
+        "request_latency": percentiles(&r.request_latency),
+        "bytes_per_page": r.bytes as f64 / r.pages.max(1) as f64,
+        "client_connections_per_page": r.connections_opened as f64 / r.pages.max(1) as f64,
+        "server": {
+            "kind": server_kind(r.server),
+            "peak_connections": connections.map(|c| c.0),
+            "mean_connections": connections.map(|c| c.1),
+            "new_connections_per_s": accepted.map(|a| a as f64 / secs),
+            "tls_handshakes_per_s": r.tls_handshakes_per_s(),
+            "cpu_ms_per_page": r.server_cpu_per_page_ms(),
+            "baseline_memory_bytes": r.baseline_memory_bytes,
+            "peak_memory_bytes": r.peak_memory_bytes(),
+            "memory_per_connection_bytes": r.memory_per_connection_bytes(),
+            "socket_memory_bytes_peak": r.peak_socket_memory_bytes(),
+            "socket_memory_per_connection_bytes": r.socket_memory_per_connection_bytes(),
+            "peak_time_wait": r.measured_seconds().filter_map(|s| s.time_wait).max(),
+            "peak_fds": r.measured_seconds().filter_map(|s| s.fds).max(),
+        },
+        "seconds": r.seconds.iter().map(second_json).collect::<Vec<_>>(),
+    })
+}
+
+/// One second's entry in load.json.
+fn second_json(s: &LoadSecond) -> Value {
+    json!({
+        "at_s": s.at, "users": s.users, "pages": s.pages, "failed": s.failed,
+        "p50_ms": ms(s.p50_us), "p99_ms": ms(s.p99_us),
+        "peak_connections": s.peak_connections,
+        "open_connections": s.open_connections,
+        "accepted": s.accepted,
+        "tls_handshakes": s.tls_handshakes,
+        "server_cpu_ms": s.server_cpu_ns.map(|n| n as f64 / 1e6),
+        "server_memory_bytes": s.server_memory_bytes,
+        "socket_memory_bytes": s.socket_memory_bytes,
+        "time_wait": s.time_wait,
+        "fds": s.fds,
+    })
+}
+
+fn load_markdown(
+    scenario: &Scenario,
+    results: &[LoadResult],
+    arrival: Arrival,
+    about: &About<'_>,
+) -> String {
     let mut md = String::new();
     let who = match arrival {
         Arrival::Closed { users } => format!("{users} browsers in a closed loop"),
@@ -341,22 +484,37 @@ fn load_markdown(scenario: &Scenario, results: &[LoadResult], arrival: Arrival) 
         ),
     };
     let _ = writeln!(md, "# httplab load: {}\n", scenario.name);
+    if let Some(failure) = about.failure {
+        let _ = writeln!(
+            md,
+            "> **The run ended early:** {failure}. The figures below cover the seconds before \
+             it.\n"
+        );
+    }
     let _ = writeln!(
         md,
         "{who}, each loading the scenario's page of {} requests. Latency runs from each page's \
          intended start (no coordinated omission).\n",
         scenario.resources.len()
     );
-    md.push_str("| protocol | pages/s | page p50 | p90 | p99 | p99.9 | max | failed | server peak connections | new connections/s | server CPU per page |\n");
-    md.push_str("|---|---|---|---|---|---|---|---|---|---|---|\n");
+    let _ = writeln!(
+        md,
+        "Server: {}. Network: {}.\n",
+        about.server.unwrap_or("the lab's own"),
+        about.network.unwrap_or(match scenario.network {
+            Some(_) => "the scenario's emulated link",
+            None => "plain loopback",
+        })
+    );
+    md.push_str("| protocol | pages/s | page p50 | p90 | p99 | p99.9 | max | failed |\n");
+    md.push_str("|---|---|---|---|---|---|---|---|\n");
     for r in results {
         let secs = r.duration.as_secs_f64().max(1e-9);
-        let (peak, _) = r.server_connections();
         let q =
             |q: f64| format_duration(Duration::from_micros(r.page_latency.value_at_quantile(q)));
         let _ = writeln!(
             md,
-            "| {} | {:.1} | {} | {} | {} | {} | {} | {} | {peak} | {:.1} | {} |",
+            "| {} | {:.1} | {} | {} | {} | {} | {} | {} |",
             r.protocol.id(),
             (r.pages - r.failed_pages) as f64 / secs,
             q(0.5),
@@ -365,11 +523,57 @@ fn load_markdown(scenario: &Scenario, results: &[LoadResult], arrival: Arrival) 
             q(0.999),
             format_duration(Duration::from_micros(r.page_latency.max())),
             r.failed_pages,
-            r.measured_seconds().map(|s| s.accepted).sum::<u64>() as f64 / secs,
-            r.server_cpu_per_page_ms()
-                .map_or_else(|| "unknown".into(), |c| format!("{c:.2} ms")),
         );
     }
+    md.push_str("\n## The server's bill\n\n");
+    md.push_str(
+        "| protocol | peak connections | mean | new connections/s | TLS handshakes/s | CPU per \
+         page | server memory at peak | per connection | socket memory at peak | per \
+         connection | TIME-WAIT at peak |\n",
+    );
+    md.push_str("|---|---|---|---|---|---|---|---|---|---|---|\n");
+    for r in results {
+        let secs = r.duration.as_secs_f64().max(1e-9);
+        let connections = r.server_connections();
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            r.protocol.id(),
+            or_na(connections.map(|c| c.0)),
+            or_na(connections.map(|c| format!("{:.0}", c.1))),
+            or_na(
+                r.measured_seconds()
+                    .map(|s| s.accepted)
+                    .sum::<Option<u64>>()
+                    .map(|a| format!("{:.1}", a as f64 / secs))
+            ),
+            or_na(r.tls_handshakes_per_s().map(|t| format!("{t:.1}"))),
+            or_na(r.server_cpu_per_page_ms().map(|c| format!("{c:.2} ms"))),
+            bytes(r.peak_memory_bytes().map(|b| b as f64)),
+            bytes(r.memory_per_connection_bytes()),
+            bytes(r.peak_socket_memory_bytes().map(|b| b as f64)),
+            bytes(r.socket_memory_per_connection_bytes()),
+            or_na(r.measured_seconds().filter_map(|s| s.time_wait).max()),
+        );
+    }
+    md.push_str(match results.first().map(|r| r.server) {
+        Some(ServerKind::Lab) => {
+            "\nThe lab's server runs on a thread of its own: its CPU is that thread's clock and \
+             its memory the heap that thread holds (the clients share the process, so its RSS \
+             would be theirs too). Socket memory is what the kernel has charged to the \
+             server's sockets (sock_diag: receive and send queues, reserve). Per connection: \
+             the growth over the idle server, over the peak connections.\n"
+        }
+        Some(ServerKind::External) => {
+            "\nThe --server-cmd server's CPU, memory (resident set) and descriptors are its \
+             process group's, from /proc; its connections are the kernel's count of its \
+             sockets, read once a second.\n"
+        }
+        _ => {
+            "\nA remote target's bill cannot be read from here: only latency and throughput \
+             are measured.\n"
+        }
+    });
     if let Some(verdict) = verdict(results) {
         let _ = writeln!(md, "\n{verdict}");
     }
@@ -379,7 +583,7 @@ fn load_markdown(scenario: &Scenario, results: &[LoadResult], arrival: Arrival) 
 /// The seed lesson in words, from the numbers: the protocol with the fewest server
 /// connections at peak against the one with the most, and their CPU per page.
 fn verdict(results: &[LoadResult]) -> Option<String> {
-    let peak = |r: &LoadResult| r.server_connections().0;
+    let peak = |r: &LoadResult| r.server_connections().map_or(0, |c| c.0);
     let fewest = results
         .iter()
         .filter(|r| peak(r) > 0)

@@ -46,36 +46,10 @@ enum Command {
         args: RunArgs,
         /// Write every packet the emulated link carries, with its real timestamp, to this pcap
         /// file (tshark and Wireshark open it; with SSLKEYLOGFILE set, TLS decrypts too).
-        #[arg(long, value_name = "FILE")]
+        #[arg(long, value_name = "FILE", conflicts_with = "target")]
         pcap: Option<PathBuf>,
-        /// Run against this server instead of the lab's own: CMD runs under `sh -c` in the
-        /// lab's server namespace (behind the emulated link), and is stopped, with everything
-        /// it started, when the runs end.
-        #[arg(long, value_name = "CMD", requires = "server_port")]
-        server_cmd: Option<String>,
-        /// The port the --server-cmd server listens on (on every address).
-        #[arg(long, value_name = "PORT", requires = "server_cmd")]
-        server_port: Option<u16>,
-        /// The --server-cmd server speaks TLS with the lab's certificate (certs/localhost.pem
-        /// and certs/localhost.key): every run uses TLS (h2, HTTP/1.x over TLS).
-        #[arg(long, requires = "server_cmd")]
-        server_tls: bool,
-        /// Run against a server on the real network instead of the lab's own, with no emulated
-        /// link: http://HOST[:PORT] or https://HOST[:PORT]. The reports give the path's round
-        /// trip (the least of 5 TCP connects) and the analytical model at it.
-        #[arg(long, value_name = "URL", conflicts_with_all = ["server_cmd", "pcap"])]
-        target: Option<String>,
-        /// With an https --target: trust the CAs in this PEM file, not the system's.
-        #[arg(
-            long,
-            value_name = "FILE",
-            requires = "target",
-            conflicts_with = "insecure"
-        )]
-        cacert: Option<PathBuf>,
-        /// With an https --target: do not verify its certificate (every output says so).
-        #[arg(long, requires = "target")]
-        insecure: bool,
+        #[command(flatten)]
+        server: ServerArgs,
     },
     /// Serve a scenario's resources alone, for curl, h2load or a browser.
     Serve {
@@ -150,6 +124,8 @@ enum Command {
         think_between: String,
         #[command(flatten)]
         args: RunArgs,
+        #[command(flatten)]
+        server: ServerArgs,
     },
     /// Measure what the emulated link adds to each round trip on this machine: connect across
     /// it repeatedly and print the host's facts, the link's stamping and its excess per RTT.
@@ -187,6 +163,59 @@ enum Command {
     },
 }
 
+/// Whose server runs go to (`run`, `load`): the lab's own unless one of these is given.
+#[derive(Args)]
+struct ServerArgs {
+    /// Run against this server instead of the lab's own: CMD runs under `sh -c` in the
+    /// lab's server namespace (behind the emulated link), and is stopped, with everything
+    /// it started, when the runs end.
+    #[arg(long, value_name = "CMD", requires = "server_port")]
+    pub(crate) server_cmd: Option<String>,
+    /// The port the --server-cmd server listens on (on every address).
+    #[arg(long, value_name = "PORT", requires = "server_cmd")]
+    pub(crate) server_port: Option<u16>,
+    /// The --server-cmd server speaks TLS with the lab's certificate (certs/localhost.pem
+    /// and certs/localhost.key): every run uses TLS (h2, HTTP/1.x over TLS).
+    #[arg(long, requires = "server_cmd")]
+    pub(crate) server_tls: bool,
+    /// Run against a server on the real network instead of the lab's own, with no emulated
+    /// link: http://HOST[:PORT] or https://HOST[:PORT]. The reports give the path's round
+    /// trip (the least of 5 TCP connects) and the analytical model at it.
+    #[arg(long, value_name = "URL", conflicts_with = "server_cmd")]
+    pub(crate) target: Option<String>,
+    /// With an https --target: trust the CAs in this PEM file, not the system's.
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "target",
+        conflicts_with = "insecure"
+    )]
+    pub(crate) cacert: Option<PathBuf>,
+    /// With an https --target: do not verify its certificate (every output says so).
+    #[arg(long, requires = "target")]
+    pub(crate) insecure: bool,
+}
+
+impl ServerArgs {
+    /// The user's server (`--server-cmd`) and the remote target (`--target`), as given.
+    fn split(self) -> (Option<ExternalOptions>, Option<servers::TargetArgs>) {
+        let external = self
+            .server_cmd
+            .zip(self.server_port)
+            .map(|(cmd, port)| ExternalOptions {
+                cmd,
+                port,
+                tls: self.server_tls,
+            });
+        let target = self.target.map(|url| servers::TargetArgs {
+            url,
+            cacert: self.cacert,
+            insecure: self.insecure,
+        });
+        (external, target)
+    }
+}
+
 /// The options `run` and `sweep` share.
 #[derive(Args)]
 struct RunArgs {
@@ -216,6 +245,11 @@ struct RunArgs {
     #[arg(long)]
     force: bool,
 }
+
+/// Each thread's heap counted (one thread-local add per allocation), so `load` can say what
+/// the lab's server holds apart from the clients in the same process.
+#[global_allocator]
+static ALLOCATOR: httplab_socket::heap::CountingAllocator = httplab_socket::heap::CountingAllocator;
 
 /// An error the user caused and can fix: printed as is, exit status 2.
 #[derive(Debug)]
@@ -284,25 +318,9 @@ async fn dispatch(command: Command) -> Result<()> {
             scenario,
             args,
             pcap,
-            server_cmd,
-            server_port,
-            server_tls,
-            target,
-            cacert,
-            insecure,
+            server,
         } => {
-            let external = server_cmd
-                .zip(server_port)
-                .map(|(cmd, port)| ExternalOptions {
-                    cmd,
-                    port,
-                    tls: server_tls,
-                });
-            let target = target.map(|url| servers::TargetArgs {
-                url,
-                cacert,
-                insecure,
-            });
+            let (external, target) = server.split();
             run::run(&scenario, &args, pcap, external, target).await
         }
         Command::Serve {
@@ -323,7 +341,9 @@ async fn dispatch(command: Command) -> Result<()> {
             warmup,
             think_between,
             args,
+            server,
         } => {
+            let (external, target) = server.split();
             let options = load::LoadArgs {
                 users,
                 rate,
@@ -332,7 +352,7 @@ async fn dispatch(command: Command) -> Result<()> {
                 warmup,
                 think_between,
             };
-            load::load(&scenario, &options, &args).await
+            load::load(&scenario, &options, &args, external, target).await
         }
         Command::Sweep {
             scenario,

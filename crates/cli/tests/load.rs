@@ -1,15 +1,21 @@
 //! `httplab load` as a user runs it: a closed-model load of the quickstart page over http1.1
-//! and h2 on loopback, written to load.json and load.md with the server's bill; and the loads
-//! it refuses before starting.
+//! and h2 on loopback, written to load.json and load.md with the server's bill; a load against
+//! a server on the "real network" (`--target`); a `--server-cmd` server that dies mid-load;
+//! and the loads it refuses before starting.
 // Each test binary uses some of the crate's dependencies, never all.
 #![allow(unused_crate_dependencies)]
 
 mod common;
 
-use common::httplab;
+use common::{bin, httplab};
 use httplab_testkit::binary::stderr;
-use httplab_testkit::{scenario_path, temp_dir};
+use httplab_testkit::{free_port, scenario_path, serve, temp_dir};
 use serde_json::Value;
+use std::time::{Duration, Instant};
+
+fn load_json(dir: &std::path::Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(dir.join("out/load.json")).unwrap()).unwrap()
+}
 
 #[test]
 fn a_closed_load_shows_six_connections_per_http11_browser_and_one_per_h2_browser() {
@@ -61,6 +67,21 @@ fn a_closed_load_shows_six_connections_per_http11_browser_and_one_per_h2_browser
             "{latency}"
         );
         assert!(!p["seconds"].as_array().unwrap().is_empty());
+        // The server's memory: its heap grew with the connections it held, and the kernel
+        // charged their sockets something. A connection's task, buffers and TLS state take
+        // well over a kilobyte of heap.
+        let server = &p["server"];
+        let per_connection = server["memory_per_connection_bytes"].as_f64().unwrap();
+        assert!(per_connection > 1024.0, "{server}");
+        assert!(
+            server["peak_memory_bytes"].as_u64().unwrap()
+                > server["baseline_memory_bytes"].as_u64().unwrap(),
+            "{server}"
+        );
+        assert!(
+            server["socket_memory_bytes_peak"].as_u64().is_some(),
+            "{server}"
+        );
     }
     let md = std::fs::read_to_string(dir.join("out/load.md")).unwrap();
     assert!(
@@ -86,4 +107,114 @@ fn loads_the_machine_cannot_hold_or_that_are_not_said_are_refused_before_startin
     refused(&["--users", "2", "--duration", "0s"], "more than zero");
     refused(&["--users", "2", "--repeat", "3"], "--repeat is for `run`");
     assert!(!dir.join("reports").exists(), "nothing written");
+}
+
+#[test]
+fn a_target_on_the_real_network_is_loaded_without_a_bill_it_cannot_read() {
+    let dir = temp_dir("load-target");
+    let (_server, port) = serve(bin(), "quickstart", None);
+    let quickstart = scenario_path("quickstart");
+    let url = format!("http://127.0.0.1:{port}");
+    let out = httplab(
+        &[
+            "load",
+            quickstart.to_str().unwrap(),
+            "--users",
+            "4",
+            "--duration",
+            "1s",
+            "--protocols",
+            "http1.1",
+            "--target",
+            &url,
+            "--no-link",
+            "--quiet",
+            "--out",
+            "out",
+        ],
+        &dir,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let doc = load_json(&dir);
+    assert!(
+        doc["network"]
+            .as_str()
+            .unwrap()
+            .starts_with("real network to"),
+        "{doc}"
+    );
+    let p = &doc["protocols"][0];
+    assert_eq!(p["server"]["kind"], "remote");
+    assert!(p["server"]["peak_connections"].is_null(), "{p}");
+    assert_eq!(p["failed_pages"], 0, "{p}");
+    assert!(p["pages"].as_u64().unwrap() >= 4, "{p}");
+    let md = std::fs::read_to_string(dir.join("out/load.md")).unwrap();
+    assert!(md.contains("cannot be read from here"), "{md}");
+}
+
+#[test]
+fn a_server_that_dies_mid_load_ends_the_run_and_every_output_says_so() {
+    let dir = temp_dir("load-dies");
+    let port = free_port();
+    let quickstart = scenario_path("quickstart");
+    // The user's server is the lab's own binary, killed 3 s after it starts.
+    let cmd = format!(
+        "exec timeout -s KILL 3 {} serve {} --listen 127.0.0.1:{port}",
+        bin().display(),
+        quickstart.display()
+    );
+    let started = Instant::now();
+    let out = httplab(
+        &[
+            "load",
+            quickstart.to_str().unwrap(),
+            "--users",
+            "5",
+            "--duration",
+            "30s",
+            "--think-between",
+            "50ms",
+            "--protocols",
+            "http1.1,h2c",
+            "--no-link",
+            "--server-cmd",
+            &cmd,
+            "--server-port",
+            &port.to_string(),
+            "--out",
+            "out",
+        ],
+        &dir,
+    );
+    let took = started.elapsed();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("the run ended early") && err.contains("exited"),
+        "{err}"
+    );
+    // It ended soon after the server did (3 s), not at the 30 s it was asked for: the death
+    // is seen at the next second's reading, and pages in flight get 2 s to fail.
+    assert!(took < Duration::from_secs(15), "took {took:?}");
+    let doc = load_json(&dir);
+    let failure = doc["failure"].as_str().unwrap();
+    assert!(
+        failure.contains("exited") && failure.contains("not run: h2c"),
+        "{failure}"
+    );
+    let protocols = doc["protocols"].as_array().unwrap();
+    assert_eq!(protocols.len(), 1, "h2 never ran");
+    let p = &protocols[0];
+    assert!(p["failure"].as_str().unwrap().contains("exited"), "{p}");
+    // The samples before the death are kept.
+    let answered: u64 = p["seconds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["pages"].as_u64().unwrap() - s["failed"].as_u64().unwrap())
+        .sum();
+    assert!(answered > 0, "{p}");
+    assert!(p["server"]["cpu_ms_per_page"].as_f64().is_some(), "{p}");
+    let md = std::fs::read_to_string(dir.join("out/load.md")).unwrap();
+    assert!(md.contains("The run ended early:"), "{md}");
 }

@@ -60,7 +60,8 @@ pub enum ExternalError {
 #[derive(Debug)]
 pub struct ExternalServer {
     cmd: String,
-    group: GroupChild,
+    /// Behind a lock so a running load can ask whether it is still alive.
+    group: Mutex<GroupChild>,
     stderr: Arc<Mutex<Vec<u8>>>,
     stopped: bool,
 }
@@ -103,13 +104,13 @@ impl ExternalServer {
         }
         let mut server = ExternalServer {
             cmd: cmd.to_string(),
-            group,
+            group: Mutex::new(group),
             stderr,
             stopped: false,
         };
         let start = Instant::now();
         loop {
-            if let Ok(Some(status)) = server.group.try_status() {
+            if let Ok(Some(status)) = server.group().try_status() {
                 // Give the drain a moment to read what it wrote before exiting.
                 std::thread::sleep(POLL);
                 let stderr = server.stderr_tail();
@@ -138,7 +139,32 @@ impl ExternalServer {
 
     /// The leader's process id.
     pub fn id(&self) -> u32 {
-        self.group.id()
+        self.group().id()
+    }
+
+    fn group(&self) -> std::sync::MutexGuard<'_, GroupChild> {
+        self.group.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// `Some(why)` once the server has exited by itself (not stopped by the lab): its status
+    /// and the end of its stderr.
+    pub fn exited(&self) -> Option<String> {
+        if self.stopped {
+            return None;
+        }
+        let status = self.group().try_status().ok().flatten()?;
+        // Give the drain a moment to read what it wrote before exiting.
+        std::thread::sleep(POLL);
+        Some(format!(
+            "--server-cmd `{}` exited ({status}){}",
+            self.cmd,
+            self.stderr_tail()
+        ))
+    }
+
+    /// What the server's processes (every process of its group) hold now.
+    pub fn usage(&self) -> ProcessUsage {
+        process_group_usage(self.id())
     }
 
     /// Stops the whole process group (SIGTERM, then SIGKILL after `STOP_GRACE`); `None` if it
@@ -147,7 +173,7 @@ impl ExternalServer {
         if std::mem::replace(&mut self.stopped, true) {
             return None;
         }
-        self.group.stop(STOP_GRACE).ok()
+        self.group().stop(STOP_GRACE).ok()
     }
 
     /// `": its stderr ended with:\n…"`, or nothing when it wrote none.
@@ -176,4 +202,50 @@ fn accepts(addr: SocketAddr, namespace: Option<&Namespace>) -> bool {
         Some(ns) => ns.run(try_once).unwrap_or(false),
         None => try_once(),
     }
+}
+
+/// The CPU time, resident memory and open descriptors of a process group's live processes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ProcessUsage {
+    pub processes: u64,
+    /// User and system CPU time, nanoseconds (of the processes alive now).
+    pub cpu_ns: u64,
+    /// Resident set size, bytes.
+    pub rss_bytes: u64,
+    pub fds: u64,
+}
+
+/// Reads `/proc/PID/stat` of every process whose group is `pgid` (bounded by the processes
+/// `/proc` lists). Fields a process lost by exiting in between are skipped.
+fn process_group_usage(pgid: u32) -> ProcessUsage {
+    // Clock ticks per second: 100 on every Linux the lab runs on (USER_HZ).
+    const TICK_NS: u64 = 10_000_000;
+    let page = 4096;
+    let mut usage = ProcessUsage::default();
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return usage;
+    };
+    for entry in dir.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name.to_str().and_then(|n| n.parse::<u32>().ok()) else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        // After the command's name in parentheses: state, ppid, pgrp, ... (proc(5)).
+        let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else {
+            continue;
+        };
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let field = |n: usize| fields.get(n - 3).and_then(|f| f.parse::<u64>().ok());
+        if field(5) != Some(u64::from(pgid)) {
+            continue;
+        }
+        usage.processes += 1;
+        usage.cpu_ns += (field(14).unwrap_or(0) + field(15).unwrap_or(0)) * TICK_NS;
+        usage.rss_bytes += field(24).unwrap_or(0) * page;
+        usage.fds += std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |d| d.count() as u64);
+    }
+    usage
 }

@@ -140,6 +140,20 @@ pub struct Lab {
     network: NetworkPath,
 }
 
+/// The server a load measures.
+pub(crate) enum ServerUnderLoad<'a> {
+    Lab {
+        tls: &'a LabServer,
+        plain: &'a LabServer,
+        thread: &'a ServerThread,
+    },
+    External {
+        server: &'a ExternalServer,
+        port: u16,
+    },
+    Remote,
+}
+
 /// How long an external server may take to accept its first connection.
 const EXTERNAL_STARTUP: Duration = Duration::from_secs(10);
 
@@ -283,9 +297,32 @@ impl Lab {
         self.plain_server.raise_ceiling(connections);
     }
 
-    /// The lab's two servers (TLS, cleartext) and their thread, for the load mode's meters.
-    pub(crate) fn servers(&self) -> ([&LabServer; 2], &ServerThread) {
-        ([&self.tls_server, &self.plain_server], &self.server_thread)
+    /// The server a load's meters read: the lab's two (TLS, cleartext) and their thread, the
+    /// user's (`--server-cmd`) with its port, or none on a remote target.
+    pub(crate) fn server_under_load(&self) -> ServerUnderLoad<'_> {
+        if self.target.is_some() {
+            return ServerUnderLoad::Remote;
+        }
+        match &self.external {
+            Some((server, addrs, _)) => ServerUnderLoad::External {
+                server,
+                port: addrs.first().map_or(0, SocketAddr::port),
+            },
+            None => ServerUnderLoad::Lab {
+                tls: &self.tls_server,
+                plain: &self.plain_server,
+                thread: &self.server_thread,
+            },
+        }
+    }
+
+    /// Runs `f` where the server's sockets are (the server namespace, or on loopback here),
+    /// on a blocking thread.
+    pub(crate) async fn in_server_namespace<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> std::io::Result<T> {
+        self.network.in_server_namespace(f).await
     }
 
     /// The scenario the lab serves.

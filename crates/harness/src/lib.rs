@@ -17,6 +17,7 @@ mod experiment;
 mod external;
 mod lab;
 mod load;
+mod meters;
 mod network;
 mod pools;
 mod sweep;
@@ -34,6 +35,7 @@ pub use httplab_link::{
 };
 pub use lab::{plan, planned_runs, Ending, ExternalOptions, Lab, LabOptions, Progress, RunConfig};
 pub use load::{Arrival, LoadOptions, LoadResult, LoadSecond, MAX_IN_FLIGHT};
+pub use meters::ServerKind;
 pub use network::LinkMode;
 pub use pools::connections_per_browser;
 pub use sweep::{PlannedPoint, SweepPlan};

@@ -10,20 +10,23 @@
 //! Latency runs from each page's *intended* start, so a server that falls behind shows in the
 //! latency, not in fewer samples (no coordinated omission, as wrt2 and oha measure). Samples go
 //! into HDR histograms (microseconds, 3 significant digits). Warm-up is run but not measured.
-//! Once a second the server's bill is read: connections open and accepted, and the CPU time of
-//! the server's own thread (the clients run on another), plus the process's file descriptors.
+//! Once a second the server's bill is read (`meters.rs`): connections, CPU time, memory,
+//! sockets and descriptors. A server that dies mid-load (a `--server-cmd` that exits, a target
+//! that stops answering) ends the run: the samples so far are kept and the failure said.
 //!
 //! This module owns the schedule, the measurement window and the samples. It deliberately
 //! writes nothing: the CLI lays the result out.
 
 use crate::connector::LabConnector;
 use crate::lab::Lab;
+use crate::meters::{Meters, ServerKind};
 use crate::pools::Pools;
 use crate::HarnessError;
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use hdrhistogram::Histogram;
 use httplab_core::{Protocol, RequestRecord};
 use httplab_transport::ProtocolClient;
+use std::cell::Cell;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -35,6 +38,11 @@ use tokio::time::Instant;
 pub const MAX_IN_FLIGHT: usize = 20_000;
 /// How long pages still in flight at the end may take to finish before they count as failed.
 const DRAIN: Duration = Duration::from_secs(10);
+/// How long pages in flight when the server died may take to fail by themselves.
+const DEAD_DRAIN: Duration = Duration::from_secs(2);
+/// Seconds in a row in which every page finished failed, after which a server the lab does not
+/// run (`--target`, `--server-cmd`) counts as gone.
+const DEAD_SECONDS: u32 = 2;
 /// Largest latency the histograms hold (an hour, in microseconds).
 const HIGHEST_US: u64 = 3_600_000_000;
 
@@ -68,22 +76,36 @@ pub struct LoadOptions {
 pub struct LoadSecond {
     /// Seconds since the measurement window opened (the warm-up's are negative).
     pub at: i64,
+    /// Users loading a page at the second's end (closed model: those started; open model: page
+    /// loads in flight).
+    pub users: u64,
     /// Pages that ended in this second, and how many failed.
     pub pages: u64,
     pub failed: u64,
     /// Of the pages that ended in this second: latency percentiles, microseconds.
     pub p50_us: u64,
     pub p99_us: u64,
-    /// The most connections the server held at once during the second.
-    pub peak_connections: u64,
+    /// The server's side, `None` where the server under load does not offer it (see
+    /// `meters.rs`). The most connections the server held at once during the second.
+    pub peak_connections: Option<u64>,
     /// The connections it held at the second's end.
-    pub open_connections: u64,
-    /// Connections the server accepted during the second.
-    pub accepted: u64,
-    /// CPU time of the server's thread during the second, nanoseconds.
-    pub server_cpu_ns: u64,
-    /// The process's open file descriptors (client and server: both are in it).
-    pub fds: u64,
+    pub open_connections: Option<u64>,
+    /// Connections the server accepted during the second, and of them over TLS (each a TLS
+    /// handshake).
+    pub accepted: Option<u64>,
+    pub tls_handshakes: Option<u64>,
+    /// The server's CPU time during the second, nanoseconds.
+    pub server_cpu_ns: Option<u64>,
+    /// The server's own memory at the second's end: the lab server's heap, an external
+    /// server's resident set.
+    pub server_memory_bytes: Option<u64>,
+    /// Memory the kernel had charged to the server's sockets, and its connections in
+    /// TIME-WAIT, at the second's end.
+    pub socket_memory_bytes: Option<u64>,
+    pub time_wait: Option<u64>,
+    /// Open file descriptors: an external server's; for the lab server, the process's (the
+    /// clients' too: they share it).
+    pub fds: Option<u64>,
 }
 
 /// What a load run measured.
@@ -110,6 +132,13 @@ pub struct LoadResult {
     pub seconds: Vec<LoadSecond>,
     /// The first failure's message, if any page failed.
     pub first_failure: Option<String>,
+    /// Which server was measured, and its memory before the first page (the baseline the
+    /// memory per connection is counted from).
+    pub server: ServerKind,
+    pub baseline_memory_bytes: Option<u64>,
+    pub baseline_socket_memory_bytes: Option<u64>,
+    /// Why the run ended early: the server died, or stopped answering.
+    pub failure: Option<String>,
 }
 
 impl LoadResult {
@@ -119,27 +148,77 @@ impl LoadResult {
     }
 
     /// Peak connections the server held during the measurement window, and the mean of its
-    /// readings at each second's end.
-    pub fn server_connections(&self) -> (u64, f64) {
+    /// readings at each second's end; `None` where the server's connections cannot be read.
+    pub fn server_connections(&self) -> Option<(u64, f64)> {
         let peak = self
             .measured_seconds()
-            .map(|s| s.peak_connections)
-            .max()
-            .unwrap_or(0);
+            .filter_map(|s| s.peak_connections)
+            .max()?;
         let ends: Vec<u64> = self
             .measured_seconds()
-            .map(|s| s.open_connections)
+            .filter_map(|s| s.open_connections)
             .collect();
         let mean = ends.iter().sum::<u64>() as f64 / ends.len().max(1) as f64;
-        (peak, mean)
+        Some((peak, mean))
     }
 
-    /// The server's CPU time per measured page, milliseconds.
+    /// The server's CPU time per measured page, milliseconds, over the seconds it was read
+    /// in (a server that died has none for its last).
     pub fn server_cpu_per_page_ms(&self) -> Option<f64> {
-        let cpu: u64 = self.measured_seconds().map(|s| s.server_cpu_ns).sum();
-        let pages: u64 = self.measured_seconds().map(|s| s.pages).sum();
+        let read: Vec<(u64, u64)> = self
+            .measured_seconds()
+            .filter_map(|s| Some((s.server_cpu_ns?, s.pages)))
+            .collect();
+        let cpu: u64 = read.iter().map(|r| r.0).sum();
+        let pages: u64 = read.iter().map(|r| r.1).sum();
         (pages > 0).then(|| cpu as f64 / 1e6 / pages as f64)
     }
+
+    /// A measure's largest reading in the measurement window.
+    fn peak_of(&self, f: impl Fn(&LoadSecond) -> Option<u64>) -> Option<u64> {
+        self.measured_seconds().filter_map(f).max()
+    }
+
+    /// The server's memory at its largest in the window, bytes.
+    pub fn peak_memory_bytes(&self) -> Option<u64> {
+        self.peak_of(|s| s.server_memory_bytes)
+    }
+
+    /// Memory charged to the server's sockets at its largest in the window, bytes.
+    pub fn peak_socket_memory_bytes(&self) -> Option<u64> {
+        self.peak_of(|s| s.socket_memory_bytes)
+    }
+
+    /// The server's own memory per connection: its growth over the baseline at its peak, over
+    /// the peak connections.
+    pub fn memory_per_connection_bytes(&self) -> Option<f64> {
+        per_connection(self.peak_memory_bytes(), self.baseline_memory_bytes, self)
+    }
+
+    /// The kernel's socket memory per connection, likewise.
+    pub fn socket_memory_per_connection_bytes(&self) -> Option<f64> {
+        per_connection(
+            self.peak_socket_memory_bytes(),
+            self.baseline_socket_memory_bytes,
+            self,
+        )
+    }
+
+    /// TLS handshakes the server made per second of the window.
+    pub fn tls_handshakes_per_s(&self) -> Option<f64> {
+        let n: u64 = self
+            .measured_seconds()
+            .map(|s| s.tls_handshakes)
+            .sum::<Option<u64>>()?;
+        Some(n as f64 / self.duration.as_secs_f64().max(1e-9))
+    }
+}
+
+/// `(peak − baseline) / peak connections`, where all three are known and connections were held.
+fn per_connection(peak: Option<u64>, baseline: Option<u64>, r: &LoadResult) -> Option<f64> {
+    let (connections, _) = r.server_connections()?;
+    let grown = peak?.saturating_sub(baseline.unwrap_or(0));
+    (connections > 0).then(|| grown as f64 / connections as f64)
 }
 
 /// One page load's outcome.
@@ -172,6 +251,7 @@ impl Lab {
             Histogram::<u64>::new_with_bounds(1, HIGHEST_US, 3)
                 .map_err(|e| HarnessError::Load(format!("a latency histogram: {e}")))
         };
+        let baseline = self.meters().await;
         let mut result = LoadResult {
             protocol: options.protocol,
             arrival: options.arrival,
@@ -187,7 +267,13 @@ impl Lab {
             connections_opened: 0,
             seconds: Vec::new(),
             first_failure: None,
+            server: self.server_kind(),
+            baseline_memory_bytes: baseline.memory_bytes,
+            baseline_socket_memory_bytes: baseline.sockets.map(|s| s.memory_bytes),
+            failure: None,
         };
+        // Page loads under way (past their intended start, not yet finished): the users.
+        let active = Cell::new(0u64);
         let start = Instant::now();
         let window = start + options.warmup;
         let end = window + options.duration;
@@ -199,17 +285,28 @@ impl Lab {
                 let offset = options
                     .warmup
                     .mul_f64(f64::from(user) / f64::from(users.max(1)));
-                pages.push(self.page(options.protocol, start + offset, Some((user, None))));
+                pages.push(self.page(
+                    options.protocol,
+                    start + offset,
+                    Some((user, None)),
+                    &active,
+                ));
             }
         }
-        let mut second = Second::new(new_histogram()?, self.meters().await);
+        let mut second = Second::new(new_histogram()?, baseline);
         let mut tick =
             tokio::time::interval_at(start + Duration::from_secs(1), Duration::from_secs(1));
         let mut tick_no: i64 = 1;
-        let drain_until = end + DRAIN;
+        let mut drain_until = end + DRAIN;
+        let mut all_failed_seconds = 0u32;
         loop {
-            let next_arrival = arrivals.next_at().filter(|&at| at < end);
+            let next_arrival = arrivals
+                .next_at()
+                .filter(|&at| at < end && result.failure.is_none());
             if pages.is_empty() && next_arrival.is_none() && Instant::now() >= end {
+                break;
+            }
+            if pages.is_empty() && result.failure.is_some() {
                 break;
             }
             tokio::select! {
@@ -217,18 +314,39 @@ impl Lab {
                 _ = tick.tick() => {
                     let meters = self.meters().await;
                     let at = tick_no - 1 - options.warmup.as_secs() as i64;
-                    let closed = second.close(at, &meters);
+                    let closed = second.close(at, active.get(), &meters);
                     second = Second::new(new_histogram()?, meters);
+                    all_failed_seconds = match closed.pages > 0 && closed.failed == closed.pages {
+                        true => all_failed_seconds + 1,
+                        false => 0,
+                    };
                     result.seconds.push(closed.clone());
                     progress(&closed, &result);
                     tick_no += 1;
+                    if result.failure.is_none() {
+                        let gone = self.server_gone().or_else(|| {
+                            (self.server_kind() != ServerKind::Lab
+                                && all_failed_seconds >= DEAD_SECONDS)
+                                .then(|| format!(
+                                    "every page failed for {DEAD_SECONDS} s in a row: the server \
+                                     stopped answering (the first failure: {})",
+                                    result.first_failure.as_deref().unwrap_or("unknown")
+                                ))
+                        });
+                        if let Some(why) = gone {
+                            // No more arrivals; the pages out fail by themselves, or at the
+                            // short drain's end.
+                            result.failure = Some(format!("{why} (at {}s of the run)", tick_no - 1));
+                            drain_until = drain_until.min(Instant::now() + DEAD_DRAIN);
+                        }
+                    }
                     if Instant::now() >= drain_until {
                         // Pages still out past the drain: failed, as the server never finished them.
                         let left = pages.len() as u64;
                         result.pages += left;
                         result.failed_pages += left;
                         result.first_failure.get_or_insert_with(|| {
-                            format!("{left} page loads still unfinished {DRAIN:?} after the end")
+                            format!("{left} page loads still unfinished when the run ended")
                         });
                         break;
                     }
@@ -238,8 +356,13 @@ impl Lab {
                     self.account(&page, window, &mut result, &mut second);
                     if let Some((user, browser)) = page.user.take() {
                         let next = page.ended + options.think_between;
-                        if next < end {
-                            pages.push(self.page(options.protocol, next, Some((user, Some(browser)))));
+                        if next < end && result.failure.is_none() {
+                            pages.push(self.page(
+                                options.protocol,
+                                next,
+                                Some((user, Some(browser))),
+                                &active,
+                            ));
                         } else {
                             // The user is done: its browser closes its connections.
                             browser.1.finish().await;
@@ -257,7 +380,7 @@ impl Lab {
                             ));
                         }
                     } else {
-                        pages.push(self.page(options.protocol, at, None));
+                        pages.push(self.page(options.protocol, at, None, &active));
                     }
                 }
             }
@@ -265,8 +388,8 @@ impl Lab {
         // The last, partial second.
         let meters = self.meters().await;
         let at = tick_no - 1 - options.warmup.as_secs() as i64;
-        let closed = second.close(at, &meters);
-        if closed.pages > 0 || closed.accepted > 0 {
+        let closed = second.close(at, active.get(), &meters);
+        if closed.pages > 0 || closed.accepted.unwrap_or(0) > 0 {
             result.seconds.push(closed);
         }
         Ok(result)
@@ -274,15 +397,18 @@ impl Lab {
 
     /// One page load, started at `intended` (waiting until then). A closed-model user's
     /// (`user`) reuses its browser, if it has one yet, and keeps it; an open-model arrival is a
-    /// new visitor whose browser closes when the page is done.
-    fn page(
-        &self,
+    /// new visitor whose browser closes when the page is done. `active` counts the loads under
+    /// way.
+    fn page<'a>(
+        &'a self,
         protocol: Protocol,
         intended: Instant,
         user: Option<(u32, Option<Browser>)>,
-    ) -> PageFuture<'_> {
+        active: &'a Cell<u64>,
+    ) -> PageFuture<'a> {
         Box::pin(async move {
             tokio::time::sleep_until(intended).await;
+            active.set(active.get() + 1);
             let scenario = self.scenario().clone();
             let (user, kept) = match user {
                 Some((user, kept)) => (Some(user), kept),
@@ -290,11 +416,18 @@ impl Lab {
             };
             let browser = match kept {
                 Some(browser) => browser,
-                None => self.browser(protocol, &scenario)?,
+                None => match self.browser(protocol, &scenario) {
+                    Ok(browser) => browser,
+                    Err(e) => {
+                        active.set(active.get().saturating_sub(1));
+                        return Err(e);
+                    }
+                },
             };
             let clock = self.clock();
             let records = crate::workload::issue(&browser.1, &scenario, clock, &|_| {}).await;
             let ended = Instant::now();
+            active.set(active.get().saturating_sub(1));
             if user.is_none() {
                 browser.1.finish().await;
             }
@@ -353,29 +486,6 @@ impl Lab {
             }
         }
     }
-
-    /// The server's meters now.
-    async fn meters(&self) -> Meters {
-        let (servers, thread) = self.servers();
-        Meters {
-            open: servers.iter().map(|s| s.open_connections() as u64).sum(),
-            peak: servers.iter().map(|s| s.take_peak_connections()).sum(),
-            accepted: servers.iter().map(|s| s.accepted_connections()).sum(),
-            cpu_ns: thread.cpu_time().await.unwrap_or(0),
-            fds: std::fs::read_dir("/proc/self/fd").map_or(0, |d| d.count() as u64),
-        }
-    }
-}
-
-/// The server's cumulative counters at one instant.
-#[derive(Debug, Clone, Copy)]
-struct Meters {
-    open: u64,
-    /// The most open at once since the previous reading.
-    peak: u64,
-    accepted: u64,
-    cpu_ns: u64,
-    fds: u64,
 }
 
 /// The second being gathered.
@@ -396,17 +506,23 @@ impl Second {
         }
     }
 
-    fn close(&self, at: i64, now: &Meters) -> LoadSecond {
+    fn close(&self, at: i64, users: u64, now: &Meters) -> LoadSecond {
+        let since = |now: Option<u64>, from: Option<u64>| Some(now?.saturating_sub(from?));
         LoadSecond {
             at,
+            users,
             pages: self.pages,
             failed: self.failed,
             p50_us: self.latency.value_at_quantile(0.5),
             p99_us: self.latency.value_at_quantile(0.99),
             peak_connections: now.peak,
             open_connections: now.open,
-            accepted: now.accepted.saturating_sub(self.from.accepted),
-            server_cpu_ns: now.cpu_ns.saturating_sub(self.from.cpu_ns),
+            accepted: since(now.accepted, self.from.accepted),
+            tls_handshakes: since(now.tls_accepted, self.from.tls_accepted),
+            server_cpu_ns: since(now.cpu_ns, self.from.cpu_ns),
+            server_memory_bytes: now.memory_bytes,
+            socket_memory_bytes: now.sockets.map(|s| s.memory_bytes),
+            time_wait: now.sockets.map(|s| s.time_wait),
             fds: now.fds,
         }
     }

@@ -198,6 +198,24 @@ impl NetworkPath {
         })
     }
 
+    /// Runs `f` where the server's sockets are (a thread in the server namespace when the
+    /// link is on), off the caller's runtime thread.
+    pub(crate) async fn in_server_namespace<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> io::Result<T> {
+        let ns = match &self.link {
+            Some(link) => Some(link.server_ns().try_clone()?),
+            None => None,
+        };
+        tokio::task::spawn_blocking(move || match ns {
+            Some(ns) => ns.run(f),
+            None => Ok(f()),
+        })
+        .await
+        .map_err(|e| io::Error::other(format!("the server-namespace task: {e}")))?
+    }
+
     /// The TCP congestion control of every socket of the lab.
     pub(crate) fn congestion_control(&self) -> &str {
         &self.congestion_control

@@ -52,7 +52,9 @@ fn closed(protocol: Protocol, users: u32) -> LoadOptions {
 #[tokio::test(flavor = "current_thread")]
 async fn closed_users_hold_six_connections_each_over_http11_and_one_over_h2() {
     let h1 = load(page(), closed(Protocol::Http11, 20)).await;
-    let (peak, _) = h1.server_connections();
+    let (peak, _) = h1
+        .server_connections()
+        .expect("the lab server counts its connections");
     eprintln!(
         "http1.1: {} pages, peak {peak} server connections; by second {:?}",
         h1.pages, h1.seconds
@@ -66,7 +68,9 @@ async fn closed_users_hold_six_connections_each_over_http11_and_one_over_h2() {
     assert!(h1.server_cpu_per_page_ms().is_some_and(|ms| ms > 0.0));
 
     let h2 = load(page(), closed(Protocol::H2, 20)).await;
-    let (peak, _) = h2.server_connections();
+    let (peak, _) = h2
+        .server_connections()
+        .expect("the lab server counts its connections");
     eprintln!("h2: {} pages, peak {peak} server connections", h2.pages);
     assert_eq!(h2.failed_pages, 0, "{:?}", h2.first_failure);
     assert!((19..=21).contains(&peak), "peak {peak} against 20");

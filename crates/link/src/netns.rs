@@ -76,6 +76,15 @@ impl Namespace {
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
     }
 
+    /// A second handle on the same namespace (its descriptor duplicated), for a thread that
+    /// must own one.
+    pub fn try_clone(&self) -> io::Result<Self> {
+        Ok(Self {
+            fd: self.fd.try_clone()?,
+            kernel: self.kernel.clone(),
+        })
+    }
+
     /// The TCP settings read back from this namespace when it was set up.
     pub fn kernel(&self) -> &KernelTcp {
         &self.kernel

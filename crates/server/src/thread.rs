@@ -62,6 +62,15 @@ impl ServerThread {
         });
         read.await.ok().flatten()
     }
+
+    /// Heap bytes the server's thread holds (allocated less freed there), read on the thread
+    /// itself; `None` unless the binary installed `httplab_socket::heap::CountingAllocator`.
+    pub async fn heap_bytes(&self) -> Option<i64> {
+        let read = self
+            .handle
+            .spawn(async { httplab_socket::heap::thread_live_bytes() });
+        read.await.ok().flatten()
+    }
 }
 
 impl Drop for ServerThread {

@@ -1,0 +1,241 @@
+#!/usr/bin/env python3
+"""h2load parity, measured in one go on this machine (issue 16).
+
+Two comparisons, each on the same server in the same run:
+
+1. The lab's server against nginx: h2load drives `httplab serve` and nginx with the same
+   settings (the README's table).
+2. The lab's load client against h2load: `httplab load --target` (closed model, a one-resource
+   page, one connection per user) and h2load drive the same server (the lab's, then nginx).
+
+Workloads: HTTP/1.1 keep-alive; HTTP/1.1 pipelined, depth 10; h2c and h2 over TLS with 10
+streams; `Connection: close` (the lab's HTTP/1.0 client, a connection per request). The
+resource is 100 bytes. Servers run on CPU 1 and clients on CPU 0 (taskset), one process and one
+thread each (nginx: one worker). Each figure is the median of --reps runs of --seconds.
+
+Usage: python3 benches/parity.py [--seconds 5] [--reps 3] [--connections 10]
+Needs: the release binary (built here), nginx and h2load (Debian: nginx, nghttp2-client).
+Everything listens on 127.0.0.1; every process started here is stopped by its PID.
+"""
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BIN = os.path.join(ROOT, "target", "release", "httplab")
+CERTS = os.path.join(ROOT, "certs")
+BODY = 100
+STREAMS = 10
+
+SCENARIO = f"""# One 100-byte resource: the parity bench's page (benches/parity.py).
+name = "parity"
+protocols = ["http1.1"]
+
+[client]
+max_connections_per_host = 1
+pipeline_connections = 1
+
+[server]
+think = "0ms"
+
+[[resource]]
+path = "/r"
+size = {BODY}
+"""
+
+# The same resource ten times: a user keeps 10 requests in flight on its one connection.
+SCENARIO_10 = SCENARIO.replace('name = "parity"', 'name = "parity-10"').replace(
+    'path = "/r"', 'path = "/r"\ncount = 10'
+)
+
+# (label, h2load flags, lab protocol, lab scenario, server port key)
+WORKLOADS = [
+    ("HTTP/1.1 keep-alive", ["--h1", "-m", "1"], "http1.1", "one", "plain"),
+    ("pipelined, depth 10", ["--h1", "-m", str(STREAMS)], "http1.1-pipelined", "ten", "plain"),
+    ("h2c, 10 streams", ["-m", str(STREAMS)], "h2c", "ten", "h2c"),
+    ("h2 over TLS, 10 streams", ["-m", str(STREAMS)], "h2", "ten", "tls"),
+    ("Connection: close", ["--h1", "-m", "1", "-H", "Connection: close"], "http1.0", "one", "plain"),
+]
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, seconds=10):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    sys.exit(f"nothing accepted on 127.0.0.1:{port} within {seconds} s")
+
+
+class Servers:
+    """`httplab serve` (cleartext and TLS) and nginx (cleartext, h2c, TLS), all on CPU 1."""
+
+    def __init__(self, work):
+        self.procs = []
+        self.work = work
+        scenario = os.path.join(work, "one.toml")
+        with open(scenario, "w") as f:
+            f.write(SCENARIO)
+        www = os.path.join(work, "www")
+        os.makedirs(www, exist_ok=True)
+        with open(os.path.join(www, "r"), "wb") as f:
+            f.write(b"x" * BODY)
+        # The lab serves h1 and h2c on its cleartext port (the preface decides).
+        plain, tls = free_port(), free_port()
+        self.start(["taskset", "-c", "1", BIN, "serve", scenario, "--listen", f"127.0.0.1:{plain}"])
+        self.start(["taskset", "-c", "1", BIN, "serve", scenario, "--listen", f"127.0.0.1:{tls}",
+                    "--tls"])
+        self.lab = {"plain": plain, "h2c": plain, "tls": tls}
+        n_plain, n_h2c, n_tls = free_port(), free_port(), free_port()
+        conf = os.path.join(work, "nginx.conf")
+        with open(conf, "w") as f:
+            f.write(f"""daemon off;
+worker_processes 1;
+pid {work}/nginx.pid;
+error_log {work}/nginx-error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+    keepalive_requests 1000000;
+    http2_max_concurrent_streams 128;
+    server {{ listen 127.0.0.1:{n_plain}; root {www}; }}
+    server {{ listen 127.0.0.1:{n_h2c} http2; root {www}; }}
+    server {{
+        listen 127.0.0.1:{n_tls} ssl http2;
+        ssl_certificate {CERTS}/localhost.pem;
+        ssl_certificate_key {CERTS}/localhost.key;
+        ssl_protocols TLSv1.3;
+        root {www};
+    }}
+}}
+""")
+        nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+        self.start(["taskset", "-c", "1", nginx, "-c", conf, "-p", work])
+        self.nginx = {"plain": n_plain, "h2c": n_h2c, "tls": n_tls}
+        for port in list(self.lab.values()) + list(self.nginx.values()):
+            wait_port(port)
+
+    def start(self, argv):
+        self.procs.append(subprocess.Popen(argv, stdout=subprocess.DEVNULL,
+                                           stderr=subprocess.DEVNULL))
+
+    def stop(self):
+        for p in self.procs:
+            p.send_signal(signal.SIGTERM)
+        for p in self.procs:
+            try:
+                p.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+
+
+def url(ports, key):
+    if key == "tls":
+        return f"https://localhost:{ports['tls']}/r"
+    return f"http://127.0.0.1:{ports[key]}/r"
+
+
+def h2load(flags, target, seconds, connections):
+    argv = ["taskset", "-c", "0", "h2load", "-t", "1", "-c", str(connections),
+            "-D", str(seconds), *flags, target]
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 60)
+    m = re.search(r"finished in [^,]+, ([\d.]+) req/s", out.stdout)
+    ok = re.search(r"requests: \d+ total, \d+ started, \d+ done, (\d+) succeeded, (\d+) failed",
+                   out.stdout)
+    if not m or not ok or int(ok.group(1)) == 0:
+        sys.exit(f"h2load {' '.join(argv)} failed:\n{out.stdout}\n{out.stderr}")
+    return float(m.group(1))
+
+
+def lab_load(work, protocol, scenario, target, seconds, connections):
+    out_dir = os.path.join(work, f"lab-{protocol}-{time.monotonic_ns()}")
+    argv = ["taskset", "-c", "0", BIN, "load", os.path.join(work, f"{scenario}.toml"),
+            "--users", str(connections), "--duration", f"{seconds}s", "--warmup", "1s",
+            "--protocols", protocol, "--target", target.rsplit("/", 1)[0],
+            "--quiet", "--out", out_dir]
+    if target.startswith("https"):
+        argv += ["--cacert", os.path.join(CERTS, "ca.pem")]
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 120)
+    if out.returncode != 0:
+        sys.exit(f"{' '.join(argv)} failed:\n{out.stderr}")
+    with open(os.path.join(out_dir, "load.json")) as f:
+        p = json.load(f)["protocols"][0]
+    shutil.rmtree(out_dir, ignore_errors=True)
+    return p["requests_per_s"]
+
+
+def median(f, reps):
+    return statistics.median(f() for _ in range(reps))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--seconds", type=int, default=5)
+    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--connections", type=int, default=10)
+    args = ap.parse_args()
+    for tool in ("h2load", "taskset"):
+        if not shutil.which(tool):
+            sys.exit(f"{tool} is missing (Debian: nghttp2-client, util-linux)")
+    subprocess.run(["cargo", "build", "--release", "-q", "-p", "httplab"], cwd=ROOT, check=True)
+    if not os.path.exists(os.path.join(CERTS, "localhost.pem")):
+        # The lab writes its CA and leaf on first use.
+        subprocess.run([BIN, "check", os.path.join(ROOT, "scenarios", "quickstart.toml")],
+                       cwd=ROOT, check=True, capture_output=True)
+    work = tempfile.mkdtemp(prefix="httplab-parity-")
+    with open(os.path.join(work, "one.toml"), "w") as f:
+        f.write(SCENARIO)
+    with open(os.path.join(work, "ten.toml"), "w") as f:
+        f.write(SCENARIO_10)
+    servers = Servers(work)
+    s, n, c = args.seconds, args.reps, args.connections
+    rows = []
+    try:
+        for label, flags, protocol, scenario, key in WORKLOADS:
+            nginx = median(lambda: h2load(flags, url(servers.nginx, key), s, c), n)
+            lab = median(lambda: h2load(flags, url(servers.lab, key), s, c), n)
+            client_lab = median(
+                lambda: lab_load(work, protocol, scenario, url(servers.lab, key), s, c), n)
+            client_nginx = median(
+                lambda: lab_load(work, protocol, scenario, url(servers.nginx, key), s, c), n)
+            rows.append((label, nginx, lab, client_lab, client_nginx))
+            print(f"  {label}: done", file=sys.stderr)
+    finally:
+        servers.stop()
+        shutil.rmtree(work, ignore_errors=True)
+    print(f"\n{c} connections, {BODY} B resource, median of {n} x {s} s; servers on CPU 1, "
+          "clients on CPU 0\n")
+    print("The lab's server against nginx (h2load drives both):\n")
+    print("| workload | nginx | `httplab serve` | ratio |\n|---|---|---|---|")
+    for label, nginx, lab, _, _ in rows:
+        print(f"| {label} | {nginx / 1000:.0f}k | {lab / 1000:.0f}k | {lab / nginx:.2f} |")
+    print("\nThe lab's load client against h2load (req/s on the same server):\n")
+    print("| workload | h2load -> serve | `httplab load` -> serve | ratio | h2load -> nginx | "
+          "`httplab load` -> nginx | ratio |\n|---|---|---|---|---|---|---|")
+    for label, nginx, lab, client_lab, client_nginx in rows:
+        print(f"| {label} | {lab / 1000:.0f}k | {client_lab / 1000:.0f}k | "
+              f"{client_lab / lab:.2f} | {nginx / 1000:.0f}k | {client_nginx / 1000:.0f}k | "
+              f"{client_nginx / nginx:.2f} |")
+
+
+if __name__ == "__main__":
+    main()

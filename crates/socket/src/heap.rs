@@ -1,0 +1,101 @@
+//! Heap bytes per thread, for the server's bill under load: a global allocator (the binary
+//! installs [`CountingAllocator`]) that keeps, on each thread, the bytes that thread allocated
+//! less those it freed. The lab server runs on a thread of its own and shares no buffers with
+//! the clients (they meet only through sockets), so its thread's count is the heap the server
+//! holds, while the process's RSS would be the clients' and the server's together.
+//!
+//! The count is per thread with no atomics: an allocation costs one thread-local add. Memory
+//! handed from one thread to another and freed there moves the count to the thread that freed
+//! it; the server's connections, buffers and TLS state live and die on its thread.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// The system allocator, counting each thread's live bytes.
+pub struct CountingAllocator;
+
+/// Whether the binary installed the allocator (set by its first allocation).
+static INSTALLED: AtomicBool = AtomicBool::new(false);
+
+thread_local! {
+    // A const-initialised `Cell` has no destructor and no lazy initialisation, so the
+    // allocator may touch it at any point of a thread's life without allocating.
+    static LIVE: Cell<i64> = const { Cell::new(0) };
+}
+
+fn add(bytes: i64) {
+    // `try_with`: during a thread's teardown the slot may be gone; those bytes go uncounted.
+    let _ = LIVE.try_with(|live| live.set(live.get().wrapping_add(bytes)));
+}
+
+// SAFETY: every method forwards to `System` with the caller's arguments unchanged, so the
+// `GlobalAlloc` contract is `System`'s; the counting touches only a thread-local `Cell`.
+unsafe impl GlobalAlloc for CountingAllocator {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: the caller upholds `alloc`'s contract for `layout`.
+        let ptr = unsafe { System.alloc(layout) };
+        if !ptr.is_null() {
+            if !INSTALLED.load(Ordering::Relaxed) {
+                INSTALLED.store(true, Ordering::Relaxed);
+            }
+            add(layout.size() as i64);
+        }
+        ptr
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: as `alloc`.
+        let ptr = unsafe { System.alloc_zeroed(layout) };
+        if !ptr.is_null() {
+            add(layout.size() as i64);
+        }
+        ptr
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: the caller passes a block this allocator (that is, `System`) gave out.
+        unsafe { System.dealloc(ptr, layout) };
+        add(-(layout.size() as i64));
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        // SAFETY: as `dealloc`, and `new_size` as the caller was given it.
+        let new = unsafe { System.realloc(ptr, layout, new_size) };
+        if !new.is_null() {
+            add(new_size as i64 - layout.size() as i64);
+        }
+        new
+    }
+}
+
+/// The calling thread's live heap bytes (allocated less freed, on this thread), or `None` when
+/// the binary did not install [`CountingAllocator`].
+pub fn thread_live_bytes() -> Option<i64> {
+    INSTALLED
+        .load(Ordering::Relaxed)
+        .then(|| LIVE.try_with(Cell::get).unwrap_or(0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[global_allocator]
+    static COUNTING: CountingAllocator = CountingAllocator;
+
+    #[test]
+    fn a_thread_counts_what_it_holds() {
+        std::thread::spawn(|| {
+            let before = thread_live_bytes().expect("installed in this test binary");
+            let block = vec![7u8; 1 << 20];
+            let holding = thread_live_bytes().unwrap_or(0);
+            assert!(holding - before >= 1 << 20, "{before} -> {holding}");
+            drop(block);
+            let after = thread_live_bytes().unwrap_or(0);
+            assert!(after - before < 4096, "{before} -> {after} after the free");
+        })
+        .join()
+        .expect("the counting thread");
+    }
+}
