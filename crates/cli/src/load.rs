@@ -131,11 +131,19 @@ pub(crate) async fn load(path: &Path, load: &LoadArgs, args: &RunArgs) -> Result
     let md_path = out.join("load.md");
     std::fs::write(&md_path, load_markdown(&scenario, &results, arrival))
         .with_context(|| format!("writing {}", md_path.display()))?;
+    let html_path = out.join("load.html");
+    std::fs::write(&html_path, crate::load_html::load_html(&doc))
+        .with_context(|| format!("writing {}", html_path.display()))?;
     if !args.quiet {
         for r in &results {
             println!("{}", summary_line(r));
         }
-        println!("wrote {} and {}", json_path.display(), md_path.display());
+        println!(
+            "wrote {}, {} and {}",
+            json_path.display(),
+            md_path.display(),
+            html_path.display()
+        );
     }
     let failed: u64 = results.iter().map(|r| r.failed_pages).sum();
     if failed > 0 {

@@ -1,6 +1,6 @@
 //! `httplab load` as a user runs it: a closed-model load of the quickstart page over http1.1
-//! and h2 on loopback, written to load.json and load.md with the server's bill; and the loads
-//! it refuses before starting.
+//! and h2 on loopback, written to load.json, load.md and load.html with the server's bill; and
+//! the loads it refuses before starting.
 // Each test binary uses some of the crate's dependencies, never all.
 #![allow(unused_crate_dependencies)]
 
@@ -66,6 +66,14 @@ fn a_closed_load_shows_six_connections_per_http11_browser_and_one_per_h2_browser
     assert!(
         md.contains("**h2** held 10 server connections at peak"),
         "{md}"
+    );
+    // The page, drawn from load.json: both protocols, and the h2 peak by its bar.
+    let html = std::fs::read_to_string(dir.join("out/load.html")).unwrap();
+    assert!(html.starts_with("<!DOCTYPE html>"), "{html}");
+    assert!(html.contains("<svg") && html.contains("</svg>"), "{html}");
+    assert!(
+        html.contains("</span>h2</th>") && html.contains(">10</text>"),
+        "{html}"
     );
 }
 
