@@ -50,13 +50,20 @@ think = "0ms"
 
 [[resource]]
 path = "/r"
-size = {BODY}
+size = "{BODY}b"
 """
 
-# The same resource ten times: a user keeps 10 requests in flight on its one connection.
+# Ten such resources: a user keeps 10 requests in flight on its one connection.
 SCENARIO_10 = SCENARIO.replace('name = "parity"', 'name = "parity-10"').replace(
-    'path = "/r"', 'path = "/r"\ncount = 10'
+    'path = "/r"', 'path = "/r{i}"\ncount = 10'
 )
+# What the servers serve: both pages' resources.
+SERVED = SCENARIO + f"""
+[[resource]]
+path = "/r{{i}}"
+count = 10
+size = "{BODY}b"
+"""
 
 # (label, h2load flags, lab protocol, lab scenario, server port key)
 WORKLOADS = [
@@ -88,16 +95,20 @@ def wait_port(port, seconds=10):
 class Servers:
     """`httplab serve` (cleartext and TLS) and nginx (cleartext, h2c, TLS), all on CPU 1."""
 
-    def __init__(self, work):
+    def __init__(self):
         self.procs = []
-        self.work = work
-        scenario = os.path.join(work, "one.toml")
+        self.lab = self.nginx = {}
+
+    def start_all(self, work):
+        """Starts every server and waits until each accepts."""
+        scenario = os.path.join(work, "served.toml")
         with open(scenario, "w") as f:
-            f.write(SCENARIO)
+            f.write(SERVED)
         www = os.path.join(work, "www")
         os.makedirs(www, exist_ok=True)
-        with open(os.path.join(www, "r"), "wb") as f:
-            f.write(b"x" * BODY)
+        for name in ["r"] + [f"r{i}" for i in range(1, 11)]:
+            with open(os.path.join(www, name), "wb") as f:
+                f.write(b"x" * BODY)
         # The lab serves h1 and h2c on its cleartext port (the preface decides).
         plain, tls = free_port(), free_port()
         self.start(["taskset", "-c", "1", BIN, "serve", scenario, "--listen", f"127.0.0.1:{plain}"])
@@ -155,8 +166,11 @@ def url(ports, key):
 
 
 def h2load(flags, target, seconds, connections):
+    # With `Connection: close`, h2load's timed mode (-D) hangs once the server closes; a
+    # request count of about the run's length at nginx's rate (~30k/s here) runs instead.
+    span = ["-n", str(30_000 * seconds)] if "Connection: close" in flags else ["-D", str(seconds)]
     argv = ["taskset", "-c", "0", "h2load", "-t", "1", "-c", str(connections),
-            "-D", str(seconds), *flags, target]
+            *span, *flags, target]
     out = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 60)
     m = re.search(r"finished in [^,]+, ([\d.]+) req/s", out.stdout)
     ok = re.search(r"requests: \d+ total, \d+ started, \d+ done, (\d+) succeeded, (\d+) failed",
@@ -202,14 +216,17 @@ def main():
         subprocess.run([BIN, "check", os.path.join(ROOT, "scenarios", "quickstart.toml")],
                        cwd=ROOT, check=True, capture_output=True)
     work = tempfile.mkdtemp(prefix="httplab-parity-")
+    # nginx's worker reads the files as an unprivileged user.
+    os.chmod(work, 0o755)
     with open(os.path.join(work, "one.toml"), "w") as f:
         f.write(SCENARIO)
     with open(os.path.join(work, "ten.toml"), "w") as f:
         f.write(SCENARIO_10)
-    servers = Servers(work)
+    servers = Servers()
     s, n, c = args.seconds, args.reps, args.connections
     rows = []
     try:
+        servers.start_all(work)
         for label, flags, protocol, scenario, key in WORKLOADS:
             nginx = median(lambda: h2load(flags, url(servers.nginx, key), s, c), n)
             lab = median(lambda: h2load(flags, url(servers.lab, key), s, c), n)

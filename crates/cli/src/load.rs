@@ -1,10 +1,11 @@
 //! `httplab load`: many browsers at once against one server, one protocol after another, and
 //! what each protocol cost the server. It checks the machine can hold the load (file
 //! descriptors, ports) before anything runs, prints a line a second, and writes `load.json`
-//! (schema `httplab-load/1`) and `load.md`. It runs against the lab's own server, a
-//! `--server-cmd` server inside the lab, or a `--target` on the real network (whose bill the
-//! lab cannot read: only latency and throughput). A server that dies mid-load ends the run; the
-//! failure is in every output and the samples so far are kept.
+//! (schema `httplab-load/1`), `load.md` and `load.html` (laid out from load.json alone). It
+//! runs against the lab's own server, a `--server-cmd` server inside the lab, or a `--target`
+//! on the real network (whose bill the lab cannot read: only latency and throughput). A server
+//! that dies mid-load ends the run; the failure is in every output and the samples so far are
+//! kept.
 //!
 //! The harness runs the users and takes the samples (`Lab::load`); this module wires the
 //! command line to it and lays the results out.
@@ -194,11 +195,19 @@ pub(crate) async fn load(
         load_markdown(&scenario, &results, arrival, &about),
     )
     .with_context(|| format!("writing {}", md_path.display()))?;
+    let html_path = out.join("load.html");
+    std::fs::write(&html_path, crate::load_html::load_html(&doc))
+        .with_context(|| format!("writing {}", html_path.display()))?;
     if !args.quiet {
         for r in &results {
             println!("{}", summary_line(r));
         }
-        println!("wrote {} and {}", json_path.display(), md_path.display());
+        println!(
+            "wrote {}, {} and {}",
+            json_path.display(),
+            md_path.display(),
+            html_path.display()
+        );
     }
     if let Some(failure) = &failure {
         return Err(anyhow::anyhow!(

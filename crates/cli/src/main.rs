@@ -10,6 +10,7 @@
 mod budget;
 mod import;
 mod load;
+mod load_html;
 mod out_dir;
 mod run;
 mod scenario_args;

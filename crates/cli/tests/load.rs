@@ -1,7 +1,7 @@
 //! `httplab load` as a user runs it: a closed-model load of the quickstart page over http1.1
-//! and h2 on loopback, written to load.json and load.md with the server's bill; a load against
-//! a server on the "real network" (`--target`); a `--server-cmd` server that dies mid-load;
-//! and the loads it refuses before starting.
+//! and h2 on loopback, written to load.json, load.md and load.html with the server's bill; a
+//! load against a server on the "real network" (`--target`); a `--server-cmd` server that dies
+//! mid-load; and the loads it refuses before starting.
 // Each test binary uses some of the crate's dependencies, never all.
 #![allow(unused_crate_dependencies)]
 
@@ -87,6 +87,14 @@ fn a_closed_load_shows_six_connections_per_http11_browser_and_one_per_h2_browser
     assert!(
         md.contains("**h2** held 10 server connections at peak"),
         "{md}"
+    );
+    // The page, drawn from load.json: both protocols, and the h2 peak by its bar.
+    let html = std::fs::read_to_string(dir.join("out/load.html")).unwrap();
+    assert!(html.starts_with("<!DOCTYPE html>"), "{html}");
+    assert!(html.contains("<svg") && html.contains("</svg>"), "{html}");
+    assert!(
+        html.contains("</span>h2</th>") && html.contains(">10</text>"),
+        "{html}"
     );
 }
 
@@ -217,4 +225,6 @@ fn a_server_that_dies_mid_load_ends_the_run_and_every_output_says_so() {
     assert!(p["server"]["cpu_ms_per_page"].as_f64().is_some(), "{p}");
     let md = std::fs::read_to_string(dir.join("out/load.md")).unwrap();
     assert!(md.contains("The run ended early:"), "{md}");
+    let html = std::fs::read_to_string(dir.join("out/load.html")).unwrap();
+    assert!(html.contains("ended early") && html.contains("exited"), "{html}");
 }
