@@ -19,6 +19,7 @@ mod lab;
 mod load;
 mod network;
 mod pools;
+mod shard;
 mod sweep;
 mod target;
 mod workload;
@@ -36,6 +37,7 @@ pub use lab::{plan, planned_runs, Ending, ExternalOptions, Lab, LabOptions, Prog
 pub use load::{Arrival, LoadOptions, LoadResult, LoadSecond, MAX_IN_FLIGHT};
 pub use network::LinkMode;
 pub use pools::connections_per_browser;
+pub use shard::Shard;
 pub use sweep::{PlannedPoint, SweepPlan};
 pub use target::{probe_rtt, probe_tls, TargetOptions};
 pub use workload::{issue, OnDone};
