@@ -1,7 +1,8 @@
 //! `httplab load`: many browsers at once against one server, one protocol after another, and
 //! what each protocol cost the server. It checks the machine can hold the load (file
 //! descriptors, ports) before anything runs, prints a line a second, and writes `load.json`
-//! (schema `httplab-load/1`) and `load.md`.
+//! (schema `httplab-load/1`) and `load.md`. With `--shard K/N` it runs part K of N of the load
+//! (`httplab merge` puts the parts back together, through the same writers).
 //!
 //! The harness runs the users and takes the samples (`Lab::load`); this module wires the
 //! command line to it and lays the results out.
@@ -14,7 +15,7 @@ use httplab_core::units::{format_duration, parse_duration};
 use httplab_core::{Protocol, Scenario};
 use httplab_harness::{
     connections_per_browser, Arrival, Lab, LabOptions, LinkMode, LoadOptions, LoadResult,
-    LoadSecond,
+    LoadSecond, Shard,
 };
 use serde_json::{json, Value};
 use std::fmt::Write as _;
@@ -35,6 +36,23 @@ pub(crate) struct LoadArgs {
     pub(crate) duration: String,
     pub(crate) warmup: String,
     pub(crate) think_between: String,
+    /// `--shard K/N` or `auto/N`, as given.
+    pub(crate) shard: Option<String>,
+}
+
+/// What load.json and load.md say about a load beside its results: the scenario, the network,
+/// and whether it was one shard of a load, or shards merged.
+pub(crate) struct About {
+    pub(crate) scenario: String,
+    pub(crate) requests_per_page: usize,
+    /// The scenario's digest (`shard::digest`), so shards of different scenarios do not merge.
+    pub(crate) digest: String,
+    pub(crate) network: String,
+    /// Closed model: each user's pause between page loads.
+    pub(crate) think_between: Duration,
+    pub(crate) shard: Option<Shard>,
+    /// The shards' folders, for a merged load.
+    pub(crate) merged_from: Vec<String>,
 }
 
 pub(crate) async fn load(path: &Path, load: &LoadArgs, args: &RunArgs) -> Result<()> {
@@ -44,7 +62,8 @@ pub(crate) async fn load(path: &Path, load: &LoadArgs, args: &RunArgs) -> Result
         )
         .into());
     }
-    let (mut scenario, _) = load_with_source(path, &args.set)?;
+    let shard = crate::shard::from_arg(load.shard.as_deref())?;
+    let (mut scenario, source) = load_with_source(path, &args.set)?;
     Choices::read(args.protocols.as_deref(), None)?.apply(&mut scenario);
     let duration = seconds_arg("--duration", &load.duration, false)?;
     let warmup = seconds_arg("--warmup", &load.warmup, true)?;
@@ -66,14 +85,33 @@ pub(crate) async fn load(path: &Path, load: &LoadArgs, args: &RunArgs) -> Result
             .into())
         }
     };
+    // The machine holds this shard's users only.
+    let users_here = match (arrival, shard) {
+        (Arrival::Closed { users }, Some(s)) => {
+            let here = u32::try_from(s.share(u64::from(users))).unwrap_or(users);
+            if here == 0 {
+                return Err(UsageError(format!(
+                    "--users {users} --shard {s}: this shard would have no users (user u runs \
+                     in shard u mod {}); give at least as many users as shards",
+                    s.count()
+                ))
+                .into());
+            }
+            Arrival::Closed { users: here }
+        }
+        _ => arrival,
+    };
     let mut ceiling = 0;
     for &protocol in &scenario.protocols {
-        ceiling = ceiling.max(check_machine(&scenario, protocol, arrival)?);
+        ceiling = ceiling.max(check_machine(&scenario, protocol, users_here)?);
     }
-    let out = args
-        .out
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("reports").join(format!("{}-load", scenario.name)));
+    let out = args.out.clone().unwrap_or_else(|| {
+        PathBuf::from("reports").join(format!(
+            "{}-load{}",
+            scenario.name,
+            crate::shard::folder_suffix(shard)
+        ))
+    });
     let chosen = if args.out.is_some() {
         Chosen::Named
     } else {
@@ -106,11 +144,12 @@ pub(crate) async fn load(path: &Path, load: &LoadArgs, args: &RunArgs) -> Result
             warmup,
             think_between,
             seed: scenario.seed,
+            shard,
         };
         let result = lab
             .load(&options, |second, so_far| {
                 if !args.quiet {
-                    eprintln!("{}", progress_line(second, so_far, arrival));
+                    eprintln!("{}", progress_line(second, so_far, users_here));
                 }
             })
             .await;
@@ -124,13 +163,22 @@ pub(crate) async fn load(path: &Path, load: &LoadArgs, args: &RunArgs) -> Result
     }
     let network = lab.network_note().map(str::to_string);
     lab.shutdown().await;
-    let doc = load_json(&scenario, &results, network.as_deref());
-    let json_path = out.join("load.json");
-    std::fs::write(&json_path, serde_json::to_vec_pretty(&doc)?)
-        .with_context(|| format!("writing {}", json_path.display()))?;
-    let md_path = out.join("load.md");
-    std::fs::write(&md_path, load_markdown(&scenario, &results, arrival))
-        .with_context(|| format!("writing {}", md_path.display()))?;
+    let about = About {
+        scenario: scenario.name.clone(),
+        requests_per_page: scenario.resources.len(),
+        digest: crate::shard::digest(&source, &args.set),
+        network: network.unwrap_or_else(|| {
+            match scenario.network {
+                Some(_) => "the scenario's emulated link",
+                None => "plain loopback",
+            }
+            .to_string()
+        }),
+        think_between,
+        shard,
+        merged_from: Vec::new(),
+    };
+    let (json_path, md_path) = write_load(&out, &about, &results, arrival)?;
     if !args.quiet {
         for r in &results {
             println!("{}", summary_line(r));
@@ -148,6 +196,23 @@ pub(crate) async fn load(path: &Path, load: &LoadArgs, args: &RunArgs) -> Result
         ));
     }
     Ok(())
+}
+
+/// Writes `out/load.json` and `out/load.md`; returns their paths.
+pub(crate) fn write_load(
+    out: &Path,
+    about: &About,
+    results: &[LoadResult],
+    arrival: Arrival,
+) -> Result<(PathBuf, PathBuf)> {
+    let doc = load_json(about, results)?;
+    let json_path = out.join("load.json");
+    std::fs::write(&json_path, serde_json::to_vec_pretty(&doc)?)
+        .with_context(|| format!("writing {}", json_path.display()))?;
+    let md_path = out.join("load.md");
+    std::fs::write(&md_path, load_markdown(about, results, arrival))
+        .with_context(|| format!("writing {}", md_path.display()))?;
+    Ok((json_path, md_path))
 }
 
 /// A duration argument in whole or fractional seconds ("30s", "500ms", "2m").
@@ -244,7 +309,7 @@ fn progress_line(s: &LoadSecond, so_far: &LoadResult, arrival: Arrival) -> Strin
     )
 }
 
-fn summary_line(r: &LoadResult) -> String {
+pub(crate) fn summary_line(r: &LoadResult) -> String {
     let (peak, _) = r.server_connections();
     let secs = r.duration.as_secs_f64().max(1e-9);
     format!(
@@ -271,23 +336,36 @@ fn percentiles(h: &hdrhistogram::Histogram<u64>) -> Value {
     })
 }
 
-fn load_json(scenario: &Scenario, results: &[LoadResult], network: Option<&str>) -> Value {
-    json!({
+fn load_json(about: &About, results: &[LoadResult]) -> Result<Value> {
+    let mut histograms = Vec::with_capacity(results.len());
+    for r in results {
+        histograms.push(json!({
+            "page_latency_us": crate::hdr::encode(&r.page_latency)?,
+            "request_latency_us": crate::hdr::encode(&r.request_latency)?,
+        }));
+    }
+    Ok(json!({
         "schema": LOAD_SCHEMA,
         "httplab_version": env!("CARGO_PKG_VERSION"),
-        "scenario": { "name": scenario.name, "requests_per_page": scenario.resources.len() },
-        "network": network.unwrap_or(match scenario.network {
-            Some(_) => "the scenario's emulated link",
-            None => "plain loopback",
-        }),
-        "protocols": results.iter().map(|r| {
+        "scenario": {
+            "name": about.scenario,
+            "requests_per_page": about.requests_per_page,
+            "digest": about.digest,
+        },
+        "network": about.network,
+        "shard": crate::shard::shard_json(about.shard),
+        "merged_from": (!about.merged_from.is_empty()).then_some(&about.merged_from),
+        "protocols": results.iter().zip(histograms).map(|(r, histograms)| {
             let (peak, mean) = r.server_connections();
             let secs = r.duration.as_secs_f64().max(1e-9);
             let answered = r.pages - r.failed_pages;
             json!({
                 "protocol": r.protocol.id(),
                 "arrival": match r.arrival {
-                    Arrival::Closed { users } => json!({ "model": "closed", "users": users }),
+                    Arrival::Closed { users } => json!({
+                        "model": "closed", "users": users,
+                        "think_between_s": about.think_between.as_secs_f64(),
+                    }),
                     Arrival::Open { rate, poisson } => json!({
                         "model": "open", "rate_per_s": rate,
                         "schedule": if poisson { "poisson" } else { "constant" },
@@ -304,7 +382,9 @@ fn load_json(scenario: &Scenario, results: &[LoadResult], network: Option<&str>)
                 "requests_per_s": (r.requests - r.failed_requests) as f64 / secs,
                 "page_latency": percentiles(&r.page_latency),
                 "request_latency": percentiles(&r.request_latency),
+                "bytes": r.bytes,
                 "bytes_per_page": r.bytes as f64 / r.pages.max(1) as f64,
+                "client_connections": r.connections_opened,
                 "client_connections_per_page": r.connections_opened as f64 / r.pages.max(1) as f64,
                 "server": {
                     "peak_connections": peak,
@@ -322,12 +402,13 @@ fn load_json(scenario: &Scenario, results: &[LoadResult], network: Option<&str>)
                     "server_cpu_ms": s.server_cpu_ns as f64 / 1e6,
                     "fds": s.fds,
                 })).collect::<Vec<_>>(),
+                "histograms": histograms,
             })
         }).collect::<Vec<_>>(),
-    })
+    }))
 }
 
-fn load_markdown(scenario: &Scenario, results: &[LoadResult], arrival: Arrival) -> String {
+fn load_markdown(about: &About, results: &[LoadResult], arrival: Arrival) -> String {
     let mut md = String::new();
     let who = match arrival {
         Arrival::Closed { users } => format!("{users} browsers in a closed loop"),
@@ -340,13 +421,16 @@ fn load_markdown(scenario: &Scenario, results: &[LoadResult], arrival: Arrival) 
             }
         ),
     };
-    let _ = writeln!(md, "# httplab load: {}\n", scenario.name);
+    let _ = writeln!(md, "# httplab load: {}\n", about.scenario);
     let _ = writeln!(
         md,
         "{who}, each loading the scenario's page of {} requests. Latency runs from each page's \
          intended start (no coordinated omission).\n",
-        scenario.resources.len()
+        about.requests_per_page
     );
+    if let Some(part) = part_sentence(about, arrival) {
+        let _ = writeln!(md, "{part}\n");
+    }
     md.push_str("| protocol | pages/s | page p50 | p90 | p99 | p99.9 | max | failed | server peak connections | new connections/s | server CPU per page |\n");
     md.push_str("|---|---|---|---|---|---|---|---|---|---|---|\n");
     for r in results {
@@ -374,6 +458,46 @@ fn load_markdown(scenario: &Scenario, results: &[LoadResult], arrival: Arrival) 
         let _ = writeln!(md, "\n{verdict}");
     }
     md
+}
+
+/// What part of a load this is, for a shard or a merge of shards.
+fn part_sentence(about: &About, arrival: Arrival) -> Option<String> {
+    if let Some(s) = about.shard {
+        let (k, n) = (s.index(), s.count());
+        let ran = match arrival {
+            Arrival::Closed { users } => format!(
+                "the {} of the {users} users whose number mod {n} is {k}, each starting when it \
+                 would in the whole load",
+                s.share(u64::from(users))
+            ),
+            Arrival::Open { rate, .. } => format!(
+                "one arrival in {n} of the whole load's schedule (arrival i where i mod {n} is \
+                 {k}), about {:.1} page loads a second",
+                rate / f64::from(n)
+            ),
+        };
+        return Some(format!(
+            "**Shard {k} of {n}** (`--shard {s}`, counted from 0): it ran {ran}. `httplab merge` \
+             combines the {n} shards' folders into the whole load's report."
+        ));
+    }
+    if about.merged_from.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "**Merged** by `httplab merge` from {} shards ({}). Latency percentiles come from the \
+         shards' HDR histograms added together, as if one histogram had held every sample. Each \
+         shard ran its own lab server: the server columns (peak connections, new connections, \
+         CPU) are those servers' sums, and each second's p50 and p99 in load.json the highest \
+         shard's.",
+        about.merged_from.len(),
+        about
+            .merged_from
+            .iter()
+            .map(|d| format!("`{d}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ))
 }
 
 /// The seed lesson in words, from the numbers: the protocol with the fewest server
