@@ -5,7 +5,8 @@
 //! runs against the lab's own server, a `--server-cmd` server inside the lab, or a `--target`
 //! on the real network (whose bill the lab cannot read: only latency and throughput). A server
 //! that dies mid-load ends the run; the failure is in every output and the samples so far are
-//! kept.
+//! kept. With `--shard K/N` it runs part K of N of the load (`httplab merge` puts the parts
+//! back together, through the same writers).
 //!
 //! The harness runs the users and takes the samples (`Lab::load`); this module wires the
 //! command line to it and lays the results out.
@@ -19,7 +20,7 @@ use httplab_core::units::{format_duration, parse_duration};
 use httplab_core::{Protocol, Scenario};
 use httplab_harness::{
     connections_per_browser, Arrival, ExternalOptions, Lab, LabOptions, LinkMode, LoadOptions,
-    LoadResult, LoadSecond, ServerKind,
+    LoadResult, LoadSecond, ServerKind, Shard,
 };
 use serde_json::{json, Value};
 use std::fmt::Write as _;
@@ -40,6 +41,27 @@ pub(crate) struct LoadArgs {
     pub(crate) duration: String,
     pub(crate) warmup: String,
     pub(crate) think_between: String,
+    /// `--shard K/N` or `auto/N`, as given.
+    pub(crate) shard: Option<String>,
+}
+
+/// What load.json and load.md say about a load beside its results: the scenario, the network,
+/// and whether it was one shard of a load, or shards merged.
+pub(crate) struct About {
+    pub(crate) scenario: String,
+    pub(crate) requests_per_page: usize,
+    /// The scenario's digest (`shard::digest`), so shards of different scenarios do not merge.
+    pub(crate) digest: String,
+    pub(crate) network: String,
+    /// Whose server it was, unless the lab's own.
+    pub(crate) server: Option<String>,
+    /// Why the run ended early (the server died), if it did.
+    pub(crate) failure: Option<String>,
+    /// Closed model: each user's pause between page loads.
+    pub(crate) think_between: Duration,
+    pub(crate) shard: Option<Shard>,
+    /// The shards' folders, for a merged load.
+    pub(crate) merged_from: Vec<String>,
 }
 
 pub(crate) async fn load(
@@ -55,7 +77,8 @@ pub(crate) async fn load(
         )
         .into());
     }
-    let (mut scenario, _) = load_with_source(path, &args.set)?;
+    let shard = crate::shard::from_arg(load.shard.as_deref())?;
+    let (mut scenario, source) = load_with_source(path, &args.set)?;
     Choices::read(args.protocols.as_deref(), None)?.apply(&mut scenario);
     if let Some(ext) = &external {
         suit_external(&mut scenario, ext)?;
@@ -91,14 +114,33 @@ pub(crate) async fn load(
             .into())
         }
     };
+    // The machine holds this shard's users only.
+    let users_here = match (arrival, shard) {
+        (Arrival::Closed { users }, Some(s)) => {
+            let here = u32::try_from(s.share(u64::from(users))).unwrap_or(users);
+            if here == 0 {
+                return Err(UsageError(format!(
+                    "--users {users} --shard {s}: this shard would have no users (user u runs \
+                     in shard u mod {}); give at least as many users as shards",
+                    s.count()
+                ))
+                .into());
+            }
+            Arrival::Closed { users: here }
+        }
+        _ => arrival,
+    };
     let mut ceiling = 0;
     for &protocol in &scenario.protocols {
-        ceiling = ceiling.max(check_machine(&scenario, protocol, arrival, sides)?);
+        ceiling = ceiling.max(check_machine(&scenario, protocol, users_here, sides)?);
     }
-    let out = args
-        .out
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("reports").join(format!("{}-load", scenario.name)));
+    let out = args.out.clone().unwrap_or_else(|| {
+        PathBuf::from("reports").join(format!(
+            "{}-load{}",
+            scenario.name,
+            crate::shard::folder_suffix(shard)
+        ))
+    });
     let chosen = if args.out.is_some() {
         Chosen::Named
     } else {
@@ -133,11 +175,12 @@ pub(crate) async fn load(
             warmup,
             think_between,
             seed: scenario.seed,
+            shard,
         };
         let result = lab
             .load(&options, |second, so_far| {
                 if !args.quiet {
-                    eprintln!("{}", progress_line(second, so_far, arrival));
+                    eprintln!("{}", progress_line(second, so_far, users_here));
                 }
             })
             .await;
@@ -181,23 +224,23 @@ pub(crate) async fn load(
         }
     });
     let about = About {
-        server: server.as_deref(),
-        network: network.as_deref(),
-        failure: failure.as_deref(),
+        scenario: scenario.name.clone(),
+        requests_per_page: scenario.resources.len(),
+        digest: crate::shard::digest(&source, &args.set),
+        network: network.unwrap_or_else(|| {
+            match scenario.network {
+                Some(_) => "the scenario's emulated link",
+                None => "plain loopback",
+            }
+            .to_string()
+        }),
+        server,
+        failure,
+        think_between,
+        shard,
+        merged_from: Vec::new(),
     };
-    let doc = load_json(&scenario, &results, &about);
-    let json_path = out.join("load.json");
-    std::fs::write(&json_path, serde_json::to_vec_pretty(&doc)?)
-        .with_context(|| format!("writing {}", json_path.display()))?;
-    let md_path = out.join("load.md");
-    std::fs::write(
-        &md_path,
-        load_markdown(&scenario, &results, arrival, &about),
-    )
-    .with_context(|| format!("writing {}", md_path.display()))?;
-    let html_path = out.join("load.html");
-    std::fs::write(&html_path, crate::load_html::load_html(&doc))
-        .with_context(|| format!("writing {}", html_path.display()))?;
+    let (json_path, md_path, html_path) = write_load(&out, &about, &results, arrival)?;
     if !args.quiet {
         for r in &results {
             println!("{}", summary_line(r));
@@ -209,7 +252,7 @@ pub(crate) async fn load(
             html_path.display()
         );
     }
-    if let Some(failure) = &failure {
+    if let Some(failure) = &about.failure {
         return Err(anyhow::anyhow!(
             "the run ended early: {failure} (the samples so far are in {})",
             out.display()
@@ -226,6 +269,26 @@ pub(crate) async fn load(
         ));
     }
     Ok(())
+}
+
+/// Writes `out/load.json` and `out/load.md`; returns their paths.
+pub(crate) fn write_load(
+    out: &Path,
+    about: &About,
+    results: &[LoadResult],
+    arrival: Arrival,
+) -> Result<(PathBuf, PathBuf, PathBuf)> {
+    let doc = load_json(about, results)?;
+    let json_path = out.join("load.json");
+    std::fs::write(&json_path, serde_json::to_vec_pretty(&doc)?)
+        .with_context(|| format!("writing {}", json_path.display()))?;
+    let md_path = out.join("load.md");
+    std::fs::write(&md_path, load_markdown(about, results, arrival))
+        .with_context(|| format!("writing {}", md_path.display()))?;
+    let html_path = out.join("load.html");
+    std::fs::write(&html_path, crate::load_html::load_html(&doc))
+        .with_context(|| format!("writing {}", html_path.display()))?;
+    Ok((json_path, md_path, html_path))
 }
 
 /// A duration argument in whole or fractional seconds ("30s", "500ms", "2m").
@@ -346,7 +409,7 @@ fn progress_line(s: &LoadSecond, so_far: &LoadResult, arrival: Arrival) -> Strin
     )
 }
 
-fn summary_line(r: &LoadResult) -> String {
+pub(crate) fn summary_line(r: &LoadResult) -> String {
     let secs = r.duration.as_secs_f64().max(1e-9);
     format!(
         "{:<18} {:>8.1} pages/s, page p50 {} ms, p99 {} ms, {} failed; server peak {} \
@@ -373,16 +436,7 @@ fn percentiles(h: &hdrhistogram::Histogram<u64>) -> Value {
     })
 }
 
-/// What every output says about the run besides its numbers.
-struct About<'a> {
-    /// Whose server it was, unless the lab's own.
-    server: Option<&'a str>,
-    network: Option<&'a str>,
-    /// Why the run ended early.
-    failure: Option<&'a str>,
-}
-
-fn server_kind(kind: ServerKind) -> &'static str {
+pub(crate) fn server_kind(kind: ServerKind) -> &'static str {
     match kind {
         ServerKind::Lab => "lab",
         ServerKind::External => "external",
@@ -390,24 +444,36 @@ fn server_kind(kind: ServerKind) -> &'static str {
     }
 }
 
-fn load_json(scenario: &Scenario, results: &[LoadResult], about: &About<'_>) -> Value {
-    json!({
+fn load_json(about: &About, results: &[LoadResult]) -> Result<Value> {
+    let mut protocols = Vec::with_capacity(results.len());
+    for r in results {
+        let mut entry = protocol_json(r, about);
+        entry["histograms"] = json!({
+            "page_latency_us": crate::hdr::encode(&r.page_latency)?,
+            "request_latency_us": crate::hdr::encode(&r.request_latency)?,
+        });
+        protocols.push(entry);
+    }
+    Ok(json!({
         "schema": LOAD_SCHEMA,
         "httplab_version": env!("CARGO_PKG_VERSION"),
-        "scenario": { "name": scenario.name, "requests_per_page": scenario.resources.len() },
-        "network": about.network.unwrap_or(match scenario.network {
-            Some(_) => "the scenario's emulated link",
-            None => "plain loopback",
-        }),
-        "server": about.server.unwrap_or("the lab's own"),
+        "scenario": {
+            "name": about.scenario,
+            "requests_per_page": about.requests_per_page,
+            "digest": about.digest,
+        },
+        "network": about.network,
+        "server": about.server,
         "failure": about.failure,
         "verdict": verdict(results).map(|v| v.replace("**", "")),
-        "protocols": results.iter().map(protocol_json).collect::<Vec<_>>(),
-    })
+        "shard": crate::shard::shard_json(about.shard),
+        "merged_from": (!about.merged_from.is_empty()).then_some(&about.merged_from),
+        "protocols": protocols,
+    }))
 }
 
 /// One protocol's entry in load.json.
-fn protocol_json(r: &LoadResult) -> Value {
+fn protocol_json(r: &LoadResult, about: &About) -> Value {
     let connections = r.server_connections();
     let secs = r.duration.as_secs_f64().max(1e-9);
     let answered = r.pages - r.failed_pages;
@@ -418,7 +484,10 @@ fn protocol_json(r: &LoadResult) -> Value {
     json!({
         "protocol": r.protocol.id(),
         "arrival": match r.arrival {
-            Arrival::Closed { users } => json!({ "model": "closed", "users": users }),
+            Arrival::Closed { users } => json!({
+                "model": "closed", "users": users,
+                "think_between_s": about.think_between.as_secs_f64(),
+            }),
             Arrival::Open { rate, poisson } => json!({
                 "model": "open", "rate_per_s": rate,
                 "schedule": if poisson { "poisson" } else { "constant" },
@@ -436,7 +505,9 @@ fn protocol_json(r: &LoadResult) -> Value {
         "requests_per_s": (r.requests - r.failed_requests) as f64 / secs,
         "page_latency": percentiles(&r.page_latency),
         "request_latency": percentiles(&r.request_latency),
+        "bytes": r.bytes,
         "bytes_per_page": r.bytes as f64 / r.pages.max(1) as f64,
+        "client_connections": r.connections_opened,
         "client_connections_per_page": r.connections_opened as f64 / r.pages.max(1) as f64,
         "server": {
             "kind": server_kind(r.server),
@@ -446,6 +517,7 @@ fn protocol_json(r: &LoadResult) -> Value {
             "tls_handshakes_per_s": r.tls_handshakes_per_s(),
             "cpu_ms_per_page": r.server_cpu_per_page_ms(),
             "baseline_memory_bytes": r.baseline_memory_bytes,
+            "baseline_socket_memory_bytes": r.baseline_socket_memory_bytes,
             "peak_memory_bytes": r.peak_memory_bytes(),
             "memory_per_connection_bytes": r.memory_per_connection_bytes(),
             "socket_memory_bytes_peak": r.peak_socket_memory_bytes(),
@@ -474,12 +546,7 @@ fn second_json(s: &LoadSecond) -> Value {
     })
 }
 
-fn load_markdown(
-    scenario: &Scenario,
-    results: &[LoadResult],
-    arrival: Arrival,
-    about: &About<'_>,
-) -> String {
+fn load_markdown(about: &About, results: &[LoadResult], arrival: Arrival) -> String {
     let mut md = String::new();
     let who = match arrival {
         Arrival::Closed { users } => format!("{users} browsers in a closed loop"),
@@ -492,8 +559,8 @@ fn load_markdown(
             }
         ),
     };
-    let _ = writeln!(md, "# httplab load: {}\n", scenario.name);
-    if let Some(failure) = about.failure {
+    let _ = writeln!(md, "# httplab load: {}\n", about.scenario);
+    if let Some(failure) = &about.failure {
         let _ = writeln!(
             md,
             "> **The run ended early:** {failure}. The figures below cover the seconds before \
@@ -504,16 +571,16 @@ fn load_markdown(
         md,
         "{who}, each loading the scenario's page of {} requests. Latency runs from each page's \
          intended start (no coordinated omission).\n",
-        scenario.resources.len()
+        about.requests_per_page
     );
+    if let Some(part) = part_sentence(about, arrival) {
+        let _ = writeln!(md, "{part}\n");
+    }
     let _ = writeln!(
         md,
         "Server: {}. Network: {}.\n",
-        about.server.unwrap_or("the lab's own"),
-        about.network.unwrap_or(match scenario.network {
-            Some(_) => "the scenario's emulated link",
-            None => "plain loopback",
-        })
+        about.server.as_deref().unwrap_or("the lab's own"),
+        about.network
     );
     md.push_str("| protocol | pages/s | page p50 | p90 | p99 | p99.9 | max | failed |\n");
     md.push_str("|---|---|---|---|---|---|---|---|\n");
@@ -587,6 +654,46 @@ fn load_markdown(
         let _ = writeln!(md, "\n{verdict}");
     }
     md
+}
+
+/// What part of a load this is, for a shard or a merge of shards.
+fn part_sentence(about: &About, arrival: Arrival) -> Option<String> {
+    if let Some(s) = about.shard {
+        let (k, n) = (s.index(), s.count());
+        let ran = match arrival {
+            Arrival::Closed { users } => format!(
+                "the {} of the {users} users whose number mod {n} is {k}, each starting when it \
+                 would in the whole load",
+                s.share(u64::from(users))
+            ),
+            Arrival::Open { rate, .. } => format!(
+                "one arrival in {n} of the whole load's schedule (arrival i where i mod {n} is \
+                 {k}), about {:.1} page loads a second",
+                rate / f64::from(n)
+            ),
+        };
+        return Some(format!(
+            "**Shard {k} of {n}** (`--shard {s}`, counted from 0): it ran {ran}. `httplab merge` \
+             combines the {n} shards' folders into the whole load's report."
+        ));
+    }
+    if about.merged_from.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "**Merged** by `httplab merge` from {} shards ({}). Latency percentiles come from the \
+         shards' HDR histograms added together, as if one histogram had held every sample. Each \
+         shard ran its own lab server: the server columns (peak connections, new connections, \
+         CPU) are those servers' sums, and each second's p50 and p99 in load.json the highest \
+         shard's.",
+        about.merged_from.len(),
+        about
+            .merged_from
+            .iter()
+            .map(|d| format!("`{d}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ))
 }
 
 /// The seed lesson in words, from the numbers: the protocol with the fewest server

@@ -1,20 +1,24 @@
 //! The `httplab` binary: the command line, the progress bar, and exit codes. Each command's
 //! work lives in the library crates; `run.rs` wires `run` and `sweep` to them,
 //! `tools.rs` the commands that run no workload, `import.rs` reads a HAR into a scenario, `scenario_args.rs` reads a scenario with
-//! its overrides, and `budget.rs` holds a scenario to the run budget. Errors become messages and exit codes (2 for a bad scenario or argument,
+//! its overrides, and `budget.rs` holds a scenario to the run budget. `load.rs` runs many
+//! browsers at once; `shard.rs` reads `--shard` and `merge.rs` puts shards back together. Errors become messages and exit codes (2 for a bad scenario or argument,
 //! which is a [`UsageError`]).
 #![forbid(unsafe_code)]
 // Dev-dependencies serve the integration tests, not every unit-test build.
 #![cfg_attr(test, allow(unused_crate_dependencies))]
 
 mod budget;
+mod hdr;
 mod import;
 mod load;
 mod load_html;
+mod merge;
 mod out_dir;
 mod run;
 mod scenario_args;
 mod servers;
+mod shard;
 mod signals;
 mod tools;
 
@@ -123,10 +127,32 @@ enum Command {
         /// Closed model: each user's pause between page loads.
         #[arg(long, default_value = "0s")]
         think_between: String,
+        /// Run part K of N of the load (K from 0): every Nth arrival of the same schedule, or
+        /// the users whose number mod N is K. `auto/N` takes K from JOB_COMPLETION_INDEX
+        /// (Kubernetes) or SLURM_ARRAY_TASK_ID (Slurm). `httplab merge` combines the parts.
+        #[arg(long, value_name = "K/N")]
+        shard: Option<String>,
         #[command(flatten)]
         args: RunArgs,
         #[command(flatten)]
         server: ServerArgs,
+    },
+    /// Combine the folders of `load --shard` or `sweep --shard` runs, one per shard, into one
+    /// report: histograms added exactly, counts summed, a sweep's points assembled in order.
+    Merge {
+        /// The shards' folders (every shard of one run, each once).
+        #[arg(required = true, value_name = "DIR")]
+        dirs: Vec<PathBuf>,
+        /// Output folder [default: reports/<scenario>-load/, or for a sweep
+        /// reports/<scenario>-sweep-<key>/].
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Replace an output folder that holds another run.
+        #[arg(long)]
+        force: bool,
+        /// No summary.
+        #[arg(long)]
+        quiet: bool,
     },
     /// Measure what the emulated link adds to each round trip on this machine: connect across
     /// it repeatedly and print the host's facts, the link's stamping and its excess per RTT.
@@ -159,6 +185,10 @@ enum Command {
         /// applied like --set KEY=VALUE, after any --set).
         #[arg(long, value_name = "KEY=V1,V2,...")]
         vary: String,
+        /// Run part K of N of the sweep (K from 0): value i where i mod N is K. `auto/N` takes
+        /// K from JOB_COMPLETION_INDEX or SLURM_ARRAY_TASK_ID. `httplab merge` combines them.
+        #[arg(long, value_name = "K/N")]
+        shard: Option<String>,
         #[command(flatten)]
         args: RunArgs,
     },
@@ -341,6 +371,7 @@ async fn dispatch(command: Command) -> Result<()> {
             duration,
             warmup,
             think_between,
+            shard,
             args,
             server,
         } => {
@@ -352,14 +383,22 @@ async fn dispatch(command: Command) -> Result<()> {
                 duration,
                 warmup,
                 think_between,
+                shard,
             };
             load::load(&scenario, &options, &args, external, target).await
         }
+        Command::Merge {
+            dirs,
+            out,
+            force,
+            quiet,
+        } => merge::merge(&dirs, out, force, quiet),
         Command::Sweep {
             scenario,
             vary,
+            shard,
             args,
-        } => run::sweep(&scenario, &vary, &args).await,
+        } => run::sweep(&scenario, &vary, shard.as_deref(), &args).await,
     }
 }
 

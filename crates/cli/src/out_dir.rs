@@ -7,6 +7,7 @@
 //! deleted. It owns these decisions and the write probe; the files themselves are the report
 //! crate's.
 
+use crate::shard::SHARD_FILE;
 use crate::UsageError;
 use anyhow::Result;
 use httplab_report::{file_stamp, JOURNAL_FILE};
@@ -15,7 +16,13 @@ use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Files whose presence makes a folder a run (or sweep) httplab wrote.
-const RUN_MARKERS: &[&str] = &["results.json", JOURNAL_FILE, "sweep.json", "load.json"];
+const RUN_MARKERS: &[&str] = &[
+    "results.json",
+    JOURNAL_FILE,
+    "sweep.json",
+    "load.json",
+    SHARD_FILE,
+];
 /// Fixed names httplab writes into a run or sweep folder.
 const KNOWN_FILES: &[&str] = &[
     "results.json",
@@ -28,6 +35,7 @@ const KNOWN_FILES: &[&str] = &[
     "sweep.html",
     "load.json",
     "load.md",
+    SHARD_FILE,
 ];
 /// Sibling names tried for a moved-aside run before giving up (bounded loop).
 const MAX_ASIDE_NAMES: u32 = 100;

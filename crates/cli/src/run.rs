@@ -125,8 +125,15 @@ pub(crate) async fn run(
 /// `httplab sweep SCENARIO --vary KEY=V1,V2,...`: plans every value (refusing a bad one before
 /// anything runs), runs each as an experiment of its own, writes each value's report folder as
 /// it finishes, then sweep.json, sweep.md and sweep.html. A signal stops it after writing the
-/// point in flight (marked incomplete) and the sweep of the points that finished.
-pub(crate) async fn sweep(path: &Path, vary: &str, args: &RunArgs) -> Result<()> {
+/// point in flight (marked incomplete) and the sweep of the points that finished. With
+/// `--shard K/N` it runs value i where i mod N is K, and says so in `shard.json`.
+pub(crate) async fn sweep(
+    path: &Path,
+    vary: &str,
+    shard: Option<&str>,
+    args: &RunArgs,
+) -> Result<()> {
+    let shard = crate::shard::from_arg(shard)?;
     let set = overrides(&args.set)?;
     let source = read_source(path)?;
     let (key, values) = parse_vary(vary).map_err(|e| UsageError(e.to_string()))?;
@@ -140,16 +147,43 @@ pub(crate) async fn sweep(path: &Path, vary: &str, args: &RunArgs) -> Result<()>
     for point in &mut plan.points {
         choices.apply(&mut point.scenario);
     }
-    let scenarios: Vec<_> = plan.points.iter().map(|p| &p.scenario).collect();
-    crate::budget::enforce(&scenarios, args.repeat, args.force)?;
     let name = plan
         .points
         .first()
         .map_or_else(String::new, |p| p.scenario.name.clone());
+    let record_shard = shard.map(|s| {
+        let values: Vec<String> = plan.points.iter().map(|p| p.value.clone()).collect();
+        crate::shard::SweepShard::new(s, (path, &source), args, &name, &key, values)
+    });
+    if let Some(s) = shard {
+        plan.points = std::mem::take(&mut plan.points)
+            .into_iter()
+            .enumerate()
+            .filter_map(|(i, p)| s.keeps(i as u64).then_some(p))
+            .collect();
+    }
+    let scenarios: Vec<_> = plan.points.iter().map(|p| &p.scenario).collect();
+    crate::budget::enforce(&scenarios, args.repeat, args.force)?;
     let (out, chosen) = output_folder(args, || {
-        Path::new("reports").join(format!("{name}-sweep-{key}"))
+        Path::new("reports").join(format!(
+            "{name}-sweep-{key}{}",
+            crate::shard::folder_suffix(shard)
+        ))
     });
     let moved = out_dir::prepare(&out, chosen, args.force)?;
+    if let Some(record) = &record_shard {
+        record.write(&out)?;
+        if plan.points.is_empty() {
+            println!(
+                "shard {}/{} of a sweep of {} values has no value to run; wrote {}",
+                record.shard.index,
+                record.shard.count,
+                record.values.len(),
+                out.join(crate::shard::SHARD_FILE).display()
+            );
+            return Ok(());
+        }
+    }
     let signals = Signals::install().context("installing the SIGINT/SIGTERM handlers")?;
     if let Some(note) = &moved {
         eprintln!("{note}");

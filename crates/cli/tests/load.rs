@@ -226,5 +226,8 @@ fn a_server_that_dies_mid_load_ends_the_run_and_every_output_says_so() {
     let md = std::fs::read_to_string(dir.join("out/load.md")).unwrap();
     assert!(md.contains("The run ended early:"), "{md}");
     let html = std::fs::read_to_string(dir.join("out/load.html")).unwrap();
-    assert!(html.contains("ended early") && html.contains("exited"), "{html}");
+    assert!(
+        html.contains("ended early") && html.contains("exited"),
+        "{html}"
+    );
 }

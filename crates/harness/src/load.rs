@@ -21,6 +21,7 @@ use crate::connector::LabConnector;
 use crate::lab::Lab;
 use crate::meters::{Meters, ServerKind};
 use crate::pools::Pools;
+use crate::shard::Shard;
 use crate::HarnessError;
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use hdrhistogram::Histogram;
@@ -69,6 +70,10 @@ pub struct LoadOptions {
     pub think_between: Duration,
     /// Seed of the Poisson schedule.
     pub seed: u64,
+    /// Run only this part of the load (`--shard K/N`): of the open model's arrivals, every
+    /// N-th of the same seeded schedule (arrival `i` iff `i mod N = K`); of the closed model's
+    /// users, user `u` iff `u mod N = K`, starting when it would in the whole load.
+    pub shard: Option<Shard>,
 }
 
 /// One second of the measurement window.
@@ -281,7 +286,8 @@ impl Lab {
         let mut arrivals = Schedule::new(options, start);
         // Closed model: users start spread over the warm-up (or all at once without one).
         if let Arrival::Closed { users } = options.arrival {
-            for user in 0..users {
+            let kept = |u: &u32| options.shard.is_none_or(|s| s.keeps(u64::from(*u)));
+            for user in (0..users).filter(kept) {
                 let offset = options
                     .warmup
                     .mul_f64(f64::from(user) / f64::from(users.max(1)));
@@ -532,39 +538,67 @@ impl Second {
     }
 }
 
-/// The open model's arrival times.
+/// The open model's arrival times: the whole load's schedule, of which a shard keeps its part.
 struct Schedule {
     next: Option<Instant>,
     gap: Option<Duration>,
     poisson: bool,
     rng: u64,
+    /// The position of `next` in the whole load's schedule.
+    index: u64,
+    shard: Option<Shard>,
 }
 
 impl Schedule {
     fn new(options: &LoadOptions, start: Instant) -> Schedule {
-        match options.arrival {
+        let mut schedule = match options.arrival {
             Arrival::Open { rate, poisson } if rate > 0.0 => Schedule {
                 next: Some(start),
                 gap: Some(Duration::from_secs_f64(1.0 / rate)),
                 poisson,
                 rng: options.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1,
+                index: 0,
+                shard: options.shard,
             },
             _ => Schedule {
                 next: None,
                 gap: None,
                 poisson: false,
                 rng: 1,
+                index: 0,
+                shard: None,
             },
-        }
+        };
+        schedule.skip_to_kept();
+        schedule
     }
 
     fn next_at(&self) -> Option<Instant> {
         self.next
     }
 
-    /// The arrival due now, and the one after it scheduled.
+    /// The arrival due now, and the next one this shard keeps scheduled.
     fn advance(&mut self) -> Instant {
         let at = self.next.unwrap_or_else(Instant::now);
+        self.step(at);
+        self.skip_to_kept();
+        at
+    }
+
+    /// Passes over the whole load's arrivals that other shards keep, drawing their gaps so
+    /// that every shard walks the same seeded schedule.
+    fn skip_to_kept(&mut self) {
+        let Some(shard) = self.shard else {
+            return;
+        };
+        while let Some(at) = self.next.filter(|_| !shard.keeps(self.index)) {
+            self.step(at);
+        }
+    }
+
+    /// Schedules the arrival after the one at `at`.
+    fn step(&mut self, at: Instant) {
+        self.index += 1;
         if let Some(gap) = self.gap {
             let gap = if self.poisson {
                 // Exponential gaps of mean `gap`: −ln(U) · mean, U uniform in (0, 1].
@@ -578,7 +612,6 @@ impl Schedule {
             };
             self.next = Some(at + gap);
         }
-        at
     }
 }
 
@@ -593,4 +626,52 @@ fn micros(d: Duration) -> u64 {
     u64::try_from(d.as_micros())
         .unwrap_or(u64::MAX)
         .clamp(1, HIGHEST_US)
+}
+
+#[cfg(test)]
+mod schedule_tests {
+    use super::*;
+
+    fn options(poisson: bool, shard: Option<Shard>) -> LoadOptions {
+        LoadOptions {
+            protocol: Protocol::H2,
+            arrival: Arrival::Open {
+                rate: 40.0,
+                poisson,
+            },
+            duration: Duration::from_secs(1),
+            warmup: Duration::ZERO,
+            think_between: Duration::ZERO,
+            seed: 7,
+            shard,
+        }
+    }
+
+    fn arrivals(options: &LoadOptions, start: Instant, n: usize) -> Vec<Instant> {
+        let mut s = Schedule::new(options, start);
+        (0..n).map(|_| s.advance()).collect()
+    }
+
+    #[test]
+    fn the_shards_arrivals_together_are_the_whole_schedule() {
+        let start = Instant::now();
+        for poisson in [false, true] {
+            let whole = arrivals(&options(poisson, None), start, 60);
+            let mut merged = Vec::new();
+            for index in 0..3 {
+                let shard = Shard::new(index, 3);
+                let part = arrivals(&options(poisson, shard), start, 20);
+                let expected: Vec<Instant> = whole
+                    .iter()
+                    .skip(index as usize)
+                    .step_by(3)
+                    .copied()
+                    .collect();
+                assert_eq!(part, expected, "shard {index}/3, poisson {poisson}");
+                merged.extend(part);
+            }
+            merged.sort();
+            assert_eq!(merged, whole, "poisson {poisson}");
+        }
+    }
 }

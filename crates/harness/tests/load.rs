@@ -46,6 +46,7 @@ fn closed(protocol: Protocol, users: u32) -> LoadOptions {
         // A user's browser keeps its connections open across the pause.
         think_between: Duration::from_millis(300),
         seed: 1,
+        shard: None,
     }
 }
 
@@ -98,6 +99,7 @@ async fn an_open_model_past_capacity_shows_latency_growing_with_the_queue() {
             warmup: Duration::ZERO,
             think_between: Duration::ZERO,
             seed: 1,
+            shard: None,
         },
     )
     .await;
