@@ -11,7 +11,8 @@ Two comparisons, each on the same server in the same run:
 Workloads: HTTP/1.1 keep-alive; HTTP/1.1 pipelined, depth 10; h2c and h2 over TLS with 10
 streams; `Connection: close` (the lab's HTTP/1.0 client, a connection per request). The
 resource is 100 bytes. Servers run on CPU 1 and clients on CPU 0 (taskset), one process and one
-thread each (nginx: one worker). Each figure is the median of --reps runs of --seconds.
+thread each (nginx: one worker). Each figure is the median of --reps runs of --seconds, and each ratio the median of the
+repetitions' own ratios (the four runs of a repetition go back to back).
 
 Usage: python3 benches/parity.py [--seconds 5] [--reps 3] [--connections 10]
 Needs: the release binary (built here), nginx and h2load (Debian: nginx, nghttp2-client).
@@ -197,8 +198,8 @@ def lab_load(work, protocol, scenario, target, seconds, connections):
     return p["requests_per_s"]
 
 
-def median(f, reps):
-    return statistics.median(f() for _ in range(reps))
+def median(values):
+    return statistics.median(values)
 
 
 def main():
@@ -228,30 +229,36 @@ def main():
     try:
         servers.start_all(work)
         for label, flags, protocol, scenario, key in WORKLOADS:
-            nginx = median(lambda: h2load(flags, url(servers.nginx, key), s, c), n)
-            lab = median(lambda: h2load(flags, url(servers.lab, key), s, c), n)
-            client_lab = median(
-                lambda: lab_load(work, protocol, scenario, url(servers.lab, key), s, c), n)
-            client_nginx = median(
-                lambda: lab_load(work, protocol, scenario, url(servers.nginx, key), s, c), n)
-            rows.append((label, nginx, lab, client_lab, client_nginx))
+            # The four measurements of a repetition run back to back, and each ratio is taken
+            # within a repetition: the machine's drift from one minute to the next (seen here:
+            # 20% between runs of the same command) cancels out of the ratios.
+            reps = []
+            for _ in range(n):
+                nginx = h2load(flags, url(servers.nginx, key), s, c)
+                lab = h2load(flags, url(servers.lab, key), s, c)
+                client_lab = lab_load(work, protocol, scenario, url(servers.lab, key), s, c)
+                client_nginx = lab_load(work, protocol, scenario, url(servers.nginx, key), s, c)
+                reps.append((nginx, lab, client_lab, client_nginx))
+            column = lambda i: median([r[i] for r in reps])
+            ratio = lambda i, j: median([r[i] / r[j] for r in reps])
+            rows.append((label, column(0), column(1), ratio(1, 0), column(2), ratio(2, 1),
+                         column(3), ratio(3, 0)))
             print(f"  {label}: done", file=sys.stderr)
     finally:
         servers.stop()
         shutil.rmtree(work, ignore_errors=True)
-    print(f"\n{c} connections, {BODY} B resource, median of {n} x {s} s; servers on CPU 1, "
-          "clients on CPU 0\n")
+    print(f"\n{c} connections, {BODY} B resource, median of {n} x {s} s (ratios: the median of "
+          "each repetition's ratio); servers on CPU 1, clients on CPU 0\n")
     print("The lab's server against nginx (h2load drives both):\n")
     print("| workload | nginx | `httplab serve` | ratio |\n|---|---|---|---|")
-    for label, nginx, lab, _, _ in rows:
-        print(f"| {label} | {nginx / 1000:.0f}k | {lab / 1000:.0f}k | {lab / nginx:.2f} |")
+    for label, nginx, lab, r_server, _, _, _, _ in rows:
+        print(f"| {label} | {nginx / 1000:.0f}k | {lab / 1000:.0f}k | {r_server:.2f} |")
     print("\nThe lab's load client against h2load (req/s on the same server):\n")
     print("| workload | h2load -> serve | `httplab load` -> serve | ratio | h2load -> nginx | "
           "`httplab load` -> nginx | ratio |\n|---|---|---|---|---|---|---|")
-    for label, nginx, lab, client_lab, client_nginx in rows:
-        print(f"| {label} | {lab / 1000:.0f}k | {client_lab / 1000:.0f}k | "
-              f"{client_lab / lab:.2f} | {nginx / 1000:.0f}k | {client_nginx / 1000:.0f}k | "
-              f"{client_nginx / nginx:.2f} |")
+    for label, nginx, lab, _, client_lab, r_lab, client_nginx, r_nginx in rows:
+        print(f"| {label} | {lab / 1000:.0f}k | {client_lab / 1000:.0f}k | {r_lab:.2f} | "
+              f"{nginx / 1000:.0f}k | {client_nginx / 1000:.0f}k | {r_nginx:.2f} |")
 
 
 if __name__ == "__main__":

@@ -149,6 +149,8 @@ pub(crate) async fn load(
     if let Some(note) = out_dir::prepare(&out, chosen, args.force)? {
         eprintln!("{note}");
     }
+    // The outputs of a load show no header fields, so the records keep none.
+    httplab_harness::keep_response_headers(false);
     let scenario = Arc::new(scenario);
     let lab = Lab::start(
         scenario.clone(),

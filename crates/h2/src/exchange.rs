@@ -125,16 +125,7 @@ pub(crate) async fn exchange(
     let response = ResponseSummary {
         status: head.status.as_u16(),
         http_version: "HTTP/2".into(),
-        headers: head
-            .headers
-            .iter()
-            .map(|(k, v)| {
-                (
-                    k.as_str().to_string(),
-                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                )
-            })
-            .collect(),
+        headers: httplab_transport::exchange::response_fields(&head.headers),
         body_bytes: received,
         connection_close: false,
         error: None,

@@ -279,6 +279,7 @@ impl Lab {
         };
         // Page loads under way (past their intended start, not yet finished): the users.
         let active = Cell::new(0u64);
+        let plan = crate::workload::Plan::new(self.scenario());
         let start = Instant::now();
         let window = start + options.warmup;
         let end = window + options.duration;
@@ -296,6 +297,7 @@ impl Lab {
                     start + offset,
                     Some((user, None)),
                     &active,
+                    &plan,
                 ));
             }
         }
@@ -368,6 +370,7 @@ impl Lab {
                                 next,
                                 Some((user, Some(browser))),
                                 &active,
+                                &plan,
                             ));
                         } else {
                             // The user is done: its browser closes its connections.
@@ -386,7 +389,7 @@ impl Lab {
                             ));
                         }
                     } else {
-                        pages.push(self.page(options.protocol, at, None, &active));
+                        pages.push(self.page(options.protocol, at, None, &active, &plan));
                     }
                 }
             }
@@ -411,6 +414,7 @@ impl Lab {
         intended: Instant,
         user: Option<(u32, Option<Browser>)>,
         active: &'a Cell<u64>,
+        plan: &'a crate::workload::Plan,
     ) -> PageFuture<'a> {
         Box::pin(async move {
             // A start already due goes now: tokio's timer rounds a deadline up to its next
@@ -435,7 +439,7 @@ impl Lab {
                 },
             };
             let clock = self.clock();
-            let records = crate::workload::issue(&browser.1, &scenario, clock, &|_| {}).await;
+            let records = crate::workload::issue_plan(&browser.1, plan, clock, &|_| {}).await;
             let ended = Instant::now();
             active.set(active.get().saturating_sub(1));
             if user.is_none() {

@@ -25,6 +25,36 @@ type Fetch<'a> = Pin<Box<dyn Future<Output = (usize, RequestRecord)> + Send + 'a
 /// or its failure), before the workload goes on: it reads the socket's `TCP_INFO` there.
 pub type OnDone<'a> = &'a (dyn Fn(&RequestRecord) + Send + Sync);
 
+/// A scenario's page as the order of issue needs it: its requests, each one's parent and
+/// children, and its delay. Worked out once per scenario, so a load that issues the page many
+/// times a second does not redo it per page.
+pub(crate) struct Plan {
+    specs: Vec<RequestSpec>,
+    parents: Vec<Option<usize>>,
+    children: Vec<Vec<usize>>,
+    delays: Vec<Duration>,
+}
+
+impl Plan {
+    pub(crate) fn new(scenario: &Scenario) -> Plan {
+        let specs = scenario.requests();
+        let parents = scenario.dependencies();
+        let mut children: Vec<Vec<usize>> = vec![Vec::new(); specs.len()];
+        for (i, parent) in parents.iter().enumerate() {
+            if let Some(p) = parent {
+                children[*p].push(i);
+            }
+        }
+        let delays = scenario.resources.iter().map(|r| r.delay).collect();
+        Plan {
+            specs,
+            parents,
+            children,
+            delays,
+        }
+    }
+}
+
 /// Issues every request of `scenario` through `client`, honouring `after`, and returns their
 /// records in workload order (by request id). `on_done` sees each record as it completes.
 pub async fn issue(
@@ -33,15 +63,22 @@ pub async fn issue(
     clock: Clock,
     on_done: OnDone<'_>,
 ) -> Vec<RequestRecord> {
-    let specs = scenario.requests();
-    let parents = scenario.dependencies();
-    let mut children: Vec<Vec<usize>> = vec![Vec::new(); specs.len()];
-    for (i, parent) in parents.iter().enumerate() {
-        if let Some(p) = parent {
-            children[*p].push(i);
-        }
-    }
-    let delays: Vec<Duration> = scenario.resources.iter().map(|r| r.delay).collect();
+    issue_plan(client, &Plan::new(scenario), clock, on_done).await
+}
+
+/// [`issue`] of a page already planned.
+pub(crate) async fn issue_plan(
+    client: &dyn ProtocolClient,
+    plan: &Plan,
+    clock: Clock,
+    on_done: OnDone<'_>,
+) -> Vec<RequestRecord> {
+    let Plan {
+        specs,
+        parents,
+        children,
+        delays,
+    } = plan;
     let fetch = |i: usize| {
         let delay = delays.get(i).copied().unwrap_or_default();
         fetch(client, &specs[i], i, delay, on_done)
@@ -75,7 +112,7 @@ pub async fn issue(
     }
     records
         .into_iter()
-        .zip(&specs)
+        .zip(specs)
         .map(|(record, spec)| {
             // Unreachable with a validated scenario (no cycles); kept total all the same.
             record.unwrap_or_else(|| not_issued(spec, spec, "it waits in a cycle", clock))

@@ -12,6 +12,7 @@ use hyper::client::conn::http1::SendRequest;
 use hyper::{Request, Version};
 use std::convert::Infallible;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 
 /// Bytes per upload chunk.
@@ -70,6 +71,32 @@ pub struct ResponseSummary {
     /// Whether the response asked for the connection to close (or HTTP/1.0 without keep-alive).
     pub connection_close: bool,
     pub error: Option<String>,
+}
+
+/// Whether responses' header fields go into their records (`RequestRecord::response_headers`,
+/// for the HAR and the reports). `httplab load`, which shows none of them, turns it off: copying
+/// every field into owned strings was a tenth of its client's time per request.
+static KEEP_RESPONSE_HEADERS: AtomicBool = AtomicBool::new(true);
+
+/// Sets, for the whole process, whether response header fields are kept in the records.
+pub fn keep_response_headers(keep: bool) {
+    KEEP_RESPONSE_HEADERS.store(keep, Ordering::Relaxed);
+}
+
+/// A response's header fields as a record keeps them (none when they are not kept).
+pub fn response_fields(headers: &hyper::HeaderMap) -> Vec<(String, String)> {
+    if !KEEP_RESPONSE_HEADERS.load(Ordering::Relaxed) {
+        return Vec::new();
+    }
+    headers
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.as_str().to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect()
 }
 
 /// The request head every client sends, in order: the common headers, the protocol's own
@@ -139,16 +166,7 @@ pub async fn exchange_http1(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.eq_ignore_ascii_case("close"))
         || response.version() == Version::HTTP_10;
-    let headers = response
-        .headers()
-        .iter()
-        .map(|(k, v)| {
-            (
-                k.as_str().to_string(),
-                String::from_utf8_lossy(v.as_bytes()).into_owned(),
-            )
-        })
-        .collect();
+    let headers = response_fields(response.headers());
     let mut body = response.into_body();
     let mut body_bytes = 0u64;
     while let Some(frame) = body.frame().await {
