@@ -38,7 +38,7 @@ impl Http10Client {
 
     async fn fetch_one(&self, spec: RequestSpec) -> RequestRecord {
         let clock = self.opts.clock;
-        let origin = self.opts.connector.origin().clone();
+        let origin = self.opts.connector.origin();
         let mut timing = RequestTiming::new(spec.clone(), origin.url(&spec.path), clock.now());
 
         // Wait for a connection slot: this wait is the request's `blocked` phase.

@@ -94,7 +94,7 @@ impl Http11Client {
 
     async fn fetch_one(&self, spec: RequestSpec) -> RequestRecord {
         let clock = self.opts.clock;
-        let origin = self.opts.connector.origin().clone();
+        let origin = self.opts.connector.origin();
         let mut timing = RequestTiming::new(spec.clone(), origin.url(&spec.path), clock.now());
 
         // Wait for the right to use a connection: this wait is the `blocked` phase.

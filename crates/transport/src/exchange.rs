@@ -99,6 +99,9 @@ pub fn response_fields(headers: &hyper::HeaderMap) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The `user-agent` every client sends.
+const USER_AGENT: &str = concat!("httplab/", env!("CARGO_PKG_VERSION"));
+
 /// The request head every client sends, in order: the common headers, the protocol's own
 /// `extra` ones, then the workload's (`spec.headers`, e.g. the scenario's cookie).
 pub fn request_headers(
@@ -108,10 +111,7 @@ pub fn request_headers(
 ) -> Vec<(String, String)> {
     let mut headers = vec![
         ("host".to_string(), authority.to_string()),
-        (
-            "user-agent".to_string(),
-            format!("httplab/{}", env!("CARGO_PKG_VERSION")),
-        ),
+        ("user-agent".to_string(), USER_AGENT.to_string()),
         ("accept".to_string(), "*/*".to_string()),
         (REQUEST_ID_HEADER.to_string(), spec.id.to_string()),
     ];
