@@ -478,12 +478,16 @@ async fn connection_task(
     if let Err(e) = tcp.set_nodelay(true) {
         tracing::warn!(connection = number, %peer, "TCP_NODELAY failed: {e}");
     }
-    let closing = log.clone();
-    let tcp = Watched::new(
-        tcp,
-        clock,
-        Box::new(move |reading| closing.socket_closed(number, reading)),
-    );
+    let tcp = if log.is_counting() {
+        Watched::without_last_reading(tcp, clock)
+    } else {
+        let closing = log.clone();
+        Watched::new(
+            tcp,
+            clock,
+            Box::new(move |reading| closing.socket_closed(number, reading)),
+        )
+    };
     log.connection_accepted(number, peer.to_string(), clock.now(), Some(tcp.probe()));
     let activity = shared.registry.register(number);
     let conn = service::Connection::new(

@@ -135,6 +135,11 @@ impl ServerLog {
         log
     }
 
+    /// Whether this log only counts (no per-connection records to fill).
+    pub(crate) fn is_counting(&self) -> bool {
+        self.lock().tally.is_some()
+    }
+
     /// A counting log's tally so far; `None` for a recording log.
     pub fn tally(&self) -> Option<Tally> {
         self.lock().tally.as_deref().cloned()

@@ -77,7 +77,8 @@ impl TcpProbe {
 pub type OnClose = Box<dyn FnOnce(io::Result<TcpInfo>) + Send + Sync>;
 
 /// A stream whose `TCP_INFO` can be read while it lives, and is read once more as it is
-/// dropped. Reads and writes pass straight through.
+/// dropped when someone wants that last reading (`on_close`). Reads and writes pass straight
+/// through.
 pub struct Watched<S: AsRawFd> {
     inner: S,
     probe: TcpProbe,
@@ -87,6 +88,14 @@ pub struct Watched<S: AsRawFd> {
 impl<S: AsRawFd> Watched<S> {
     /// Watches `inner`; `on_close` gets the reading taken as it is dropped.
     pub fn new(inner: S, clock: Clock, on_close: OnClose) -> Self {
+        let mut watched = Self::without_last_reading(inner, clock);
+        watched.on_close = Some(on_close);
+        watched
+    }
+
+    /// Watches `inner` with no reading at the close: a server that only counts its
+    /// connections saves a `getsockopt` per connection.
+    pub fn without_last_reading(inner: S, clock: Clock) -> Self {
         let fd = inner.as_raw_fd();
         Self {
             inner,
@@ -95,7 +104,7 @@ impl<S: AsRawFd> Watched<S> {
                 clock,
                 last_read: AtomicU64::new(0),
             })),
-            on_close: Some(on_close),
+            on_close: None,
         }
     }
 
@@ -115,6 +124,16 @@ impl<S: AsRawFd> Watched<S> {
 
 impl<S: AsRawFd> Drop for Watched<S> {
     fn drop(&mut self) {
+        let Some(on_close) = self.on_close.take() else {
+            // Probes still held see the socket gone.
+            self.probe
+                .0
+                .fd
+                .write()
+                .unwrap_or_else(|p| p.into_inner())
+                .take();
+            return;
+        };
         let last = {
             let mut fd = self.probe.0.fd.write().unwrap_or_else(|p| p.into_inner());
             fd.take();
@@ -126,9 +145,7 @@ impl<S: AsRawFd> Drop for Watched<S> {
                 self.probe.0.clock.now(),
             )
         };
-        if let Some(on_close) = self.on_close.take() {
-            on_close(last);
-        }
+        on_close(last);
     }
 }
 
