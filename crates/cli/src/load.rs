@@ -288,7 +288,7 @@ pub(crate) fn write_load(
     std::fs::write(&md_path, load_markdown(about, results, arrival))
         .with_context(|| format!("writing {}", md_path.display()))?;
     let html_path = out.join("load.html");
-    std::fs::write(&html_path, crate::load_html::load_html(&doc))
+    std::fs::write(&html_path, httplab_report::load_html(&doc))
         .with_context(|| format!("writing {}", html_path.display()))?;
     Ok((json_path, md_path, html_path))
 }

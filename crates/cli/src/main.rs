@@ -12,7 +12,6 @@ mod budget;
 mod hdr;
 mod import;
 mod load;
-mod load_html;
 mod merge;
 mod out_dir;
 mod run;

@@ -46,7 +46,7 @@ pub use csv::requests_csv;
 pub use date::file_stamp;
 pub use error::ReportError;
 pub use har::har;
-pub use html::html;
+pub use html::{html, load_html};
 pub use journal::{read_journal, Journal, JournalError, RunJournal, JOURNAL_FILE, JOURNAL_SCHEMA};
 pub use markdown::markdown;
 pub use results_json::{results_json, SCHEMA};

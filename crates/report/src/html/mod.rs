@@ -10,16 +10,21 @@
 //! the numbers come from `summary` and the words from `verdict`. Every string from a scenario,
 //! a record or the environment is escaped (`text::esc`). The output depends only on its inputs
 //! (no clock, no randomness beyond the seeded bootstrap), and it writes no files.
+//! `load.html` (`httplab load` and `merge`) is laid out by `load`, from load.json alone, with
+//! the same escaping and verdict Markdown (`text`).
 
 mod axis;
 pub(crate) mod compare;
 mod distribution;
 mod lanes;
 mod line_chart;
+mod load;
 pub(crate) mod sweep;
 mod tcp_lane;
 mod text;
 mod waterfall;
+
+pub use load::load_html;
 
 use crate::analysis::Analysis;
 use crate::glossary::{SIGNIFICANCE, TERMS};

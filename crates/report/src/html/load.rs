@@ -1,4 +1,4 @@
-//! `load.html`: the page `httplab load` writes beside load.json and load.md, drawn from the
+//! `load.html`: the page `httplab load` (and `httplab merge`) writes beside load.json and load.md, drawn from the
 //! load.json document alone (so a merge of shards can draw it again): what ran, the verdict
 //! and any early end, a summary table per protocol, bar charts of the server's bill per
 //! protocol, the load over time, and the server's bill against the users in flight.
@@ -9,6 +9,7 @@
 
 mod chart;
 
+use super::text::{esc, markdown_paragraphs};
 use chart::{bar_chart, line_chart, Bar, LineChart, Series};
 use httplab_core::units::format_size;
 use serde_json::Value;
@@ -16,23 +17,7 @@ use std::fmt::Write as _;
 
 /// The page's stylesheet: readable on a phone (charts scale to the column, the table
 /// scrolls) and printed (no backgrounds needed, charts kept whole).
-const CSS: &str = include_str!("load_html/style.css");
-
-/// `s` safe as HTML text and as a quoted attribute value.
-fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+const CSS: &str = include_str!("load/style.css");
 
 /// `v` with `decimals` decimals and a comma between thousands (`6,000`, `1,234.5`); "n/a"
 /// for a value that is not a number.
@@ -71,27 +56,6 @@ fn num(v: &Value, pointer: &str) -> Option<f64> {
     v.pointer(pointer)
         .and_then(Value::as_f64)
         .filter(|x| x.is_finite())
-}
-
-/// The verdict's little Markdown: the text escaped, then `**x**` as `<strong>` and `` `x` ``
-/// as `<code>`; an unpaired marker stays as written.
-fn inline_markdown(md: &str) -> String {
-    let mut s = esc(md);
-    for (marker, tag) in [("**", "strong"), ("`", "code")] {
-        let mut out = String::with_capacity(s.len());
-        let mut rest = s.as_str();
-        while let Some(start) = rest.find(marker) {
-            let after = &rest[start + marker.len()..];
-            let Some(end) = after.find(marker) else {
-                break;
-            };
-            let _ = write!(out, "{}<{tag}>{}</{tag}>", &rest[..start], &after[..end]);
-            rest = &after[end + marker.len()..];
-        }
-        out.push_str(rest);
-        s = out;
-    }
-    s
 }
 
 /// One protocol's entry in `protocols`, with the colour it has in every chart: its id's
@@ -160,7 +124,7 @@ fn runs(doc: &Value) -> Vec<Run<'_>> {
 }
 
 /// The page for a load.json document.
-pub(crate) fn load_html(doc: &Value) -> String {
+pub fn load_html(doc: &Value) -> String {
     let name = doc
         .pointer("/scenario/name")
         .and_then(Value::as_str)
@@ -184,9 +148,7 @@ pub(crate) fn load_html(doc: &Value) -> String {
     }
     if let Some(verdict) = doc["verdict"].as_str().filter(|v| !v.trim().is_empty()) {
         html.push_str("<section id=\"verdict\">\n");
-        for paragraph in verdict.split("\n\n").filter(|p| !p.trim().is_empty()) {
-            let _ = writeln!(html, "<p>{}</p>", inline_markdown(paragraph.trim()));
-        }
+        html.push_str(&markdown_paragraphs(verdict));
         html.push_str("</section>\n");
     }
     if runs.is_empty() {

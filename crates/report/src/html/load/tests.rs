@@ -180,7 +180,7 @@ fn text_helpers() {
     assert_eq!(number(13.04), "13.0");
     assert_eq!(number(5870.2), "5,870");
     assert_eq!(
-        inline_markdown("**h2** <b> `x` **open"),
-        "<strong>h2</strong> &lt;b&gt; <code>x</code> **open"
+        markdown_paragraphs("**h2** <b> `x` **open"),
+        "<p><strong>h2</strong> &lt;b&gt; <code>x</code> **open</p>\n"
     );
 }
