@@ -150,7 +150,7 @@ pub(crate) async fn load(
         eprintln!("{note}");
     }
     // The outputs of a load show no header fields, so the records keep none.
-    httplab_harness::keep_response_headers(false);
+    httplab_harness::keep_header_fields(false);
     let scenario = Arc::new(scenario);
     let lab = Lab::start(
         scenario.clone(),

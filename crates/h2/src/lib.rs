@@ -44,7 +44,7 @@ use exchange::exchange;
 use httplab_core::scenario::ClientSettings;
 use httplab_core::{RequestRecord, RequestSpec, WriteMode};
 use httplab_transport::client::BoxFuture;
-use httplab_transport::exchange::request_headers;
+use httplab_transport::exchange::{header_fields_kept, request_fields, request_head_without};
 use httplab_transport::{ClientOptions, ProtocolClient, RequestTiming};
 use std::sync::Arc;
 use tokio::sync::OnceCell;
@@ -116,13 +116,17 @@ impl Http2Client {
 
     async fn fetch_one(&self, spec: RequestSpec) -> RequestRecord {
         let clock = self.opts.clock;
-        let mut origin = self.opts.connector.origin().clone();
+        let origin = self.opts.connector.origin();
         // A request of another origin this connection was coalesced for carries its own.
-        if let Some(authority) = &spec.authority {
-            origin.authority = authority.clone();
-        }
-        let url = origin.url(&spec.path);
-        let mut timing = RequestTiming::new(spec.clone(), url.clone(), clock.now());
+        let authority = spec.authority.clone();
+        let authority = authority.as_deref().unwrap_or(&origin.authority);
+        let url = format!("{}://{authority}{}", origin.scheme, spec.path);
+        let mut timing = RequestTiming::new(spec, url, clock.now());
+        // Built before anything is sent: a head that cannot be is a failure of the request.
+        let mut request = match build_request(&timing.spec, &timing.url, authority) {
+            Ok(request) => Some(request),
+            Err(e) => return timing.fail(clock.now(), e),
+        };
 
         // The first request opens the connection; the others wait for it (their `blocked`).
         let mut opened_here = false;
@@ -147,22 +151,18 @@ impl Http2Client {
         }
         timing.connection = Some(conn.id);
 
-        let mut fields = vec![
-            (":method".to_string(), spec.method.clone()),
-            (":scheme".to_string(), origin.scheme.to_string()),
-            (":authority".to_string(), origin.authority.clone()),
-            (":path".to_string(), spec.path.clone()),
-        ];
-        fields.extend(
-            request_headers(&origin.authority, &spec, &[])
-                .into_iter()
-                .filter(|(name, _)| !NOT_IN_HTTP2.contains(&name.as_str())),
-        );
-        if spec.body_bytes > 0 {
-            fields.push(("content-length".into(), spec.body_bytes.to_string()));
+        if header_fields_kept() {
+            let spec = &timing.spec;
+            let mut fields = vec![
+                (":method".to_string(), spec.method.clone()),
+                (":scheme".to_string(), origin.scheme.to_string()),
+                (":authority".to_string(), authority.to_string()),
+                (":path".to_string(), spec.path.clone()),
+            ];
+            fields.extend(request.iter().flat_map(|r| request_fields(r.headers())));
+            timing.request_headers = fields;
         }
-        timing.request_headers = fields;
-        timing.request_body_bytes = spec.body_bytes;
+        timing.request_body_bytes = timing.spec.body_bytes;
 
         loop {
             let Some(sender) = conn.sender() else {
@@ -171,11 +171,16 @@ impl Http2Client {
             // Wait for a stream slot under the server's current cap: the `blocked` phase.
             conn.slots.set_limit(sender.current_max_send_streams());
             let slot = conn.slots.acquire().await;
-            let request = match build_request(&spec.method, &url, &timing.request_headers) {
-                Ok(request) => request,
-                Err(e) => return timing.fail(clock.now(), e.to_string()),
+            // Built again only for a retry.
+            let request = match request.take() {
+                Some(request) => request,
+                None => match build_request(&timing.spec, &timing.url, authority) {
+                    Ok(request) => request,
+                    Err(e) => return timing.fail(clock.now(), e),
+                },
             };
-            let result = exchange(sender, request, spec.body_bytes, clock, &conn.meter).await;
+            let result =
+                exchange(sender, request, timing.spec.body_bytes, clock, &conn.meter).await;
             drop(slot);
             match result {
                 Ok(done) => return timing.finish(done.bytes, done.response),
@@ -184,7 +189,7 @@ impl Http2Client {
                 {
                     tracing::debug!(
                         "request {} refused by the server; sending it again",
-                        spec.id
+                        timing.spec.id
                     );
                     timing.retries += 1;
                 }
@@ -206,21 +211,26 @@ impl Http2Client {
     }
 }
 
-/// The request head h2 encodes: pseudo-headers from the method and absolute URI, the rest from
-/// `fields` (pseudo-headers there are only for the record).
+/// The request h2 encodes: pseudo-headers from the method and absolute URI, the fields the
+/// HTTP/1.x clients send less those HTTP/2 forbids, and the upload's length.
 fn build_request(
-    method: &str,
+    spec: &RequestSpec,
     url: &str,
-    fields: &[(String, String)],
-) -> Result<http::Request<()>, H2ClientError> {
-    let mut builder = http::Request::builder()
-        .method(method)
-        .uri(url)
-        .version(http::Version::HTTP_2);
-    for (name, value) in fields.iter().filter(|(name, _)| !name.starts_with(':')) {
-        builder = builder.header(name, value);
+    authority: &str,
+) -> Result<http::Request<()>, String> {
+    let method = http::Method::from_bytes(spec.method.as_bytes())
+        .map_err(|e| format!("could not build the request: {e}"))?;
+    let uri = http::Uri::try_from(url).map_err(|e| format!("could not build the request: {e}"))?;
+    let mut head = request_head_without(authority, spec, &[], &NOT_IN_HTTP2)?;
+    if spec.body_bytes > 0 {
+        head.insert(http::header::CONTENT_LENGTH, spec.body_bytes.into());
     }
-    Ok(builder.body(())?)
+    let mut request = http::Request::new(());
+    *request.method_mut() = method;
+    *request.uri_mut() = uri;
+    *request.version_mut() = http::Version::HTTP_2;
+    *request.headers_mut() = head;
+    Ok(request)
 }
 
 impl ProtocolClient for Http2Client {

@@ -34,7 +34,7 @@ pub use httplab_link::process::{kill_all_now as kill_external_servers, Stopped};
 pub use httplab_link::{
     get_congestion, set_congestion, LinkStats, Stamping, MAX_TRUSTWORTHY_EXCESS_PER_RTT,
 };
-pub use httplab_transport::exchange::keep_response_headers;
+pub use httplab_transport::exchange::keep_header_fields;
 pub use lab::{plan, planned_runs, Ending, ExternalOptions, Lab, LabOptions, Progress, RunConfig};
 pub use load::{Arrival, LoadOptions, LoadResult, LoadSecond, MAX_IN_FLIGHT};
 pub use meters::ServerKind;

@@ -11,7 +11,7 @@
 
 use httplab_core::{CloseReason, RequestRecord, RequestSpec};
 use httplab_transport::client::BoxFuture;
-use httplab_transport::exchange::request_headers;
+use httplab_transport::exchange::{request_fields, request_head};
 use httplab_transport::{exchange_http1, ClientOptions, ProtocolClient, RequestTiming};
 use hyper::Version;
 use hyper_util::rt::TokioIo;
@@ -39,7 +39,13 @@ impl Http10Client {
     async fn fetch_one(&self, spec: RequestSpec) -> RequestRecord {
         let clock = self.opts.clock;
         let origin = self.opts.connector.origin();
-        let mut timing = RequestTiming::new(spec.clone(), origin.url(&spec.path), clock.now());
+        let url = origin.url(&spec.path);
+        let mut timing = RequestTiming::new(spec, url, clock.now());
+        // Built before anything is sent: a head that cannot be is a failure of the request.
+        let head = match request_head(&origin.authority, &timing.spec, &[("connection", "close")]) {
+            Ok(head) => head,
+            Err(e) => return timing.fail(clock.now(), e),
+        };
 
         // Wait for a connection slot: this wait is the request's `blocked` phase.
         let Ok(_slot) = self.slots.acquire().await else {
@@ -60,17 +66,16 @@ impl Http10Client {
             };
         let driver = tokio::spawn(driver);
 
-        timing.request_headers =
-            request_headers(&origin.authority, &spec, &[("connection", "close")]);
-        timing.request_body_bytes = spec.body_bytes;
+        timing.request_headers = request_fields(&head);
+        timing.request_body_bytes = timing.spec.body_bytes;
         meter.begin_exchange();
         let result = exchange_http1(
             &mut sender,
-            &spec.method,
-            &spec.path,
+            &timing.spec.method,
+            &timing.spec.path,
             Version::HTTP_10,
-            &timing.request_headers,
-            spec.body_bytes,
+            head,
+            timing.spec.body_bytes,
         )
         .await;
         let ended_at = clock.now();

@@ -13,7 +13,7 @@
 
 use httplab_core::{CloseReason, RequestRecord, RequestSpec};
 use httplab_transport::client::BoxFuture;
-use httplab_transport::exchange::request_headers;
+use httplab_transport::exchange::{request_fields, request_head};
 use httplab_transport::{
     exchange_http1, ClientOptions, Meter, ProtocolClient, RequestTiming, Upload,
 };
@@ -95,7 +95,13 @@ impl Http11Client {
     async fn fetch_one(&self, spec: RequestSpec) -> RequestRecord {
         let clock = self.opts.clock;
         let origin = self.opts.connector.origin();
-        let mut timing = RequestTiming::new(spec.clone(), origin.url(&spec.path), clock.now());
+        let url = origin.url(&spec.path);
+        let mut timing = RequestTiming::new(spec, url, clock.now());
+        // Built before anything is sent: a head that cannot be is a failure of the request.
+        let head = match request_head(&origin.authority, &timing.spec, &[]) {
+            Ok(head) => head,
+            Err(e) => return timing.fail(clock.now(), e),
+        };
 
         // Wait for the right to use a connection: this wait is the `blocked` phase.
         let Ok(_slot) = self.slots.acquire().await else {
@@ -113,16 +119,16 @@ impl Http11Client {
             return timing.fail(clock.now(), "connection closed before the request".into());
         }
 
-        timing.request_headers = request_headers(&origin.authority, &spec, &[]);
-        timing.request_body_bytes = spec.body_bytes;
+        timing.request_headers = request_fields(&head);
+        timing.request_body_bytes = timing.spec.body_bytes;
         conn.meter.begin_exchange();
         let result = exchange_http1(
             &mut conn.sender,
-            &spec.method,
-            &spec.path,
+            &timing.spec.method,
+            &timing.spec.path,
             Version::HTTP_11,
-            &timing.request_headers,
-            spec.body_bytes,
+            head,
+            timing.spec.body_bytes,
         )
         .await;
         let bytes = conn.meter.exchange();

@@ -5,11 +5,12 @@
 
 use bytes::Bytes;
 use http_body_util::BodyExt;
-use httplab_core::wire::{head_size, pad_field, REQUEST_ID_HEADER};
+use httplab_core::wire::{head_size, pad_field, PAD_HEADER, REQUEST_ID_HEADER};
 use httplab_core::RequestSpec;
 use hyper::body::{Frame, SizeHint};
 use hyper::client::conn::http1::SendRequest;
-use hyper::{Request, Version};
+use hyper::header::{HeaderMap, HeaderName, HeaderValue};
+use hyper::{Method, Request, Uri, Version};
 use std::convert::Infallible;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -73,19 +74,25 @@ pub struct ResponseSummary {
     pub error: Option<String>,
 }
 
-/// Whether responses' header fields go into their records (`RequestRecord::response_headers`,
-/// for the HAR and the reports). `httplab load`, which shows none of them, turns it off: copying
-/// every field into owned strings was a tenth of its client's time per request.
-static KEEP_RESPONSE_HEADERS: AtomicBool = AtomicBool::new(true);
+/// Whether header fields go into the records (`RequestRecord::request_headers` and
+/// `response_headers`, for the HAR and the reports). `httplab load`, which shows none of them,
+/// turns it off: copying every field into owned strings was a tenth of its client's time per
+/// request.
+static KEEP_HEADER_FIELDS: AtomicBool = AtomicBool::new(true);
 
-/// Sets, for the whole process, whether response header fields are kept in the records.
-pub fn keep_response_headers(keep: bool) {
-    KEEP_RESPONSE_HEADERS.store(keep, Ordering::Relaxed);
+/// Sets, for the whole process, whether header fields are kept in the records.
+pub fn keep_header_fields(keep: bool) {
+    KEEP_HEADER_FIELDS.store(keep, Ordering::Relaxed);
 }
 
-/// A response's header fields as a record keeps them (none when they are not kept).
+/// Whether records keep header fields (see [`keep_header_fields`]).
+pub fn header_fields_kept() -> bool {
+    KEEP_HEADER_FIELDS.load(Ordering::Relaxed)
+}
+
+/// A head's header fields as a record keeps them (none when they are not kept).
 pub fn response_fields(headers: &hyper::HeaderMap) -> Vec<(String, String)> {
-    if !KEEP_RESPONSE_HEADERS.load(Ordering::Relaxed) {
+    if !header_fields_kept() {
         return Vec::new();
     }
     headers
@@ -103,63 +110,165 @@ pub fn response_fields(headers: &hyper::HeaderMap) -> Vec<(String, String)> {
 const USER_AGENT: &str = concat!("httplab/", env!("CARGO_PKG_VERSION"));
 
 /// The request head every client sends, in order: the common headers, the protocol's own
-/// `extra` ones, then the workload's (`spec.headers`, e.g. the scenario's cookie).
+/// `extra` ones, then the workload's (`spec.headers`, e.g. the scenario's cookie), as text
+/// (the pipelining client writes it as it is).
 pub fn request_headers(
     authority: &str,
     spec: &RequestSpec,
     extra: &[(&str, &str)],
 ) -> Vec<(String, String)> {
-    let mut headers = vec![
-        ("host".to_string(), authority.to_string()),
-        ("user-agent".to_string(), USER_AGENT.to_string()),
-        ("accept".to_string(), "*/*".to_string()),
-        (REQUEST_ID_HEADER.to_string(), spec.id.to_string()),
-    ];
-    headers.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-    headers.extend(spec.headers.iter().cloned());
-    if let Some(target) = spec.head_bytes {
-        // The head as it goes out, padded to the scenario's size: an upload's length is named
-        // here (hyper keeps a length it is given, and adds the same one otherwise).
-        if spec.body_bytes > 0 && !headers.iter().any(|(n, _)| n == "content-length") {
-            headers.push(("content-length".into(), spec.body_bytes.to_string()));
-        }
-        let start_line = spec.method.len() + 1 + spec.path.len() + " HTTP/1.1".len();
-        let size = head_size(
-            start_line,
-            headers.iter().map(|(n, v)| (n.as_str(), v.as_bytes())),
-        );
-        if let Some((name, value)) = pad_field(size, target) {
-            headers.push((name.to_string(), value));
-        }
-    }
+    let mut headers = Vec::with_capacity(4 + extra.len() + spec.headers.len());
+    each_request_field(authority, spec, extra, |name, value| {
+        headers.push((name.to_string(), value.to_string()));
+    });
     headers
 }
 
-/// Sends one request with `body_bytes` of upload and reads the whole response.
+/// The same head as [`request_headers`], as hyper and h2 take it: built without a copy of the
+/// fields the lab always sends, since a load sends one per request.
+pub fn request_head(
+    authority: &str,
+    spec: &RequestSpec,
+    extra: &[(&str, &str)],
+) -> Result<HeaderMap, String> {
+    request_head_without(authority, spec, extra, &[])
+}
+
+/// [`request_head`] less the fields named in `omit` (h2's, e.g. `host`), with the padding still
+/// sized as the HTTP/1.1 head's.
+pub fn request_head_without(
+    authority: &str,
+    spec: &RequestSpec,
+    extra: &[(&str, &str)],
+    omit: &[&str],
+) -> Result<HeaderMap, String> {
+    let mut head = HeaderMap::with_capacity(4 + extra.len() + spec.headers.len());
+    let mut bad = None;
+    each_request_field(authority, spec, extra, |name, value| {
+        if omit.contains(&name) {
+            return;
+        }
+        match (header_name(name), header_value(value)) {
+            (Ok(name), Ok(value)) => {
+                head.append(name, value);
+            }
+            _ => {
+                bad.get_or_insert_with(|| format!("invalid request header field {name:?}"));
+            }
+        }
+    });
+    bad.map_or(Ok(head), Err)
+}
+
+/// The head's fields as a record keeps them (none when they are not kept), in the order they
+/// go out.
+pub fn request_fields(head: &HeaderMap) -> Vec<(String, String)> {
+    response_fields(head)
+}
+
+/// Calls `emit` with each field of the request head, in order; with `spec.head_bytes`, the
+/// head is padded to that size (as HTTP/1.1 text).
+fn each_request_field(
+    authority: &str,
+    spec: &RequestSpec,
+    extra: &[(&str, &str)],
+    mut emit: impl FnMut(&str, &str),
+) {
+    let id = spec.id.to_string();
+    let common = [
+        ("host", authority),
+        ("user-agent", USER_AGENT),
+        ("accept", "*/*"),
+        (REQUEST_ID_HEADER, id.as_str()),
+    ];
+    let fields = || {
+        common
+            .iter()
+            .copied()
+            .chain(extra.iter().copied())
+            .chain(spec.headers.iter().map(|(n, v)| (n.as_str(), v.as_str())))
+    };
+    for (name, value) in fields() {
+        emit(name, value);
+    }
+    let Some(target) = spec.head_bytes else {
+        return;
+    };
+    // The head as it goes out, padded to the scenario's size: an upload's length is named here
+    // (hyper keeps a length it is given, and adds the same one otherwise).
+    let named = fields().any(|(n, _)| n == "content-length");
+    let length = (spec.body_bytes > 0 && !named).then(|| spec.body_bytes.to_string());
+    if let Some(length) = &length {
+        emit("content-length", length);
+    }
+    let start_line = spec.method.len() + 1 + spec.path.len() + " HTTP/1.1".len();
+    let size = head_size(
+        start_line,
+        fields()
+            .chain(length.as_deref().map(|l| ("content-length", l)))
+            .map(|(n, v)| (n, v.as_bytes())),
+    );
+    if let Some((name, value)) = pad_field(size, target) {
+        emit(name, &value);
+    }
+}
+
+/// The lab's own field names, which are not among http's standard ones, as static names (no
+/// copy per request).
+fn header_name(name: &str) -> Result<HeaderName, hyper::header::InvalidHeaderName> {
+    const REQUEST_ID: HeaderName = HeaderName::from_static(REQUEST_ID_HEADER);
+    const PAD: HeaderName = HeaderName::from_static(PAD_HEADER);
+    match name {
+        REQUEST_ID_HEADER => Ok(REQUEST_ID),
+        PAD_HEADER => Ok(PAD),
+        _ => HeaderName::from_bytes(name.as_bytes()),
+    }
+}
+
+/// The values every request sends as static values (no copy per request).
+fn header_value(value: &str) -> Result<HeaderValue, hyper::header::InvalidHeaderValue> {
+    match value {
+        USER_AGENT => Ok(HeaderValue::from_static(USER_AGENT)),
+        "*/*" => Ok(HeaderValue::from_static("*/*")),
+        _ => HeaderValue::from_str(value),
+    }
+}
+
+/// The name hyper gives a response's version, e.g. "HTTP/1.1".
+pub fn version_name(version: Version) -> &'static str {
+    match version {
+        Version::HTTP_09 => "HTTP/0.9",
+        Version::HTTP_10 => "HTTP/1.0",
+        Version::HTTP_11 => "HTTP/1.1",
+        Version::HTTP_2 => "HTTP/2.0",
+        Version::HTTP_3 => "HTTP/3.0",
+        _ => "HTTP/?",
+    }
+}
+
+/// Sends one request (`head` from [`request_head`]) with `body_bytes` of upload and reads the
+/// whole response.
 pub async fn exchange_http1(
     sender: &mut SendRequest<Upload>,
     method: &str,
     path: &str,
     version: Version,
-    headers: &[(String, String)],
+    head: HeaderMap,
     body_bytes: u64,
 ) -> Result<ResponseSummary, hyper::Error> {
-    let mut builder = Request::builder().method(method).uri(path).version(version);
-    for (name, value) in headers {
-        builder = builder.header(name, value);
-    }
-    let request = match builder.body(Upload::new(body_bytes)) {
-        Ok(r) => r,
-        Err(e) => {
-            return Ok(ResponseSummary {
-                error: Some(format!("could not build the request: {e}")),
-                ..Default::default()
-            })
-        }
+    let (method, uri) = match (Method::from_bytes(method.as_bytes()), Uri::try_from(path)) {
+        (Ok(method), Ok(uri)) => (method, uri),
+        (Err(e), _) => return Ok(unbuilt(e)),
+        (_, Err(e)) => return Ok(unbuilt(e)),
     };
+    let mut request = Request::new(Upload::new(body_bytes));
+    *request.method_mut() = method;
+    *request.uri_mut() = uri;
+    *request.version_mut() = version;
+    *request.headers_mut() = head;
     let response = sender.send_request(request).await?;
     let status = response.status().as_u16();
-    let http_version = format!("{:?}", response.version());
+    let http_version = version_name(response.version()).to_string();
     let connection_close = response
         .headers()
         .get(hyper::header::CONNECTION)
@@ -182,4 +291,12 @@ pub async fn exchange_http1(
         connection_close,
         error: None,
     })
+}
+
+/// The summary of a request that could not be built.
+fn unbuilt(e: impl std::fmt::Display) -> ResponseSummary {
+    ResponseSummary {
+        error: Some(format!("could not build the request: {e}")),
+        ..Default::default()
+    }
 }
