@@ -506,13 +506,16 @@ impl Connection {
             headers.insert(ALLOW, allow);
         }
         if answer.is_resource() {
-            if let Ok(timing) = HeaderValue::try_from(
+            if let Ok(mut timing) = HeaderValue::try_from(
                 ServerTiming {
                     app: handled.app(),
                     ..ServerTiming::default()
                 }
                 .header(),
             ) {
+                // Its value is new in every response, so HPACK is told not to index it: an
+                // indexed copy would only push the fields that do repeat out of the table.
+                timing.set_sensitive(true);
                 headers.insert("server-timing", timing);
             }
         }

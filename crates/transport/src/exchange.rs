@@ -149,7 +149,12 @@ pub fn request_head_without(
             return;
         }
         match (header_name(name), header_value(value)) {
-            (Ok(name), Ok(value)) => {
+            (Ok(name), Ok(mut value)) => {
+                // The request id is new in every request, so HPACK is told not to index it:
+                // an indexed copy would only push the fields that do repeat out of the table.
+                if name == REQUEST_ID_HEADER {
+                    value.set_sensitive(true);
+                }
                 head.append(name, value);
             }
             _ => {
