@@ -179,14 +179,22 @@ impl LabConnector {
                     Err(e) => log.failed(format!("reading TCP_INFO at close: {e}")),
                 }
             }),
-        );
+        )
+        .without_read_times();
         let probe = tcp.probe();
-        let wire_stream = Metered::new(tcp, self.clock);
-        let wire = wire_stream.meter().clone();
 
-        let (io, ssl, tls): (BoxIo, _, _) = match &target.tls {
-            None => (Box::new(wire_stream), None, None),
+        // Over cleartext the wire and the application see the same bytes, so one meter is
+        // both (a meter reads the clock at every read and write). Over TLS the wire's is
+        // below the records, the application's above.
+        let (stream, wire, ssl, tls) = match &target.tls {
+            None => {
+                let stream = Metered::new(Box::new(tcp) as BoxIo, self.clock);
+                let wire = stream.meter().clone();
+                (stream, wire, None, None)
+            }
             Some((connector, name)) => {
+                let wire_stream = Metered::new(tcp, self.clock);
+                let wire = wire_stream.meter().clone();
                 let started = self.clock.now();
                 let stream = tokio::time::timeout(
                     SETUP_TIMEOUT,
@@ -198,10 +206,10 @@ impl LabConnector {
                 })??;
                 let handshake = self.clock.now() - started;
                 let record = httplab_tls::describe(stream.get_ref().1, handshake);
-                (Box::new(stream), Some(handshake), Some(record))
+                let stream = Metered::new(Box::new(stream) as BoxIo, self.clock);
+                (stream, wire, Some(handshake), Some(record))
             }
         };
-        let stream = Metered::new(io, self.clock);
         let mut opened = self.opened.lock().unwrap_or_else(|p| p.into_inner());
         let id = opened.len() as u32;
         opened.push(Opened {

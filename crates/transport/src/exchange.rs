@@ -107,7 +107,7 @@ pub fn response_fields(headers: &hyper::HeaderMap) -> Vec<(String, String)> {
 }
 
 /// The `user-agent` every client sends.
-const USER_AGENT: &str = concat!("httplab/", env!("CARGO_PKG_VERSION"));
+const LAB_USER_AGENT: &str = concat!("httplab/", env!("CARGO_PKG_VERSION"));
 
 /// The request head every client sends, in order: the common headers, the protocol's own
 /// `extra` ones, then the workload's (`spec.headers`, e.g. the scenario's cookie), as text
@@ -182,7 +182,7 @@ fn each_request_field(
     let id = spec.id.to_string();
     let common = [
         ("host", authority),
-        ("user-agent", USER_AGENT),
+        ("user-agent", LAB_USER_AGENT),
         ("accept", "*/*"),
         (REQUEST_ID_HEADER, id.as_str()),
     ];
@@ -218,12 +218,18 @@ fn each_request_field(
     }
 }
 
-/// The lab's own field names, which are not among http's standard ones, as static names (no
-/// copy per request).
+/// The names every request sends, as http's constants (no parse, and for the lab's own names no
+/// copy, per request).
 fn header_name(name: &str) -> Result<HeaderName, hyper::header::InvalidHeaderName> {
+    use hyper::header::{ACCEPT, CONNECTION, CONTENT_LENGTH, HOST, USER_AGENT};
     const REQUEST_ID: HeaderName = HeaderName::from_static(REQUEST_ID_HEADER);
     const PAD: HeaderName = HeaderName::from_static(PAD_HEADER);
     match name {
+        "host" => Ok(HOST),
+        "user-agent" => Ok(USER_AGENT),
+        "accept" => Ok(ACCEPT),
+        "connection" => Ok(CONNECTION),
+        "content-length" => Ok(CONTENT_LENGTH),
         REQUEST_ID_HEADER => Ok(REQUEST_ID),
         PAD_HEADER => Ok(PAD),
         _ => HeaderName::from_bytes(name.as_bytes()),
@@ -233,7 +239,7 @@ fn header_name(name: &str) -> Result<HeaderName, hyper::header::InvalidHeaderNam
 /// The values every request sends as static values (no copy per request).
 fn header_value(value: &str) -> Result<HeaderValue, hyper::header::InvalidHeaderValue> {
     match value {
-        USER_AGENT => Ok(HeaderValue::from_static(USER_AGENT)),
+        LAB_USER_AGENT => Ok(HeaderValue::from_static(LAB_USER_AGENT)),
         "*/*" => Ok(HeaderValue::from_static("*/*")),
         _ => HeaderValue::from_str(value),
     }

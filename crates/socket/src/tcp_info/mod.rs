@@ -83,6 +83,9 @@ pub struct Watched<S: AsRawFd> {
     inner: S,
     probe: TcpProbe,
     on_close: Option<OnClose>,
+    /// Whether each read that returns bytes stamps the probe's `last_read` (a clock read per
+    /// read; only the server asks for it).
+    read_times: bool,
 }
 
 impl<S: AsRawFd> Watched<S> {
@@ -105,7 +108,15 @@ impl<S: AsRawFd> Watched<S> {
                 last_read: AtomicU64::new(0),
             })),
             on_close: None,
+            read_times: true,
         }
+    }
+
+    /// The same stream, with no time kept of its reads ([`TcpProbe::last_read`] stays
+    /// `None`): a client, which times its reads itself, saves a clock read per read.
+    pub fn without_read_times(mut self) -> Self {
+        self.read_times = false;
+        self
     }
 
     /// A probe on this stream's socket.
@@ -157,7 +168,7 @@ impl<S: AsRawFd + AsyncRead + Unpin> AsyncRead for Watched<S> {
     ) -> Poll<io::Result<()>> {
         let before = buf.filled().len();
         let polled = Pin::new(&mut self.inner).poll_read(cx, buf);
-        if matches!(polled, Poll::Ready(Ok(()))) && buf.filled().len() > before {
+        if self.read_times && matches!(polled, Poll::Ready(Ok(()))) && buf.filled().len() > before {
             let shared = &self.probe.0;
             let nanos = u64::try_from(shared.clock.now().as_nanos()).unwrap_or(u64::MAX);
             shared.last_read.store(nanos.max(1), Ordering::Release);
