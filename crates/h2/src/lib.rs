@@ -41,6 +41,8 @@ pub use error::H2ClientError;
 
 use connection::H2Connection;
 use exchange::exchange;
+use http::uri::{Authority, PathAndQuery, Scheme};
+use http::Uri;
 use httplab_core::scenario::ClientSettings;
 use httplab_core::{RequestRecord, RequestSpec, WriteMode};
 use httplab_transport::client::BoxFuture;
@@ -103,11 +105,19 @@ pub struct Http2Client {
     /// The connection, opened by the first `fetch`; a failure to open is kept, and fails every
     /// request, rather than opening a second connection.
     conn: OnceCell<Result<Arc<H2Connection>, String>>,
+    /// The origin's scheme and authority, parsed once: every request's URI starts with them
+    /// unless it names another (coalesced) origin.
+    target: Option<(Scheme, Authority)>,
 }
 
 impl Http2Client {
     pub fn new(opts: ClientOptions, h2: H2Options) -> Self {
+        let origin = opts.connector.origin();
+        let target = Scheme::try_from(origin.scheme)
+            .ok()
+            .zip(Authority::try_from(origin.authority.as_str()).ok());
         Self {
+            target,
             opts,
             h2,
             conn: OnceCell::new(),
@@ -120,10 +130,10 @@ impl Http2Client {
         // A request of another origin this connection was coalesced for carries its own.
         let authority = spec.authority.clone();
         let authority = authority.as_deref().unwrap_or(&origin.authority);
-        let url = format!("{}://{authority}{}", origin.scheme, spec.path);
+        let url = httplab_transport::connector::url(origin.scheme, authority, &spec.path);
         let mut timing = RequestTiming::new(spec, url, clock.now());
         // Built before anything is sent: a head that cannot be is a failure of the request.
-        let mut request = match build_request(&timing.spec, &timing.url, authority) {
+        let mut request = match self.build_request(&timing.spec, authority) {
             Ok(request) => Some(request),
             Err(e) => return timing.fail(clock.now(), e),
         };
@@ -174,7 +184,7 @@ impl Http2Client {
             // Built again only for a retry.
             let request = match request.take() {
                 Some(request) => request,
-                None => match build_request(&timing.spec, &timing.url, authority) {
+                None => match self.build_request(&timing.spec, authority) {
                     Ok(request) => request,
                     Err(e) => return timing.fail(clock.now(), e),
                 },
@@ -211,26 +221,41 @@ impl Http2Client {
     }
 }
 
-/// The request h2 encodes: pseudo-headers from the method and absolute URI, the fields the
-/// HTTP/1.x clients send less those HTTP/2 forbids, and the upload's length.
-fn build_request(
-    spec: &RequestSpec,
-    url: &str,
-    authority: &str,
-) -> Result<http::Request<()>, String> {
-    let method = http::Method::from_bytes(spec.method.as_bytes())
-        .map_err(|e| format!("could not build the request: {e}"))?;
-    let uri = http::Uri::try_from(url).map_err(|e| format!("could not build the request: {e}"))?;
-    let mut head = request_head_without(authority, spec, &[], &NOT_IN_HTTP2)?;
-    if spec.body_bytes > 0 {
-        head.insert(http::header::CONTENT_LENGTH, spec.body_bytes.into());
+impl Http2Client {
+    /// The request h2 encodes: pseudo-headers from the method and the URI (the origin's
+    /// scheme, `authority` and the path), the fields the HTTP/1.x clients send less those
+    /// HTTP/2 forbids, and the upload's length.
+    fn build_request(
+        &self,
+        spec: &RequestSpec,
+        authority: &str,
+    ) -> Result<http::Request<()>, String> {
+        let bad = |e: &dyn std::fmt::Display| format!("could not build the request: {e}");
+        let method = http::Method::from_bytes(spec.method.as_bytes()).map_err(|e| bad(&e))?;
+        let (scheme, parsed) = match &self.target {
+            Some((scheme, own)) if own.as_str() == authority => (scheme.clone(), own.clone()),
+            _ => (
+                Scheme::try_from(self.opts.connector.origin().scheme).map_err(|e| bad(&e))?,
+                Authority::try_from(authority).map_err(|e| bad(&e))?,
+            ),
+        };
+        let mut parts = http::uri::Parts::default();
+        parts.scheme = Some(scheme);
+        parts.authority = Some(parsed);
+        parts.path_and_query =
+            Some(PathAndQuery::try_from(spec.path.as_str()).map_err(|e| bad(&e))?);
+        let uri = Uri::from_parts(parts).map_err(|e| bad(&e))?;
+        let mut head = request_head_without(authority, spec, &[], &NOT_IN_HTTP2)?;
+        if spec.body_bytes > 0 {
+            head.insert(http::header::CONTENT_LENGTH, spec.body_bytes.into());
+        }
+        let mut request = http::Request::new(());
+        *request.method_mut() = method;
+        *request.uri_mut() = uri;
+        *request.version_mut() = http::Version::HTTP_2;
+        *request.headers_mut() = head;
+        Ok(request)
     }
-    let mut request = http::Request::new(());
-    *request.method_mut() = method;
-    *request.uri_mut() = uri;
-    *request.version_mut() = http::Version::HTTP_2;
-    *request.headers_mut() = head;
-    Ok(request)
 }
 
 impl ProtocolClient for Http2Client {

@@ -199,6 +199,15 @@ impl Meter {
         })
     }
 
+    /// Whether frame counting is on and still following both directions, so it will time
+    /// the streams from here on.
+    pub fn h2_tap_working(&self) -> bool {
+        self.state()
+            .h2_frames
+            .as_ref()
+            .is_some_and(|t| t.sent.broken().is_none() && t.received.broken().is_none())
+    }
+
     /// Why frame counting stopped early (bytes that are not HTTP/2), if it did.
     pub fn h2_frames_error(&self) -> Option<String> {
         let st = self.state();
