@@ -11,8 +11,9 @@ Two comparisons, each on the same server in the same run:
 Workloads: HTTP/1.1 keep-alive; HTTP/1.1 pipelined, depth 10; h2c and h2 over TLS with 10
 streams; `Connection: close` (the lab's HTTP/1.0 client, a connection per request). The
 resource is 100 bytes. Servers run on CPU 1 and clients on CPU 0 (taskset), one process and one
-thread each (nginx: one worker). Each figure is the median of --reps runs of --seconds, and each ratio the median of the
-repetitions' own ratios (the four runs of a repetition go back to back).
+thread each (nginx: one worker). Each figure is the median of --reps runs of --seconds, and each
+ratio the median of the repetitions' own ratios (the four runs of a repetition go back to back;
+the two runs of each client ratio are adjacent, in alternating order).
 
 Usage: python3 benches/parity.py [--seconds 5] [--reps 3] [--connections 10]
 Needs: the release binary (built here), nginx and h2load (Debian: nginx, nghttp2-client).
@@ -231,13 +232,23 @@ def main():
         for label, flags, protocol, scenario, key in WORKLOADS:
             # The four measurements of a repetition run back to back, and each ratio is taken
             # within a repetition: the machine's drift from one minute to the next (seen here:
-            # 20% between runs of the same command) cancels out of the ratios.
+            # 20% between runs of the same command) cancels out of the ratios. Each client
+            # ratio compares two adjacent runs on one server, and every other repetition runs
+            # them in the opposite order, so a drift within a repetition favours neither.
             reps = []
-            for _ in range(n):
-                nginx = h2load(flags, url(servers.nginx, key), s, c)
-                lab = h2load(flags, url(servers.lab, key), s, c)
-                client_lab = lab_load(work, protocol, scenario, url(servers.lab, key), s, c)
-                client_nginx = lab_load(work, protocol, scenario, url(servers.nginx, key), s, c)
+            for rep in range(n):
+                on_nginx = lambda: h2load(flags, url(servers.nginx, key), s, c)
+                on_lab = lambda: h2load(flags, url(servers.lab, key), s, c)
+                client_on_lab = lambda: lab_load(work, protocol, scenario, url(servers.lab, key),
+                                                 s, c)
+                client_on_nginx = lambda: lab_load(work, protocol, scenario,
+                                                   url(servers.nginx, key), s, c)
+                if rep % 2 == 0:
+                    nginx, client_nginx = on_nginx(), client_on_nginx()
+                    lab, client_lab = on_lab(), client_on_lab()
+                else:
+                    client_lab, lab = client_on_lab(), on_lab()
+                    client_nginx, nginx = client_on_nginx(), on_nginx()
                 reps.append((nginx, lab, client_lab, client_nginx))
             column = lambda i: median([r[i] for r in reps])
             ratio = lambda i, j: median([r[i] / r[j] for r in reps])
