@@ -145,7 +145,9 @@ impl Http2Client {
             .get_or_init(|| {
                 opened_here = true;
                 async {
-                    H2Connection::open(&self.opts, self.h2)
+                    // Boxed: opening (TCP, TLS, the h2 handshake) is a large future that only
+                    // the first request awaits, and every request's future would carry its size.
+                    Box::pin(H2Connection::open(&self.opts, self.h2))
                         .await
                         .map(Arc::new)
                         .map_err(|e| e.to_string())

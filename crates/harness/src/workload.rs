@@ -15,11 +15,7 @@
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use httplab_core::{Clock, Phases, RequestRecord, RequestSpec, Scenario};
 use httplab_transport::ProtocolClient;
-use std::future::Future;
-use std::pin::Pin;
 use std::time::Duration;
-
-type Fetch<'a> = Pin<Box<dyn Future<Output = (usize, RequestRecord)> + Send + 'a>>;
 
 /// What the harness does the moment a request's record is ready (its last response byte read,
 /// or its failure), before the workload goes on: it reads the socket's `TCP_INFO` there.
@@ -99,7 +95,7 @@ pub(crate) async fn issue_plan(
     // FuturesUnordered polls newly pushed futures in push order, so the first poll of each
     // fetch (where its `issued_at` is taken and it joins the queue for a slot) follows the
     // workload order, as `join_all` did.
-    let mut in_flight: FuturesUnordered<Fetch<'_>> = (0..specs.len())
+    let mut in_flight: FuturesUnordered<_> = (0..specs.len())
         .filter(|&i| parents[i].is_none())
         .map(fetch)
         .collect();
@@ -133,22 +129,20 @@ pub(crate) async fn issue_plan(
 
 /// Request `i` through `client` once `delay` has passed (the resource's `delay`: the browser's
 /// own time before it asks). The request is issued, and its `issued_at` taken, after the delay.
-fn fetch<'a>(
-    client: &'a dyn ProtocolClient,
+/// One future type for every request of a page, so the set in flight holds them unboxed.
+async fn fetch(
+    client: &dyn ProtocolClient,
     spec: &RequestSpec,
     i: usize,
     delay: Duration,
-    on_done: OnDone<'a>,
-) -> Fetch<'a> {
-    let future = client.fetch(spec.clone());
-    Box::pin(async move {
-        if !delay.is_zero() {
-            tokio::time::sleep(delay).await;
-        }
-        let record = future.await;
-        on_done(&record);
-        (i, record)
-    })
+    on_done: OnDone<'_>,
+) -> (usize, RequestRecord) {
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
+    let record = client.fetch(spec.clone()).await;
+    on_done(&record);
+    (i, record)
 }
 
 /// The record of a request never issued because the one it waits for failed.

@@ -109,7 +109,9 @@ impl Http11Client {
         };
         let mut conn = match self.take_idle() {
             Some(conn) => conn,
-            None => match self.open(&mut timing).await {
+            // Boxed: opening (TCP, TLS, the HTTP handshake) is a large future that few
+            // requests await, and every request's future would carry its size.
+            None => match Box::pin(self.open(&mut timing)).await {
                 Ok(conn) => conn,
                 Err(e) => return timing.fail(clock.now(), e),
             },
