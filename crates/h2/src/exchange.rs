@@ -137,7 +137,7 @@ pub(crate) async fn exchange(
     let response = ResponseSummary {
         status: head.status.as_u16(),
         http_version: "HTTP/2".into(),
-        headers: httplab_transport::exchange::response_fields(&head.headers),
+        headers: httplab_transport::exchange::record_fields(&head.headers),
         body_bytes: received,
         connection_close: false,
         error: None,

@@ -46,7 +46,7 @@ use http::Uri;
 use httplab_core::scenario::ClientSettings;
 use httplab_core::{RequestRecord, RequestSpec, WriteMode};
 use httplab_transport::client::BoxFuture;
-use httplab_transport::exchange::{header_fields_kept, request_fields, request_head_without};
+use httplab_transport::exchange::{header_fields_kept, record_fields, request_head_without};
 use httplab_transport::{ClientOptions, ProtocolClient, RequestTiming};
 use std::sync::Arc;
 use tokio::sync::OnceCell;
@@ -107,17 +107,20 @@ pub struct Http2Client {
     conn: OnceCell<Result<Arc<H2Connection>, String>>,
     /// The origin's scheme and authority, parsed once: every request's URI starts with them
     /// unless it names another (coalesced) origin.
-    target: Option<(Scheme, Authority)>,
+    scheme: Scheme,
+    authority: Option<Authority>,
 }
 
 impl Http2Client {
     pub fn new(opts: ClientOptions, h2: H2Options) -> Self {
         let origin = opts.connector.origin();
-        let target = Scheme::try_from(origin.scheme)
-            .ok()
-            .zip(Authority::try_from(origin.authority.as_str()).ok());
         Self {
-            target,
+            scheme: if origin.scheme == "https" {
+                Scheme::HTTPS
+            } else {
+                Scheme::HTTP
+            },
+            authority: Authority::try_from(origin.authority.as_str()).ok(),
             opts,
             h2,
             conn: OnceCell::new(),
@@ -171,7 +174,7 @@ impl Http2Client {
                 (":authority".to_string(), authority.to_string()),
                 (":path".to_string(), spec.path.clone()),
             ];
-            fields.extend(request.iter().flat_map(|r| request_fields(r.headers())));
+            fields.extend(request.iter().flat_map(|r| record_fields(r.headers())));
             timing.request_headers = fields;
         }
         timing.request_body_bytes = timing.spec.body_bytes;
@@ -234,15 +237,12 @@ impl Http2Client {
     ) -> Result<http::Request<()>, String> {
         let bad = |e: &dyn std::fmt::Display| format!("could not build the request: {e}");
         let method = http::Method::from_bytes(spec.method.as_bytes()).map_err(|e| bad(&e))?;
-        let (scheme, parsed) = match &self.target {
-            Some((scheme, own)) if own.as_str() == authority => (scheme.clone(), own.clone()),
-            _ => (
-                Scheme::try_from(self.opts.connector.origin().scheme).map_err(|e| bad(&e))?,
-                Authority::try_from(authority).map_err(|e| bad(&e))?,
-            ),
+        let parsed = match &self.authority {
+            Some(own) if own.as_str() == authority => own.clone(),
+            _ => Authority::try_from(authority).map_err(|e| bad(&e))?,
         };
         let mut parts = http::uri::Parts::default();
-        parts.scheme = Some(scheme);
+        parts.scheme = Some(self.scheme.clone());
         parts.authority = Some(parsed);
         parts.path_and_query =
             Some(PathAndQuery::try_from(spec.path.as_str()).map_err(|e| bad(&e))?);

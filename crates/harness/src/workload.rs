@@ -79,11 +79,7 @@ pub(crate) async fn issue_plan(
         // A page of one request (an API call, the parity bench's page) needs no set of
         // requests in flight: under load this is per request.
         let delay = delays.first().copied().unwrap_or_default();
-        if !delay.is_zero() {
-            tokio::time::sleep(delay).await;
-        }
-        let record = client.fetch(spec.clone()).await;
-        on_done(&record);
+        let (_, record) = fetch(client, spec, 0, delay, on_done).await;
         return vec![record];
     }
     let fetch = |i: usize| {

@@ -11,7 +11,7 @@
 
 use httplab_core::{CloseReason, RequestRecord, RequestSpec};
 use httplab_transport::client::BoxFuture;
-use httplab_transport::exchange::{request_fields, request_head};
+use httplab_transport::exchange::{record_fields, request_head};
 use httplab_transport::{exchange_http1, ClientOptions, ProtocolClient, RequestTiming};
 use hyper::Version;
 use hyper_util::rt::TokioIo;
@@ -66,7 +66,7 @@ impl Http10Client {
             };
         let driver = tokio::spawn(driver);
 
-        timing.request_headers = request_fields(&head);
+        timing.request_headers = record_fields(&head);
         timing.request_body_bytes = timing.spec.body_bytes;
         meter.begin_exchange();
         let result = exchange_http1(

@@ -13,7 +13,7 @@
 
 use httplab_core::{CloseReason, RequestRecord, RequestSpec};
 use httplab_transport::client::BoxFuture;
-use httplab_transport::exchange::{request_fields, request_head};
+use httplab_transport::exchange::{record_fields, request_head};
 use httplab_transport::{
     exchange_http1, ClientOptions, Meter, ProtocolClient, RequestTiming, Upload,
 };
@@ -121,7 +121,7 @@ impl Http11Client {
             return timing.fail(clock.now(), "connection closed before the request".into());
         }
 
-        timing.request_headers = request_fields(&head);
+        timing.request_headers = record_fields(&head);
         timing.request_body_bytes = timing.spec.body_bytes;
         conn.meter.begin_exchange();
         let result = exchange_http1(

@@ -1,6 +1,6 @@
-//! Heap bytes per thread, for the server's bill under load: a global allocator (the binary
-//! installs [`CountingAllocator`]) over mimalloc that keeps, on each thread, the bytes that thread allocated
-//! less those it freed. The lab server runs on a thread of its own and shares no buffers with
+//! Heap bytes per thread, for the server's bill under load: a global allocator over mimalloc
+//! (the binary installs [`CountingAllocator`]) that keeps, on each thread, the bytes that thread
+//! allocated less those it freed. The lab server runs on a thread of its own and shares no buffers with
 //! the clients (they meet only through sockets), so its thread's count is the heap the server
 //! holds, while the process's RSS would be the clients' and the server's together.
 //!

@@ -90,8 +90,9 @@ pub fn header_fields_kept() -> bool {
     KEEP_HEADER_FIELDS.load(Ordering::Relaxed)
 }
 
-/// A head's header fields as a record keeps them (none when they are not kept).
-pub fn response_fields(headers: &hyper::HeaderMap) -> Vec<(String, String)> {
+/// A head's header fields as a record keeps them, request or response, in the order they go
+/// out (none when they are not kept).
+pub fn record_fields(headers: &hyper::HeaderMap) -> Vec<(String, String)> {
     if !header_fields_kept() {
         return Vec::new();
     }
@@ -163,12 +164,6 @@ pub fn request_head_without(
         }
     });
     bad.map_or(Ok(head), Err)
-}
-
-/// The head's fields as a record keeps them (none when they are not kept), in the order they
-/// go out.
-pub fn request_fields(head: &HeaderMap) -> Vec<(String, String)> {
-    response_fields(head)
 }
 
 /// Calls `emit` with each field of the request head, in order; with `spec.head_bytes`, the
@@ -246,7 +241,7 @@ fn header_value(value: &str) -> Result<HeaderValue, hyper::header::InvalidHeader
 }
 
 /// The name hyper gives a response's version, e.g. "HTTP/1.1".
-pub fn version_name(version: Version) -> &'static str {
+fn version_name(version: Version) -> &'static str {
     match version {
         Version::HTTP_09 => "HTTP/0.9",
         Version::HTTP_10 => "HTTP/1.0",
@@ -286,7 +281,7 @@ pub async fn exchange_http1(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.eq_ignore_ascii_case("close"))
         || response.version() == Version::HTTP_10;
-    let headers = response_fields(response.headers());
+    let headers = record_fields(response.headers());
     let mut body = response.into_body();
     let mut body_bytes = 0u64;
     while let Some(frame) = body.frame().await {

@@ -84,6 +84,15 @@ struct H2Tap {
 }
 
 impl H2Tap {
+    /// Why counting stopped early, in which direction, if it did.
+    fn broken(&self) -> Option<String> {
+        match (self.sent.broken(), self.received.broken()) {
+            (Some(r), _) => Some(format!("client to server: {r}")),
+            (None, Some(r)) => Some(format!("server to client: {r}")),
+            (None, None) => None,
+        }
+    }
+
     fn feed_sent(&mut self, bytes: &[u8], started: Duration, done: Duration) {
         let streams = &mut self.streams;
         self.sent
@@ -205,18 +214,12 @@ impl Meter {
         self.state()
             .h2_frames
             .as_ref()
-            .is_some_and(|t| t.sent.broken().is_none() && t.received.broken().is_none())
+            .is_some_and(|t| t.broken().is_none())
     }
 
     /// Why frame counting stopped early (bytes that are not HTTP/2), if it did.
     pub fn h2_frames_error(&self) -> Option<String> {
-        let st = self.state();
-        let tap = st.h2_frames.as_ref()?;
-        match (tap.sent.broken(), tap.received.broken()) {
-            (Some(r), _) => Some(format!("client to server: {r}")),
-            (None, Some(r)) => Some(format!("server to client: {r}")),
-            (None, None) => None,
-        }
+        self.state().h2_frames.as_ref()?.broken()
     }
 
     /// When the stream was dropped (the socket closed), if it was.
