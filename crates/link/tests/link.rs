@@ -7,8 +7,10 @@
 //! They need root (namespaces and TUN devices); elsewhere they print a loud SKIP line, and fail
 //! under CI (`CI=true`). They run one at a time: they measure time on a shared, small machine,
 //! where another process or the hypervisor can stall any thread for milliseconds now and then.
-//! So the two sub-millisecond checks (connect, ping-pong) get up to [`ATTEMPTS`] tries on a
-//! fresh connection and pass on the first that meets every bound; each failed try is printed.
+//! So every check that holds the relay to its schedule gets up to [`ATTEMPTS`] tries, on a fresh
+//! connection (or, where a capture spans the run, a fresh link), and passes on the first that
+//! meets every bound; each failed try is printed. (On a fresh CI machine, a 4 MiB transfer once
+//! saw an uplink p99 lateness of 3.1 ms and the next try of the same test none.)
 // Each test binary uses some of the crate's dependencies, never all.
 #![allow(unused_crate_dependencies)]
 
@@ -114,13 +116,6 @@ fn punctual(stats: &LinkStats) -> Result<(), String> {
         return Err(format!("not trustworthy: {stats:?}"));
     }
     Ok(())
-}
-
-fn assert_punctual(stats: &LinkStats) {
-    eprintln!("link stats: {stats:#?}");
-    if let Err(e) = punctual(stats) {
-        panic!("{e}");
-    }
 }
 
 fn within(what: &str, got: Duration, want: Duration, tolerance: Duration) -> Result<(), String> {
@@ -466,31 +461,32 @@ fn bandwidth_cap_is_met() {
     ) else {
         return;
     };
-    let bps = runtime().block_on(async {
-        let listener = listen(&link);
-        let (mut client, server, _) = connect(&link, &listener).await;
-        tokio::time::timeout(TEST_LIMIT, goodput(&mut client, server, 1 << 20, 4 << 20))
-            .await
-            .expect("transfer within the limit")
+    let rt = runtime();
+    let listener = rt.block_on(async { listen(&link) });
+    best_of(&link, || {
+        let bps = rt.block_on(async {
+            let (mut client, server, _) = connect(&link, &listener).await;
+            tokio::time::timeout(TEST_LIMIT, goodput(&mut client, server, 1 << 20, 4 << 20))
+                .await
+                .expect("transfer within the limit")
+        });
+        eprintln!(
+            "goodput over 4 MiB at a 20 Mbit/s cap: {:.2} Mbit/s",
+            bps / 1e6
+        );
+        if !(19e6..=20e6).contains(&bps) {
+            return Err(format!("goodput {:.2} Mbit/s, want 19–20", bps / 1e6));
+        }
+        Ok(())
     });
-    eprintln!(
-        "goodput over 4 MiB at a 20 Mbit/s cap: {:.2} Mbit/s",
-        bps / 1e6
-    );
-    let stats = link.stats();
-    assert!(
-        (19e6..=20e6).contains(&bps),
-        "goodput {:.2} Mbit/s, want 19–20",
-        bps / 1e6
-    );
     // Full-size data segments are matched to their kernel stamps too.
+    let stats = link.stats();
     assert_eq!(
         stats.stamping,
         Stamping::Kernel,
         "{:?}",
         stats.stamping_note
     );
-    assert_punctual(&stats);
 }
 
 /// One TCP data segment seen in a capture.
@@ -569,16 +565,34 @@ fn retransmissions(segments: &[Segment]) -> usize {
 fn transfers_survive_loss_and_the_capture_shows_retransmissions() {
     let _serial = serial();
     let dir = temp_dir("link-loss");
-    let pcap = dir.join("loss.pcap");
+    // The capture spans a link's whole life, so each try starts a link of its own.
+    let mut failures = Vec::new();
+    for attempt in 1..=ATTEMPTS {
+        match lossy_transfers(&dir.join(format!("loss-{attempt}.pcap"))) {
+            None => return,
+            Some(Ok(())) => {
+                let _ = std::fs::remove_dir_all(dir);
+                return;
+            }
+            Some(Err(e)) => {
+                eprintln!("try {attempt} of {ATTEMPTS} failed: {e}");
+                failures.push(e);
+            }
+        }
+    }
+    panic!("every try failed: {failures:#?}");
+}
+
+/// One try of the loss test: three 1 MiB transfers through 2% loss each way, captured into
+/// `pcap`; `None` when this host cannot run the link (after its SKIP line).
+fn lossy_transfers(pcap: &Path) -> Option<Result<(), String>> {
     // A bandwidth, as real paths have: with none, TCP bursts faster than TUN writes go and
     // the relay's own capacity shows as lateness (see the relay's module doc).
-    let Some(mut link) = start(
+    let mut link = start(
         "transfers_survive_loss",
         "rtt = \"40ms\"\nbandwidth = \"50mbit\"\nloss = \"2%\"\nseed = 5",
-        Some(pcap.clone()),
-    ) else {
-        return;
-    };
+        Some(pcap.to_path_buf()),
+    )?;
     runtime().block_on(async {
         let listener = listen(&link);
         for run in 0..3 {
@@ -596,16 +610,23 @@ fn transfers_survive_loss_and_the_capture_shows_retransmissions() {
     });
     link.stop().expect("link stops and flushes its capture");
     let stats = link.stats();
-    assert!(
-        stats.downlink.drops.loss > 0 && stats.uplink.drops.loss > 0,
-        "{stats:?}"
-    );
-    let (records, segments) = segments(&pcap);
-    assert_eq!(
-        records as u64,
-        stats.uplink.packets + stats.downlink.packets,
-        "the capture holds every delivered packet"
-    );
+    eprintln!("link stats: {stats:#?}");
+    Some(loss_shows(pcap, &stats).and_then(|()| punctual(&stats)))
+}
+
+/// What a lossy run's counters and capture must show: the link lost packets both ways, the
+/// capture holds every delivered one, and the lost segments were sent again.
+fn loss_shows(pcap: &Path, stats: &LinkStats) -> Result<(), String> {
+    if stats.downlink.drops.loss == 0 || stats.uplink.drops.loss == 0 {
+        return Err(format!("the link lost nothing in one direction: {stats:?}"));
+    }
+    let (records, segments) = segments(pcap);
+    let delivered = stats.uplink.packets + stats.downlink.packets;
+    if records as u64 != delivered {
+        return Err(format!(
+            "the capture holds {records} packets, the link delivered {delivered}"
+        ));
+    }
     let retransmitted = retransmissions(&segments);
     eprintln!(
         "lost by the link: {} down, {} up; retransmissions in the capture: {retransmitted}",
@@ -613,15 +634,17 @@ fn transfers_survive_loss_and_the_capture_shows_retransmissions() {
     );
     // Each segment the link lost was sent again; all but a lost tail (or a retransmission
     // lost in turn) arrive below the highest sequence number already delivered.
-    assert!(
-        retransmitted > 0 && 2 * retransmitted as u64 >= stats.downlink.drops.loss,
-        "the capture shows the lost segments' retransmissions"
-    );
+    if retransmitted == 0 || (2 * retransmitted as u64) < stats.downlink.drops.loss {
+        return Err(format!(
+            "{retransmitted} retransmissions in the capture for {} segments lost downlink",
+            stats.downlink.drops.loss
+        ));
+    }
     if let Some(tshark) = require_tool("tshark", "transfers_survive_loss", "apt-get install tshark")
     {
         let out = std::process::Command::new(tshark)
             .arg("-r")
-            .arg(&pcap)
+            .arg(pcap)
             .args(["-Y", "tcp.analysis.retransmission"])
             .output()
             .expect("tshark runs");
@@ -632,10 +655,11 @@ fn transfers_survive_loss_and_the_capture_shows_retransmissions() {
         );
         let flagged = String::from_utf8_lossy(&out.stdout).lines().count();
         eprintln!("tshark flags {flagged} retransmissions");
-        assert!(flagged > 0, "tshark sees retransmissions");
+        if flagged == 0 {
+            return Err("tshark flags no retransmission".into());
+        }
     }
-    assert_punctual(&stats);
-    let _ = std::fs::remove_dir_all(dir);
+    Ok(())
 }
 
 #[test]
