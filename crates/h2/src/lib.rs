@@ -46,7 +46,9 @@ use http::Uri;
 use httplab_core::scenario::ClientSettings;
 use httplab_core::{RequestRecord, RequestSpec, WriteMode};
 use httplab_transport::client::BoxFuture;
-use httplab_transport::exchange::{header_fields_kept, record_fields, request_head_without};
+use httplab_transport::exchange::{
+    header_fields_kept, record_fields, request_head_without, HeadCache,
+};
 use httplab_transport::{ClientOptions, ProtocolClient, RequestTiming};
 use std::sync::Arc;
 use tokio::sync::OnceCell;
@@ -109,6 +111,8 @@ pub struct Http2Client {
     /// unless it names another (coalesced) origin.
     scheme: Scheme,
     authority: Option<Authority>,
+    /// Each request's method, URI and fields, as built once.
+    heads: HeadCache<(http::Method, Uri, http::HeaderMap)>,
 }
 
 impl Http2Client {
@@ -124,6 +128,7 @@ impl Http2Client {
             opts,
             h2,
             conn: OnceCell::new(),
+            heads: HeadCache::default(),
         }
     }
 
@@ -235,22 +240,25 @@ impl Http2Client {
         spec: &RequestSpec,
         authority: &str,
     ) -> Result<http::Request<()>, String> {
-        let bad = |e: &dyn std::fmt::Display| format!("could not build the request: {e}");
-        let method = http::Method::from_bytes(spec.method.as_bytes()).map_err(|e| bad(&e))?;
-        let parsed = match &self.authority {
-            Some(own) if own.as_str() == authority => own.clone(),
-            _ => Authority::try_from(authority).map_err(|e| bad(&e))?,
-        };
-        let mut parts = http::uri::Parts::default();
-        parts.scheme = Some(self.scheme.clone());
-        parts.authority = Some(parsed);
-        parts.path_and_query =
-            Some(PathAndQuery::try_from(spec.path.as_str()).map_err(|e| bad(&e))?);
-        let uri = Uri::from_parts(parts).map_err(|e| bad(&e))?;
-        let mut head = request_head_without(authority, spec, &[], &NOT_IN_HTTP2)?;
-        if spec.body_bytes > 0 {
-            head.insert(http::header::CONTENT_LENGTH, spec.body_bytes.into());
-        }
+        let (method, uri, head) = self.heads.head(spec, || {
+            let bad = |e: &dyn std::fmt::Display| format!("could not build the request: {e}");
+            let method = http::Method::from_bytes(spec.method.as_bytes()).map_err(|e| bad(&e))?;
+            let parsed = match &self.authority {
+                Some(own) if own.as_str() == authority => own.clone(),
+                _ => Authority::try_from(authority).map_err(|e| bad(&e))?,
+            };
+            let mut parts = http::uri::Parts::default();
+            parts.scheme = Some(self.scheme.clone());
+            parts.authority = Some(parsed);
+            parts.path_and_query =
+                Some(PathAndQuery::try_from(spec.path.as_str()).map_err(|e| bad(&e))?);
+            let uri = Uri::from_parts(parts).map_err(|e| bad(&e))?;
+            let mut head = request_head_without(authority, spec, &[], &NOT_IN_HTTP2)?;
+            if spec.body_bytes > 0 {
+                head.insert(http::header::CONTENT_LENGTH, spec.body_bytes.into());
+            }
+            Ok((method, uri, head))
+        })?;
         let mut request = http::Request::new(());
         *request.method_mut() = method;
         *request.uri_mut() = uri;

@@ -11,7 +11,7 @@
 
 use httplab_core::{CloseReason, RequestRecord, RequestSpec};
 use httplab_transport::client::BoxFuture;
-use httplab_transport::exchange::{record_fields, request_head};
+use httplab_transport::exchange::{record_fields, request_head, HeadCache};
 use httplab_transport::{exchange_http1, ClientOptions, ProtocolClient, RequestTiming};
 use hyper::Version;
 use hyper_util::rt::TokioIo;
@@ -26,6 +26,7 @@ pub struct Http10Client {
     opts: ClientOptions,
     /// One permit per connection the client may have open.
     slots: Arc<Semaphore>,
+    heads: HeadCache,
 }
 
 impl Http10Client {
@@ -33,6 +34,7 @@ impl Http10Client {
         Self {
             slots: opts.connection_slots(),
             opts,
+            heads: HeadCache::default(),
         }
     }
 
@@ -42,7 +44,8 @@ impl Http10Client {
         let url = origin.url(&spec.path);
         let mut timing = RequestTiming::new(spec, url, clock.now());
         // Built before anything is sent: a head that cannot be is a failure of the request.
-        let head = match request_head(&origin.authority, &timing.spec, &[("connection", "close")]) {
+        let built = || request_head(&origin.authority, &timing.spec, &[("connection", "close")]);
+        let head = match self.heads.head(&timing.spec, built) {
             Ok(head) => head,
             Err(e) => return timing.fail(clock.now(), e),
         };

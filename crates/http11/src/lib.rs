@@ -13,7 +13,7 @@
 
 use httplab_core::{CloseReason, RequestRecord, RequestSpec};
 use httplab_transport::client::BoxFuture;
-use httplab_transport::exchange::{record_fields, request_head};
+use httplab_transport::exchange::{record_fields, request_head, HeadCache};
 use httplab_transport::{
     exchange_http1, ClientOptions, Meter, ProtocolClient, RequestTiming, Upload,
 };
@@ -42,6 +42,7 @@ pub struct Http11Client {
     idle: Mutex<Vec<Pooled>>,
     /// The tasks driving each connection; they end when the connection closes.
     drivers: Mutex<Vec<JoinHandle<()>>>,
+    heads: HeadCache,
 }
 
 impl Http11Client {
@@ -51,6 +52,7 @@ impl Http11Client {
             opts,
             idle: Mutex::new(Vec::new()),
             drivers: Mutex::new(Vec::new()),
+            heads: HeadCache::default(),
         }
     }
 
@@ -98,7 +100,8 @@ impl Http11Client {
         let url = origin.url(&spec.path);
         let mut timing = RequestTiming::new(spec, url, clock.now());
         // Built before anything is sent: a head that cannot be is a failure of the request.
-        let head = match request_head(&origin.authority, &timing.spec, &[]) {
+        let built = || request_head(&origin.authority, &timing.spec, &[]);
+        let head = match self.heads.head(&timing.spec, built) {
             Ok(head) => head,
             Err(e) => return timing.fail(clock.now(), e),
         };

@@ -11,9 +11,11 @@ use hyper::body::{Frame, SizeHint};
 use hyper::client::conn::http1::SendRequest;
 use hyper::header::{HeaderMap, HeaderName, HeaderValue};
 use hyper::{Method, Request, Uri, Version};
+use rustc_hash::FxHashMap;
 use std::convert::Infallible;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
 use std::task::{Context, Poll};
 
 /// Bytes per upload chunk.
@@ -133,6 +135,41 @@ pub fn request_head(
     extra: &[(&str, &str)],
 ) -> Result<HeaderMap, String> {
     request_head_without(authority, spec, extra, &[])
+}
+
+/// The request heads a client has built, by request: a load sends the same page's requests
+/// again and again, and building a head anew (its map, the id's digits, the host's copy) was a
+/// twelfth of the load client's instructions per request. A head is reused only for a request
+/// equal in every field to the one it was built for; the client's own part of the head (its
+/// authority, its extra and omitted fields) is the same for every request it sends. Holds at
+/// most one head per request of the workload. `T` is what a client builds its request from
+/// (h2's adds the method and the URI to the fields).
+#[derive(Debug)]
+pub struct HeadCache<T = HeaderMap>(Mutex<FxHashMap<u32, (RequestSpec, T)>>);
+
+impl<T> Default for HeadCache<T> {
+    fn default() -> Self {
+        Self(Mutex::default())
+    }
+}
+
+impl<T: Clone> HeadCache<T> {
+    /// The head of `spec`: a copy of the one built before for it, or `build`'s, kept.
+    pub fn head(
+        &self,
+        spec: &RequestSpec,
+        build: impl FnOnce() -> Result<T, String>,
+    ) -> Result<T, String> {
+        let heads = || self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((built_for, head)) = heads().get(&spec.id) {
+            if built_for == spec {
+                return Ok(head.clone());
+            }
+        }
+        let head = build()?;
+        heads().insert(spec.id, (spec.clone(), head.clone()));
+        Ok(head)
+    }
 }
 
 /// [`request_head`] less the fields named in `omit` (h2's, e.g. `host`), with the padding still
@@ -304,5 +341,68 @@ fn unbuilt(e: impl std::fmt::Display) -> ResponseSummary {
     ResponseSummary {
         error: Some(format!("could not build the request: {e}")),
         ..Default::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::Cell;
+
+    fn spec(id: u32, path: &str) -> RequestSpec {
+        RequestSpec {
+            id,
+            method: "GET".into(),
+            path: path.into(),
+            body_bytes: 0,
+            headers: Vec::new(),
+            origin: 0,
+            authority: None,
+            head_bytes: None,
+        }
+    }
+
+    #[test]
+    fn a_head_is_built_once_per_request_and_again_for_a_request_that_differs() {
+        let cache = HeadCache::default();
+        let builds = Cell::new(0);
+        let head = |s: &RequestSpec| {
+            cache
+                .head(s, || {
+                    builds.set(builds.get() + 1);
+                    request_head("example.test:443", s, &[])
+                })
+                .expect("a head")
+        };
+        let first = head(&spec(3, "/a"));
+        let again = head(&spec(3, "/a"));
+        assert_eq!(builds.get(), 1, "the second request reuses the head");
+        assert_eq!(first, again);
+        let id = again.get(REQUEST_ID_HEADER).expect("the request id");
+        assert!(
+            id.is_sensitive(),
+            "the copy keeps the id out of HPACK's table"
+        );
+
+        // The same id with another field (a variant's path, a cookie): built anew.
+        let mut cookie = spec(3, "/a");
+        cookie.headers.push(("cookie".into(), "c=1".into()));
+        let with_cookie = head(&cookie);
+        assert_eq!(builds.get(), 2);
+        assert_eq!(
+            with_cookie.get("cookie").map(|v| v.as_bytes()),
+            Some(&b"c=1"[..])
+        );
+        head(&spec(4, "/b"));
+        assert_eq!(builds.get(), 3, "another request has its own head");
+
+        // A head that cannot be built is not kept, and fails each time.
+        let bad = RequestSpec {
+            headers: vec![("bad name".into(), "v".into())],
+            ..spec(5, "/c")
+        };
+        for _ in 0..2 {
+            assert!(cache.head(&bad, || request_head("h", &bad, &[])).is_err());
+        }
     }
 }

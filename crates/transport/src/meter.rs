@@ -10,7 +10,7 @@
 
 use crate::frames::{FrameCounter, FrameEnd};
 use httplab_core::{Clock, CloseReason, H2FrameCounts};
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 use std::io;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -80,7 +80,7 @@ struct H2Tap {
     sent: FrameCounter,
     received: FrameCounter,
     /// Per stream id, until taken by [`Meter::take_h2_stream`].
-    streams: HashMap<u32, H2StreamTimes>,
+    streams: FxHashMap<u32, H2StreamTimes>,
 }
 
 impl H2Tap {
@@ -107,7 +107,7 @@ impl H2Tap {
 }
 
 fn sent_frame(
-    streams: &mut HashMap<u32, H2StreamTimes>,
+    streams: &mut FxHashMap<u32, H2StreamTimes>,
     end: FrameEnd,
     started: Duration,
     done: Duration,
@@ -125,7 +125,7 @@ fn sent_frame(
     }
 }
 
-fn received_frame(streams: &mut HashMap<u32, H2StreamTimes>, end: FrameEnd, at: Duration) {
+fn received_frame(streams: &mut FxHashMap<u32, H2StreamTimes>, end: FrameEnd, at: Duration) {
     if end.stream_id == 0 {
         return;
     }
@@ -189,7 +189,7 @@ impl Meter {
         self.state().h2_frames.get_or_insert_with(|| H2Tap {
             sent: FrameCounter::client_to_server(),
             received: FrameCounter::server_to_client(),
-            streams: HashMap::new(),
+            streams: FxHashMap::default(),
         });
     }
 
