@@ -7,7 +7,9 @@
 //! CA or not signed by `ca.pem`). Private keys are created with mode 0600 from the first byte,
 //! and a key its group or others may read is refused with the `chmod 600` that fixes it. Every
 //! file is written to a temporary name and renamed into place, so a reader never sees half a
-//! file. Each re-issue of a file that existed is a line on stderr (`note: …`), also kept for
+//! file, and the store is opened by one process (or thread) at a time, under a lock on
+//! `certs/.lock`: two that found the directory empty would each generate a CA, and one's key
+//! could end up beside the other's certificate. Each re-issue of a file that existed is a line on stderr (`note: …`), also kept for
 //! the caller ([`CertStore::notices`]); a first generation is silent.
 
 use crate::error::TlsError;
@@ -31,6 +33,8 @@ const CA_CERT: &str = "ca.pem";
 const CA_KEY: &str = "ca.key";
 const LEAF_CERT: &str = "localhost.pem";
 const LEAF_KEY: &str = "localhost.key";
+/// Held (an exclusive `flock`) while the store is opened.
+const LOCK: &str = ".lock";
 /// Environment variable naming the certificate directory.
 const ENV_DIR: &str = "HTTPLAB_CERTS";
 
@@ -76,6 +80,7 @@ impl CertStore {
             path: dir.clone(),
             source,
         })?;
+        let _lock = lock_dir(&dir)?;
         for key in [CA_KEY, LEAF_KEY] {
             check_key_mode(&dir.join(key))?;
         }
@@ -355,6 +360,23 @@ fn roots_of(ca: &CertificateDer<'static>) -> Result<RootCertStore, String> {
         .add(ca.clone())
         .map_err(|e| format!("not a usable trust anchor ({e})"))?;
     Ok(roots)
+}
+
+/// Waits for, and takes, the store's lock; it is released when the file returned is dropped.
+fn lock_dir(dir: &Path) -> Result<fs::File, TlsError> {
+    let path = dir.join(LOCK);
+    let io_err = |source| TlsError::Io {
+        path: path.clone(),
+        source,
+    };
+    let file = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(io_err)?;
+    file.lock().map_err(io_err)?;
+    Ok(file)
 }
 
 fn read_file(path: &Path) -> Result<Vec<u8>, TlsError> {

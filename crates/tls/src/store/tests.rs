@@ -87,3 +87,22 @@ fn a_key_others_can_read_is_refused_with_the_chmod_that_fixes_it() {
         CertStore::open_or_create(&tmp.0).expect("accepted at 0600");
     }
 }
+
+#[test]
+fn stores_opened_at_once_on_an_empty_directory_agree_on_one_ca() {
+    let tmp = TempDir::new("race");
+    let dir = tmp.0.join("certs");
+    let cas: Vec<Vec<u8>> = std::thread::scope(|s| {
+        let opens: Vec<_> = (0..8)
+            .map(|_| s.spawn(|| CertStore::open_or_create(&dir).map(|store| store.ca.to_vec())))
+            .collect();
+        opens
+            .into_iter()
+            .map(|open| open.join().expect("no panic").expect("the store opens"))
+            .collect()
+    });
+    assert!(cas.windows(2).all(|w| w[0] == w[1]), "one CA for all");
+    let again = CertStore::open_or_create(&dir).expect("the files on disk agree");
+    assert_eq!(again.ca.to_vec(), cas[0]);
+    assert!(again.notices().is_empty(), "{:?}", again.notices());
+}
