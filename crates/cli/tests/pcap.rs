@@ -1,6 +1,6 @@
 //! `httplab run --pcap`: every packet the emulated link carried, in a pcap file tshark reads,
 //! whose TLS decrypts with the key log `SSLKEYLOGFILE` asked for — the lab's HTTP/2 requests
-//! come out by path.
+//! come out by path, with the HPACK representations the lab chose for each field.
 // Each test binary uses some of the crate's dependencies, never all.
 #![allow(unused_crate_dependencies)]
 
@@ -92,4 +92,77 @@ fn the_link_s_capture_opens_in_tshark_and_decrypts_with_the_key_log() {
         http2_paths(&pcap, port, None).is_empty(),
         "without the key log nothing decrypts"
     );
+
+    // HPACK, as tshark decodes it: the fields new in every message (the request id, the
+    // response's Server-Timing) are sent never indexed, so they do not push the fields that
+    // repeat out of the dynamic table, and those repeat as one-byte indexes.
+    let fields = header_fields(&pcap, port, &keys);
+    let repr_of = |name: &str| -> Vec<&str> {
+        fields
+            .iter()
+            .filter(|(n, _)| n.starts_with(name))
+            .map(|(_, r)| r.as_str())
+            .collect()
+    };
+    for name in ["x-httplab-request", "server-timing"] {
+        let reprs = repr_of(name);
+        assert_eq!(
+            reprs.len(),
+            4,
+            "{name} in each of the 4 exchanges: {fields:?}"
+        );
+        assert!(
+            reprs.iter().all(|r| r.contains("never Indexed")),
+            "{name}: {reprs:?}"
+        );
+    }
+    let agent = repr_of("user-agent");
+    assert_eq!(agent.len(), 4, "{fields:?}");
+    assert!(agent[0].contains("Incremental Indexing"), "{agent:?}");
+    assert!(
+        agent[1..].iter().all(|r| *r == "Indexed Header Field"),
+        "the repeated user-agent is an index: {agent:?}"
+    );
+}
+
+/// Every header field of the decrypted HTTP/2 HEADERS frames to or from `port`, in capture
+/// order, with its HPACK representation as tshark names it.
+fn header_fields(
+    pcap: &std::path::Path,
+    port: u16,
+    keys: &std::path::Path,
+) -> Vec<(String, String)> {
+    let out = Command::new("tshark")
+        .arg("-r")
+        .arg(pcap)
+        .args(["-d", &format!("tcp.port=={port},tls")])
+        .arg("-o")
+        .arg(format!("tls.keylog_file:{}", keys.display()))
+        .args([
+            "-Y",
+            "http2.type == 1",
+            "-T",
+            "fields",
+            "-E",
+            "occurrence=a",
+        ])
+        .args(["-e", "http2.header.name", "-e", "http2.header.repr"])
+        .output()
+        .expect("tshark -r");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .flat_map(|line| {
+            let (names, reprs) = line.split_once('\t').unwrap_or((line, ""));
+            names
+                .split(',')
+                .zip(reprs.split(','))
+                .map(|(n, r)| (n.to_string(), r.to_string()))
+                .collect::<Vec<_>>()
+        })
+        .collect()
 }
