@@ -270,6 +270,15 @@ def main():
     for label, nginx, lab, _, client_lab, r_lab, client_nginx, r_nginx in rows:
         print(f"| {label} | {lab / 1000:.0f}k | {client_lab / 1000:.0f}k | {r_lab:.2f} | "
               f"{nginx / 1000:.0f}k | {client_nginx / 1000:.0f}k | {r_nginx:.2f} |")
+    # Issue 16's bars: the server at 0.95x nginx on every row; the client, against `httplab
+    # serve`, at 0.9x h2load on keep-alive, pipelined and h2.
+    print("\nThe bars (issue 16):\n")
+    for label, _, _, r_server, _, r_lab, _, _ in rows:
+        verdicts = [f"server {r_server:.2f} {'>=' if r_server >= 0.95 else '<'} 0.95"]
+        if label != "Connection: close":
+            verdicts.append(f"client {r_lab:.2f} {'>=' if r_lab >= 0.9 else '<'} 0.9")
+        met = r_server >= 0.95 and (label == "Connection: close" or r_lab >= 0.9)
+        print(f"- {label}: {'; '.join(verdicts)}: {'met' if met else 'NOT MET'}")
 
 
 if __name__ == "__main__":
