@@ -272,8 +272,19 @@ pub fn serve(binary: &Path, scenario: &str, certs: Option<&Path>) -> (KillOnDrop
 
 /// [`serve`] for the scenario file at `path`.
 pub fn serve_file(binary: &Path, path: &Path, certs: Option<&Path>) -> (KillOnDrop, u16) {
+    serve_file_with(binary, path, certs, &[])
+}
+
+/// [`serve_file`] with `env` added to the server's environment.
+pub fn serve_file_with(
+    binary: &Path,
+    path: &Path,
+    certs: Option<&Path>,
+    env: &[(&str, &str)],
+) -> (KillOnDrop, u16) {
     use std::io::BufRead;
     let mut command = std::process::Command::new(binary);
+    command.envs(env.iter().copied());
     command.args([
         "serve",
         path.to_str().expect("utf-8 path"),
