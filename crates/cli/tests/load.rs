@@ -1,7 +1,8 @@
 //! `httplab load` as a user runs it: a closed-model load of the quickstart page over http1.1
 //! and h2 on loopback, written to load.json, load.md and load.html with the server's bill; a
 //! load against a server on the "real network" (`--target`); a `--server-cmd` server that dies
-//! mid-load; and the loads it refuses before starting.
+//! mid-load; the loads it refuses before starting; and an HTTP/1.0 load whose client keeps no
+//! memory per connection.
 // Each test binary uses some of the crate's dependencies, never all.
 #![allow(unused_crate_dependencies)]
 
@@ -229,5 +230,77 @@ fn a_server_that_dies_mid_load_ends_the_run_and_every_output_says_so() {
     assert!(
         html.contains("ended early") && html.contains("exited"),
         "{html}"
+    );
+}
+
+/// The client's resident set, from `/proc`; `None` once the process is gone.
+fn rss_bytes(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+#[test]
+fn an_http10_load_keeps_no_memory_per_connection() {
+    let dir = temp_dir("load-http10-memory");
+    let scenario = dir.join("one.toml");
+    std::fs::write(
+        &scenario,
+        "name = \"one\"\n[[resource]]\npath = \"/r\"\nsize = \"100b\"\n",
+    )
+    .unwrap();
+    let (_server, port) = httplab_testkit::serve_file(bin(), &scenario, None);
+    let url = format!("http://127.0.0.1:{port}");
+    // The allocator returns freed pages at once, so the resident set is what the client keeps.
+    let mut child = std::process::Command::new(bin())
+        .args(["load", scenario.to_str().unwrap(), "--users", "10"])
+        .args([
+            "--duration",
+            "4s",
+            "--warmup",
+            "0s",
+            "--protocols",
+            "http1.0",
+        ])
+        .args(["--target", &url, "--quiet", "--out", "out"])
+        .env("MIMALLOC_PURGE_DELAY", "0")
+        .current_dir(&dir)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("httplab load starts");
+    let started = Instant::now();
+    let (mut at_one_second, mut most) = (None, 0);
+    while started.elapsed() < Duration::from_secs(30) {
+        if child.try_wait().expect("wait").is_some() {
+            break;
+        }
+        if let Some(rss) = rss_bytes(child.id()) {
+            if started.elapsed() >= Duration::from_secs(1) {
+                at_one_second.get_or_insert(rss);
+                most = most.max(rss);
+            }
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let status = child.wait().expect("load ends");
+    assert!(status.success(), "httplab load failed");
+    let p = &load_json(&dir)["protocols"][0];
+    let connections = p["client_connections"].as_u64().unwrap();
+    let from = at_one_second.expect("a reading after the first second");
+    let growth = most.saturating_sub(from);
+    eprintln!(
+        "{connections} connections; client RSS {} KB at 1 s, at most {} KB after (+{} KB)",
+        from / 1024,
+        most / 1024,
+        growth / 1024
+    );
+    // Three quarters of the connections open after the first second. A record kept per
+    // connection (about 1.6 KB: 391 MB over 250,000 in a release build) would add over 1 KB
+    // each; the bound leaves the allocator 200 B a connection.
+    assert!(connections >= 4_000, "{p}");
+    assert!(
+        growth < 200 * connections,
+        "the client grew {growth} bytes over {connections} connections"
     );
 }

@@ -16,6 +16,7 @@ use httplab_transport::{BoxIo, Connection, Connector, Meter, Metered, Origin, Se
 use rustls_pki_types::ServerName;
 use std::io;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::net::TcpSocket;
@@ -89,6 +90,11 @@ pub struct LabConnector {
     /// TCP congestion control every socket must use; `None`: whatever the socket has (the
     /// host's default on plain sockets).
     congestion_control: Option<String>,
+    /// Whether each connection is remembered (`opened`) and read at its close, for
+    /// [`connection_records`](Self::connection_records); without, only counted.
+    records: bool,
+    /// Connections opened without a record.
+    unrecorded: AtomicU32,
 }
 
 impl LabConnector {
@@ -105,7 +111,18 @@ impl LabConnector {
             opened: Mutex::new(Vec::new()),
             sockets: None,
             congestion_control: None,
+            records: true,
+            unrecorded: AtomicU32::new(0),
         })
+    }
+
+    /// Without `records`, keeps no record of the connections it opens and reads no `TCP_INFO`
+    /// as they close: for `httplab load`, which reports none of them. A closed-model user over HTTP/1.0 opens
+    /// a connection per request, and kept records would grow without bound (a run of a minute
+    /// opens over a million).
+    pub(crate) fn with_records(mut self, records: bool) -> Self {
+        self.records = records;
+        self
     }
 
     /// Adds a target (another origin) and returns its number, for [`target`](Self::target).
@@ -169,17 +186,21 @@ impl LabConnector {
         let local_addr = tcp.local_addr()?.to_string();
         let tcp_info: Arc<Mutex<TcpInfoLog>> = Arc::default();
         let at_close = tcp_info.clone();
-        let tcp = Watched::new(
-            tcp,
-            self.clock,
-            Box::new(move |info| {
-                let mut log = at_close.lock().unwrap_or_else(|p| p.into_inner());
-                match info {
-                    Ok(info) => log.at_close = Some(info),
-                    Err(e) => log.failed(format!("reading TCP_INFO at close: {e}")),
-                }
-            }),
-        )
+        let tcp = if self.records {
+            Watched::new(
+                tcp,
+                self.clock,
+                Box::new(move |info| {
+                    let mut log = at_close.lock().unwrap_or_else(|p| p.into_inner());
+                    match info {
+                        Ok(info) => log.at_close = Some(info),
+                        Err(e) => log.failed(format!("reading TCP_INFO at close: {e}")),
+                    }
+                }),
+            )
+        } else {
+            Watched::without_last_reading(tcp, self.clock)
+        }
         .without_read_times();
         let probe = tcp.probe();
 
@@ -210,6 +231,14 @@ impl LabConnector {
                 (stream, wire, Some(handshake), Some(record))
             }
         };
+        let setup = Setup {
+            tcp_connect,
+            tls_handshake: ssl,
+        };
+        if !self.records {
+            let id = self.unrecorded.fetch_add(1, Ordering::Relaxed);
+            return Ok(Connection { id, stream, setup });
+        }
         let mut opened = self.opened.lock().unwrap_or_else(|p| p.into_inner());
         let id = opened.len() as u32;
         opened.push(Opened {
@@ -223,14 +252,7 @@ impl LabConnector {
             probe,
             tcp_info,
         });
-        Ok(Connection {
-            id,
-            stream,
-            setup: Setup {
-                tcp_connect,
-                tls_handshake: ssl,
-            },
-        })
+        Ok(Connection { id, stream, setup })
     }
 
     /// Reads the `TCP_INFO` of the socket that carried `record`'s response, now that its last

@@ -406,7 +406,7 @@ impl Lab {
         for server in &servers {
             server.set_pipelining(config.server_pipelining);
         }
-        let (connector, client) = self.browser(protocol, &scenario)?;
+        let (connector, client) = self.browser(protocol, &scenario, true)?;
 
         // Clear what earlier runs left in the server's log, then issue every request at once,
         // in workload order (join_all polls them in order, so they queue for slots in order).
@@ -471,11 +471,13 @@ impl Lab {
     /// A browser for one page load over `protocol`: a connector with one target per origin
     /// (numbering every connection it opens) and the pools that issue requests through it. A
     /// fresh one per run or page: TLS sessions resume (when the scenario asks) only between the
-    /// connections of one page load, never across runs, repetitions or users.
+    /// connections of one page load, never across runs, repetitions or users. Without
+    /// `records`, its connector keeps none of its connections (a load's).
     pub(crate) fn browser(
         &self,
         protocol: Protocol,
         scenario: &Scenario,
+        records: bool,
     ) -> Result<(Arc<LabConnector>, Pools), HarnessError> {
         let origins = &scenario.origins;
         let tls_of: Vec<bool> = (0..origins.len())
@@ -507,7 +509,8 @@ impl Lab {
         let mut connector = LabConnector::new(addr, name(0), tls_for(0), self.clock)
             .map_err(|e| listen_err(addr, e))?
             .with_socket_factory(self.network.socket_factory())
-            .with_congestion_control(self.network.congestion_control());
+            .with_congestion_control(self.network.congestion_control())
+            .with_records(records);
         for i in 1..origins.len() {
             let addr = self.origin_addr(protocol, i);
             connector

@@ -430,7 +430,7 @@ impl Lab {
             };
             let browser = match kept {
                 Some(browser) => browser,
-                None => match self.browser(protocol, &scenario) {
+                None => match self.browser(protocol, &scenario, false) {
                     Ok(browser) => browser,
                     Err(e) => {
                         active.set(active.get().saturating_sub(1));
