@@ -8,17 +8,21 @@
 //! pipeline as events, writes the bytes the pipeline gives it, records the close reason the
 //! pipeline names on the connection's meter, and sends each settled request back through its
 //! `fetch`'s oneshot. It owns the reconnect budget: after [`MAX_RECONNECTS`] connections ended
-//! unexpectedly, the requests left fail without a new connection.
+//! unexpectedly, the requests left fail without a new connection. A pipelining worker's budget
+//! is for its lifetime; a keep-alive slot's ([`Resend::ReusedOnce`]) counts the ends since its
+//! last answered request, and it takes requests again once it has failed the ones it held.
 //!
 //! It deliberately holds none of the pipelining rules (which requests go on the connection, how
 //! responses answer them, what is retried: `pipeline/`), parses no bytes (`parse.rs`), encodes
 //! no requests (`request.rs`) and does not decide which worker gets a request (`lib.rs`).
 
-use crate::pipeline::{End, Ended, Pipeline};
+use crate::pipeline::{End, Ended, Outcome, Pipeline, Resend};
 use httplab_core::{Clock, RequestRecord};
 use httplab_transport::{ClientOptions, Connection, Meter};
 use std::io;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -35,6 +39,9 @@ pub(crate) struct Worker {
     opts: ClientOptions,
     jobs: mpsc::UnboundedReceiver<Job>,
     pipe: Pipeline<oneshot::Sender<RequestRecord>>,
+    resend: Resend,
+    /// Whether it has a connection open now (for a keep-alive pool's choice of slot).
+    connected: Arc<AtomicBool>,
     unexpected_ends: u32,
     gave_up: Option<String>,
 }
@@ -43,16 +50,24 @@ impl Worker {
     pub(crate) fn new(
         opts: ClientOptions,
         depth: usize,
+        resend: Resend,
         jobs: mpsc::UnboundedReceiver<Job>,
     ) -> Self {
         let authority = opts.connector.origin().authority.clone();
         Self {
             opts,
             jobs,
-            pipe: Pipeline::new(authority, depth),
+            pipe: Pipeline::new(authority, depth, resend),
+            resend,
+            connected: Arc::default(),
             unexpected_ends: 0,
             gave_up: None,
         }
+    }
+
+    /// A flag that is true while the worker has a connection open.
+    pub(crate) fn connected(&self) -> Arc<AtomicBool> {
+        self.connected.clone()
     }
 
     /// Serves requests until the client says no more are coming and all are answered.
@@ -70,6 +85,9 @@ impl Worker {
             if let Some(reason) = self.gave_up.clone() {
                 self.pipe.fail_queued(&reason);
                 self.hand_back();
+                if self.resend == Resend::ReusedOnce {
+                    (self.gave_up, self.unexpected_ends) = (None, 0);
+                }
                 continue;
             }
             let conn = match self.opts.connector.connect().await {
@@ -80,7 +98,10 @@ impl Worker {
                     continue;
                 }
             };
-            match self.drive(conn).await {
+            self.connected.store(true, Ordering::Relaxed);
+            let end = self.drive(conn).await;
+            self.connected.store(false, Ordering::Relaxed);
+            match end {
                 End::WorkloadDone => return,
                 End::Orderly => {}
                 End::Unexpected => {
@@ -100,6 +121,9 @@ impl Worker {
     /// Sends every settled request back to its `fetch`, a failure timed now.
     fn hand_back(&mut self) {
         for outcome in self.pipe.take_outcomes() {
+            if self.resend == Resend::ReusedOnce && matches!(outcome, Outcome::Answered { .. }) {
+                self.unexpected_ends = 0;
+            }
             let (reply, record) = outcome.into_record(self.opts.clock.now());
             // The fetch may have been dropped; nobody is left to tell then.
             let _ = reply.send(record);

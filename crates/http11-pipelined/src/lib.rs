@@ -30,6 +30,11 @@
 //! `request.rs` (request bytes). It deliberately opens no sockets and does no TLS itself (the
 //! harness's connector does, and times it), and it keeps no connection pool beyond its fixed set
 //! of workers.
+//!
+//! The same engine carries httplab-http11's keep-alive connections: a [`Slot`] is a worker with
+//! one request at a time on its connection, which re-sends a request only as a browser's pool
+//! does (once, and only when a reused connection ended before the response). That pool, which
+//! request gets which slot, is httplab-http11's.
 #![forbid(unsafe_code)]
 // Dev-dependencies serve the integration tests, not every unit-test build.
 #![cfg_attr(test, allow(unused_crate_dependencies))]
@@ -43,11 +48,12 @@ pub use conn::MAX_RECONNECTS;
 pub use parse::{ParseError, ParseErrorKind, ParsedResponse, ResponseParser};
 
 use conn::{Job, Worker};
-use httplab_core::{RequestRecord, RequestSpec};
+use httplab_core::{Clock, RequestRecord, RequestSpec};
 use httplab_transport::client::BoxFuture;
 use httplab_transport::{ClientOptions, ProtocolClient, RequestTiming};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use pipeline::Resend;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
@@ -109,7 +115,8 @@ impl Http11PipelinedClient {
         let slot = &mut workers.slots[index];
         let handle = slot.get_or_insert_with(|| {
             let (jobs, rx) = mpsc::unbounded_channel();
-            let task = tokio::spawn(Worker::new(self.opts.clone(), self.depth, rx).run());
+            let worker = Worker::new(self.opts.clone(), self.depth, Resend::Idempotent, rx);
+            let task = tokio::spawn(worker.run());
             WorkerHandle { jobs, task }
         });
         handle.jobs.send(job).map_err(|e| Box::new(e.0))
@@ -118,24 +125,16 @@ impl Http11PipelinedClient {
     async fn fetch_one(&self, spec: RequestSpec) -> RequestRecord {
         let clock = self.opts.clock;
         let url = self.opts.connector.origin().url(&spec.path);
-        let timing = RequestTiming::new(spec.clone(), url, clock.now());
-        let fallback = timing.clone();
-        let (reply, answer) = oneshot::channel();
-        if let Err(job) = self.dispatch(Job {
-            spec,
-            timing,
-            reply,
-            sent_before: false,
-        }) {
+        let timing = RequestTiming::new(spec, url, clock.now());
+        let (job, answer) = job(timing);
+        let fallback = job.timing.clone();
+        if let Err(job) = self.dispatch(job) {
             return job.timing.fail(
                 clock.now(),
                 "the client has finished and takes no more requests".into(),
             );
         }
-        match answer.await {
-            Ok(record) => record,
-            Err(_) => fallback.fail(clock.now(), "the connection worker stopped".into()),
-        }
+        answered(answer, fallback, clock).await
     }
 
     async fn close_all(&self) {
@@ -154,6 +153,70 @@ impl Http11PipelinedClient {
                 task.abort();
             }
         }
+    }
+}
+
+/// A job for `timing`'s request, and where its record will arrive.
+fn job(timing: RequestTiming) -> (Job, oneshot::Receiver<RequestRecord>) {
+    let (reply, answer) = oneshot::channel();
+    let job = Job {
+        spec: timing.spec.clone(),
+        timing,
+        reply,
+        sent_before: false,
+    };
+    (job, answer)
+}
+
+/// The record that arrives on `answer`, or `fallback` failed if the worker stopped first.
+async fn answered(
+    answer: oneshot::Receiver<RequestRecord>,
+    fallback: RequestTiming,
+    clock: Clock,
+) -> RequestRecord {
+    match answer.await {
+        Ok(record) => record,
+        Err(_) => fallback.fail(clock.now(), "the connection worker stopped".into()),
+    }
+}
+
+/// One keep-alive connection on the wire engine, for httplab-http11's pool: a worker task that
+/// carries one request at a time, opens its connection when a request needs it (again, after the
+/// server closed it), records how each connection ended, and re-sends a request only when a
+/// reused connection ended before the response, once.
+pub struct Slot {
+    jobs: mpsc::UnboundedSender<Job>,
+    connected: Arc<AtomicBool>,
+}
+
+impl Slot {
+    /// Starts the slot's worker; it ends, closing its connection, once the slot is dropped and
+    /// the request it carries is answered.
+    pub fn start(opts: &ClientOptions) -> (Self, JoinHandle<()>) {
+        let (jobs, rx) = mpsc::unbounded_channel();
+        let worker = Worker::new(opts.clone(), 1, Resend::ReusedOnce, rx);
+        let connected = worker.connected();
+        let task = tokio::spawn(worker.run());
+        (Self { jobs, connected }, task)
+    }
+
+    /// Whether its connection is open (it may still be closed by the server at any moment).
+    pub fn is_connected(&self) -> bool {
+        self.connected.load(Ordering::Relaxed)
+    }
+
+    /// Carries `timing`'s request and returns its record. One at a time: the pool lends a slot
+    /// to one request until it is answered.
+    pub async fn fetch(&self, timing: RequestTiming, clock: Clock) -> RequestRecord {
+        let (job, answer) = job(timing);
+        let fallback = job.timing.clone();
+        if let Err(e) = self.jobs.send(job) {
+            return e
+                .0
+                .timing
+                .fail(clock.now(), "the connection worker stopped".into());
+        }
+        answered(answer, fallback, clock).await
     }
 }
 

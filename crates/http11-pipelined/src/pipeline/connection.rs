@@ -30,6 +30,8 @@ pub(super) struct Conn<R> {
     setup: Setup,
     /// Whether a request has been put on it (the first one pays for the connection).
     used: bool,
+    /// Responses it has completed.
+    answered: u64,
     pub(super) parser: ResponseParser,
     pub(super) in_flight: VecDeque<InFlight<R>>,
     pub(super) out: Outgoing,
@@ -44,6 +46,7 @@ impl<R> Conn<R> {
             id,
             setup,
             used: false,
+            answered: 0,
             parser: ResponseParser::new(),
             in_flight: VecDeque::new(),
             out: Outgoing::default(),
@@ -95,11 +98,17 @@ impl<R> Conn<R> {
         }
     }
 
+    /// Whether it has answered a request: a request on it now is on a reused connection.
+    pub(super) fn reused(&self) -> bool {
+        self.answered > 0
+    }
+
     /// Completes the oldest request with `response`.
     pub(super) fn answer(&mut self, response: ParsedResponse, outcomes: &mut Vec<Outcome<R>>) {
         let Some(f) = self.in_flight.pop_front() else {
             return;
         };
+        self.answered += 1;
         let mut bytes = f.bytes;
         bytes.bytes_read = response.wire_bytes();
         bytes.first_read = self.reads.time_of(response.first_byte);

@@ -6,7 +6,7 @@
 //! the unit tests), and a failure carries no time: whoever hands it back stamps it with its clock.
 
 use httplab_core::{CloseReason, RequestRecord, RequestSpec};
-use httplab_transport::RequestTiming;
+use httplab_transport::{ByteTimes, RequestTiming};
 use std::time::Duration;
 
 /// A request handed to a worker, with `reply`, the way back to whoever awaits it.
@@ -23,10 +23,13 @@ pub(crate) struct Job<R> {
 pub(crate) enum Outcome<R> {
     /// Its response is complete.
     Answered { reply: R, record: RequestRecord },
-    /// It failed with `error`; the record takes the time it is handed back.
+    /// It failed with `error`; the record takes the time it is handed back. `bytes`: its byte
+    /// times on the connection it was written on (none if it was not): the time since it was
+    /// sent is `wait`, or `receive` from a first response byte, not `blocked`.
     Failed {
         reply: R,
         timing: RequestTiming,
+        bytes: ByteTimes,
         error: String,
     },
 }
@@ -39,8 +42,9 @@ impl<R> Outcome<R> {
             Self::Failed {
                 reply,
                 timing,
+                bytes,
                 error,
-            } => (reply, timing.fail(now, error)),
+            } => (reply, timing.fail_after(bytes, now, error)),
         }
     }
 }
@@ -69,11 +73,17 @@ impl Ended {
     }
 }
 
-/// A request settled with `error`.
+/// A request settled with `error` before any of it was written.
 pub(super) fn failed<R>(job: Job<R>, error: String) -> Outcome<R> {
+    failed_after(job, ByteTimes::default(), error)
+}
+
+/// A request settled with `error`, its bytes on the connection having gone as `bytes` says.
+pub(super) fn failed_after<R>(job: Job<R>, bytes: ByteTimes, error: String) -> Outcome<R> {
     Outcome::Failed {
         reply: job.reply,
         timing: job.timing,
+        bytes,
         error,
     }
 }

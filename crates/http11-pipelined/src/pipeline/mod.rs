@@ -33,9 +33,22 @@ use connection::Conn;
 use httplab_core::scenario::is_idempotent;
 use httplab_core::CloseReason;
 use httplab_transport::Setup;
-use job::failed;
+use job::{failed, failed_after};
 use std::collections::VecDeque;
 use std::time::Duration;
+
+/// Which unanswered requests go out again on a new connection when theirs ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Resend {
+    /// Pipelining (RFC 9112 §9.3.2): every idempotent one, however many times.
+    Idempotent,
+    /// A browser's keep-alive pool (Chromium's `ShouldResendRequest`): an idempotent one, and
+    /// only if its connection had answered an earlier request. A server may close an idle
+    /// connection just as a request goes out on it; on a fresh connection, a close before the
+    /// response is the server's answer (`ERR_EMPTY_RESPONSE`). So a request goes out again at
+    /// most once: re-sent, it is the first on a new connection.
+    ReusedOnce,
+}
 
 /// One worker's requests: queued, and in flight on its current connection.
 pub(crate) struct Pipeline<R> {
@@ -43,6 +56,7 @@ pub(crate) struct Pipeline<R> {
     authority: String,
     /// Unanswered requests allowed on the connection.
     depth: usize,
+    resend: Resend,
     /// Requests not written on the current connection yet, in order.
     queue: VecDeque<Job<R>>,
     no_more_jobs: bool,
@@ -53,11 +67,13 @@ pub(crate) struct Pipeline<R> {
 }
 
 impl<R> Pipeline<R> {
-    /// `depth`: unanswered requests allowed per connection (at least 1).
-    pub(crate) fn new(authority: String, depth: usize) -> Self {
+    /// `depth`: unanswered requests allowed per connection (at least 1); `resend`: which
+    /// unanswered requests go out again when their connection ends.
+    pub(crate) fn new(authority: String, depth: usize, resend: Resend) -> Self {
         Self {
             authority,
             depth: depth.max(1),
+            resend,
             queue: VecDeque::new(),
             no_more_jobs: false,
             conn: None,
@@ -261,15 +277,15 @@ impl<R> Pipeline<R> {
                         conn.id
                     )
                 };
-                self.outcomes.push(failed(f.job, message));
+                self.outcomes.push(failed_after(f.job, f.bytes, message));
             }
         }
         Ended::new(End::Unexpected, CloseReason::Error(error))
     }
 
     /// The connection is gone: its unanswered requests go back to the front of the queue, in
-    /// order, for a new connection; a written idempotent one will count a retry when it is
-    /// written again, a written non-idempotent one fails instead. Says whether any were left.
+    /// order, for a new connection; a written one that [`Resend`] allows will count a retry when
+    /// it is written again, any other written one fails instead. Says whether any were left.
     fn requeue_unanswered(&mut self) -> bool {
         let Some(mut conn) = self.conn.take() else {
             return false;
@@ -279,18 +295,37 @@ impl<R> Pipeline<R> {
             let mut job = f.job;
             if f.bytes.bytes_written == 0 {
                 self.queue.push_front(job);
-            } else if f.idempotent {
-                job.sent_before = true;
-                self.queue.push_front(job);
+                continue;
+            }
+            let not_resent = if !f.idempotent {
+                Some(format!(
+                    "{} is not idempotent (RFC 9110 §9.2.2)",
+                    job.spec.method
+                ))
             } else {
-                let method = job.spec.method.clone();
-                self.outcomes.push(failed(
+                match self.resend {
+                    Resend::Idempotent => None,
+                    Resend::ReusedOnce if !conn.reused() => Some(format!(
+                        "it was the first request on connection {}, so the close is the \
+                         server's answer (an empty response)",
+                        conn.id
+                    )),
+                    Resend::ReusedOnce => None,
+                }
+            };
+            match not_resent {
+                None => {
+                    job.sent_before = true;
+                    self.queue.push_front(job);
+                }
+                Some(why) => self.outcomes.push(failed_after(
                     job,
+                    f.bytes,
                     format!(
                         "the connection closed before the response and the request was not \
-                         retried: {method} is not idempotent (RFC 9110 §9.2.2)"
+                         retried: {why}"
                     ),
-                ));
+                )),
             }
         }
         unanswered

@@ -33,7 +33,7 @@ fn job(id: u32, method: &str) -> Job<u32> {
 
 /// A pipeline holding `methods` as requests 0, 1, …, on an open connection 0.
 fn pipeline(depth: usize, methods: &[&str]) -> Pipe {
-    let mut pipe = Pipeline::new("h".into(), depth);
+    let mut pipe = Pipeline::new("h".into(), depth, Resend::Idempotent);
     for (id, method) in (0..).zip(methods) {
         pipe.push(job(id, method));
     }
@@ -364,7 +364,7 @@ fn a_failed_write_stops_writing_and_ends_once_nothing_is_in_flight() {
 
 #[test]
 fn a_request_that_cannot_be_encoded_fails_alone() {
-    let mut pipe = Pipeline::new("h".into(), usize::MAX);
+    let mut pipe = Pipeline::new("h".into(), usize::MAX, Resend::Idempotent);
     pipe.push(job(0, "GET"));
     let mut bad = job(1, "GET");
     bad.spec.path = "/a b".into();
@@ -375,4 +375,59 @@ fn a_request_that_cannot_be_encoded_fails_alone() {
     let got = settled(&mut pipe);
     assert_eq!(got.len(), 1);
     assert!(matches!(&got[0], (1, Err(e)) if e.contains("request target")));
+}
+
+/// A keep-alive slot's pipeline (one request deep, a browser's resend rule) holding `methods`,
+/// on an open connection 0.
+fn keep_alive(methods: &[&str]) -> Pipe {
+    let mut pipe = Pipeline::new("h".into(), 1, Resend::ReusedOnce);
+    for (id, method) in (0..).zip(methods) {
+        pipe.push(job(id, method));
+    }
+    pipe.open(0, Setup::default());
+    pipe
+}
+
+#[test]
+fn keep_alive_resends_a_get_only_when_its_connection_was_reused() {
+    let mut pipe = keep_alive(&["GET", "GET"]);
+    assert_eq!(write_all(&mut pipe, ms(1)), ["/r0"]);
+    assert!(write_all(&mut pipe, ms(2)).is_empty(), "one at a time");
+    assert_eq!(pipe.read(response(0).as_bytes(), ms(2)), None);
+    assert_eq!(answered(&mut pipe), [0]);
+    // Request 1 goes out on the reused connection, which ends before its response: re-sent.
+    assert_eq!(write_all(&mut pipe, ms(3)), ["/r1"]);
+    let closed = Some(Ended::new(End::Unexpected, CloseReason::ServerClosed));
+    assert_eq!(pipe.eof(), closed);
+    assert!(settled(&mut pipe).is_empty() && pipe.has_queued());
+    // The same on a fresh connection is the server's answer: it fails, its time since it was
+    // written (5 ms, when the write returned) until the failure (9 ms) waiting.
+    pipe.open(1, Setup::default());
+    assert_eq!(write_all(&mut pipe, ms(4)), ["/r1"]);
+    assert_eq!(pipe.eof(), closed);
+    let mut outcomes = pipe.take_outcomes();
+    assert_eq!(outcomes.len(), 1);
+    let (id, record) = outcomes.remove(0).into_record(ms(9));
+    assert_eq!((id, record.retries, record.connection), (1, 1, Some(1)));
+    let error = record.error.unwrap_or_default();
+    assert!(error.contains("first request on connection 1"), "{error}");
+    assert_eq!((record.phases.blocked, record.phases.wait), (ms(4), ms(4)));
+    assert!(!pipe.has_queued());
+}
+
+#[test]
+fn keep_alive_never_resends_a_post() {
+    let mut pipe = keep_alive(&["GET", "POST"]);
+    write_all(&mut pipe, ms(1));
+    assert_eq!(pipe.read(response(0).as_bytes(), ms(2)), None);
+    assert_eq!(answered(&mut pipe), [0]);
+    assert_eq!(write_all(&mut pipe, ms(3)), ["/r1"]);
+    pipe.eof();
+    let got = settled(&mut pipe);
+    let error = got[0].1.as_ref().unwrap_err();
+    assert!(
+        error.ends_with("POST is not idempotent (RFC 9110 §9.2.2)"),
+        "{error}"
+    );
+    assert!(!pipe.has_queued());
 }
