@@ -120,11 +120,12 @@ impl Worker {
 
     /// Sends every settled request back to its `fetch`, a failure timed now.
     fn hand_back(&mut self) {
+        let clock = self.opts.clock;
         for outcome in self.pipe.take_outcomes() {
             if self.resend == Resend::ReusedOnce && matches!(outcome, Outcome::Answered { .. }) {
                 self.unexpected_ends = 0;
             }
-            let (reply, record) = outcome.into_record(self.opts.clock.now());
+            let (reply, record) = outcome.into_record(clock.now());
             // The fetch may have been dropped; nobody is left to tell then.
             let _ = reply.send(record);
         }

@@ -160,7 +160,6 @@ impl Http11PipelinedClient {
 fn job(timing: RequestTiming) -> (Job, oneshot::Receiver<RequestRecord>) {
     let (reply, answer) = oneshot::channel();
     let job = Job {
-        spec: timing.spec.clone(),
         timing,
         reply,
         sent_before: false,

@@ -16,6 +16,7 @@
 //! (only counts them), so a 1 GB response costs no memory, and it does not decode content
 //! codings.
 
+use httplab_transport::exchange::header_fields_kept;
 use std::collections::VecDeque;
 
 /// Largest response head accepted (status line, headers and the blank line).
@@ -528,10 +529,14 @@ fn parse_head(buf: &[u8], is_head_request: bool) -> Result<Option<Head>, (ParseE
     let mut content_length: Option<u64> = None;
     let mut transfer_encoding: Option<String> = None;
     let (mut close, mut keep_alive) = (false, false);
-    let mut headers = Vec::with_capacity(response.headers.len());
+    // The fields as text only when the records keep them (a load's do not).
+    let keep = header_fields_kept();
+    let mut headers = Vec::with_capacity(if keep { response.headers.len() } else { 0 });
     for field in response.headers.iter() {
-        let value = String::from_utf8_lossy(field.value).into_owned();
+        // As text only where it is read or kept: most fields are neither, in a load.
+        let value = || String::from_utf8_lossy(field.value);
         if field.name.eq_ignore_ascii_case("content-length") {
+            let value = value();
             // A list of identical values is allowed (RFC 9110 §8.6); anything else is not.
             for part in value.split(',') {
                 let part = part.trim_matches([' ', '\t']);
@@ -541,7 +546,7 @@ fn parse_head(buf: &[u8], is_head_request: bool) -> Result<Option<Head>, (ParseE
                 };
                 let Some(n) = n else {
                     return Err((
-                        ParseErrorKind::InvalidContentLength(value),
+                        ParseErrorKind::InvalidContentLength(value.into_owned()),
                         offset_of(field.value),
                     ));
                 };
@@ -560,14 +565,16 @@ fn parse_head(buf: &[u8], is_head_request: bool) -> Result<Option<Head>, (ParseE
             if !all.is_empty() {
                 all.push(',');
             }
-            all.push_str(&value);
+            all.push_str(&value());
         } else if field.name.eq_ignore_ascii_case("connection") {
-            for token in value.split(',').map(|t| t.trim()) {
+            for token in value().split(',').map(|t| t.trim()) {
                 close |= token.eq_ignore_ascii_case("close");
                 keep_alive |= token.eq_ignore_ascii_case("keep-alive");
             }
         }
-        headers.push((field.name.to_string(), value));
+        if keep {
+            headers.push((field.name.to_string(), value().into_owned()));
+        }
     }
 
     if status == 101 {

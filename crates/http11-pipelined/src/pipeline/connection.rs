@@ -56,17 +56,11 @@ impl<R> Conn<R> {
     }
 
     /// Puts `job` on the connection, written as `head` and then `body_bytes` of filler.
-    pub(super) fn push(
-        &mut self,
-        mut job: Job<R>,
-        idempotent: bool,
-        head: Vec<u8>,
-        body_bytes: u64,
-    ) {
+    pub(super) fn push(&mut self, mut job: Job<R>, idempotent: bool, head: &[u8], body_bytes: u64) {
         job.timing.connection = Some(self.id);
         job.timing.new_connection = (!self.used).then_some(self.setup);
         self.used = true;
-        self.parser.expect(&job.spec.method);
+        self.parser.expect(&job.timing.spec.method);
         let (start, end) = self.out.push(head, body_bytes);
         self.in_flight.push_back(InFlight {
             job,

@@ -5,13 +5,13 @@
 //! It owns these types only. The reply handle is opaque (the worker's oneshot, a request id in
 //! the unit tests), and a failure carries no time: whoever hands it back stamps it with its clock.
 
-use httplab_core::{CloseReason, RequestRecord, RequestSpec};
+use httplab_core::{CloseReason, RequestRecord};
 use httplab_transport::{ByteTimes, RequestTiming};
 use std::time::Duration;
 
 /// A request handed to a worker, with `reply`, the way back to whoever awaits it.
 pub(crate) struct Job<R> {
-    pub spec: RequestSpec,
+    /// The request (`timing.spec`) and its timing so far.
     pub timing: RequestTiming,
     pub reply: R,
     /// Some of its bytes went out on a connection that ended before its response: writing it

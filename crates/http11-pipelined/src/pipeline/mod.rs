@@ -27,13 +27,16 @@ mod tests;
 
 pub(crate) use job::{End, Ended, Job, Outcome};
 
-use crate::parse::ParseError;
-use crate::request::encode;
+use crate::parse::{ParseError, ParsedResponse};
+use crate::request::{encode, EncodedRequest, RequestError};
 use connection::Conn;
 use httplab_core::scenario::is_idempotent;
-use httplab_core::CloseReason;
+use httplab_core::{CloseReason, RequestSpec};
+use httplab_transport::exchange::header_fields_kept;
 use httplab_transport::Setup;
 use job::{failed, failed_after};
+use rustc_hash::FxHashMap;
+use std::collections::hash_map::Entry;
 use std::collections::VecDeque;
 use std::time::Duration;
 
@@ -64,6 +67,11 @@ pub(crate) struct Pipeline<R> {
     conn: Option<Conn<R>>,
     /// Settled requests not handed back yet.
     outcomes: Vec<Outcome<R>>,
+    /// Each request's bytes as encoded before, kept with the request they were encoded for: a
+    /// load sends the same page's requests again and again.
+    encoded: FxHashMap<u32, (RequestSpec, EncodedRequest)>,
+    /// The responses one read completed (empty between reads; kept for its allocation).
+    parsed: Vec<ParsedResponse>,
 }
 
 impl<R> Pipeline<R> {
@@ -78,6 +86,8 @@ impl<R> Pipeline<R> {
             no_more_jobs: false,
             conn: None,
             outcomes: Vec::new(),
+            encoded: FxHashMap::default(),
+            parsed: Vec::new(),
         }
     }
 
@@ -108,9 +118,10 @@ impl<R> Pipeline<R> {
         }
     }
 
-    /// The requests settled since the last call, to hand back.
-    pub(crate) fn take_outcomes(&mut self) -> Vec<Outcome<R>> {
-        std::mem::take(&mut self.outcomes)
+    /// The requests settled since the last call, to hand back (drained in place, so that the
+    /// buffer is not allocated again for every response).
+    pub(crate) fn take_outcomes(&mut self) -> std::vec::Drain<'_, Outcome<R>> {
+        self.outcomes.drain(..)
     }
 
     /// A connection `id` opened, having cost `setup`; it replaces any previous one.
@@ -181,13 +192,14 @@ impl<R> Pipeline<R> {
     pub(crate) fn read(&mut self, data: &[u8], at: Duration) -> Option<Ended> {
         let conn = self.conn.as_mut()?;
         conn.reads.push(conn.parser.offset(), data.len(), at);
-        let mut done = Vec::new();
+        let mut done = std::mem::take(&mut self.parsed);
         let result = conn.parser.feed(data, &mut done);
         let mut close = false;
-        for response in done {
+        for response in done.drain(..) {
             close |= response.connection_close;
             conn.answer(response, &mut self.outcomes);
         }
+        self.parsed = done;
         if let Err(e) = result {
             return Some(self.malformed(&e));
         }
@@ -237,7 +249,7 @@ impl<R> Pipeline<R> {
             return;
         };
         while let Some(next) = self.queue.front() {
-            let idempotent = is_idempotent(&next.spec.method);
+            let idempotent = is_idempotent(&next.timing.spec.method);
             let room = conn.in_flight.len() < self.depth;
             // RFC 9112 §9.3.2: a non-idempotent request is never pipelined, on either side.
             let alone_ok = conn.in_flight.is_empty()
@@ -248,7 +260,7 @@ impl<R> Pipeline<R> {
             let Some(mut job) = self.queue.pop_front() else {
                 return;
             };
-            let request = match encode(&job.spec, &self.authority) {
+            let request = match encoded(&mut self.encoded, &job.timing.spec, &self.authority) {
                 Ok(request) => request,
                 Err(e) => {
                     self.outcomes.push(failed(job, e.to_string()));
@@ -258,9 +270,11 @@ impl<R> Pipeline<R> {
             if std::mem::take(&mut job.sent_before) {
                 job.timing.retries += 1;
             }
-            job.timing.request_headers = request.headers;
+            if header_fields_kept() {
+                job.timing.request_headers = request.headers.clone();
+            }
             job.timing.request_body_bytes = request.body_bytes;
-            conn.push(job, idempotent, request.head, request.body_bytes);
+            conn.push(job, idempotent, &request.head, request.body_bytes);
         }
     }
 
@@ -300,7 +314,7 @@ impl<R> Pipeline<R> {
             let not_resent = if !f.idempotent {
                 Some(format!(
                     "{} is not idempotent (RFC 9110 §9.2.2)",
-                    job.spec.method
+                    job.timing.spec.method
                 ))
             } else {
                 match self.resend {
@@ -330,6 +344,25 @@ impl<R> Pipeline<R> {
         }
         unanswered
     }
+}
+
+/// `spec` encoded for `authority`: the bytes encoded before for an equal request, or new ones,
+/// kept.
+fn encoded<'a>(
+    cache: &'a mut FxHashMap<u32, (RequestSpec, EncodedRequest)>,
+    spec: &RequestSpec,
+    authority: &str,
+) -> Result<&'a EncodedRequest, RequestError> {
+    let kept = match cache.entry(spec.id) {
+        Entry::Occupied(mut kept) => {
+            if kept.get().0 != *spec {
+                kept.insert((spec.clone(), encode(spec, authority)?));
+            }
+            kept.into_mut()
+        }
+        Entry::Vacant(slot) => slot.insert((spec.clone(), encode(spec, authority)?)),
+    };
+    Ok(&kept.1)
 }
 
 /// A connection that ended with requests unanswered ended unexpectedly.

@@ -31,13 +31,13 @@ enum Segment {
 
 impl Outgoing {
     /// Commits a request; returns its offsets `start..end` in the written stream.
-    pub(super) fn push(&mut self, head: Vec<u8>, body_bytes: u64) -> (u64, u64) {
+    pub(super) fn push(&mut self, head: &[u8], body_bytes: u64) -> (u64, u64) {
         let start = self.committed;
         self.committed += head.len() as u64 + body_bytes;
         // Heads written back to back share one buffer, so one write can carry several.
         match self.segments.back_mut() {
-            Some(Segment::Bytes(bytes)) => bytes.extend_from_slice(&head),
-            _ => self.segments.push_back(Segment::Bytes(head)),
+            Some(Segment::Bytes(bytes)) => bytes.extend_from_slice(head),
+            _ => self.segments.push_back(Segment::Bytes(head.to_vec())),
         }
         if body_bytes > 0 {
             self.segments.push_back(Segment::Filler(body_bytes));
@@ -115,9 +115,9 @@ mod tests {
     #[test]
     fn outgoing_streams_heads_and_filler_in_order() {
         let mut out = Outgoing::default();
-        assert_eq!(out.push(b"GET /a\r\n\r\n".to_vec(), 0), (0, 10));
-        assert_eq!(out.push(b"PUT /b\r\n\r\n".to_vec(), 20_000), (10, 20_020));
-        assert_eq!(out.push(b"GET /c\r\n\r\n".to_vec(), 0), (20_020, 20_030));
+        assert_eq!(out.push(b"GET /a\r\n\r\n", 0), (0, 10));
+        assert_eq!(out.push(b"PUT /b\r\n\r\n", 20_000), (10, 20_020));
+        assert_eq!(out.push(b"GET /c\r\n\r\n", 0), (20_020, 20_030));
         // Both heads before the body share a buffer; the body comes from the filler.
         assert_eq!(out.next_slice(), b"GET /a\r\n\r\nPUT /b\r\n\r\n");
         out.advance(5);

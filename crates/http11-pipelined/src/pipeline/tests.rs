@@ -24,8 +24,7 @@ fn job(id: u32, method: &str) -> Job<u32> {
     };
     let url = format!("http://h{}", spec.path);
     Job {
-        timing: RequestTiming::new(spec.clone(), url, Duration::ZERO),
-        spec,
+        timing: RequestTiming::new(spec, url, Duration::ZERO),
         reply: id,
         sent_before: false,
     }
@@ -77,7 +76,6 @@ fn response(id: u32) -> String {
 /// The settled requests since the last call: the id, and the record or the error.
 fn settled(pipe: &mut Pipe) -> Vec<(u32, Result<RequestRecord, String>)> {
     pipe.take_outcomes()
-        .into_iter()
         .map(|outcome| match outcome {
             Outcome::Answered { reply, record } => (reply, Ok(record)),
             Outcome::Failed { reply, error, .. } => (reply, Err(error)),
@@ -367,7 +365,7 @@ fn a_request_that_cannot_be_encoded_fails_alone() {
     let mut pipe = Pipeline::new("h".into(), usize::MAX, Resend::Idempotent);
     pipe.push(job(0, "GET"));
     let mut bad = job(1, "GET");
-    bad.spec.path = "/a b".into();
+    bad.timing.spec.path = "/a b".into();
     pipe.push(bad);
     pipe.push(job(2, "GET"));
     pipe.open(0, Setup::default());
@@ -405,7 +403,7 @@ fn keep_alive_resends_a_get_only_when_its_connection_was_reused() {
     pipe.open(1, Setup::default());
     assert_eq!(write_all(&mut pipe, ms(4)), ["/r1"]);
     assert_eq!(pipe.eof(), closed);
-    let mut outcomes = pipe.take_outcomes();
+    let mut outcomes: Vec<_> = pipe.take_outcomes().collect();
     assert_eq!(outcomes.len(), 1);
     let (id, record) = outcomes.remove(0).into_record(ms(9));
     assert_eq!((id, record.retries, record.connection), (1, 1, Some(1)));
@@ -430,4 +428,21 @@ fn keep_alive_never_resends_a_post() {
         "{error}"
     );
     assert!(!pipe.has_queued());
+}
+
+#[test]
+fn a_request_is_encoded_anew_when_it_differs_from_the_one_kept_under_its_id() {
+    let mut pipe = keep_alive(&["GET"]);
+    assert_eq!(write_all(&mut pipe, ms(1)), ["/r0"]);
+    assert_eq!(pipe.read(response(0).as_bytes(), ms(2)), None);
+    answered(&mut pipe);
+    // The same id again, then with another target (a variant's path): each written as it is.
+    pipe.push(job(0, "GET"));
+    assert_eq!(write_all(&mut pipe, ms(3)), ["/r0"]);
+    assert_eq!(pipe.read(response(0).as_bytes(), ms(4)), None);
+    answered(&mut pipe);
+    let mut other = job(0, "GET");
+    other.timing.spec.path = "/other".into();
+    pipe.push(other);
+    assert_eq!(write_all(&mut pipe, ms(5)), ["/other"]);
 }
