@@ -33,6 +33,11 @@ async fn fetch_all(client: &Http11Client, specs: Vec<RequestSpec>) -> Vec<Reques
     join_all(specs.into_iter().map(|s| client.fetch(s))).await
 }
 
+/// Why each of the connector's first `n` connections closed.
+fn close_reasons(connector: &PlainConnector, n: usize) -> Vec<Option<CloseReason>> {
+    (0..n).map(|c| connector.meter(c).close_reason()).collect()
+}
+
 fn connections(records: &[RequestRecord]) -> Vec<Option<u32>> {
     records.iter().map(|r| r.connection).collect()
 }
@@ -113,12 +118,11 @@ async fn a_reused_connection_closed_as_the_request_goes_out_is_resent_once() {
     );
     assert_eq!(server.accepted(), 2);
     assert_eq!(
-        connector.meter(0).close_reason(),
-        Some(CloseReason::ServerClosed)
-    );
-    assert_eq!(
-        connector.meter(1).close_reason(),
-        Some(CloseReason::WorkloadDone)
+        close_reasons(&connector, 2),
+        [
+            Some(CloseReason::ServerClosed),
+            Some(CloseReason::WorkloadDone)
+        ]
     );
 }
 
@@ -143,8 +147,8 @@ async fn a_close_before_the_first_response_fails_the_request_without_a_resend() 
         record.phases
     );
     assert_eq!(
-        connector.meter(0).close_reason(),
-        Some(CloseReason::ServerClosed)
+        close_reasons(&connector, 1),
+        [Some(CloseReason::ServerClosed)]
     );
 }
 
@@ -203,10 +207,8 @@ async fn connection_close_in_a_response_ends_its_connection_after_it() {
     assert_eq!(server.accepted(), 3);
     assert_eq!(connections(&records), [0, 1, 2].map(Some));
     assert!(records.iter().all(|r| r.status == 200 && r.retries == 0));
-    for c in 0..3 {
-        assert_eq!(
-            connector.meter(c).close_reason(),
-            Some(CloseReason::AfterResponse)
-        );
-    }
+    assert_eq!(
+        close_reasons(&connector, 3),
+        vec![Some(CloseReason::AfterResponse); 3]
+    );
 }
