@@ -39,7 +39,6 @@ pub(crate) struct Worker {
     opts: ClientOptions,
     jobs: mpsc::UnboundedReceiver<Job>,
     pipe: Pipeline<oneshot::Sender<RequestRecord>>,
-    resend: Resend,
     /// Whether it has a connection open now (for a keep-alive pool's choice of slot).
     connected: Arc<AtomicBool>,
     unexpected_ends: u32,
@@ -58,7 +57,6 @@ impl Worker {
             opts,
             jobs,
             pipe: Pipeline::new(authority, depth, resend),
-            resend,
             connected: Arc::default(),
             unexpected_ends: 0,
             gave_up: None,
@@ -85,7 +83,7 @@ impl Worker {
             if let Some(reason) = self.gave_up.clone() {
                 self.pipe.fail_queued(&reason);
                 self.hand_back();
-                if self.resend == Resend::ReusedOnce {
+                if self.pipe.resend() == Resend::ReusedOnce {
                     (self.gave_up, self.unexpected_ends) = (None, 0);
                 }
                 continue;
@@ -121,8 +119,9 @@ impl Worker {
     /// Sends every settled request back to its `fetch`, a failure timed now.
     fn hand_back(&mut self) {
         let clock = self.opts.clock;
+        let keep_alive = self.pipe.resend() == Resend::ReusedOnce;
         for outcome in self.pipe.take_outcomes() {
-            if self.resend == Resend::ReusedOnce && matches!(outcome, Outcome::Answered { .. }) {
+            if keep_alive && matches!(outcome, Outcome::Answered { .. }) {
                 self.unexpected_ends = 0;
             }
             let (reply, record) = outcome.into_record(clock.now());

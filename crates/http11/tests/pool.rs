@@ -33,6 +33,25 @@ async fn fetch_all(client: &Http11Client, specs: Vec<RequestSpec>) -> Vec<Reques
     join_all(specs.into_iter().map(|s| client.fetch(s))).await
 }
 
+/// A peer whose first connection answers one request and closes, while idle or, with
+/// `reading_another`, once the next request has arrived; later connections answer everything.
+async fn answers_one_then_closes(reading_another: bool) -> Server {
+    serve(move |mut peer| async move {
+        if peer.conn == 0 {
+            let first = peer.next().await.unwrap();
+            peer.respond(&first, "").await;
+            if reading_another {
+                peer.next().await;
+            }
+            return;
+        }
+        while let Some(r) = peer.next().await {
+            peer.respond(&r, "").await;
+        }
+    })
+    .await
+}
+
 /// Why each of the connector's first `n` connections closed.
 fn close_reasons(connector: &PlainConnector, n: usize) -> Vec<Option<CloseReason>> {
     (0..n).map(|c| connector.meter(c).close_reason()).collect()
@@ -87,18 +106,7 @@ async fn requests_beyond_the_cap_wait_for_a_connection_and_reuse_it() {
 async fn a_reused_connection_closed_as_the_request_goes_out_is_resent_once() {
     // The first connection answers one request, then reads the next and closes without a word,
     // as a server whose keep-alive timeout fires just then does.
-    let server = serve(|mut peer| async move {
-        if peer.conn == 0 {
-            let first = peer.next().await.unwrap();
-            peer.respond(&first, "").await;
-            peer.next().await;
-            return;
-        }
-        while let Some(r) = peer.next().await {
-            peer.respond(&r, "").await;
-        }
-    })
-    .await;
+    let server = answers_one_then_closes(true).await;
     let (client, connector) = client(&server, 6);
     let first = client.fetch(numbered_get(0)).await;
     let second = client.fetch(numbered_get(1)).await;
@@ -155,17 +163,7 @@ async fn a_close_before_the_first_response_fails_the_request_without_a_resend() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_idle_connection_the_server_closed_is_replaced_without_a_retry() {
     // The first connection answers one request and closes while idle.
-    let server = serve(|mut peer| async move {
-        if peer.conn == 0 {
-            let first = peer.next().await.unwrap();
-            peer.respond(&first, "").await;
-            return;
-        }
-        while let Some(r) = peer.next().await {
-            peer.respond(&r, "").await;
-        }
-    })
-    .await;
+    let server = answers_one_then_closes(false).await;
     let (client, connector) = client(&server, 6);
     let first = client.fetch(numbered_get(0)).await;
     // Bounded wait for the client to see the close.

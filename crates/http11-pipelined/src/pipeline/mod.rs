@@ -91,6 +91,11 @@ impl<R> Pipeline<R> {
         }
     }
 
+    /// Which unanswered requests go out again when their connection ends.
+    pub(crate) fn resend(&self) -> Resend {
+        self.resend
+    }
+
     /// A request arrived.
     pub(crate) fn push(&mut self, job: Job<R>) {
         self.queue.push_back(job);
