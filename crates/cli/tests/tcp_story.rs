@@ -266,14 +266,21 @@ fn a_lossy_page_on_one_connection_is_explained_by_loss_and_the_wire_matches_the_
         // own count, connection by connection and in all: within 5% (exact in practice).
         let (mut wire_total, mut kernel_total) = (0, 0);
         for server in run["server_connections"].as_array().unwrap() {
-            let at_close = &server["tcp_info"]["at_close"];
+            // At close, or at the run's end when the client's FIN was still on its way (lost
+            // at the link, its retransmission pending: a CI run at c8de33b met one).
+            let info = &server["tcp_info"];
+            let last = if info["at_close"].is_object() {
+                &info["at_close"]
+            } else {
+                &info["at_end"]
+            };
             assert!(
-                at_close.is_object(),
-                "{}: server connection {} has no reading at close: {server}",
+                last.is_object(),
+                "{}: server connection {} has no reading at close or at the end: {server}",
                 run["protocol"],
                 server["connection"]
             );
-            let kernel = u(&at_close["total_retrans"]);
+            let kernel = u(&last["total_retrans"]);
             let wire = wire_of(run, &server["peer_addr"]);
             let seen = u(&wire["server_to_client"]["retransmitted_segments"]);
             wire_total += seen;

@@ -173,6 +173,11 @@ pub struct TcpInfoLog {
     /// Read as the socket closed (the last moment the lab held it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub at_close: Option<TcpInfo>,
+    /// Read when the run ended with the socket still open: the peer's FIN had not arrived
+    /// within the wait for it (lost, and its retransmission still pending), or a handler never
+    /// responded. Server sockets only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at_end: Option<TcpInfo>,
     /// Why a reading failed, if one did (the first failure).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -181,7 +186,10 @@ pub struct TcpInfoLog {
 impl TcpInfoLog {
     /// Whether nothing was read.
     pub fn is_empty(&self) -> bool {
-        self.responses.is_empty() && self.at_close.is_none() && self.error.is_none()
+        self.responses.is_empty()
+            && self.at_close.is_none()
+            && self.at_end.is_none()
+            && self.error.is_none()
     }
 
     /// Keeps a reading's failure (the first one), or nothing.
@@ -189,10 +197,11 @@ impl TcpInfoLog {
         self.error.get_or_insert(error);
     }
 
-    /// The last reading taken, at close or else at the last response.
+    /// The last reading taken: at close, else at the run's end, else at the last response.
     pub fn last(&self) -> Option<&TcpInfo> {
         self.at_close
             .as_ref()
+            .or(self.at_end.as_ref())
             .or_else(|| self.responses.last().map(|r| &r.info))
     }
 }

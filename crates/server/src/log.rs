@@ -164,9 +164,42 @@ impl ServerLog {
         self.lock().connections.values().cloned().collect()
     }
 
-    /// Like `connections`, and forgets the closed ones.
+    /// Like `connections`, and forgets the closed ones. Each connection still open is read
+    /// first (`tcp_info.at_end`), so every record carries the socket's account at the run's
+    /// end, closed or not.
     pub fn take_connections(&self) -> Vec<ServerConnectionRecord> {
+        let open: Vec<(u64, TcpProbe)> = {
+            let inner = self.lock();
+            inner
+                .probes
+                .iter()
+                .filter(|(id, _)| {
+                    inner
+                        .connections
+                        .get(id)
+                        .is_some_and(|c| c.closed_at.is_none())
+                })
+                .map(|(id, probe)| (*id, probe.clone()))
+                .collect()
+        };
+        // Read outside the lock, as `mark_sent` does.
+        let readings: Vec<_> = open
+            .into_iter()
+            .map(|(id, probe)| (id, probe.read()))
+            .collect();
         let mut inner = self.lock();
+        for (id, reading) in readings {
+            let Some(c) = inner.connections.get_mut(&id) else {
+                continue;
+            };
+            match reading {
+                Some(Ok(info)) => c.tcp_info.at_end = Some(info),
+                Some(Err(e)) => c
+                    .tcp_info
+                    .failed(format!("reading TCP_INFO at the run's end: {e}")),
+                None => {}
+            }
+        }
         let all: Vec<ServerConnectionRecord> = inner.connections.values().cloned().collect();
         inner.connections.retain(|_, c| c.closed_at.is_none());
         all

@@ -217,3 +217,52 @@ async fn shutdown_closes_idle_connections_and_stops_accepting() {
     assert_eq!(n, 0);
     assert!(TcpStream::connect(addr).await.is_err(), "listener closed");
 }
+
+/// A connection the client still holds when the run's records are taken carries a reading
+/// at the run's end (its FIN may be lost at a lossy link, its retransmission pending), and one
+/// the client closed carries its reading at close instead.
+#[tokio::test]
+async fn a_connection_still_open_when_taken_is_read_at_the_end_and_a_closed_one_at_close() {
+    let server = start(None).await;
+    let mut open = TcpStream::connect(server.local_addr()).await.unwrap();
+    let mut closed = TcpStream::connect(server.local_addr()).await.unwrap();
+    let mut buf = Vec::new();
+    for tcp in [&mut open, &mut closed] {
+        tcp.write_all(get("/index.html", 1).as_bytes())
+            .await
+            .unwrap();
+        buf.clear();
+        assert_eq!(read_response(tcp, &mut buf, false).await.status, 200);
+    }
+    drop(closed);
+    // The server sees the FIN within a few milliseconds on loopback; bounded at 5 s.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while server
+        .log()
+        .connections()
+        .iter()
+        .all(|c| c.closed_at.is_none())
+    {
+        assert!(Instant::now() < deadline, "the server never saw the close");
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    let records = server.log().take_connections();
+    assert_eq!(records.len(), 2);
+    let (still_open, ended): (Vec<_>, Vec<_>) = records.iter().partition(|c| c.closed_at.is_none());
+    let (still_open, ended) = (&still_open[0].tcp_info, &ended[0].tcp_info);
+    let at_end = still_open
+        .at_end
+        .as_ref()
+        .expect("a reading at the run's end");
+    assert!(still_open.at_close.is_none());
+    assert_eq!(at_end.state.as_deref(), Some("established"));
+    // The 20 kB response and its head have left the socket.
+    assert!(at_end.bytes_sent.unwrap() > 20_000, "{at_end:?}");
+    assert!(
+        ended.at_close.is_some() && ended.at_end.is_none(),
+        "{ended:?}"
+    );
+    // Taken again, the open one is still there and read again.
+    assert_eq!(server.log().take_connections().len(), 1);
+    drop(open);
+}

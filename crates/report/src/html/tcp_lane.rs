@@ -188,7 +188,8 @@ impl<'a> TcpLane<'a> {
         out.push_str("</g>");
     }
 
-    /// The server socket's readings: at the end of each response, then at close.
+    /// The server socket's readings: at the end of each response, then at close (or at the
+    /// run's end, for a socket still open then).
     fn readings(&self) -> impl Iterator<Item = (Reading, &'a TcpInfo)> + 'a {
         let log = self.server.map(|s| &s.tcp_info);
         log.into_iter().flat_map(|l| {
@@ -196,6 +197,7 @@ impl<'a> TcpLane<'a> {
                 .iter()
                 .map(|r| (Reading::Response(r.request_id), &r.info))
                 .chain(l.at_close.iter().map(|i| (Reading::Close, i)))
+                .chain(l.at_end.iter().map(|i| (Reading::End, i)))
         })
     }
 
@@ -238,6 +240,8 @@ enum Reading {
     /// At the end of the response to this request (`None`: a request without an id).
     Response(Option<u32>),
     Close,
+    /// At the run's end, the socket still open.
+    End,
 }
 
 /// Whether any connection of `run` gets a strip.
@@ -370,6 +374,7 @@ fn cwnd_title(reading: Reading, info: &TcpInfo, at: Duration) -> String {
         }
         Reading::Response(None) => t.push_str("end of a response"),
         Reading::Close => t.push_str("at close"),
+        Reading::End => t.push_str("at the run's end, still open"),
     }
     match info.snd_ssthresh {
         Some(INFINITE_SSTHRESH) => t.push_str("; first slow start (no threshold yet)"),
@@ -652,6 +657,7 @@ mod tests {
                     },
                 ],
                 at_close: Some(reading(ms(81), Some(60))),
+                at_end: None,
                 error: None,
             },
         }];
