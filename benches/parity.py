@@ -8,6 +8,11 @@ Two comparisons, each on the same server in the same run:
 2. The lab's load client against h2load: `httplab load --target` (closed model, a one-resource
    page, one connection per user) and h2load drive the same server (the lab's, then nginx).
 
+Each run also measures CPU time per request, of its client (h2load or `httplab load`, from
+the process's own rusage) and of the server (from /proc, the server's process and its
+children): CPU cost does not drift with the machine's speed the way req/s does, so its ratios
+are the steadier comparison where req/s moves from run to run by more than the gaps measured.
+
 Workloads: HTTP/1.1 keep-alive; HTTP/1.1 pipelined, depth 10; h2c and h2 over TLS with 10
 streams; `Connection: close` (the lab's HTTP/1.0 client, a connection per request). The
 resource is 100 bytes. Servers run on CPU 1 and clients on CPU 0 (taskset), one process and one
@@ -24,6 +29,7 @@ import argparse
 import json
 import os
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -77,6 +83,52 @@ WORKLOADS = [
 ]
 
 
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_of_tree(pid):
+    """CPU seconds (user + system) of `pid` and every process under it, from /proc."""
+    total, stack = 0.0, [pid]
+    while stack:
+        p = stack.pop()
+        try:
+            with open(f"/proc/{p}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / TICK
+            for task in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{task}/children") as f:
+                    stack.extend(int(c) for c in f.read().split())
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return total
+
+
+def children_cpu():
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+class Run:
+    """One measurement: req/s, the requests done, and the CPU seconds of client and server."""
+
+    def __init__(self, rps, requests, client_cpu, server_cpu):
+        self.rps, self.requests = rps, requests
+        self.client_cpu, self.server_cpu = client_cpu, server_cpu
+
+    def client_us(self):
+        return 1e6 * self.client_cpu / self.requests
+
+    def server_us(self):
+        return 1e6 * self.server_cpu / self.requests
+
+
+def measured(server_pid, run):
+    """Runs `run` (a client, returning (req/s, requests)) and takes both sides' CPU time."""
+    client0, server0 = children_cpu(), cpu_of_tree(server_pid)
+    rps, requests = run()
+    return Run(rps, requests, children_cpu() - client0, cpu_of_tree(server_pid) - server0)
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -100,6 +152,8 @@ class Servers:
     def __init__(self):
         self.procs = []
         self.lab = self.nginx = {}
+        # The process serving each port key, for its CPU time.
+        self.lab_pid = self.nginx_pid = {}
 
     def start_all(self, work):
         """Starts every server and waits until each accepts."""
@@ -117,6 +171,8 @@ class Servers:
         self.start(["taskset", "-c", "1", BIN, "serve", scenario, "--listen", f"127.0.0.1:{tls}",
                     "--tls"])
         self.lab = {"plain": plain, "h2c": plain, "tls": tls}
+        lab_plain, lab_tls = self.procs[-2].pid, self.procs[-1].pid
+        self.lab_pid = {"plain": lab_plain, "h2c": lab_plain, "tls": lab_tls}
         n_plain, n_h2c, n_tls = free_port(), free_port(), free_port()
         conf = os.path.join(work, "nginx.conf")
         with open(conf, "w") as f:
@@ -143,6 +199,8 @@ http {{
         nginx = shutil.which("nginx") or "/usr/sbin/nginx"
         self.start(["taskset", "-c", "1", nginx, "-c", conf, "-p", work])
         self.nginx = {"plain": n_plain, "h2c": n_h2c, "tls": n_tls}
+        # The master and its one worker (taskset execs nginx in place).
+        self.nginx_pid = dict.fromkeys(self.nginx, self.procs[-1].pid)
         for port in list(self.lab.values()) + list(self.nginx.values()):
             wait_port(port)
 
@@ -179,7 +237,7 @@ def h2load(flags, target, seconds, connections):
                    out.stdout)
     if not m or not ok or int(ok.group(1)) == 0:
         sys.exit(f"h2load {' '.join(argv)} failed:\n{out.stdout}\n{out.stderr}")
-    return float(m.group(1))
+    return float(m.group(1)), int(ok.group(1))
 
 
 def lab_load(work, protocol, scenario, target, seconds, connections):
@@ -196,7 +254,11 @@ def lab_load(work, protocol, scenario, target, seconds, connections):
     with open(os.path.join(out_dir, "load.json")) as f:
         p = json.load(f)["protocols"][0]
     shutil.rmtree(out_dir, ignore_errors=True)
-    return p["requests_per_s"]
+    # Every request the process made, warm-up included (its CPU time covers them all): the
+    # pages of every second, times the page's resources.
+    per_page = STREAMS if scenario == "ten" else 1
+    pages = sum(second["pages"] for second in p["seconds"])
+    return p["requests_per_s"], pages * per_page
 
 
 def median(values):
@@ -226,7 +288,7 @@ def main():
         f.write(SCENARIO_10)
     servers = Servers()
     s, n, c = args.seconds, args.reps, args.connections
-    rows = []
+    rows, costs = [], []
     try:
         servers.start_all(work)
         for label, flags, protocol, scenario, key in WORKLOADS:
@@ -237,12 +299,14 @@ def main():
             # them in the opposite order, so a drift within a repetition favours neither.
             reps = []
             for rep in range(n):
-                on_nginx = lambda: h2load(flags, url(servers.nginx, key), s, c)
-                on_lab = lambda: h2load(flags, url(servers.lab, key), s, c)
-                client_on_lab = lambda: lab_load(work, protocol, scenario, url(servers.lab, key),
-                                                 s, c)
-                client_on_nginx = lambda: lab_load(work, protocol, scenario,
-                                                   url(servers.nginx, key), s, c)
+                on_nginx = lambda: measured(
+                    servers.nginx_pid[key], lambda: h2load(flags, url(servers.nginx, key), s, c))
+                on_lab = lambda: measured(
+                    servers.lab_pid[key], lambda: h2load(flags, url(servers.lab, key), s, c))
+                client_on_lab = lambda: measured(servers.lab_pid[key], lambda: lab_load(
+                    work, protocol, scenario, url(servers.lab, key), s, c))
+                client_on_nginx = lambda: measured(servers.nginx_pid[key], lambda: lab_load(
+                    work, protocol, scenario, url(servers.nginx, key), s, c))
                 if rep % 2 == 0:
                     nginx, client_nginx = on_nginx(), client_on_nginx()
                     lab, client_lab = on_lab(), client_on_lab()
@@ -250,10 +314,16 @@ def main():
                     client_lab, lab = client_on_lab(), on_lab()
                     client_nginx, nginx = client_on_nginx(), on_nginx()
                 reps.append((nginx, lab, client_lab, client_nginx))
-            column = lambda i: median([r[i] for r in reps])
-            ratio = lambda i, j: median([r[i] / r[j] for r in reps])
+            column = lambda i: median([r[i].rps for r in reps])
+            ratio = lambda i, j: median([r[i].rps / r[j].rps for r in reps])
             rows.append((label, column(0), column(1), ratio(1, 0), column(2), ratio(2, 1),
                          column(3), ratio(3, 0)))
+            # CPU per request: the servers under h2load, the clients against the lab's server.
+            cost = lambda i, f: median([f(r[i]) for r in reps])
+            parity = lambda i, j, f: median([f(r[j]) / f(r[i]) for r in reps])
+            costs.append((label, cost(0, Run.server_us), cost(1, Run.server_us),
+                          parity(1, 0, Run.server_us), cost(1, Run.client_us),
+                          cost(2, Run.client_us), parity(2, 1, Run.client_us)))
             print(f"  {label}: done", file=sys.stderr)
     finally:
         servers.stop()
@@ -270,6 +340,14 @@ def main():
     for label, nginx, lab, _, client_lab, r_lab, client_nginx, r_nginx in rows:
         print(f"| {label} | {lab / 1000:.0f}k | {client_lab / 1000:.0f}k | {r_lab:.2f} | "
               f"{nginx / 1000:.0f}k | {client_nginx / 1000:.0f}k | {r_nginx:.2f} |")
+    print("\nCPU time per request, in microseconds (user + system; ratio: the peer's cost over "
+          "the lab's, so above 1 the lab spends less, and a CPU-bound run's req/s ratio would "
+          "read the same):\n")
+    print("| workload | nginx | `httplab serve` | ratio | h2load | `httplab load` | ratio |\n"
+          "|---|---|---|---|---|---|---|")
+    for label, nginx, serve, r_server, h2l, load, r_client in costs:
+        print(f"| {label} | {nginx:.1f} | {serve:.1f} | {r_server:.2f} | {h2l:.1f} | "
+              f"{load:.1f} | {r_client:.2f} |")
     # Issue 16's bars: the server at 0.95x nginx on every row; the client, against `httplab
     # serve`, at 0.9x h2load on keep-alive, pipelined and h2.
     print("\nThe bars (issue 16):\n")

@@ -207,7 +207,7 @@ pub(crate) async fn serve(path: &Path, listen: SocketAddr, tls: bool) -> Result<
     }
     let congestion_control =
         httplab_harness::get_congestion(&listener).unwrap_or_else(|e| format!("unknown ({e})"));
-    let server = LabServer::start_with_log(
+    let mut server = LabServer::start_with_log(
         listener,
         scenario.clone(),
         httplab_core::Clock::start(),
@@ -215,6 +215,13 @@ pub(crate) async fn serve(path: &Path, listen: SocketAddr, tls: bool) -> Result<
         ServerLog::counting(),
     )?;
     let addr = server.local_addr();
+    // Over TLS, HTTP/3 too: QUIC on UDP at the same port number, advertised by `Alt-Svc`.
+    if tls {
+        let udp = std::net::UdpSocket::bind(addr)
+            .and_then(|socket| socket.set_nonblocking(true).map(|()| socket))
+            .map_err(|e| anyhow::anyhow!("cannot serve HTTP/3 on UDP {addr}: {e}"))?;
+        server.serve_quic(vec![udp])?;
+    }
     let scheme = if tls { "https" } else { "http" };
     // The address bound, except that over TLS a loopback one is named `localhost`, the name
     // the lab's certificate carries.

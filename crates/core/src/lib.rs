@@ -17,6 +17,7 @@ pub mod network;
 mod overrides;
 pub mod profile;
 mod protocol;
+pub mod quic;
 pub mod record;
 pub mod scenario;
 pub mod serde_ms;
@@ -32,6 +33,7 @@ pub use network::{CongestionControl, LossModel, NetworkSettings};
 pub use overrides::{Override, OverrideOrigin, OverrideSyntax};
 pub use profile::Profile;
 pub use protocol::{Protocol, ProtocolError};
+pub use quic::QuicInfo;
 pub use record::{
     CloseReason, ConnectionRecord, H2FrameCounts, H2FrameDirection, HandshakeKind,
     LinkDirectionRecord, LinkExcessRecord, LinkRecord, Phases, RequestRecord, RunRecord,

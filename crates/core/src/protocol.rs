@@ -22,15 +22,19 @@ pub enum Protocol {
     /// HTTP/2 over cleartext TCP with prior knowledge.
     #[serde(rename = "h2c")]
     H2c,
+    /// HTTP/3 over QUIC (UDP; TLS 1.3 inside QUIC, ALPN "h3").
+    #[serde(rename = "h3")]
+    H3,
 }
 
 impl Protocol {
-    pub const ALL: [Protocol; 5] = [
+    pub const ALL: [Protocol; 6] = [
         Protocol::Http10,
         Protocol::Http11,
         Protocol::Http11Pipelined,
         Protocol::H2,
         Protocol::H2c,
+        Protocol::H3,
     ];
 
     /// The id used in files and outputs.
@@ -41,6 +45,7 @@ impl Protocol {
             Protocol::Http11Pipelined => "http1.1-pipelined",
             Protocol::H2 => "h2",
             Protocol::H2c => "h2c",
+            Protocol::H3 => "h3",
         }
     }
 
@@ -50,7 +55,13 @@ impl Protocol {
             Protocol::Http10 => "HTTP/1.0",
             Protocol::Http11 | Protocol::Http11Pipelined => "HTTP/1.1",
             Protocol::H2 | Protocol::H2c => "HTTP/2",
+            Protocol::H3 => "HTTP/3",
         }
+    }
+
+    /// Whether it runs over QUIC (UDP) rather than TCP.
+    pub fn is_quic(self) -> bool {
+        self == Protocol::H3
     }
 }
 
@@ -63,7 +74,7 @@ impl fmt::Display for Protocol {
 /// A protocol id no protocol has.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ProtocolError {
-    #[error("unknown protocol `{0}`; known ids: http1.0, http1.1, http1.1-pipelined, h2, h2c")]
+    #[error("unknown protocol `{0}`; known ids: http1.0, http1.1, http1.1-pipelined, h2, h2c, h3")]
     Unknown(String),
 }
 

@@ -6,6 +6,7 @@
 use crate::protocol::Protocol;
 use crate::serde_ms;
 use crate::tcp_info::TcpInfoLog;
+use crate::QuicInfo;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
@@ -61,6 +62,10 @@ pub enum HandshakeKind {
     Full,
     FullWithHelloRetryRequest,
     Resumed,
+    /// Resumed, with the first request sent in the first flight (TLS 1.3 early data; QUIC's
+    /// 0-RTT) and accepted by the server.
+    #[serde(rename = "0rtt")]
+    ZeroRtt,
 }
 
 /// The TLS side of a connection.
@@ -131,6 +136,10 @@ pub struct ConnectionRecord {
     /// The client socket's `TCP_INFO`, read at the end of each response and at close.
     #[serde(default, skip_serializing_if = "TcpInfoLog::is_empty")]
     pub tcp_info: TcpInfoLog,
+    /// A QUIC connection's own account (HTTP/3), read as it closed; `tcp_connect` is then 0
+    /// and `tls` is the QUIC handshake, which carries TLS inside it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quic: Option<QuicInfo>,
 }
 
 /// HTTP/2 frames one way on a connection, by type, and the bytes of header blocks (HEADERS and
@@ -212,7 +221,8 @@ impl RequestRecord {
 
     /// Whether this request paid for a new connection.
     pub fn opened_connection(&self) -> bool {
-        self.phases.connect.is_some()
+        // Over QUIC the one handshake is `ssl`; `connect` stays `None`.
+        self.phases.connect.is_some() || self.phases.ssl.is_some()
     }
 }
 
@@ -359,6 +369,10 @@ pub struct ServerConnectionRecord {
     /// The server socket's `TCP_INFO`, read at the end of each response and at close.
     #[serde(default, skip_serializing_if = "TcpInfoLog::is_empty")]
     pub tcp_info: TcpInfoLog,
+    /// A QUIC connection's own account (HTTP/3), read as it closed or when the records were
+    /// taken: the server's side carries the responses, so its losses are the downlink's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quic: Option<QuicInfo>,
 }
 
 /// The link emulator's account of one run: the TCP settings both ends used, what each

@@ -3,7 +3,7 @@
 //! connects).
 //!
 //! One connector serves a run: every connection is numbered in one sequence, whichever of the
-//! scenario's origins it goes to. Each origin is a target (an address, a host name and TLS or
+//! scenario's origins it goes to, and whether it is TCP or QUIC (HTTP/3: `quic.rs`). Each origin is a target (an address, a host name and TLS or
 //! not), and [`LabConnector::target`] hands a protocol client the connector of one.
 
 use crate::network::SocketFactory;
@@ -11,8 +11,10 @@ use httplab_core::{
     Clock, CloseReason, ConnectionRecord, RequestRecord, ResponseTcpInfo, TcpInfoLog, TlsRecord,
 };
 use httplab_socket::{TcpProbe, Watched};
-use httplab_transport::connector::ConnectFuture;
-use httplab_transport::{BoxIo, Connection, Connector, Meter, Metered, Origin, Setup};
+use httplab_transport::connector::{ConnectFuture, QuicConnectFuture};
+use httplab_transport::{
+    BoxIo, Connection, Connector, Meter, Metered, Origin, QuicConnection, Setup,
+};
 use rustls_pki_types::ServerName;
 use std::io;
 use std::net::SocketAddr;
@@ -31,6 +33,17 @@ struct Opened {
     target: usize,
     local_addr: String,
     opened_at: Duration,
+    carrier: Carrier,
+}
+
+/// What carries a connection.
+enum Carrier {
+    Tcp(TcpOpened),
+    Quic(crate::quic::QuicOpened),
+}
+
+/// A TCP connection (TLS over it or not).
+struct TcpOpened {
     tcp_connect: Duration,
     tls: Option<TlsRecord>,
     /// Below TLS: bytes on the wire.
@@ -93,6 +106,8 @@ pub struct LabConnector {
     /// Whether each connection is remembered (`opened`) and read at its close, for
     /// [`connection_records`](Self::connection_records); without, only counted.
     records: bool,
+    /// Makes QUIC's UDP sockets, with the transport settings and controller name, for HTTP/3.
+    quic: Option<QuicSetup>,
     /// Connections opened without a record.
     unrecorded: AtomicU32,
 }
@@ -112,8 +127,25 @@ impl LabConnector {
             sockets: None,
             congestion_control: None,
             records: true,
+            quic: None,
             unrecorded: AtomicU32::new(0),
         })
+    }
+
+    /// Lets the connector open QUIC connections (HTTP/3), each from a socket of `udp`, with
+    /// `settings`.
+    pub(crate) fn with_quic(
+        mut self,
+        udp: crate::network::UdpFactory,
+        settings: &httplab_transport::QuicSettings,
+    ) -> io::Result<Self> {
+        let transport = settings.transport().map_err(io::Error::other)?;
+        self.quic = Some(QuicSetup {
+            udp,
+            transport,
+            controller: settings.controller_name(),
+        });
+        Ok(self)
     }
 
     /// Without `records`, keeps no record of the connections it opens and reads no `TCP_INFO`
@@ -233,7 +265,7 @@ impl LabConnector {
             }
         };
         let setup = Setup {
-            tcp_connect,
+            tcp_connect: Some(tcp_connect),
             tls_handshake: ssl,
         };
         if !self.records {
@@ -246,14 +278,69 @@ impl LabConnector {
             target: k,
             local_addr,
             opened_at,
-            tcp_connect,
-            tls,
-            wire,
-            app: stream.meter().clone(),
-            probe,
-            tcp_info,
+            carrier: Carrier::Tcp(TcpOpened {
+                tcp_connect,
+                tls,
+                wire,
+                app: stream.meter().clone(),
+                probe,
+                tcp_info,
+            }),
         });
         Ok(Connection { id, stream, setup })
+    }
+
+    async fn open_quic(&self, k: usize) -> io::Result<QuicConnection> {
+        let target = &self.targets[k];
+        let (Some(quic), Some((tls, _))) = (&self.quic, &target.tls) else {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "HTTP/3 needs QUIC and TLS, and this connector has not both",
+            ));
+        };
+        let config = crate::quic::client_config(tls.config().clone(), quic.transport.clone())?;
+        // Made before the clock starts, as a TCP socket is.
+        let socket = (quic.udp)()?;
+        let opened_at = self.clock.now();
+        let opened = crate::quic::open(
+            socket,
+            target.addr,
+            &target.host,
+            config,
+            quic.controller,
+            self.clock,
+        )
+        .await?;
+        let setup = Setup {
+            tcp_connect: None,
+            tls_handshake: Some(opened.handshake),
+        };
+        let connection = opened.quic.connection.clone();
+        if !self.records {
+            let id = self.unrecorded.fetch_add(1, Ordering::Relaxed);
+            return Ok(QuicConnection {
+                id,
+                connection,
+                setup,
+                early: opened.early,
+                recorded: opened.recorded,
+            });
+        }
+        let mut all = self.opened.lock().unwrap_or_else(|p| p.into_inner());
+        let id = all.len() as u32;
+        all.push(Opened {
+            target: k,
+            local_addr: opened.local_addr,
+            opened_at,
+            carrier: Carrier::Quic(opened.quic),
+        });
+        Ok(QuicConnection {
+            id,
+            connection,
+            setup,
+            early: opened.early,
+            recorded: opened.recorded,
+        })
     }
 
     /// Reads the `TCP_INFO` of the socket that carried `record`'s response, now that its last
@@ -264,7 +351,7 @@ impl LabConnector {
             return;
         };
         let opened = self.opened.lock().unwrap_or_else(|p| p.into_inner());
-        let Some(c) = opened.get(id as usize) else {
+        let Some(Carrier::Tcp(c)) = opened.get(id as usize).map(|o| &o.carrier) else {
             return;
         };
         let wire = c.wire.lifetime();
@@ -290,30 +377,58 @@ impl LabConnector {
         opened
             .iter()
             .enumerate()
-            .map(|(i, c)| {
+            .map(|(i, o)| {
                 let id = i as u32;
-                let wire = c.wire.lifetime();
-                let target = &self.targets[c.target];
-                ConnectionRecord {
+                let target = &self.targets[o.target];
+                let mut record = ConnectionRecord {
                     id,
-                    local_addr: c.local_addr.clone(),
+                    local_addr: o.local_addr.clone(),
                     remote_addr: target.addr.to_string(),
                     origin: target.host.clone(),
-                    opened_at: c.opened_at,
-                    tcp_connect: c.tcp_connect,
-                    tls: c.tls.clone(),
-                    closed_at: c.app.closed_at(),
-                    close_reason: c.app.close_reason().unwrap_or(CloseReason::Open),
-                    bytes_sent: wire.bytes_written,
-                    bytes_received: wire.bytes_read,
+                    opened_at: o.opened_at,
+                    tcp_connect: Duration::ZERO,
+                    tls: None,
+                    closed_at: None,
+                    close_reason: CloseReason::Open,
+                    bytes_sent: 0,
+                    bytes_received: 0,
                     requests_served: requests
                         .iter()
                         .filter(|r| r.connection == Some(id) && r.error.is_none())
                         .count() as u32,
-                    ping_rtt: c.app.ping_rtt(),
-                    h2_frames: c.app.h2_frames(),
-                    tcp_info: c.tcp_info.lock().unwrap_or_else(|p| p.into_inner()).clone(),
+                    ping_rtt: None,
+                    h2_frames: None,
+                    tcp_info: TcpInfoLog::default(),
+                    quic: None,
+                };
+                match &o.carrier {
+                    Carrier::Tcp(c) => {
+                        let wire = c.wire.lifetime();
+                        record.tcp_connect = c.tcp_connect;
+                        record.tls = c.tls.clone();
+                        record.closed_at = c.app.closed_at();
+                        record.close_reason = c.app.close_reason().unwrap_or(CloseReason::Open);
+                        record.bytes_sent = wire.bytes_written;
+                        record.bytes_received = wire.bytes_read;
+                        record.ping_rtt = c.app.ping_rtt();
+                        record.h2_frames = c.app.h2_frames();
+                        record.tcp_info =
+                            c.tcp_info.lock().unwrap_or_else(|p| p.into_inner()).clone();
+                    }
+                    Carrier::Quic(q) => {
+                        let info = q.info();
+                        let state = q.state.lock().unwrap_or_else(|p| p.into_inner());
+                        record.tls = state.tls.clone();
+                        record.closed_at = state.closed_at;
+                        record.close_reason =
+                            state.close_reason.clone().unwrap_or(CloseReason::Open);
+                        // UDP payloads: QUIC's packets, headers and all.
+                        record.bytes_sent = info.bytes_sent;
+                        record.bytes_received = info.bytes_received;
+                        record.quic = Some(info);
+                    }
                 }
+                record
             })
             .collect()
     }
@@ -326,6 +441,10 @@ impl Connector for LabConnector {
 
     fn connect(&self) -> ConnectFuture<'_> {
         Box::pin(self.open(0))
+    }
+
+    fn connect_quic(&self) -> QuicConnectFuture<'_> {
+        Box::pin(self.open_quic(0))
     }
 }
 
@@ -343,4 +462,15 @@ impl Connector for TargetConnector {
     fn connect(&self) -> ConnectFuture<'_> {
         Box::pin(self.shared.open(self.k))
     }
+
+    fn connect_quic(&self) -> QuicConnectFuture<'_> {
+        Box::pin(self.shared.open_quic(self.k))
+    }
+}
+
+/// What the connector opens QUIC connections with.
+struct QuicSetup {
+    udp: crate::network::UdpFactory,
+    transport: Arc<quinn::TransportConfig>,
+    controller: &'static str,
 }

@@ -10,8 +10,8 @@ use httplab_core::{
     Clock, PipeliningModel, Protocol, RequestRecord, RunRecord, Scenario, ServerRequestRecord,
 };
 use httplab_server::{LabServer, ServerLog, ServerThread};
-use httplab_tls::{CertStore, ALPN_H2, ALPN_HTTP10, ALPN_HTTP11};
-use httplab_transport::{ClientOptions, ProtocolClient};
+use httplab_tls::{CertStore, ALPN_H2, ALPN_H3, ALPN_HTTP10, ALPN_HTTP11};
+use httplab_transport::{ClientOptions, ProtocolClient, QuicSettings};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -179,7 +179,7 @@ impl Lab {
             true => ServerLog::counting(),
             false => ServerLog::default(),
         };
-        let tls_server = LabServer::start_on_all_with_log(
+        let mut tls_server = LabServer::start_on_all_with_log(
             &server_thread,
             bind()?,
             scenario.clone(),
@@ -188,6 +188,13 @@ impl Lab {
             log(),
         )
         .map_err(listen_err)?;
+        // HTTP/3 at the TLS port's number, over UDP, when a run needs it.
+        if scenario.protocols.iter().any(|p| p.is_quic()) {
+            let sockets = network
+                .server_udp_sockets(tls_server.local_addrs())
+                .map_err(listen_err)?;
+            tls_server.serve_quic(sockets).map_err(listen_err)?;
+        }
         let plain_server = LabServer::start_on_all_with_log(
             &server_thread,
             bind()?,
@@ -240,7 +247,7 @@ impl Lab {
             return *tls;
         }
         match protocol {
-            Protocol::H2 => true,
+            Protocol::H2 | Protocol::H3 => true,
             Protocol::H2c => false,
             _ => self
                 .scenario
@@ -483,10 +490,11 @@ impl Lab {
         let tls_of: Vec<bool> = (0..origins.len())
             .map(|i| self.origin_tls(protocol, i))
             .collect();
+        // QUIC carries TLS 1.3 and no other: a scenario's `tls_version` is for TCP.
         let (alpn, resumption, version) = (
             &[alpn_for(protocol)],
             scenario.client.resumption,
-            scenario.client.tls_version,
+            scenario.client.tls_version.filter(|_| !protocol.is_quic()),
         );
         let client_tls = match &self.target {
             _ if !tls_of.contains(&true) => None,
@@ -497,6 +505,15 @@ impl Lab {
             )?),
             _ => Some(self.certs.client_config(alpn, resumption, version)?),
         };
+        // QUIC sends a resumed session's first requests as early data (0-RTT).
+        let client_tls = client_tls.map(|config| match protocol.is_quic() && resumption {
+            true => {
+                let mut early = (*config).clone();
+                early.enable_early_data = true;
+                Arc::new(early)
+            }
+            false => config,
+        });
         // The names requests carry: a remote target's host, else each origin's.
         let name = |i: usize| match &self.target {
             Some(target) => target.host.as_str(),
@@ -511,6 +528,12 @@ impl Lab {
             .with_socket_factory(self.network.socket_factory())
             .with_congestion_control(self.network.congestion_control())
             .with_records(records);
+        if protocol.is_quic() {
+            let settings = quic_settings(scenario, self.network.congestion_control());
+            connector = connector
+                .with_quic(self.network.udp_factory(), &settings)
+                .map_err(|e| listen_err(addr, e))?;
+        }
         for i in 1..origins.len() {
             let addr = self.origin_addr(protocol, i);
             connector
@@ -689,11 +712,25 @@ async fn settle_server_connections(server: &LabServer, grace: Duration) {
     }
 }
 
+/// What a browser's QUIC connections are told: the scenario's congestion control (as its TCP
+/// uses), its HTTP/2 windows (browsers open the same ones for HTTP/3), quinn's 30 s idle
+/// timeout (the server's may be shorter; the smaller applies).
+fn quic_settings(scenario: &Scenario, congestion_control: &str) -> QuicSettings {
+    QuicSettings {
+        congestion_control: congestion_control.to_string(),
+        idle_timeout: Duration::from_secs(30),
+        max_concurrent_streams: 100,
+        stream_window: scenario.client.h2_stream_window,
+        connection_window: scenario.client.h2_connection_window,
+    }
+}
+
 /// What the client offers in ALPN: exactly its own protocol, so the server cannot pick another.
 fn alpn_for(protocol: Protocol) -> &'static [u8] {
     match protocol {
         Protocol::Http10 => ALPN_HTTP10,
         Protocol::Http11 | Protocol::Http11Pipelined => ALPN_HTTP11,
         Protocol::H2 | Protocol::H2c => ALPN_H2,
+        Protocol::H3 => ALPN_H3,
     }
 }

@@ -20,6 +20,7 @@ mod load;
 mod meters;
 mod network;
 mod pools;
+mod quic;
 mod shard;
 mod sweep;
 mod target;

@@ -35,11 +35,16 @@ pub enum LinkMode {
 /// Makes an unconnected TCP socket on the client's side of the network.
 pub(crate) type SocketFactory = Arc<dyn Fn() -> io::Result<std::net::TcpStream> + Send + Sync>;
 
+/// Makes a non-blocking UDP socket on the client's side of the network (a QUIC endpoint's).
+pub(crate) type UdpFactory = Arc<dyn Fn() -> io::Result<std::net::UdpSocket> + Send + Sync>;
+
 /// The path between the lab's clients and servers.
 pub(crate) struct NetworkPath {
     link: Option<Arc<LinkEmulator>>,
     /// Client sockets on the link: one thread for the lab's life (see `socket_factory`).
     sockets: Option<SocketFactory>,
+    /// That thread's maker, which makes the client's UDP sockets too.
+    maker: Option<Arc<httplab_link::netns::SocketMaker>>,
     /// The scenario's congestion control (`Scenario::congestion_control`), set on every
     /// socket of the lab, on the link and on loopback.
     congestion_control: String,
@@ -57,6 +62,7 @@ impl NetworkPath {
         let loopback = |note: Option<String>| NetworkPath {
             link: None,
             sockets: None,
+            maker: None,
             congestion_control: scenario.congestion_control.name.clone(),
             note,
         };
@@ -91,10 +97,17 @@ impl NetworkPath {
             Ok(link) => {
                 let link = Arc::new(link);
                 let cc = scenario.congestion_control.name.clone();
-                let sockets = Some(socket_maker(&link, &cc).map_err(HarnessError::ClientSockets)?);
+                let maker = link
+                    .client_ns()
+                    .socket_maker(&cc)
+                    .map_err(HarnessError::ClientSockets)?;
+                let maker = Arc::new(maker);
+                let tcp = maker.clone();
+                let sockets: Option<SocketFactory> = Some(Arc::new(move || tcp.socket()));
                 Ok(NetworkPath {
                     link: Some(link),
                     sockets,
+                    maker: Some(maker),
                     congestion_control: cc,
                     note: None,
                 })
@@ -173,6 +186,43 @@ impl NetworkPath {
             listeners.push(std);
         }
         Ok(listeners)
+    }
+
+    /// A QUIC server's UDP sockets at `addrs` (a lab server's TCP listeners' addresses: HTTP/3
+    /// is served at the TLS port's number), in the server namespace when the link is on.
+    pub(crate) fn server_udp_sockets(
+        &self,
+        addrs: &[SocketAddr],
+    ) -> io::Result<Vec<std::net::UdpSocket>> {
+        addrs
+            .iter()
+            .map(|&addr| {
+                let bound = match &self.link {
+                    Some(link) => link.server_ns().udp_socket(addr),
+                    None => std::net::UdpSocket::bind(addr).and_then(|s| {
+                        s.set_nonblocking(true)?;
+                        Ok(s)
+                    }),
+                };
+                bound.map_err(|e| io::Error::new(e.kind(), format!("UDP {addr} for HTTP/3: {e}")))
+            })
+            .collect()
+    }
+
+    /// How a client's QUIC sockets are made: unbound-port UDP sockets in the client namespace
+    /// when the link is on, on the host otherwise.
+    pub(crate) fn udp_factory(&self) -> UdpFactory {
+        match &self.maker {
+            Some(maker) => {
+                let maker = maker.clone();
+                Arc::new(move || maker.udp_socket(SocketAddr::from(([0, 0, 0, 0], 0))))
+            }
+            None => Arc::new(|| {
+                let socket = std::net::UdpSocket::bind(SocketAddr::from(([0, 0, 0, 0], 0)))?;
+                socket.set_nonblocking(true)?;
+                Ok(socket)
+            }),
+        }
     }
 
     /// Where an external server (`--server-cmd`) listening on `port` is reached at the
@@ -332,13 +382,6 @@ fn nth_loopback(base: SocketAddr, k: usize) -> io::Result<IpAddr> {
 /// How often, and how far apart, `stop` looks for the link to be free.
 const STOP_TRIES: u32 = 200;
 const STOP_PAUSE: std::time::Duration = std::time::Duration::from_millis(10);
-
-/// Client sockets on the link: made in the client namespace with the scenario's congestion
-/// control, by the link's socket maker (one thread for the lab's life).
-fn socket_maker(link: &LinkEmulator, cc: &str) -> io::Result<SocketFactory> {
-    let maker = link.client_ns().socket_maker(cc)?;
-    Ok(Arc::new(move || maker.socket()))
-}
 
 fn direction(s: &RelayStats) -> LinkDirectionRecord {
     LinkDirectionRecord {

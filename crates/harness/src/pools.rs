@@ -28,7 +28,8 @@ pub(crate) struct PoolPlan {
 impl PoolPlan {
     /// The pools `scenario`'s origins need over `protocol`.
     pub(crate) fn of(scenario: &Scenario, protocol: Protocol) -> PoolPlan {
-        let coalesce = matches!(protocol, Protocol::H2 | Protocol::H2c) && scenario.client.coalesce;
+        let coalesce = matches!(protocol, Protocol::H2 | Protocol::H2c | Protocol::H3)
+            && scenario.client.coalesce;
         let mut first: Vec<usize> = Vec::new();
         let pool_of = scenario
             .origins
@@ -63,7 +64,7 @@ pub fn connections_per_browser(scenario: &Scenario, protocol: Protocol) -> u64 {
                 .max_connections
                 .unwrap_or(scenario.client.max_connections_per_host);
             u64::from(match protocol {
-                Protocol::H2 | Protocol::H2c => 1,
+                Protocol::H2 | Protocol::H2c | Protocol::H3 => 1,
                 Protocol::Http11Pipelined => scenario.client.pipeline_connections.min(cap),
                 _ => cap,
             })
@@ -129,6 +130,7 @@ pub(crate) fn protocol_client(
             options,
             H2Options::from_settings(&scenario.client),
         )),
+        Protocol::H3 => Box::new(httplab_h3::Http3Client::new(options)),
     }
 }
 

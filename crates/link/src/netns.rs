@@ -19,7 +19,7 @@
 use crate::sys;
 use std::fs::File;
 use std::io;
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
 use std::sync::{mpsc, Mutex};
@@ -117,6 +117,12 @@ impl Namespace {
         })?
     }
 
+    /// A UDP socket bound to `addr` inside this namespace, non-blocking: a QUIC endpoint's
+    /// (the server's at its address, a client's at port 0).
+    pub fn udp_socket(&self, addr: SocketAddr) -> io::Result<UdpSocket> {
+        self.run(|| new_udp_socket(addr))?
+    }
+
     /// An unconnected, non-blocking IPv4 TCP socket made inside this namespace, ready for
     /// `tokio::net::TcpSocket::from_std_stream` and its `connect`.
     pub fn tcp_socket_v4(&self) -> io::Result<TcpStream> {
@@ -130,34 +136,57 @@ impl Namespace {
     }
 }
 
-/// Makes TCP sockets inside a namespace on request, from one thread that stays there. A thread
-/// made (and moved into the namespace) per socket, as [`Namespace::tcp_socket_v4`] does, costs
-/// a few hundred microseconds: in a lab that would land in the `blocked` phase of every
-/// HTTP/1.0 request. The thread ends when the maker is dropped.
+/// Makes sockets inside a namespace on request, from one thread that stays there: TCP ones
+/// with the maker's congestion control, and UDP ones (QUIC's). A thread made (and moved into
+/// the namespace) per socket, as [`Namespace::tcp_socket_v4`] does, costs a few hundred
+/// microseconds: in a lab that would land in the `blocked` phase of every HTTP/1.0 request,
+/// and of every HTTP/3 connection's first. The thread ends when the maker is dropped.
 #[derive(Debug)]
 pub struct SocketMaker {
-    requests: Mutex<mpsc::Sender<mpsc::Sender<io::Result<TcpStream>>>>,
+    requests: Mutex<mpsc::Sender<Request>>,
+}
+
+/// One socket asked of the maker's thread, with where its answer goes.
+#[derive(Debug)]
+enum Request {
+    Tcp(mpsc::Sender<io::Result<TcpStream>>),
+    /// Bound to the address.
+    Udp(SocketAddr, mpsc::Sender<io::Result<UdpSocket>>),
 }
 
 impl SocketMaker {
     fn start(ns: OwnedFd, congestion_control: String) -> io::Result<Self> {
-        let (requests, incoming) = mpsc::channel::<mpsc::Sender<io::Result<TcpStream>>>();
+        let (requests, incoming) = mpsc::channel::<Request>();
         std::thread::Builder::new()
             .name("hl-netns-sockets".into())
             .spawn(move || {
                 let joined = sys::setns_net(ns.as_fd());
-                for reply in incoming {
-                    let socket = match &joined {
-                        Ok(()) => new_tcp_socket_v4().and_then(|s| {
-                            set_congestion(&s, &congestion_control)?;
-                            Ok(s)
-                        }),
-                        Err(e) => Err(io::Error::new(
-                            e.kind(),
-                            format!("the socket thread could not join the namespace: {e}"),
-                        )),
-                    };
-                    let _ = reply.send(socket);
+                let not_in = |e: &io::Error| {
+                    io::Error::new(
+                        e.kind(),
+                        format!("the socket thread could not join the namespace: {e}"),
+                    )
+                };
+                for request in incoming {
+                    match request {
+                        Request::Tcp(reply) => {
+                            let socket = match &joined {
+                                Ok(()) => new_tcp_socket_v4().and_then(|s| {
+                                    set_congestion(&s, &congestion_control)?;
+                                    Ok(s)
+                                }),
+                                Err(e) => Err(not_in(e)),
+                            };
+                            let _ = reply.send(socket);
+                        }
+                        Request::Udp(addr, reply) => {
+                            let socket = match &joined {
+                                Ok(()) => new_udp_socket(addr),
+                                Err(e) => Err(not_in(e)),
+                            };
+                            let _ = reply.send(socket);
+                        }
+                    }
                 }
             })?;
         Ok(Self {
@@ -165,18 +194,37 @@ impl SocketMaker {
         })
     }
 
-    /// An unconnected, non-blocking IPv4 TCP socket made in the namespace, with the maker's
-    /// congestion control.
-    pub fn socket(&self) -> io::Result<TcpStream> {
+    fn ask<T>(
+        &self,
+        request: impl FnOnce(mpsc::Sender<io::Result<T>>) -> Request,
+    ) -> io::Result<T> {
         let gone = || io::Error::other("the namespace's socket thread is gone");
         let (reply, answer) = mpsc::channel();
         self.requests
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .send(reply)
+            .send(request(reply))
             .map_err(|_| gone())?;
         answer.recv().map_err(|_| gone())?
     }
+
+    /// An unconnected, non-blocking IPv4 TCP socket made in the namespace, with the maker's
+    /// congestion control.
+    pub fn socket(&self) -> io::Result<TcpStream> {
+        self.ask(Request::Tcp)
+    }
+
+    /// A non-blocking UDP socket bound to `addr` in the namespace.
+    pub fn udp_socket(&self, addr: SocketAddr) -> io::Result<UdpSocket> {
+        self.ask(|reply| Request::Udp(addr, reply))
+    }
+}
+
+/// A non-blocking UDP socket bound to `addr`, in the calling thread's namespace.
+fn new_udp_socket(addr: SocketAddr) -> io::Result<UdpSocket> {
+    let socket = UdpSocket::bind(addr)?;
+    socket.set_nonblocking(true)?;
+    Ok(socket)
 }
 
 /// An unconnected, non-blocking IPv4 TCP socket, made in the calling thread's namespace.

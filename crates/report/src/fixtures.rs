@@ -288,6 +288,7 @@ impl RunBuilder {
                     ping_rtt: None,
                     h2_frames: self.h2_frames.then(|| h2_frames_of(&mine)),
                     tcp_info: Default::default(),
+                    quic: None,
                 }
             })
             .collect();

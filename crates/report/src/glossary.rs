@@ -34,13 +34,17 @@ pub(crate) const TERMS: &[Term] = &[
     term(
         Some("connect"),
         "connect",
-        "the TCP handshake on a new connection; none (\"–\") on a reused one.",
+        "the TCP handshake on a new connection; none (\"–\") on a reused one, and none over \
+         HTTP/3, whose QUIC has no TCP (its one handshake is ssl).",
     ),
     term(
         Some("ssl"),
         "ssl",
         "the TLS handshake on a new connection; none (\"–\") on reuse or without TLS (the HAR \
-         files also count it inside connect, as HAR requires).",
+         files also count it inside connect, as HAR requires). Over HTTP/3 it is QUIC's \
+         handshake, which carries TLS 1.3 inside it: one round trip for what TCP and TLS take \
+         two, and none at all for a 0-RTT connection, whose first requests leave with its first \
+         packet (the HAR files give QUIC's handshake as connect too, as HAR requires).",
     ),
     term(
         Some("send"),

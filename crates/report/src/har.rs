@@ -118,8 +118,12 @@ impl Timings {
         let ssl = p.ssl.map(micros);
         Self {
             blocked: micros(p.blocked),
-            // HAR's connect includes the TLS handshake; the record's is TCP alone.
-            connect: p.connect.map(|c| micros(c) + ssl.unwrap_or_default()),
+            // HAR's connect includes the TLS handshake; the record's is TCP alone. QUIC's one
+            // handshake (no TCP: the record's connect is none) is both.
+            connect: p
+                .connect
+                .map(|c| micros(c) + ssl.unwrap_or_default())
+                .or(ssl),
             ssl,
             send: micros(p.send),
             wait: micros(p.wait),

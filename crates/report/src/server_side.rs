@@ -85,6 +85,7 @@ mod tests {
             requests: 1,
             closed_at: None,
             tcp_info: Default::default(),
+            quic: None,
         };
         let c0 = &run.connections[0];
         let on_time = c0.opened_at + c0.tcp_connect + Duration::from_micros(100);

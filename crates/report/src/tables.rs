@@ -498,7 +498,7 @@ fn negotiated_tls(runs: &[RunRecord], summaries: &[ProtocolSummary]) -> Vec<Vec<
                 kinds.push(kind);
             }
             match t.handshake_kind {
-                HandshakeKind::Resumed => resumed += 1,
+                HandshakeKind::Resumed | HandshakeKind::ZeroRtt => resumed += 1,
                 _ => full += 1,
             }
         }

@@ -46,6 +46,7 @@ mod activity;
 mod alarm;
 mod body;
 mod http2;
+mod http3;
 mod log;
 mod pace;
 mod pipeline;
@@ -99,6 +100,11 @@ pub struct LabServer {
     shared: Arc<Shared>,
     stop: watch::Sender<bool>,
     accept_task: JoinHandle<JoinSet<()>>,
+    /// The TLS configuration, for HTTP/3 (`serve_quic`); `None` in cleartext.
+    tls: Option<Arc<rustls::ServerConfig>>,
+    runtime: tokio::runtime::Handle,
+    /// HTTP/3's accept loops, one per UDP socket.
+    quic_tasks: Vec<JoinHandle<JoinSet<()>>>,
 }
 
 /// What every connection of one server shares.
@@ -120,9 +126,18 @@ pub(crate) struct Shared {
     peak: AtomicU64,
     /// The server's own connection ceiling ([`MAX_CONNECTIONS`] unless raised).
     ceiling: AtomicUsize,
+    /// The next connection's number, TCP and QUIC alike.
+    numbers: AtomicU64,
+    /// `Alt-Svc` for every response, once HTTP/3 is served (`serve_quic`).
+    pub alt_svc: std::sync::OnceLock<http::HeaderValue>,
 }
 
 impl Shared {
+    /// The number of a connection accepted now, in one sequence over TCP and QUIC.
+    pub(crate) fn next_connection_number(&self) -> u64 {
+        self.numbers.fetch_add(1, Ordering::Relaxed)
+    }
+
     /// A draw number for a request without `x-httplab-request`, disjoint from request ids.
     pub(crate) fn next_anonymous(&self) -> u64 {
         (1 << 32) + self.anonymous.fetch_add(1, Ordering::Relaxed)
@@ -272,9 +287,12 @@ impl LabServer {
             accepted: AtomicU64::new(0),
             peak: AtomicU64::new(0),
             ceiling: AtomicUsize::new(MAX_CONNECTIONS),
+            numbers: AtomicU64::new(0),
+            alt_svc: std::sync::OnceLock::new(),
         });
         let (stop, stopped) = watch::channel(false);
         let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
+        let tls = acceptor.as_ref().map(|a| a.config().clone());
         let accept_task = runtime.spawn(accept_loop(listeners, shared.clone(), acceptor, stopped));
         Ok(LabServer {
             local_addrs,
@@ -282,7 +300,36 @@ impl LabServer {
             shared,
             stop,
             accept_task,
+            tls,
+            runtime: runtime.clone(),
+            quic_tasks: Vec::new(),
         })
+    }
+
+    /// Serves HTTP/3 as well, on `sockets` (UDP, non-blocking; one per listener, each at its
+    /// listener's address and port), with the TLS server's certificate, and advertises it in
+    /// every response's `Alt-Svc`. Only a TLS server can.
+    pub fn serve_quic(&mut self, sockets: Vec<std::net::UdpSocket>) -> std::io::Result<()> {
+        let Some(tls) = &self.tls else {
+            return Err(std::io::Error::other("HTTP/3 needs a TLS server"));
+        };
+        let settings = http3::settings(&self.shared);
+        let controller = settings.controller_name();
+        let _entered = self.runtime.enter();
+        for socket in sockets {
+            let addr = socket.local_addr()?;
+            let endpoint = http3::endpoint(socket, tls, &settings)?;
+            let _ = self.shared.alt_svc.set(
+                http::HeaderValue::try_from(http3::alt_svc(addr)).map_err(std::io::Error::other)?,
+            );
+            self.quic_tasks.push(self.runtime.spawn(http3::accept_loop(
+                endpoint,
+                self.shared.clone(),
+                controller,
+                self.stop.subscribe(),
+            )));
+        }
+        Ok(())
     }
 
     /// The address the server listens on (its first listener's).
@@ -342,24 +389,35 @@ impl LabServer {
     /// `SHUTDOWN_GRACE`.
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
-        let mut connections = match self.accept_task.await {
+        let connections = match self.accept_task.await {
             Ok(connections) => connections,
             Err(e) => {
                 tracing::error!("lab server accept loop ended abnormally: {e}");
                 return;
             }
         };
+        let mut all = vec![connections];
+        for task in self.quic_tasks {
+            match task.await {
+                Ok(quic) => all.push(quic),
+                Err(e) => tracing::error!("lab server QUIC accept loop ended abnormally: {e}"),
+            }
+        }
         let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
-            while connections.join_next().await.is_some() {}
+            for set in &mut all {
+                while set.join_next().await.is_some() {}
+            }
         })
         .await;
         if drained.is_err() {
+            let left: usize = all.iter().map(JoinSet::len).sum();
             tracing::warn!(
-                "lab server: {} connection(s) still open after {SHUTDOWN_GRACE:?}, aborting",
-                connections.len()
+                "lab server: {left} connection(s) still open after {SHUTDOWN_GRACE:?}, aborting"
             );
-            connections.abort_all();
-            while connections.join_next().await.is_some() {}
+            for set in &mut all {
+                set.abort_all();
+                while set.join_next().await.is_some() {}
+            }
         }
     }
 }
@@ -397,7 +455,7 @@ async fn accept_loop(
         .map(|m| Arc::new(Semaphore::new((m as usize).min(MAX_CONNECTIONS))));
     let min_body_rate = shared.scenario.server.min_body_rate;
     let mut connections = JoinSet::new();
-    let mut next_connection: u64 = 0;
+    let mut turn: usize = 0;
     loop {
         while let Some(done) = connections.try_join_next() {
             if let Err(e) = done {
@@ -424,7 +482,7 @@ async fn accept_loop(
             }
         }
         let (tcp, peer) = tokio::select! {
-            accepted = accept_any(&listeners, next_connection as usize) => match accepted {
+            accepted = accept_any(&listeners, turn) => match accepted {
                 Ok(accepted) => accepted,
                 Err(e) => {
                     tracing::warn!("lab server accept failed: {e}");
@@ -442,8 +500,8 @@ async fn accept_loop(
                 );
             }
         }
-        let number = next_connection;
-        next_connection += 1;
+        let number = shared.next_connection_number();
+        turn = turn.wrapping_add(1);
         shared.accepted.fetch_add(1, Ordering::Relaxed);
         // The one accepted now joins the registry as its task starts.
         shared

@@ -23,7 +23,9 @@
 //! readings; its memory does not grow with the requests served.
 
 use hdrhistogram::Histogram;
-use httplab_core::{ResponseTcpInfo, ServerConnectionRecord, ServerRequestRecord, TcpInfo};
+use httplab_core::{
+    QuicInfo, ResponseTcpInfo, ServerConnectionRecord, ServerRequestRecord, TcpInfo,
+};
 use httplab_socket::TcpProbe;
 use std::collections::BTreeMap;
 use std::io;
@@ -115,6 +117,9 @@ impl Tally {
     }
 }
 
+/// Reads a QUIC connection's own account (quinn's), while it is open.
+pub(crate) type QuicProbe = Box<dyn Fn() -> QuicInfo + Send + Sync>;
+
 #[derive(Default)]
 struct Inner {
     /// Counting mode: no records, this instead.
@@ -125,6 +130,8 @@ struct Inner {
     connections: BTreeMap<u64, ServerConnectionRecord>,
     /// Each open connection's socket probe, by connection number.
     probes: BTreeMap<u64, TcpProbe>,
+    /// Each open QUIC connection's reader of its own account.
+    quic: BTreeMap<u64, QuicProbe>,
 }
 
 impl ServerLog {
@@ -188,6 +195,17 @@ impl ServerLog {
             .map(|(id, probe)| (id, probe.read()))
             .collect();
         let mut inner = self.lock();
+        // An open QUIC connection's account as it stands.
+        let quic: Vec<(u64, QuicInfo)> = inner
+            .quic
+            .iter()
+            .map(|(&id, probe)| (id, probe()))
+            .collect();
+        for (id, info) in quic {
+            if let Some(c) = inner.connections.get_mut(&id) {
+                c.quic = Some(info);
+            }
+        }
         for (id, reading) in readings {
             let Some(c) = inner.connections.get_mut(&id) else {
                 continue;
@@ -230,8 +248,26 @@ impl ServerLog {
                 requests: 0,
                 closed_at: None,
                 tcp_info: Default::default(),
+                quic: None,
             },
         );
+    }
+
+    /// QUIC connection `connection` is open, and `probe` reads it.
+    pub(crate) fn quic_opened(&self, connection: u64, probe: QuicProbe) {
+        let mut inner = self.lock();
+        if inner.tally.is_none() {
+            inner.quic.insert(connection, probe);
+        }
+    }
+
+    /// QUIC connection `connection` closed, read as it did.
+    pub(crate) fn quic_closed(&self, connection: u64, info: QuicInfo) {
+        let mut inner = self.lock();
+        inner.quic.remove(&connection);
+        if let Some(c) = inner.connections.get_mut(&connection) {
+            c.quic = Some(info);
+        }
     }
 
     /// The connection's socket was read as it closed.

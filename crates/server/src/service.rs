@@ -498,6 +498,9 @@ impl Connection {
         }
         headers.insert(CONTENT_TYPE, HeaderValue::from_static(answer.content_type));
         headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        if let Some(alt_svc) = self.shared.alt_svc.get() {
+            headers.insert(http::header::ALT_SVC, alt_svc.clone());
+        }
         if let Some(allow) = answer
             .allow
             .as_deref()

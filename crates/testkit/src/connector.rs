@@ -58,7 +58,7 @@ impl Connector for PlainConnector {
                 id: meters.len() as u32 - 1,
                 stream,
                 setup: Setup {
-                    tcp_connect,
+                    tcp_connect: Some(tcp_connect),
                     tls_handshake: None,
                 },
             })

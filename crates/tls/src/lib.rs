@@ -32,6 +32,8 @@ pub const ALPN_HTTP11: &[u8] = b"http/1.1";
 pub const ALPN_HTTP10: &[u8] = b"http/1.0";
 /// ALPN id of HTTP/2 over TLS (RFC 9113).
 pub const ALPN_H2: &[u8] = b"h2";
+/// ALPN for HTTP/3 (RFC 9114), inside QUIC's handshake.
+pub const ALPN_H3: &[u8] = b"h3";
 
 /// The crypto provider every lab config uses: rustls's `ring` provider with its defaults.
 pub fn provider() -> Arc<rustls::crypto::CryptoProvider> {

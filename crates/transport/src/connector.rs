@@ -59,8 +59,38 @@ impl Connection {
 /// The future a connector returns.
 pub type ConnectFuture<'a> = Pin<Box<dyn Future<Output = io::Result<Connection>> + Send + 'a>>;
 
+/// A QUIC connection (HTTP/3), handshaken by the harness, or ready to carry 0-RTT requests
+/// while its handshake finishes.
+pub struct QuicConnection {
+    /// The harness's number for it, in one sequence with the TCP connections.
+    pub id: u32,
+    pub connection: quinn::Connection,
+    /// What opening it cost: QUIC's one handshake (`tls_handshake`; no `tcp_connect`), up to
+    /// the moment requests could go (at once, for 0-RTT).
+    pub setup: crate::Setup,
+    /// Whether requests go in the first flight (0-RTT), before the handshake is done.
+    pub early: bool,
+    /// Becomes true once the harness has recorded the connection's end (after it closed), so
+    /// a client that closes it can wait for its record to be complete.
+    pub recorded: tokio::sync::watch::Receiver<bool>,
+}
+
+/// The future `connect_quic` returns.
+pub type QuicConnectFuture<'a> =
+    Pin<Box<dyn Future<Output = io::Result<QuicConnection>> + Send + 'a>>;
+
 /// Opens connections to the origin, timing TCP and TLS; implemented by the harness.
 pub trait Connector: Send + Sync + 'static {
     fn origin(&self) -> &Origin;
     fn connect(&self) -> ConnectFuture<'_>;
+    /// Opens a QUIC connection to the origin, for HTTP/3. A connector that has none to open
+    /// says so.
+    fn connect_quic(&self) -> QuicConnectFuture<'_> {
+        Box::pin(async {
+            Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "this connector opens no QUIC connections",
+            ))
+        })
+    }
 }

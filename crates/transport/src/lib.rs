@@ -16,11 +16,13 @@ pub mod connector;
 pub mod exchange;
 pub mod frames;
 pub mod meter;
+pub mod quic;
 pub mod timing;
 
 pub use client::{ClientOptions, ProtocolClient};
-pub use connector::{BoxIo, Connection, Connector, Origin};
+pub use connector::{BoxIo, Connection, Connector, Origin, QuicConnection};
 pub use exchange::{exchange_http1, ResponseSummary, Upload};
 pub use frames::{FrameCounter, FrameEnd};
 pub use meter::{ByteTimes, H2StreamTimes, Meter, Metered};
+pub use quic::QuicSettings;
 pub use timing::{RequestTiming, Setup};

@@ -8,7 +8,8 @@ use std::time::Duration;
 /// What opening a connection cost, as its first request pays it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Setup {
-    pub tcp_connect: Duration,
+    /// `None` over QUIC, which has no TCP handshake: its one handshake is `tls_handshake`.
+    pub tcp_connect: Option<Duration>,
     /// `None` on a cleartext connection.
     pub tls_handshake: Option<Duration>,
 }
@@ -48,7 +49,7 @@ impl RequestTiming {
     /// client's own overhead between holding a connection and writing its first byte.
     pub fn finish(self, bytes: ByteTimes, response: ResponseSummary) -> RequestRecord {
         let (connect, ssl) = match self.new_connection {
-            Some(setup) => (Some(setup.tcp_connect), setup.tls_handshake),
+            Some(setup) => (setup.tcp_connect, setup.tls_handshake),
             None => (None, None),
         };
         let setup = connect.unwrap_or_default() + ssl.unwrap_or_default();
@@ -100,7 +101,7 @@ impl RequestTiming {
     /// whatever was measured before (the whole time is `blocked`, after connect and ssl).
     pub fn fail(self, failed_at: Duration, error: String) -> RequestRecord {
         let (connect, ssl) = match self.new_connection {
-            Some(setup) => (Some(setup.tcp_connect), setup.tls_handshake),
+            Some(setup) => (setup.tcp_connect, setup.tls_handshake),
             None => (None, None),
         };
         let setup = connect.unwrap_or_default() + ssl.unwrap_or_default();
@@ -181,7 +182,7 @@ mod tests {
         };
         let mut t = RequestTiming::new(spec, "http://x/a".into(), ms(10));
         t.new_connection = Some(Setup {
-            tcp_connect: ms(1),
+            tcp_connect: Some(ms(1)),
             tls_handshake: Some(ms(2)),
         });
         let bytes = ByteTimes {

@@ -264,7 +264,8 @@ impl Prediction {
 /// estimates (under loss), or `None` where the model says nothing (an empty page; HTTP/2 with
 /// more requests than the server's stream cap).
 pub fn predict(protocol: Protocol, page: &PageModel) -> Option<Prediction> {
-    if page.objects.is_empty() {
+    // The model is of TCP's windows; QUIC's (quinn's, in user space) it does not describe.
+    if page.objects.is_empty() || protocol.is_quic() {
         return None;
     }
     if is_h2(protocol) && page.objects.len() > page.max_concurrent_streams as usize {
@@ -276,6 +277,7 @@ pub fn predict(protocol: Protocol, page: &PageModel) -> Option<Prediction> {
     match protocol {
         Protocol::Http10 => http1(page, false),
         Protocol::Http11 => http1(page, true),
+        Protocol::H3 => None,
         Protocol::Http11Pipelined | Protocol::H2 | Protocol::H2c => {
             // One connection: every request reaches the server with the first.
             let arrive = handshakes(protocol, page) + page.rtt / 2;
@@ -437,6 +439,7 @@ fn estimate(protocol: Protocol, page: &PageModel) -> Option<Prediction> {
                 .sum();
             (k as u32, busiest, bytes)
         }
+        Protocol::H3 => return None,
         Protocol::Http11Pipelined | Protocol::H2 | Protocol::H2c => {
             let thinks = page.objects.iter().map(|o| o.think);
             let think = if protocol == Protocol::Http11Pipelined && page.serial_server {

@@ -85,7 +85,7 @@ fn limits(protocols: &[Protocol], pipelining: bool) -> Vec<Limit> {
     });
     let h2 = protocols
         .iter()
-        .any(|p| matches!(p, Protocol::H2 | Protocol::H2c));
+        .any(|p| matches!(p, Protocol::H2 | Protocol::H2c | Protocol::H3));
     let mut out = Vec::new();
     if http1 {
         out.push(Limit {
@@ -110,10 +110,11 @@ fn limits(protocols: &[Protocol], pipelining: bool) -> Vec<Limit> {
             max: H2_MAX_HEADER_LIST,
             allowance: H2_ALLOWANCE,
             cookie_overhead: Some("cookie".len() + 32),
-            words: "the lab's HTTP/2 server accepts header lists of at most 16384 bytes \
-                    (16 KiB, hyper's SETTINGS_MAX_HEADER_LIST_SIZE, each field counted with 32 \
-                    bytes more, RFC 9113 §6.5.2) and answers 431 to longer ones; leave h2 and \
-                    h2c out of `protocols` to test longer heads over HTTP/1.x",
+            words: "the lab's HTTP/2 and HTTP/3 servers accept header lists of at most 16384 \
+                    bytes (16 KiB, hyper's SETTINGS_MAX_HEADER_LIST_SIZE and the HTTP/3 \
+                    server's SETTINGS_MAX_FIELD_SECTION_SIZE, each field counted with 32 bytes \
+                    more, RFC 9113 §6.5.2, RFC 9114 §4.2.2) and answer 431 to longer ones; \
+                    leave h2, h2c and h3 out of `protocols` to test longer heads over HTTP/1.x",
         });
     }
     out

@@ -277,7 +277,7 @@ fn split(
     // queueing.
     let multiplexed = matches!(
         protocol,
-        Protocol::H2 | Protocol::H2c | Protocol::Http11Pipelined
+        Protocol::H2 | Protocol::H2c | Protocol::H3 | Protocol::Http11Pipelined
     );
     let own = match conn {
         Some(c) if multiplexed && p.connect.is_none() => {
@@ -420,7 +420,7 @@ fn critical_path(
         return (Vec::new(), page);
     };
     let parents = scenario.dependencies();
-    let queues = !matches!(run.protocol, Protocol::H2 | Protocol::H2c);
+    let queues = !matches!(run.protocol, Protocol::H2 | Protocol::H2c | Protocol::H3);
     let predecessor = |r: &RequestRecord| -> Option<&RequestRecord> {
         let parent = parents
             .get(r.id as usize)

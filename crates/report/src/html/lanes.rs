@@ -267,6 +267,7 @@ fn lane_summary(c: &ConnectionRecord, requests: usize) -> String {
                 HandshakeKind::Full => "full",
                 HandshakeKind::FullWithHelloRetryRequest => "full+HRR",
                 HandshakeKind::Resumed => "resumed",
+                HandshakeKind::ZeroRtt => "0-RTT",
             };
             format!("{} {kind} · ", t.version.replace("TLSv", "TLS "))
         }

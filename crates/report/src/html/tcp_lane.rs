@@ -660,6 +660,7 @@ mod tests {
                 at_end: None,
                 error: None,
             },
+            quic: None,
         }];
         run
     }
