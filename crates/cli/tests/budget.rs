@@ -21,12 +21,12 @@ const HUGE: &str =
 fn a_scenario_over_the_budget_is_refused_before_anything_runs_at_the_key_that_drives_it() {
     let dir = temp_dir("budget");
     let cases = [
-        ("huge", HUGE, ":2:10:", "estimated peak memory 260.42 GB, over the limit of 4.00 GB"),
+        ("huge", HUGE, ":2:10:", "estimated peak memory 312.42 GB, over the limit of 4.00 GB"),
         (
             "terabytes",
             "name = \"t\"\nrepeat = 1\n[[resource]]\npath = \"/o/{i}\"\ncount = 10000\nsize = \"1gb\"\n",
             ":6:8:",
-            "bytes moved 50.00 TB, over the limit of 10.00 GB",
+            "bytes moved 60.00 TB, over the limit of 10.00 GB",
         ),
     ];
     assert_located_errors(bin(), &dir, &cases);
@@ -52,15 +52,15 @@ fn a_scenario_over_the_budget_is_refused_before_anything_runs_at_the_key_that_dr
     assert!(!out.exists(), "a refused run wrote {}", out.display());
     let sweep = httplab(&["sweep", huge, "--vary", "seed=1,2", "--quiet"], &dir);
     assert_eq!(sweep.status.code(), Some(2), "{}", stderr(&sweep));
-    // Two points of 50,000 requests a repetition: the sweep's records are held at once, so
-    // fewer repetitions fit than for one point (6 against 13), and `repeat` drives it.
+    // Two points of 60,000 requests a repetition: the sweep's records are held at once, so
+    // fewer repetitions fit than for one point (5 against 11), and `repeat` drives it.
     assert!(
         stderr(&sweep).contains("huge.toml:2:10: the scenario is over the run budget"),
         "{}",
         stderr(&sweep)
     );
     assert!(
-        stderr(&sweep).contains("at most 6 repetitions fit"),
+        stderr(&sweep).contains("at most 5 repetitions fit"),
         "{}",
         stderr(&sweep)
     );
@@ -69,7 +69,7 @@ fn a_scenario_over_the_budget_is_refused_before_anything_runs_at_the_key_that_dr
     let forced = httplab(&["check", huge, "--force"], &dir);
     assert!(forced.status.success(), "{}", stderr(&forced));
     assert!(
-        stdout(&forced).contains("budget: 50000000 requests in 5000 runs"),
+        stdout(&forced).contains("budget: 60000000 requests in 6000 runs"),
         "{}",
         stdout(&forced)
     );
@@ -78,7 +78,7 @@ fn a_scenario_over_the_budget_is_refused_before_anything_runs_at_the_key_that_dr
         warned.contains("--force: going ahead over the run budget: estimated peak memory"),
         "{warned}"
     );
-    assert!(warned.contains("about 14.6 h"), "{warned}");
+    assert!(warned.contains("about 17.5 h"), "{warned}");
     // `run --force` gets past the budget and stops at the next check (--pcap needs a link),
     // before anything runs.
     let pcap = dir.join("x.pcap");

@@ -62,7 +62,7 @@ fn malformed_scenarios_get_file_line_column_and_exit_2() {
             "run",
             scenario_path("quickstart").to_str().unwrap(),
             "--protocols",
-            "h3",
+            "spdy",
         ],
         &dir,
     );
@@ -127,7 +127,7 @@ fn quickstart_run_writes_every_output() {
         serde_json::from_str(&std::fs::read_to_string(out_dir.join("results.json")).unwrap())
             .unwrap();
     let runs = results["runs"].as_array().unwrap();
-    assert_eq!(runs.len(), 9, "3 protocols x 3 repetitions");
+    assert_eq!(runs.len(), 12, "4 protocols x 3 repetitions");
     for run in runs {
         let want = match run["protocol"].as_str() {
             Some("http1.0") => 13,
@@ -142,7 +142,7 @@ fn quickstart_run_writes_every_output() {
         );
     }
 
-    for protocol in ["http1.0", "http1.1", "h2"] {
+    for protocol in ["http1.0", "http1.1", "h2", "h3"] {
         let har: Value = serde_json::from_str(
             &std::fs::read_to_string(out_dir.join(format!("{protocol}.har"))).unwrap(),
         )
@@ -175,6 +175,9 @@ fn quickstart_run_writes_every_output() {
                     8_000
                 }
             );
+            if protocol == "h3" {
+                assert_eq!(e["response"]["httpVersion"], "HTTP/3");
+            }
             if ms(&t["connect"]) < 0.0 {
                 assert_eq!(ms(&t["ssl"]), -1.0, "ssl is -1 on a reused connection");
             } else {
@@ -185,7 +188,7 @@ fn quickstart_run_writes_every_output() {
             }
         }
     }
-    let hars = ["http1.0", "http1.1"].map(|p| out_dir.join(format!("{p}.har")));
+    let hars = ["http1.0", "http1.1", "h3"].map(|p| out_dir.join(format!("{p}.har")));
     httplab_testkit::validate_har_files("quickstart_run_writes_every_output", &hars);
     let md = std::fs::read_to_string(out_dir.join("report.md")).unwrap();
     assert!(

@@ -7,6 +7,14 @@ use httplab_transport::RequestTiming;
 /// The reply handle in these tests: the request's id.
 type Pipe = Pipeline<u32>;
 
+/// A new TCP connection's setup, its connect instant.
+fn tcp_setup() -> Setup {
+    Setup {
+        tcp_connect: Some(Duration::ZERO),
+        tls_handshake: None,
+    }
+}
+
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
 }
@@ -36,7 +44,7 @@ fn pipeline(depth: usize, methods: &[&str]) -> Pipe {
     for (id, method) in (0..).zip(methods) {
         pipe.push(job(id, method));
     }
-    pipe.open(0, Setup::default());
+    pipe.open(0, tcp_setup());
     pipe
 }
 
@@ -229,7 +237,7 @@ fn eof_requeues_unanswered_gets_and_marks_a_retry_when_they_were_written() {
     );
     assert!(settled(&mut pipe).is_empty() && pipe.has_queued());
 
-    pipe.open(1, Setup::default());
+    pipe.open(1, tcp_setup());
     assert_eq!(write_all(&mut pipe, ms(4)), ["/r1", "/r2"]);
     let rest = [1, 2].map(response).concat();
     assert_eq!(pipe.read(rest.as_bytes(), ms(5)), None);
@@ -271,7 +279,7 @@ fn eof_fails_a_written_post_and_keeps_the_requests_behind_it() {
         )
     );
     assert!(pipe.has_queued());
-    pipe.open(1, Setup::default());
+    pipe.open(1, tcp_setup());
     assert_eq!(write_all(&mut pipe, ms(2)), ["/r1"]);
 }
 
@@ -334,7 +342,7 @@ fn connection_close_requeues_the_rest() {
         Some(Ended::new(End::Orderly, CloseReason::AfterResponse))
     );
     assert_eq!(answered(&mut pipe), [0]);
-    pipe.open(1, Setup::default());
+    pipe.open(1, tcp_setup());
     assert_eq!(write_all(&mut pipe, ms(3)), ["/r1", "/r2"]);
     let rest = [1, 2].map(response).concat();
     assert_eq!(pipe.read(rest.as_bytes(), ms(4)), None);
@@ -368,7 +376,7 @@ fn a_request_that_cannot_be_encoded_fails_alone() {
     bad.timing.spec.path = "/a b".into();
     pipe.push(bad);
     pipe.push(job(2, "GET"));
-    pipe.open(0, Setup::default());
+    pipe.open(0, tcp_setup());
     assert_eq!(write_all(&mut pipe, ms(1)), ["/r0", "/r2"]);
     let got = settled(&mut pipe);
     assert_eq!(got.len(), 1);
@@ -382,7 +390,7 @@ fn keep_alive(methods: &[&str]) -> Pipe {
     for (id, method) in (0..).zip(methods) {
         pipe.push(job(id, method));
     }
-    pipe.open(0, Setup::default());
+    pipe.open(0, tcp_setup());
     pipe
 }
 
@@ -400,7 +408,7 @@ fn keep_alive_resends_a_get_only_when_its_connection_was_reused() {
     assert!(settled(&mut pipe).is_empty() && pipe.has_queued());
     // The same on a fresh connection is the server's answer: it fails, its time since it was
     // written (5 ms, when the write returned) until the failure (9 ms) waiting.
-    pipe.open(1, Setup::default());
+    pipe.open(1, tcp_setup());
     assert_eq!(write_all(&mut pipe, ms(4)), ["/r1"]);
     assert_eq!(pipe.eof(), closed);
     let mut outcomes: Vec<_> = pipe.take_outcomes().collect();

@@ -13,6 +13,7 @@
 //! deliberately does not model or predict (that is the analytical model's job) and formats
 //! no tables.
 
+mod transport;
 mod words;
 
 use crate::causes::{Cause as Why, CauseSplit, RunCauses};
@@ -21,6 +22,7 @@ use crate::summary::{median_run, runs_of, ProtocolSummary};
 use httplab_core::stats::{self, Interval};
 use httplab_core::{RunRecord, Scenario};
 use std::time::Duration;
+pub(crate) use transport::QuicLoss;
 
 pub(crate) use words::{count, p_value, ratio_number};
 
@@ -54,6 +56,8 @@ pub(crate) struct Verdict<'a> {
     pub untested: Option<Untested>,
     /// Head-of-line waits, per configuration that had any.
     pub hol: Vec<HolFinding<'a>>,
+    /// Loss QUIC configurations met, beside a TCP one's.
+    pub quic: Vec<QuicLoss<'a>>,
 }
 
 /// Requests of a configuration that failed.
@@ -318,6 +322,7 @@ pub(crate) fn findings<'a>(summaries: &'a [ProtocolSummary], inputs: &Inputs<'_>
         })
         .collect();
     let hol = hol_findings(summaries, runs);
+    let quic = transport::quic_losses(summaries, runs);
     let mut by_time: Vec<&ProtocolSummary> = summaries.iter().collect();
     by_time.sort_by_key(|s| s.page_time_median);
     let Some((&fastest, slower)) = by_time.split_first() else {
@@ -326,6 +331,7 @@ pub(crate) fn findings<'a>(summaries: &'a [ProtocolSummary], inputs: &Inputs<'_>
             comparison: Comparison::NoRuns,
             untested: None,
             hol,
+            quic,
         };
     };
     let fd = detail(runs, &fastest.label);
@@ -338,6 +344,7 @@ pub(crate) fn findings<'a>(summaries: &'a [ProtocolSummary], inputs: &Inputs<'_>
             },
             untested: None,
             hol,
+            quic,
         };
     }
     let others: Vec<(&ProtocolSummary, Outcome)> =
@@ -381,6 +388,7 @@ pub(crate) fn findings<'a>(summaries: &'a [ProtocolSummary], inputs: &Inputs<'_>
         comparison,
         untested,
         hol,
+        quic,
     }
 }
 

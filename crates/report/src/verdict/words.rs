@@ -82,6 +82,7 @@ impl Verdict<'_> {
             out.push(untested.sentence());
         }
         out.extend(self.hol.iter().map(HolFinding::sentence));
+        out.extend(self.quic.iter().map(super::QuicLoss::sentence));
         out.join("\n\n")
     }
 }

@@ -71,18 +71,18 @@ fn a_thousand_repetitions_of_ten_thousand_requests_are_refused_at_repeat() {
     let src = "name = \"x\"\nrepeat = 1000\n[[resource]]\npath = \"/o/{i}\"\ncount = 10000\n";
     let s = scenario(src);
     let b = Budget::of(&s);
-    // Every protocol (5 configurations) × 1000 × 10000.
-    assert_eq!(b.requests, 50_000_000);
+    // Every protocol (6 configurations) × 1000 × 10000.
+    assert_eq!(b.requests, 60_000_000);
     assert_eq!(b.crossed()[0], Limit::PeakMemory);
     let e = refusal(&[&s], None).expect("refused");
     assert_eq!((e.line, e.column), (2, 10), "{e}");
-    assert!(e.message.contains("estimated peak memory 260.42 GB"), "{e}");
+    assert!(e.message.contains("estimated peak memory 312.42 GB"), "{e}");
     assert!(e.message.contains("over the limit of 4.00 GB"), "{e}");
     // The largest run holds 10,000 requests (417 MB with the base); each repetition adds
-    // 50,000 requests' records (260 MB): 13 fit, 14 do not.
+    // 60,000 requests' records (312 MB): 11 fit, 12 do not.
     assert!(
         e.message
-            .contains("`repeat = 1000` drives it: at most 13 repetitions fit"),
+            .contains("`repeat = 1000` drives it: at most 11 repetitions fit"),
         "{e}"
     );
     assert!(e.message.contains("--force"), "{e}");
