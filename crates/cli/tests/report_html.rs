@@ -13,7 +13,7 @@ use std::process::Command;
 const REPEAT: u32 = 3;
 const REQUESTS: usize = 13;
 /// The quickstart's protocols: http1.0, http1.1, h2.
-const PROTOCOLS: usize = 3;
+const PROTOCOLS: usize = 4;
 
 /// `httplab run scenarios/quickstart.toml --repeat REPEAT --quiet` into a fresh folder.
 fn run_quickstart() -> PathBuf {
@@ -76,7 +76,7 @@ fn quickstart_report_renders_in_headless_chromium() {
     assert_eq!(
         rows,
         1 + PROTOCOLS * REPEAT as usize * REQUESTS,
-        "header + 3 protocols × 3 repetitions × 13 rows"
+        "header + 4 protocols × 3 repetitions × 13 rows"
     );
 
     let Some(chromium) = Chromium::find("quickstart_report_renders_in_headless_chromium") else {
@@ -91,7 +91,8 @@ fn quickstart_report_renders_in_headless_chromium() {
     );
     let dom = dom.stdout;
     assert!(dom.contains("<svg"), "the DOM has no SVG:\n{dom}");
-    for (label, connections) in [("http1.0", 13), ("http1.1", 6), ("h2", 1)] {
+    // h3's one QUIC connection is one lane with every stream on it, as h2's.
+    for (label, connections) in [("http1.0", 13), ("http1.1", 6), ("h2", 1), ("h3", 1)] {
         let waterfall = section(
             &dom,
             &format!("<section class=\"waterfall\" data-label=\"{label}\">"),

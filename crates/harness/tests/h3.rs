@@ -177,3 +177,89 @@ async fn with_resumption_a_new_connection_sends_its_request_in_the_first_flight(
         later.phases
     );
 }
+
+/// A datagram that is QUIC's long header for `version` (Initial type), `dcid` and a body of
+/// `len` bytes of noise: undecryptable, as a flood's forged Initials are.
+fn long_header(version: u32, dcid: &[u8], len: usize, seed: u64) -> Vec<u8> {
+    let mut d = vec![0xc0];
+    d.extend_from_slice(&version.to_be_bytes());
+    d.push(dcid.len() as u8);
+    d.extend_from_slice(dcid);
+    d.push(8);
+    d.extend_from_slice(&seed.to_be_bytes());
+    d.push(0); // no token
+    noise(&mut d, len, seed);
+    d
+}
+
+/// Appends `len` bytes of a seeded xorshift.
+fn noise(d: &mut Vec<u8>, len: usize, seed: u64) {
+    let mut x = seed | 1;
+    for _ in 0..len {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        d.push(x as u8);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn garbage_unknown_versions_and_forged_initials_leave_the_server_serving() {
+    let scenario = inline_scenario(
+        "name = \"flood\"\nprotocols = [\"h3\"]\n[[resource]]\npath = \"/r/{i}\"\ncount = 5\n\
+         size = \"2kb\"\n",
+    );
+    let options = LabOptions {
+        certs_dir: temp_dir("certs"),
+        ..LabOptions::default()
+    };
+    let lab = Lab::start(Arc::new(scenario), options)
+        .await
+        .expect("lab starts");
+    let server = lab.server_addr(Protocol::H3);
+    let peer = std::net::UdpSocket::bind("127.0.0.1:0").expect("a UDP socket");
+    peer.set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    // 2,000 datagrams of noise (short headers to no connection, and anything else), 500 long
+    // headers of versions nobody speaks, 1,000 Initials of version 1 that do not decrypt.
+    let mut sent = 0;
+    for i in 0..2_000u64 {
+        let mut d = Vec::new();
+        noise(&mut d, 20 + (i as usize * 37) % 1_300, i + 1);
+        sent += usize::from(peer.send_to(&d, server).is_ok());
+    }
+    for i in 0..500u64 {
+        let d = long_header(0x1a2a_3a4a + i as u32, &i.to_be_bytes(), 1_200, i + 7);
+        sent += usize::from(peer.send_to(&d, server).is_ok());
+    }
+    for i in 0..1_000u64 {
+        let d = long_header(1, &(i * 7919).to_be_bytes(), 1_200, i + 11);
+        sent += usize::from(peer.send_to(&d, server).is_ok());
+    }
+    assert_eq!(sent, 3_500);
+    // An unknown version is answered with a Version Negotiation packet (version 0) offering
+    // version 1: the server read the flood and kept its head.
+    // Stateless resets for the noise may come first; the answers are read until one is found
+    // (bounded: at most as many as were sent, and none more once 200 ms pass without one).
+    let mut buf = [0u8; 1500];
+    let (mut answers, mut negotiated) = (0, false);
+    while answers < 3_500 && !negotiated {
+        let Ok((n, _)) = peer.recv_from(&mut buf) else {
+            break;
+        };
+        answers += 1;
+        negotiated = n > 7 && buf[0] & 0x80 != 0 && buf[1..5] == [0, 0, 0, 0];
+    }
+    assert!(negotiated, "no version negotiation among {answers} answers");
+    // And it still serves a real client, with no connection of the flood's in its records.
+    let run = lab.run(Protocol::H3, 0).await.expect("run completes");
+    lab.shutdown().await;
+    assert_eq!(run.failed_requests(), 0, "{:#?}", run.requests);
+    assert_eq!(run.requests.len(), 5);
+    assert_eq!(
+        run.server_connections.len(),
+        1,
+        "{:#?}",
+        run.server_connections
+    );
+}

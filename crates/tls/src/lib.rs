@@ -16,6 +16,7 @@ mod describe;
 mod error;
 mod generate;
 mod remote;
+mod spki;
 mod store;
 mod validity;
 
@@ -24,6 +25,7 @@ use std::sync::Arc;
 pub use describe::describe;
 pub use error::TlsError;
 pub use remote::{remote_client_config, Trust};
+pub use spki::spki_sha256_base64;
 pub use store::CertStore;
 
 /// ALPN id of HTTP/1.1 (RFC 7301).
