@@ -53,6 +53,10 @@ pub enum Cause {
     Serialization,
     CongestionWindow,
     LossWindow,
+    /// QUIC's own loss recovery and congestion window (HTTP/3 on a link): QUIC runs them in
+    /// user space and its packets are encrypted, so the wire cannot split them as it splits
+    /// TCP's; the time a stream waited beyond its round trip, think and serialization is theirs.
+    QuicTransport,
     /// The client's own time before it asked: a resource's `delay` (a browser's parse or
     /// script time), on the page's critical path only.
     ClientDelay,
@@ -61,7 +65,7 @@ pub enum Cause {
 
 impl Cause {
     /// Every cause, in the order of a request's life (and of the tables).
-    pub const ALL: [Cause; 14] = [
+    pub const ALL: [Cause; 15] = [
         Cause::Queued,
         Cause::OwnHandshake,
         Cause::TcpHandshake,
@@ -74,6 +78,7 @@ impl Cause {
         Cause::Serialization,
         Cause::CongestionWindow,
         Cause::LossWindow,
+        Cause::QuicTransport,
         Cause::ClientDelay,
         Cause::Other,
     ];
@@ -93,6 +98,7 @@ impl Cause {
             Cause::Serialization => "serialization",
             Cause::CongestionWindow => "congestion_window",
             Cause::LossWindow => "loss_window",
+            Cause::QuicTransport => "quic_transport",
             Cause::ClientDelay => "client_delay",
             Cause::Other => "other",
         }
@@ -113,6 +119,9 @@ impl Cause {
             Cause::Serialization => "serialization at the link's rate",
             Cause::CongestionWindow => "congestion-window rounds (slow start)",
             Cause::LossWindow => "congestion-window rounds after a loss (window cut)",
+            Cause::QuicTransport => {
+                "QUIC's loss recovery and congestion window (its own, per stream; not on the wire)"
+            }
             Cause::ClientDelay => "the client's own delay before asking (parse, script)",
             Cause::Other => "other (the endpoints' own time)",
         }
@@ -322,6 +331,11 @@ fn split(
         let rounds = |n: u64| path.rtt * u32::try_from(n).unwrap_or(u32::MAX);
         out.add(Cause::CongestionWindow, take(&mut left, rounds(slow_start)));
         out.add(Cause::LossWindow, take(&mut left, rounds(after_loss)));
+    }
+    // Over QUIC on a link, what the stream waited beyond its round trip, think and
+    // serialization was QUIC's windows and recovery, which only its endpoints know.
+    if protocol.is_quic() && !path.rtt.is_zero() {
+        out.add(Cause::QuicTransport, std::mem::take(&mut left));
     }
     out.add(Cause::Other, left);
     out
