@@ -1,10 +1,11 @@
 //! HTTP/3 interop: `httplab serve --tls` answering QUIC peers no one here wrote: the Python
 //! aioquic stack (PyPI), and headless Chromium with QUIC forced on for the server's origin.
-//! Each fetches the quickstart page's resources over h3 and must get every byte.
+//! Each fetches the quickstart page's resources over h3 and must get every byte. And the other
+//! way: the lab's h3 client against an aioquic HTTP/3 server run with `--server-cmd`.
 // Each test binary uses some of the crate's dependencies, never all.
 #![allow(unused_crate_dependencies)]
 
-use httplab_testkit::{temp_dir, under_ci, Chromium, KillOnDrop};
+use httplab_testkit::{free_port, temp_dir, under_ci, Chromium, KillOnDrop};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -150,4 +151,67 @@ fn chromium_fetches_from_httplab_serve_over_h3() {
         !of("HTTP3_HEADERS_DECODED").is_empty(),
         "no HTTP/3 response headers decoded"
     );
+}
+
+#[test]
+fn the_lab_s_h3_client_loads_a_page_from_an_aioquic_server() {
+    let test = "the_lab_s_h3_client_loads_a_page_from_an_aioquic_server";
+    let Some(python) = aioquic_python(test) else {
+        return;
+    };
+    let work = temp_dir("h3-aioquic-server");
+    let certs = work.join("certs");
+    // The server answers /obj/SIZE/... with SIZE bytes.
+    std::fs::write(
+        work.join("page.toml"),
+        "name = \"aioquic\"\nprotocols = [\"h3\"]\nrepeat = 2\n[[resource]]\n\
+         path = \"/obj/3000/{i}\"\ncount = 10\nsize = \"3kb\"\n",
+    )
+    .expect("scenario");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/aioquic_server.py");
+    let port = free_port();
+    let cmd = format!(
+        "{} {} {port} {} {}",
+        python.display(),
+        script.display(),
+        certs.join("localhost.pem").display(),
+        certs.join("localhost.key").display()
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_httplab"))
+        .current_dir(&work)
+        .env("HTTPLAB_CERTS", &certs)
+        .args([
+            "run",
+            "page.toml",
+            "--quiet",
+            "--out",
+            "out",
+            "--server-tls",
+        ])
+        .args(["--server-cmd", &cmd, "--server-port", &port.to_string()])
+        .output()
+        .expect("httplab runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let results: Value = serde_json::from_str(
+        &std::fs::read_to_string(work.join("out/results.json")).expect("results.json"),
+    )
+    .expect("JSON");
+    let runs = results["runs"].as_array().expect("runs");
+    assert_eq!(runs.len(), 2);
+    for run in runs {
+        let connections = run["connections"].as_array().expect("connections");
+        assert_eq!(connections.len(), 1, "one QUIC connection: {connections:?}");
+        assert_eq!(connections[0]["tls"]["alpn"], "h3");
+        assert!(connections[0]["quic"]["bytes_received"].as_u64() > Some(30_000));
+        for r in run["requests"].as_array().expect("requests") {
+            assert!(r["error"].is_null(), "{r}");
+            assert_eq!(r["status"], 200, "{r}");
+            assert_eq!(r["http_version"], "HTTP/3");
+            assert_eq!(r["response_body_bytes"], 3_000, "{r}");
+        }
+    }
 }

@@ -6,11 +6,11 @@
 use crate::analysis::Analysis;
 use crate::causes::Cause;
 use crate::date::rfc3339;
-use crate::summary::{runs_of, ProtocolSummary};
+use crate::summary::{median_run, runs_of, ProtocolSummary};
 use crate::verdict::count;
 use httplab_core::stats::Interval;
 use httplab_core::units::{format_duration, format_size};
-use httplab_core::{HandshakeKind, Protocol, RunRecord, TlsVersion};
+use httplab_core::{ConnectionRecord, HandshakeKind, Protocol, RunRecord, TlsVersion};
 use std::fmt::Write as _;
 use std::time::Duration;
 
@@ -481,7 +481,7 @@ fn negotiated_tls(runs: &[RunRecord], summaries: &[ProtocolSummary]) -> Vec<Vec<
     for s in summaries {
         let of: Vec<&RunRecord> = runs_of(runs, &s.label);
         let mut kinds: Vec<String> = Vec::new();
-        let (mut full, mut resumed) = (0usize, 0usize);
+        let (mut full, mut resumed, mut early) = (0usize, 0usize, 0usize);
         for t in of
             .iter()
             .flat_map(|r| r.connections.iter())
@@ -498,7 +498,8 @@ fn negotiated_tls(runs: &[RunRecord], summaries: &[ProtocolSummary]) -> Vec<Vec<
                 kinds.push(kind);
             }
             match t.handshake_kind {
-                HandshakeKind::Resumed | HandshakeKind::ZeroRtt => resumed += 1,
+                HandshakeKind::Resumed => resumed += 1,
+                HandshakeKind::ZeroRtt => early += 1,
                 _ => full += 1,
             }
         }
@@ -506,10 +507,34 @@ fn negotiated_tls(runs: &[RunRecord], summaries: &[ProtocolSummary]) -> Vec<Vec<
             continue;
         }
         let n = of.len().max(1) as f64;
+        let early = match early {
+            0 => String::new(),
+            e => format!(" and {} 0-RTT", count(e as f64 / n)),
+        };
+        // The median run's connections by the round trips their handshakes cost.
+        let mut ledger: Vec<(String, usize)> = Vec::new();
+        for c in median_run(runs, s).map_or(&[][..], |r| &r.connections[..]) {
+            let trips = round_trips(c);
+            match ledger.iter_mut().find(|(t, _)| *t == trips) {
+                Some((_, n)) => *n += 1,
+                None => ledger.push((trips, 1)),
+            }
+        }
+        let ledger = match ledger.is_empty() {
+            true => String::new(),
+            false => format!(
+                "; round trips before a connection's first request could leave (median run): {}",
+                ledger
+                    .iter()
+                    .map(|(t, n)| format!("{t} × {n}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        };
         lines.push(vec![
             Piece::Code(s.label.clone()),
             Piece::Plain(format!(
-                ": {}; {} full and {} resumed handshakes per repetition",
+                ": {}; {} full, {} resumed{early} handshakes per repetition{ledger}",
                 kinds.join(" | "),
                 count(full as f64 / n),
                 count(resumed as f64 / n)
@@ -517,6 +542,28 @@ fn negotiated_tls(runs: &[RunRecord], summaries: &[ProtocolSummary]) -> Vec<Vec<
         ]);
     }
     lines
+}
+
+/// The round trips a connection's handshakes cost before its first request could leave, as
+/// the protocols define them: TCP's one, then TLS 1.3's one (TLS 1.2's two, one when resumed);
+/// QUIC's one handshake; none for QUIC 0-RTT, whose requests leave with its first packet.
+fn round_trips(c: &ConnectionRecord) -> String {
+    let kind = c.tls.as_ref().map(|t| t.handshake_kind);
+    if c.quic.is_some() {
+        return match kind {
+            Some(HandshakeKind::ZeroRtt) => "0 (QUIC 0-RTT)".into(),
+            _ => "1 (QUIC, TLS 1.3 inside)".into(),
+        };
+    }
+    let tls = match c.tls.as_ref() {
+        None => return "1 (TCP)".into(),
+        Some(t) => match (t.version.as_str(), t.handshake_kind) {
+            ("TLSv1.2", HandshakeKind::Resumed) => 1,
+            ("TLSv1.2", _) => 2,
+            _ => 1,
+        },
+    };
+    format!("{} (TCP 1 + TLS {tls})", 1 + tls)
 }
 
 /// The page's time by cause, one column per configuration: the mean over its repetitions of
