@@ -198,7 +198,10 @@ fn quickstart_run_writes_every_output() {
     // The ledger of round trips before a connection's first request: TCP + TLS 1.3 two, QUIC
     // one.
     assert!(md.contains("(median run): 2 (TCP 1 + TLS 1) × 13"), "{md}");
-    assert!(md.contains("(median run): 1 (QUIC, TLS 1.3 inside) × 1"), "{md}");
+    assert!(
+        md.contains("(median run): 1 (QUIC, TLS 1.3 inside) × 1"),
+        "{md}"
+    );
 }
 
 #[test]

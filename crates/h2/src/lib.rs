@@ -41,30 +41,18 @@ pub use error::H2ClientError;
 
 use connection::H2Connection;
 use exchange::exchange;
-use http::uri::{Authority, PathAndQuery, Scheme};
+use http::uri::{Authority, Scheme};
 use http::Uri;
 use httplab_core::scenario::ClientSettings;
 use httplab_core::{RequestRecord, RequestSpec, WriteMode};
 use httplab_transport::client::BoxFuture;
-use httplab_transport::exchange::{
-    header_fields_kept, record_fields, request_head_without, HeadCache,
-};
+use httplab_transport::exchange::{header_fields_kept, multiplexed_head, record_fields, HeadCache};
 use httplab_transport::{ClientOptions, ProtocolClient, RequestTiming};
 use std::sync::Arc;
 use tokio::sync::OnceCell;
 
 /// Times a request refused by the server (REFUSED_STREAM) is sent again before it fails.
 pub const MAX_REFUSED_RETRIES: u32 = 3;
-
-/// Headers HTTP/2 forbids (RFC 9113 §8.2.2) or replaces with pseudo-headers (`host`).
-const NOT_IN_HTTP2: [&str; 6] = [
-    "host",
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "transfer-encoding",
-    "upgrade",
-];
 
 /// The flow-control windows the client advertises.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -241,23 +229,7 @@ impl Http2Client {
         authority: &str,
     ) -> Result<http::Request<()>, String> {
         let (method, uri, head) = self.heads.head(spec, || {
-            let bad = |e: &dyn std::fmt::Display| format!("could not build the request: {e}");
-            let method = http::Method::from_bytes(spec.method.as_bytes()).map_err(|e| bad(&e))?;
-            let parsed = match &self.authority {
-                Some(own) if own.as_str() == authority => own.clone(),
-                _ => Authority::try_from(authority).map_err(|e| bad(&e))?,
-            };
-            let mut parts = http::uri::Parts::default();
-            parts.scheme = Some(self.scheme.clone());
-            parts.authority = Some(parsed);
-            parts.path_and_query =
-                Some(PathAndQuery::try_from(spec.path.as_str()).map_err(|e| bad(&e))?);
-            let uri = Uri::from_parts(parts).map_err(|e| bad(&e))?;
-            let mut head = request_head_without(authority, spec, &[], &NOT_IN_HTTP2)?;
-            if spec.body_bytes > 0 {
-                head.insert(http::header::CONTENT_LENGTH, spec.body_bytes.into());
-            }
-            Ok((method, uri, head))
+            multiplexed_head(spec, &self.scheme, self.authority.as_ref(), authority)
         })?;
         let mut request = http::Request::new(());
         *request.method_mut() = method;

@@ -29,13 +29,11 @@ mod exchange;
 
 use bytes::Bytes;
 use exchange::exchange;
-use http::uri::{Authority, PathAndQuery, Scheme};
+use http::uri::{Authority, Scheme};
 use http::Uri;
 use httplab_core::{RequestRecord, RequestSpec};
 use httplab_transport::client::BoxFuture;
-use httplab_transport::exchange::{
-    header_fields_kept, record_fields, request_head_without, HeadCache,
-};
+use httplab_transport::exchange::{header_fields_kept, multiplexed_head, record_fields, HeadCache};
 use httplab_transport::{ClientOptions, ProtocolClient, QuicConnection, RequestTiming, Setup};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -46,16 +44,6 @@ use tokio::sync::Mutex;
 const H3_NO_ERROR: u32 = 0x100;
 /// How long `finish` waits for the harness to record a closed connection.
 const RECORD_WAIT: Duration = Duration::from_secs(1);
-
-/// Headers HTTP/3 forbids (RFC 9114 §4.2) or replaces with pseudo-headers (`host`).
-const NOT_IN_HTTP3: [&str; 6] = [
-    "host",
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "transfer-encoding",
-    "upgrade",
-];
 
 type Sender = h3::client::SendRequest<h3_quinn::OpenStreams, Bytes>;
 
@@ -220,23 +208,7 @@ impl Http3Client {
         authority: &str,
     ) -> Result<http::Request<()>, String> {
         let (method, uri, head) = self.heads.head(spec, || {
-            let bad = |e: &dyn std::fmt::Display| format!("could not build the request: {e}");
-            let method = http::Method::from_bytes(spec.method.as_bytes()).map_err(|e| bad(&e))?;
-            let parsed = match &self.authority {
-                Some(own) if own.as_str() == authority => own.clone(),
-                _ => Authority::try_from(authority).map_err(|e| bad(&e))?,
-            };
-            let mut parts = http::uri::Parts::default();
-            parts.scheme = Some(self.scheme.clone());
-            parts.authority = Some(parsed);
-            parts.path_and_query =
-                Some(PathAndQuery::try_from(spec.path.as_str()).map_err(|e| bad(&e))?);
-            let uri = Uri::from_parts(parts).map_err(|e| bad(&e))?;
-            let mut head = request_head_without(authority, spec, &[], &NOT_IN_HTTP3)?;
-            if spec.body_bytes > 0 {
-                head.insert(http::header::CONTENT_LENGTH, spec.body_bytes.into());
-            }
-            Ok((method, uri, head))
+            multiplexed_head(spec, &self.scheme, self.authority.as_ref(), authority)
         })?;
         let mut request = http::Request::new(());
         *request.method_mut() = method;

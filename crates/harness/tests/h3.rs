@@ -167,13 +167,17 @@ async fn with_resumption_a_new_connection_sends_its_request_in_the_first_flight(
         run.connections[0].close_reason,
         CloseReason::Error("QUIC idle timeout".into())
     );
-    // The later request opened the second connection and paid no handshake before sending.
+    // The later request opened the second connection and left before its handshake was done:
+    // its `ssl` ends when the connection was handed over, the connection's handshake when the
+    // server's answer completed it. (What that saves, a round trip, is timed on the link:
+    // h3_link.rs.)
     let later = &run.requests[1];
     assert_eq!(later.connection, Some(1));
     assert!(later.opened_connection());
+    let handshake = run.connections[1].tls.as_ref().expect("tls").handshake;
     assert!(
-        later.phases.ssl.unwrap() < Duration::from_millis(5),
-        "{:?}",
+        later.phases.ssl.unwrap() <= handshake,
+        "{:?}, handshake {handshake:?}",
         later.phases
     );
 }
@@ -218,8 +222,6 @@ async fn garbage_unknown_versions_and_forged_initials_leave_the_server_serving()
         .expect("lab starts");
     let server = lab.server_addr(Protocol::H3);
     let peer = std::net::UdpSocket::bind("127.0.0.1:0").expect("a UDP socket");
-    peer.set_read_timeout(Some(Duration::from_millis(200)))
-        .unwrap();
     // 2,000 datagrams of noise (short headers to no connection, and anything else), 500 long
     // headers of versions nobody speaks, 1,000 Initials of version 1 that do not decrypt.
     let mut sent = 0;
@@ -237,20 +239,30 @@ async fn garbage_unknown_versions_and_forged_initials_leave_the_server_serving()
         sent += usize::from(peer.send_to(&d, server).is_ok());
     }
     assert_eq!(sent, 3_500);
-    // An unknown version is answered with a Version Negotiation packet (version 0) offering
-    // version 1: the server read the flood and kept its head.
-    // Stateless resets for the noise may come first; the answers are read until one is found
-    // (bounded: at most as many as were sent, and none more once 200 ms pass without one).
+    // After the flood, an unknown version is still answered with a Version Negotiation packet
+    // (version 0): the server read through the flood and kept its head. A probe goes every
+    // 100 ms, the answers read in between (stateless resets for the noise may come first),
+    // for at most 5 s: the server shares two cores with the other tests of this file.
+    peer.set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
     let mut buf = [0u8; 1500];
     let (mut answers, mut negotiated) = (0, false);
-    while answers < 3_500 && !negotiated {
-        let Ok((n, _)) = peer.recv_from(&mut buf) else {
-            break;
-        };
-        answers += 1;
-        negotiated = n > 7 && buf[0] & 0x80 != 0 && buf[1..5] == [0, 0, 0, 0];
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while !negotiated && std::time::Instant::now() < deadline {
+        let probe = long_header(0x0a0a_0a0a, b"probe-01", 1_200, 99);
+        peer.send_to(&probe, server).expect("a probe");
+        while let Ok((n, _)) = peer.recv_from(&mut buf) {
+            answers += 1;
+            if n > 7 && buf[0] & 0x80 != 0 && buf[1..5] == [0, 0, 0, 0] {
+                negotiated = true;
+                break;
+            }
+        }
     }
-    assert!(negotiated, "no version negotiation among {answers} answers");
+    assert!(
+        negotiated,
+        "no version negotiation among {answers} answers in 5 s"
+    );
     // And it still serves a real client, with no connection of the flood's in its records.
     let run = lab.run(Protocol::H3, 0).await.expect("run completes");
     lab.shutdown().await;

@@ -172,6 +172,46 @@ impl<T: Clone> HeadCache<T> {
     }
 }
 
+/// Fields HTTP/2 and HTTP/3 forbid (RFC 9113 §8.2.2, RFC 9114 §4.2) or replace with
+/// pseudo-headers (`host`, by `:authority`).
+pub const NOT_IN_MULTIPLEXED: [&str; 6] = [
+    "host",
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "transfer-encoding",
+    "upgrade",
+];
+
+/// A multiplexed protocol's request (HTTP/2, HTTP/3): its method, its URI (`scheme`,
+/// `authority` and the path: `own`, the client's origin parsed once, when it is that one) and
+/// its fields, those HTTP/1.x would send less [`NOT_IN_MULTIPLEXED`], with the upload's
+/// length.
+pub fn multiplexed_head(
+    spec: &RequestSpec,
+    scheme: &hyper::http::uri::Scheme,
+    own: Option<&hyper::http::uri::Authority>,
+    authority: &str,
+) -> Result<(Method, Uri, HeaderMap), String> {
+    use hyper::http::uri::{Authority, Parts, PathAndQuery};
+    let bad = |e: &dyn std::fmt::Display| format!("could not build the request: {e}");
+    let method = Method::from_bytes(spec.method.as_bytes()).map_err(|e| bad(&e))?;
+    let parsed = match own {
+        Some(own) if own.as_str() == authority => own.clone(),
+        _ => Authority::try_from(authority).map_err(|e| bad(&e))?,
+    };
+    let mut parts = Parts::default();
+    parts.scheme = Some(scheme.clone());
+    parts.authority = Some(parsed);
+    parts.path_and_query = Some(PathAndQuery::try_from(spec.path.as_str()).map_err(|e| bad(&e))?);
+    let uri = Uri::from_parts(parts).map_err(|e| bad(&e))?;
+    let mut head = request_head_without(authority, spec, &[], &NOT_IN_MULTIPLEXED)?;
+    if spec.body_bytes > 0 {
+        head.insert(hyper::header::CONTENT_LENGTH, spec.body_bytes.into());
+    }
+    Ok((method, uri, head))
+}
+
 /// [`request_head`] less the fields named in `omit` (h2's, e.g. `host`), with the padding still
 /// sized as the HTTP/1.1 head's.
 pub fn request_head_without(
