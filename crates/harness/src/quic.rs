@@ -83,6 +83,26 @@ pub(crate) async fn open(
     controller: &'static str,
     clock: Clock,
 ) -> io::Result<Opened> {
+    open_within(
+        socket,
+        (addr, host),
+        config,
+        controller,
+        clock,
+        HANDSHAKE_TIMEOUT,
+    )
+    .await
+}
+
+/// [`open`], giving up on a handshake with no answer after `timeout`.
+async fn open_within(
+    socket: std::net::UdpSocket,
+    (addr, host): (SocketAddr, &str),
+    config: quinn::ClientConfig,
+    controller: &'static str,
+    clock: Clock,
+    timeout: Duration,
+) -> io::Result<Opened> {
     let runtime = quinn::default_runtime()
         .ok_or_else(|| io::Error::other("a QUIC endpoint needs a tokio runtime"))?;
     let local_addr = socket.local_addr()?.to_string();
@@ -94,15 +114,17 @@ pub(crate) async fn open(
     let (connection, accepted) = match connecting.into_0rtt() {
         Ok((connection, accepted)) => (connection, Some(accepted)),
         Err(connecting) => {
-            let connection = tokio::time::timeout(HANDSHAKE_TIMEOUT, connecting)
+            let connection = tokio::time::timeout(timeout, connecting)
                 .await
                 .map_err(|_| {
                     io::Error::new(
                         io::ErrorKind::TimedOut,
                         format!(
-                            "no QUIC handshake with {addr} within {HANDSHAKE_TIMEOUT:?}: is UDP \
-                             blocked between the lab's client and server (a firewall on the \
-                             host or in its network namespaces)?"
+                            "no QUIC handshake with {addr} within {timeout:?}: is UDP blocked \
+                             between the lab's client and server (a firewall on the host or in \
+                             its network namespaces), or does the server not serve HTTP/3 on \
+                             UDP port {}?",
+                            addr.port()
                         ),
                     )
                 })?
@@ -209,4 +231,58 @@ fn tls_record(
 /// quinn's account of `connection` now.
 fn read(connection: &quinn::Connection, clock: Clock, controller: &'static str) -> QuicInfo {
     httplab_transport::quic::reading(connection, clock.now(), controller)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A server whose UDP port swallows every datagram, as a host that blocks UDP does: the
+    /// handshake fails at its timeout with an error that names UDP.
+    #[tokio::test]
+    async fn a_handshake_nobody_answers_fails_naming_udp() {
+        let hole = std::net::UdpSocket::bind("127.0.0.1:0").expect("a UDP socket");
+        let addr = hole.local_addr().expect("its address");
+        let certs = httplab_tls::CertStore::open_or_create(httplab_testkit::temp_dir("certs"))
+            .expect("certs");
+        let tls = certs.client_config(&[b"h3"], false, None).expect("tls");
+        let settings = httplab_transport::QuicSettings {
+            congestion_control: "cubic".into(),
+            idle_timeout: Duration::from_secs(30),
+            max_concurrent_streams: 100,
+            stream_window: 1 << 20,
+            connection_window: 1 << 20,
+        };
+        let config = client_config(tls, settings.transport().expect("transport")).expect("quic");
+        let socket = std::net::UdpSocket::bind("127.0.0.1:0").expect("a UDP socket");
+        let timeout = Duration::from_millis(300);
+        let started = std::time::Instant::now();
+        let failed = open_within(
+            socket,
+            (addr, "localhost"),
+            config,
+            "cubic",
+            Clock::start(),
+            timeout,
+        )
+        .await
+        .err()
+        .expect("no handshake");
+        // It waited its timeout (the Initial was sent and resent unanswered), not less.
+        assert!(started.elapsed() >= timeout, "{:?}", started.elapsed());
+        assert_eq!(failed.kind(), io::ErrorKind::TimedOut);
+        let message = failed.to_string();
+        assert!(message.contains("is UDP blocked"), "{message}");
+        assert!(
+            message.contains(&format!("UDP port {}", addr.port())),
+            "{message}"
+        );
+        // The datagrams did arrive: the client tried.
+        let mut buf = [0u8; 1500];
+        hole.set_nonblocking(true).expect("nonblocking");
+        assert!(
+            hole.recv_from(&mut buf).is_ok_and(|(n, _)| n >= 1200),
+            "a padded Initial"
+        );
+    }
 }
