@@ -12,6 +12,7 @@ use h2::{Ping, PingPong, Reason};
 use httplab_core::{Clock, CloseReason};
 use httplab_socket::Packed;
 use httplab_transport::{ClientOptions, Meter, Setup};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 use tokio::task::JoinHandle;
@@ -41,6 +42,8 @@ pub(crate) struct H2Connection {
     /// TCP connect and TLS handshake, charged to the request that opened it.
     pub setup: Setup,
     pub slots: StreamSlots,
+    /// Whether a request has put the request id's field name into the server's HPACK table.
+    request_id_named: AtomicBool,
     /// The handle streams are opened through; `None` once `finish` has let go of it (h2 closes
     /// the connection when the last handle and the last stream are gone).
     sender: Mutex<Option<SendRequest<Bytes>>>,
@@ -92,10 +95,18 @@ impl H2Connection {
             meter,
             setup,
             slots: StreamSlots::new(ASSUMED_MAX_CONCURRENT_STREAMS),
+            request_id_named: AtomicBool::new(false),
             sender: Mutex::new(Some(sender)),
             driver: Mutex::new(Some(driver)),
             ping: Mutex::new(ping),
         })
+    }
+
+    /// True for the first request to ask. The request id is new in every request, so HPACK is
+    /// told not to index it (`multiplexed_head`), which also leaves its name out of the table;
+    /// the first request's is indexed instead, so every later one names it in one byte.
+    pub(crate) fn first_to_name_request_id(&self) -> bool {
+        !self.request_id_named.swap(true, Ordering::Relaxed)
     }
 
     /// A handle to open a stream with, unless the client has finished.

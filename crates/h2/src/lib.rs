@@ -44,6 +44,7 @@ use exchange::exchange;
 use http::uri::{Authority, Scheme};
 use http::Uri;
 use httplab_core::scenario::ClientSettings;
+use httplab_core::wire::REQUEST_ID_HEADER;
 use httplab_core::{RequestRecord, RequestSpec, WriteMode};
 use httplab_transport::client::BoxFuture;
 use httplab_transport::exchange::{header_fields_kept, multiplexed_head, record_fields, HeadCache};
@@ -158,6 +159,11 @@ impl Http2Client {
             timing.new_connection = Some(conn.setup);
         }
         timing.connection = Some(conn.id);
+        if let Some(request) = request.as_mut().filter(|_| conn.first_to_name_request_id()) {
+            if let Some(id) = request.headers_mut().get_mut(REQUEST_ID_HEADER) {
+                id.set_sensitive(false);
+            }
+        }
 
         if header_fields_kept() {
             let spec = &timing.spec;

@@ -32,7 +32,7 @@ use httplab_core::wire::{head_size, pad_field, parse_request_id, ServerTiming, R
 use httplab_core::{Resource, Respond, Scenario, ServerRequestRecord};
 use httplab_socket::TcpProbe;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -55,6 +55,8 @@ pub(crate) struct Connection {
     pub arrival_at_read: bool,
     /// What the connection is doing, for its limits and for admission.
     pub activity: Arc<Activity>,
+    /// Whether a response has put `server-timing` into the peer's HPACK table (see `respond`).
+    timing_name_sent: AtomicBool,
 }
 
 /// A request that reached its `request_timeout` unanswered: the path ends it without a
@@ -239,6 +241,7 @@ impl Connection {
             probe,
             arrival_at_read: false,
             activity,
+            timing_name_sent: AtomicBool::new(false),
         }
     }
 
@@ -516,9 +519,11 @@ impl Connection {
                 }
                 .header(),
             ) {
-                // Its value is new in every response, so HPACK is told not to index it: an
-                // indexed copy would only push the fields that do repeat out of the table.
-                timing.set_sensitive(true);
+                // Its value is new in every response, so HPACK is told not to index it (an
+                // indexed copy would only push the fields that do repeat out of the table),
+                // except in the connection's first: that one puts the name in the table, so
+                // every later response names it in one byte instead of spelling it out.
+                timing.set_sensitive(self.timing_name_sent.swap(true, Ordering::Relaxed));
                 headers.insert("server-timing", timing);
             }
         }
