@@ -82,7 +82,7 @@ pub(crate) async fn load(
     }
     let shard = crate::shard::from_arg(load.shard.as_deref())?;
     let (mut scenario, source) = load_with_source(path, &args.set)?;
-    Choices::read(args.protocols.as_deref(), None)?.apply(&mut scenario);
+    Choices::read(args.protocols.as_deref(), None)?.apply(&mut scenario)?;
     if let Some(ext) = &external {
         suit_external(&mut scenario, ext)?;
     }

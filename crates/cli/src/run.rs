@@ -35,7 +35,7 @@ pub(crate) async fn run(
     target: Option<TargetArgs>,
 ) -> Result<()> {
     let (mut scenario, source) = load_with_source(path, &args.set)?;
-    Choices::read(args.protocols.as_deref(), args.repeat)?.apply(&mut scenario);
+    Choices::read(args.protocols.as_deref(), args.repeat)?.apply(&mut scenario)?;
     if let Some(ext) = &external {
         suit_external(&mut scenario, ext)?;
     }
@@ -145,7 +145,7 @@ pub(crate) async fn sweep(
     }
     let choices = Choices::read(args.protocols.as_deref(), args.repeat)?;
     for point in &mut plan.points {
-        choices.apply(&mut point.scenario);
+        choices.apply(&mut point.scenario)?;
     }
     let name = plan
         .points
@@ -318,7 +318,7 @@ pub(crate) fn report(dir: &Path) -> Result<()> {
         .and_then(|r| serde_json::from_value(r).ok())
         .ok_or_else(|| unreadable("no recipe to rebuild the scenario from"))?;
     let mut scenario = parse(&recipe.source, &recipe.file, &recipe.set)?;
-    Choices::read(Some(&recipe.protocols), Some(recipe.repeat))?.apply(&mut scenario);
+    Choices::read(Some(&recipe.protocols), Some(recipe.repeat))?.apply(&mut scenario)?;
     if journal.runs.is_empty() {
         return Err(
             unreadable("no repetition finished before the run stopped: nothing to report").into(),

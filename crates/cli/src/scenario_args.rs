@@ -70,13 +70,18 @@ impl Choices {
         })
     }
 
-    pub(crate) fn apply(&self, scenario: &mut Scenario) {
+    /// Applies the choices, then checks what depends on the protocols chosen (h3's congestion
+    /// control).
+    pub(crate) fn apply(&self, scenario: &mut Scenario) -> Result<()> {
         if let Some(p) = &self.protocols {
             scenario.protocols = p.clone();
         }
         if let Some(n) = self.repeat {
             scenario.repeat = n;
         }
+        scenario
+            .check_quic()
+            .map_err(|e| UsageError(e.to_string()).into())
     }
 }
 

@@ -11,7 +11,7 @@ use crate::{RunArgs, UsageError};
 use anyhow::{Context, Result};
 use httplab_core::units::format_duration;
 use httplab_core::{Protocol, Scenario};
-use httplab_harness::{probe_rtt, probe_tls, ExternalOptions, TargetOptions};
+use httplab_harness::{probe_quic, probe_rtt, probe_tls, ExternalOptions, TargetOptions};
 use httplab_report::{Environment, RealNetwork};
 use httplab_tls::Trust;
 use std::net::SocketAddr;
@@ -83,6 +83,9 @@ pub(crate) async fn prepare_target(
     });
     if let Some(trust) = &trust {
         check_certificate(trust, &host, addr, &args.url).await?;
+        if scenario.protocols.iter().any(|p| p.is_quic()) {
+            check_quic(trust, &host, addr, &args.url).await?;
+        }
     }
     let checked = trust
         .as_ref()
@@ -132,6 +135,22 @@ async fn check_certificate(trust: &Trust, host: &str, addr: SocketAddr, url: &st
     }
 }
 
+/// One QUIC handshake before an h3 run: a target that serves no HTTP/3 on its port's UDP side
+/// (or a path that drops UDP) is a usage error naming both, not h3 requests that each wait out
+/// a handshake.
+async fn check_quic(trust: &Trust, host: &str, addr: SocketAddr, url: &str) -> Result<()> {
+    let config = httplab_tls::remote_client_config(trust, &[httplab_tls::ALPN_H3], false, None)
+        .map_err(|e| UsageError(format!("--target {url}: {e}")))?;
+    probe_quic(addr, host, config).await.map_err(|e| {
+        UsageError(format!(
+            "h3 cannot run against {url} ({addr}): {e}. h3 is HTTP/3 over QUIC, on UDP at the \
+             URL's port: the server serves no HTTP/3 there, or UDP is blocked on the way; \
+             leave h3 out with --protocols"
+        ))
+        .into()
+    })
+}
+
 /// `http://HOST[:PORT][/]` or `https://…`: (TLS, host, port). A path, query or user is refused:
 /// the scenario's paths are the requests.
 fn parse_url(url: &str) -> Result<(bool, String, u16)> {
@@ -173,27 +192,29 @@ fn parse_url(url: &str) -> Result<(bool, String, u16)> {
 /// Refuses the scenario's protocols that cannot run on a port that speaks TLS (`tls`) or not:
 /// h2 needs TLS, h2c is cleartext. `what` names the server for the message.
 fn refuse_protocols(scenario: &Scenario, tls: bool, what: &str) -> Result<()> {
-    let refused: Vec<&str> = scenario
+    let (refused, reasons): (Vec<&str>, Vec<&str>) = scenario
         .protocols
         .iter()
-        .filter(|p| match p {
-            Protocol::H2 => !tls,
-            Protocol::H2c => tls,
-            _ => false,
+        .filter_map(|p| match p {
+            Protocol::H2 if !tls => Some((p.id(), "h2 is HTTP/2 over TLS")),
+            Protocol::H3 if !tls => Some((p.id(), "h3 is HTTP/3 over QUIC, always encrypted")),
+            Protocol::H2c if tls => Some((p.id(), "h2c is HTTP/2 in cleartext")),
+            _ => None,
         })
-        .map(|p| p.id())
-        .collect();
+        .unzip();
     if refused.is_empty() {
         return Ok(());
     }
-    let why = if tls {
-        format!("{what} speaks TLS on its one port, and h2c is HTTP/2 in cleartext")
+    let speaks = if tls {
+        "speaks TLS on its one port"
     } else {
-        format!("{what} speaks cleartext, and h2 is HTTP/2 over TLS")
+        "speaks cleartext"
     };
     Err(UsageError(format!(
-        "{} cannot run: {why}; leave it out with --protocols",
-        refused.join(", ")
+        "{} cannot run: {what} {speaks}, and {}; leave {} out with --protocols",
+        refused.join(", "),
+        reasons.join(", and "),
+        if refused.len() == 1 { "it" } else { "them" }
     ))
     .into())
 }

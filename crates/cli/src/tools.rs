@@ -19,6 +19,7 @@ use std::time::Duration;
 /// another; a scenario over the budget is refused unless `force`.
 pub(crate) fn check(path: &Path, set: &[String], force: bool) -> Result<()> {
     let s = load(path, set)?;
+    s.check_quic().map_err(|e| UsageError(e.to_string()))?;
     let budget = crate::budget::enforce(&[&s], None, force)?;
     let variants: Vec<&str> = s.variants.iter().map(|v| v.label.as_str()).collect();
     let origins = if s.origins.len() > 1 {

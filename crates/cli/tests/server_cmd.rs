@@ -296,3 +296,94 @@ fn the_article_s_node_server_holds_six_connections_until_its_timeout_frees_them(
         }
     }
 }
+
+/// h3 against servers that carry no QUIC. A server whose UDP port swallows every datagram,
+/// inside the lab's server namespace (as UDP blocked between the namespaces looks to the
+/// client): the run starts (the socket is bound), and the request fails at the QUIC
+/// handshake's 10 s timeout with an error naming UDP being blocked. A server that accepts TCP
+/// but binds no UDP port: refused before any run, 3 s after its TCP port was ready.
+#[test]
+fn h3_against_a_server_without_quic_is_a_clear_error_naming_udp() {
+    let test = "h3_against_a_server_without_quic_is_a_clear_error_naming_udp";
+    if !require_link(test) || require_tool("python3", test, "apt-get install python3").is_none() {
+        return;
+    }
+    let work = temp_dir("server-cmd-h3");
+    std::fs::write(
+        work.join("page.toml"),
+        "name = \"one\"\nrepeat = 1\n[network]\nrtt = \"20ms\"\n[[resource]]\npath = \"/a\"\n",
+    )
+    .unwrap();
+    let port = free_port();
+    let sink = format!(
+        "exec python3 -c \"import socket, time; u = socket.socket(socket.AF_INET, \
+         socket.SOCK_DGRAM); u.bind(('0.0.0.0', {port})); time.sleep(120)\""
+    );
+    let port_arg = port.to_string();
+    let started = std::time::Instant::now();
+    let out = httplab(
+        &[
+            "run",
+            "page.toml",
+            "--quiet",
+            "--protocols",
+            "h3",
+            "--server-cmd",
+            &sink,
+            "--server-port",
+            &port_arg,
+            "--server-tls",
+            "--out",
+            "sink",
+        ],
+        &work,
+    );
+    let took = started.elapsed();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let results: Value =
+        serde_json::from_str(&std::fs::read_to_string(work.join("sink/results.json")).unwrap())
+            .unwrap();
+    let request = &runs_of(&results, "h3")[0]["requests"][0];
+    let error = request["error"].as_str().expect("the request failed");
+    assert!(
+        error.contains("no QUIC handshake") && error.contains("is UDP blocked"),
+        "{error}"
+    );
+    assert!(
+        error.contains(&format!("UDP port {port}")),
+        "names the port: {error}"
+    );
+    // The handshake's 10 s, and the lab's start and stop (the link, the server): each takes
+    // well under a few seconds.
+    assert!(took >= std::time::Duration::from_secs(10), "{took:?}");
+    assert!(took < std::time::Duration::from_secs(40), "{took:?}");
+
+    // TCP but no UDP: the lab names h3 and UDP before any run.
+    let port = free_port();
+    let port_arg = port.to_string();
+    let tcp_only = format!("exec python3 -m http.server {port}");
+    let out = httplab(
+        &[
+            "run",
+            "page.toml",
+            "--quiet",
+            "--protocols",
+            "h3,http1.1",
+            "--server-cmd",
+            &tcp_only,
+            "--server-port",
+            &port_arg,
+            "--server-tls",
+            "--out",
+            "tcp-only",
+        ],
+        &work,
+    );
+    assert_ne!(out.status.code(), Some(0));
+    let err = stderr(&out);
+    assert!(
+        err.contains("h3 cannot run") && err.contains(&format!("no UDP socket on port {port}")),
+        "{err}"
+    );
+    assert!(!work.join("tcp-only/results.json").exists(), "nothing ran");
+}

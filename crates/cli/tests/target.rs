@@ -171,6 +171,37 @@ fn an_https_target_is_checked_as_the_user_says_and_every_output_says_how() {
     );
     assert!(!work.join("system/results.json").exists(), "nothing ran");
 
+    // h3 against a server that serves no HTTP/3 on its port's UDP side: refused before any
+    // run, after one QUIC handshake that nothing answers (the probe's 4 s, plus the TCP and
+    // TLS probes, each well under a second on loopback), not after each request's 10 s.
+    let started = std::time::Instant::now();
+    let no_quic = httplab(
+        &[
+            "run",
+            "page.toml",
+            "--quiet",
+            "--target",
+            &url,
+            "--cacert",
+            ca,
+            "--protocols",
+            "h3,http1.1",
+            "--out",
+            "noquic",
+        ],
+        &work,
+    );
+    let took = started.elapsed();
+    assert_eq!(no_quic.status.code(), Some(2), "{}", stderr(&no_quic));
+    let err = stderr(&no_quic);
+    assert!(
+        err.contains(&format!("h3 cannot run against {url}")),
+        "{err}"
+    );
+    assert!(err.contains("UDP") && err.contains("--protocols"), "{err}");
+    assert!(took < std::time::Duration::from_secs(8), "{took:?}");
+    assert!(!work.join("noquic/results.json").exists(), "nothing ran");
+
     let insecure = run("insecure", &["--insecure"]);
     assert!(insecure.status.success(), "{}", stderr(&insecure));
     answered(&results(&work.join("insecure")), "h2");
@@ -239,6 +270,11 @@ fn target_runs_refuse_what_would_not_be_the_real_path() {
     refused(
         &[&base[..], &["http://127.0.0.1:9", "--protocols", "h2"]].concat(),
         "h2 is HTTP/2 over TLS",
+    );
+    refused(
+        &[&base[..], &["http://127.0.0.1:9", "--protocols", "h2,h3"]].concat(),
+        "h2, h3 cannot run: the --target URL speaks cleartext, and h2 is HTTP/2 over TLS, and \
+         h3 is HTTP/3 over QUIC, always encrypted; leave them out",
     );
     refused(
         &[&base[..], &["http://127.0.0.1:9", "--insecure"]].concat(),

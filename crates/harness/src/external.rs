@@ -24,6 +24,9 @@ const STDERR_TAIL: usize = 4096;
 const POLL: Duration = Duration::from_millis(20);
 /// One try to connect while the server starts.
 const CONNECT_TRY: Duration = Duration::from_millis(200);
+/// How long a server that accepts TCP may take to bind its UDP socket too, for h3: a server
+/// binds its sockets as it starts, so one that serves QUIC at all has bound it by then.
+const UDP_AFTER_TCP: Duration = Duration::from_secs(3);
 
 /// Why an external server could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -54,6 +57,33 @@ pub enum ExternalError {
         waited: Duration,
         stderr: String,
     },
+    #[error(
+        "h3 cannot run: --server-cmd `{cmd}` held no UDP socket on port {port} within \
+         {waited:?}, and h3 is HTTP/3 over QUIC, on UDP at --server-port's number: serve \
+         HTTP/3 there, or leave h3 out with --protocols; it was stopped{stderr}"
+    )]
+    NoUdp {
+        cmd: String,
+        port: u16,
+        waited: Duration,
+        stderr: String,
+    },
+}
+
+/// What a server must be doing at its port before the runs start: accepting TCP connections
+/// (HTTP/1.x and h2), holding a UDP socket (h3: QUIC), or both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Listening {
+    pub tcp: bool,
+    pub udp: bool,
+}
+
+impl Listening {
+    /// A TCP port alone.
+    pub const TCP: Listening = Listening {
+        tcp: true,
+        udp: false,
+    };
 }
 
 /// A running external server.
@@ -74,6 +104,19 @@ impl ExternalServer {
         addr: SocketAddr,
         namespace: Option<&Namespace>,
         startup: Duration,
+    ) -> Result<ExternalServer, ExternalError> {
+        Self::start_listening(cmd, addr, namespace, startup, Listening::TCP)
+    }
+
+    /// [`start`](Self::start), waiting until the server does all that `listening` asks at
+    /// `addr`'s port: a TCP connection succeeds, and a UDP socket is bound to the port (read from
+    /// the namespace's socket table: a QUIC server answers no probe that is not a handshake).
+    pub fn start_listening(
+        cmd: &str,
+        addr: SocketAddr,
+        namespace: Option<&Namespace>,
+        startup: Duration,
+        listening: Listening,
     ) -> Result<ExternalServer, ExternalError> {
         let mut command = Command::new("sh");
         command
@@ -109,6 +152,7 @@ impl ExternalServer {
             stopped: false,
         };
         let start = Instant::now();
+        let mut tcp_at = None;
         loop {
             if let Ok(Some(status)) = server.group().try_status() {
                 // Give the drain a moment to read what it wrote before exiting.
@@ -121,16 +165,35 @@ impl ExternalServer {
                     stderr,
                 });
             }
-            if accepts(addr, namespace) {
+            let tcp = !listening.tcp || accepts(addr, namespace);
+            let udp = !listening.udp || udp_bound(addr.port(), namespace);
+            if tcp && udp {
                 return Ok(server);
             }
-            if start.elapsed() >= startup {
+            if listening.tcp && tcp && tcp_at.is_none() {
+                tcp_at = Some(Instant::now());
+            }
+            let udp_late = tcp_at.is_some_and(|at: Instant| at.elapsed() >= UDP_AFTER_TCP);
+            if start.elapsed() >= startup || udp_late {
                 server.stop();
-                return Err(ExternalError::NeverListened {
-                    cmd: server.cmd.clone(),
-                    addr,
-                    waited: startup,
-                    stderr: server.stderr_tail(),
+                let (cmd, stderr) = (server.cmd.clone(), server.stderr_tail());
+                return Err(if tcp {
+                    ExternalError::NoUdp {
+                        cmd,
+                        port: addr.port(),
+                        // To a tenth of a second.
+                        waited: Duration::from_millis(
+                            start.elapsed().as_millis() as u64 / 100 * 100,
+                        ),
+                        stderr,
+                    }
+                } else {
+                    ExternalError::NeverListened {
+                        cmd,
+                        addr,
+                        waited: startup,
+                        stderr,
+                    }
                 });
             }
             std::thread::sleep(POLL);
@@ -204,6 +267,33 @@ fn accepts(addr: SocketAddr, namespace: Option<&Namespace>) -> bool {
     }
 }
 
+/// Whether a UDP socket in `namespace` (or here) is bound to `port`, on any address: from the
+/// kernel's socket tables as this thread's namespace shows them (`/proc/thread-self/net`).
+fn udp_bound(port: u16, namespace: Option<&Namespace>) -> bool {
+    let look = move || {
+        ["udp", "udp6"].iter().any(|table| {
+            std::fs::read_to_string(format!("/proc/thread-self/net/{table}"))
+                .is_ok_and(|text| udp_table_has_port(&text, port))
+        })
+    };
+    match namespace {
+        Some(ns) => ns.run(look).unwrap_or(false),
+        None => look(),
+    }
+}
+
+/// Whether a `/proc/net/udp` (or `udp6`) table lists a socket whose local port is `port`: the
+/// second field of each row is `ADDRESS:PORT`, the port in hex.
+fn udp_table_has_port(table: &str, port: u16) -> bool {
+    table.lines().skip(1).any(|row| {
+        row.split_whitespace()
+            .nth(1)
+            .and_then(|local| local.rsplit_once(':'))
+            .and_then(|(_, p)| u16::from_str_radix(p, 16).ok())
+            == Some(port)
+    })
+}
+
 /// The CPU time, resident memory and open descriptors of a process group's live processes.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ProcessUsage {
@@ -248,4 +338,32 @@ fn process_group_usage(pgid: u32) -> ProcessUsage {
         usage.fds += std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |d| d.count() as u64);
     }
     usage
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bound_udp_socket_shows_in_the_table_and_is_gone_once_closed() {
+        let socket = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+        let port = socket.local_addr().expect("addr").port();
+        assert!(udp_bound(port, None), "port {port} bound");
+        let v6 = std::net::UdpSocket::bind("[::1]:0");
+        if let Ok(v6) = &v6 {
+            let port6 = v6.local_addr().expect("addr").port();
+            assert!(udp_bound(port6, None), "port {port6} bound on ::1");
+        }
+        drop(socket);
+        assert!(!udp_bound(port, None), "port {port} closed");
+    }
+
+    #[test]
+    fn the_table_s_ports_are_hex() {
+        let table = "   sl  local_address rem_address   st tx_queue rx_queue\n\
+                     \x20 12: 0100007F:1F90 00000000:0000 07 00000000:00000000\n";
+        assert!(udp_table_has_port(table, 8080));
+        assert!(!udp_table_has_port(table, 1090));
+        assert!(!udp_table_has_port("   sl  local_address\n", 8080));
+    }
 }

@@ -1,7 +1,7 @@
 //! One lab session: the server up, then runs of (protocol, repetition) against it.
 
 use crate::connector::LabConnector;
-use crate::external::ExternalServer;
+use crate::external::{ExternalServer, Listening};
 use crate::network::{LinkMode, NetworkPath};
 use crate::pools::{protocol_client, PoolPlan, Pools};
 use crate::target::TargetOptions;
@@ -209,7 +209,19 @@ impl Lab {
         let external = match &options.external {
             Some(ext) => {
                 let (addr, namespace) = network.external_target(ext.port, 0).map_err(listen_err)?;
-                let server = ExternalServer::start(&ext.cmd, addr, namespace, EXTERNAL_STARTUP)?;
+                // h3 needs the port's UDP side, the other protocols its TCP side.
+                let quic = scenario.protocols.iter().filter(|p| p.is_quic()).count();
+                let listening = Listening {
+                    tcp: quic < scenario.protocols.len(),
+                    udp: quic > 0,
+                };
+                let server = ExternalServer::start_listening(
+                    &ext.cmd,
+                    addr,
+                    namespace,
+                    EXTERNAL_STARTUP,
+                    listening,
+                )?;
                 let addrs = (0..addresses)
                     .map(|k| network.external_target(ext.port, k).map(|(a, _)| a))
                     .collect::<std::io::Result<Vec<_>>>()

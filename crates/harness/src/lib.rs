@@ -30,7 +30,7 @@ pub use calibrate::{calibrate, Calibration, MAX_CALIBRATION_CONNECTS};
 pub use connector::LabConnector;
 pub use environment::{available_congestion_controls, HostFacts};
 pub use experiment::{run_experiment, Experiment};
-pub use external::{ExternalError, ExternalServer, STOP_GRACE};
+pub use external::{ExternalError, ExternalServer, Listening, STOP_GRACE};
 pub use httplab_link::process::{kill_all_now as kill_external_servers, Stopped};
 pub use httplab_link::{
     get_congestion, set_congestion, LinkStats, Stamping, MAX_TRUSTWORTHY_EXCESS_PER_RTT,
@@ -43,7 +43,7 @@ pub use network::LinkMode;
 pub use pools::connections_per_browser;
 pub use shard::Shard;
 pub use sweep::{PlannedPoint, SweepPlan};
-pub use target::{probe_rtt, probe_tls, TargetOptions};
+pub use target::{probe_quic, probe_rtt, probe_tls, TargetOptions, QUIC_PROBE_TIMEOUT};
 pub use workload::{issue, OnDone};
 
 /// Why a run could not happen.

@@ -1,11 +1,12 @@
 //! `--server-cmd`'s process handling against real processes: a command that exits at once, one
-//! that never listens, and a server that ignores SIGTERM (with a child of its own) — each ends
-//! in a clear error or a stop, and nothing it started is left running. On loopback, no
+//! that never listens, one that listens on TCP but holds no UDP port for h3, and a server that
+//! ignores SIGTERM (with a child of its own) — each ends in a clear error or a stop, and
+//! nothing it started is left running; a UDP-only server is ready once its socket is bound. On loopback, no
 //! namespace: the process group handling is the same inside one.
 // Each test binary uses some of the crate's dependencies, never all.
 #![allow(unused_crate_dependencies)]
 
-use httplab_harness::{ExternalError, ExternalServer, Stopped, STOP_GRACE};
+use httplab_harness::{ExternalError, ExternalServer, Listening, Stopped, STOP_GRACE};
 use httplab_testkit::{free_port, require_tool, temp_dir};
 use std::net::SocketAddr;
 use std::path::Path;
@@ -108,4 +109,95 @@ fn a_server_that_ignores_sigterm_is_killed_with_everything_it_started() {
     assert!(!running(leader), "the server was killed");
     assert!(!running(child), "and the child it started");
     assert_eq!(server.stop(), None, "a second stop does nothing");
+}
+
+/// A python3 command that binds `port` on UDP and, with `tcp`, listens on TCP too, then sleeps.
+fn python_listener(port: u16, tcp: bool) -> String {
+    let tcp = if tcp {
+        format!(
+            "t=socket.socket(); t.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); \
+             t.bind(('127.0.0.1', {port})); t.listen(); "
+        )
+    } else {
+        String::new()
+    };
+    format!(
+        "exec python3 -c \"import socket, time; {tcp}time.sleep(0.3); \
+         u=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(('127.0.0.1', {port})); \
+         time.sleep(300)\""
+    )
+}
+
+#[test]
+fn h3_waits_for_the_udp_socket_and_a_server_without_one_is_an_error_naming_h3() {
+    let test = "h3_waits_for_the_udp_socket_and_a_server_without_one_is_an_error_naming_h3";
+    if require_tool("python3", test, "apt-get install python3").is_none() {
+        return;
+    }
+    let udp = Listening {
+        tcp: false,
+        udp: true,
+    };
+    // A QUIC server has only its UDP socket, bound here 0.3 s after start: ready once it is.
+    let port = free_port();
+    let start = Instant::now();
+    let mut server = ExternalServer::start_listening(
+        &python_listener(port, false),
+        addr(port),
+        None,
+        Duration::from_secs(10),
+        udp,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let took = start.elapsed();
+    assert!(
+        took >= Duration::from_millis(300),
+        "ready before it bound: {took:?}"
+    );
+    server.stop();
+
+    // TCP only, asked for both: an error that names h3, UDP and the way on, and a stop.
+    let dir = temp_dir("external-no-udp");
+    let pid_file = dir.join("pid");
+    let port = free_port();
+    let cmd = format!(
+        "echo $$ > {}; exec python3 -m http.server --bind 127.0.0.1 {port}",
+        pid_file.display()
+    );
+    let start = Instant::now();
+    let e = ExternalServer::start_listening(
+        &cmd,
+        addr(port),
+        None,
+        Duration::from_secs(30),
+        Listening {
+            tcp: true,
+            udp: true,
+        },
+    )
+    .expect_err("no UDP socket");
+    // Given up 3 s after TCP was ready (python starts within a few seconds), not at 30 s.
+    let took = start.elapsed();
+    assert!(took < Duration::from_secs(15), "{took:?}");
+    assert!(matches!(e, ExternalError::NoUdp { .. }), "{e}");
+    let e = e.to_string();
+    assert!(e.starts_with("h3 cannot run"), "{e}");
+    assert!(e.contains(&format!("no UDP socket on port {port}")), "{e}");
+    assert!(e.contains("--protocols"), "{e}");
+    assert!(!running(pid_in(&pid_file)), "the command was stopped");
+
+    // Both, with both: ready.
+    let port = free_port();
+    let mut server = ExternalServer::start_listening(
+        &python_listener(port, true),
+        addr(port),
+        None,
+        Duration::from_secs(10),
+        Listening {
+            tcp: true,
+            udp: true,
+        },
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    server.stop();
 }

@@ -9,9 +9,7 @@ use quinn::{IdleTimeout, TransportConfig, VarInt};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// The congestion controllers QUIC offers, by the kernel's name for the same algorithm, so a
-/// scenario's `congestion_control` means the same thing over TCP and over QUIC.
-pub const QUIC_CONGESTION_CONTROLS: [&str; 3] = ["cubic", "reno", "bbr"];
+pub use httplab_core::network::QUIC_CONGESTION_CONTROLS;
 
 /// What one end of a QUIC connection is told.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -105,7 +105,7 @@ pub(super) fn merge_sweeps(
         let into = out.join(point_folder(key, &planned.value));
         copy_folder(&folder, &into)?;
         let mut scenario = planned.scenario;
-        choices.apply(&mut scenario);
+        choices.apply(&mut scenario)?;
         points.push(SweepPoint {
             value: planned.value,
             scenario,

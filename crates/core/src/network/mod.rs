@@ -46,6 +46,11 @@ pub const MAX_CONGESTION_CONTROL_LEN: usize = 15;
 /// The lab's TCP congestion control when a scenario names none: CUBIC (RFC 9438), Linux's
 /// default and the loss-based slow start the analytical model assumes.
 pub const DEFAULT_CONGESTION_CONTROL: &str = "cubic";
+
+/// The congestion controllers QUIC offers (h3 runs its own, in user space), by the kernel's
+/// name for the same algorithm, so a scenario's `congestion_control` means the same thing over
+/// TCP and over QUIC (`reno` is QUIC's NewReno).
+pub const QUIC_CONGESTION_CONTROLS: [&str; 3] = ["cubic", "reno", "bbr"];
 /// Where the kernel's congestion controls come from, as error messages name it.
 pub const CONGESTION_CONTROL_SOURCES: &str = "net.ipv4.tcp_available_congestion_control, and \
      the tcp_<name> modules the kernel loads on demand";
@@ -145,6 +150,24 @@ impl CongestionControl {
             origin,
             at: locate(place, String::new()),
         }
+    }
+
+    /// Checks the name against QUIC's own controllers, for a scenario that runs h3: a missing
+    /// one is an error where the scenario names it, naming what QUIC has. (The lab's default
+    /// is one of them.)
+    pub fn check_quic(&self) -> Result<(), ScenarioError> {
+        if QUIC_CONGESTION_CONTROLS.contains(&self.name.as_str()) {
+            return Ok(());
+        }
+        let mut e = self.at.clone();
+        e.message.push_str(&format!(
+            "h3 runs QUIC's own congestion control, in user space, and QUIC has {} but no \
+             \"{}\": name one of those, or leave h3 out of the protocols (`protocols` or \
+             --protocols; a scenario that lists none runs h3)",
+            QUIC_CONGESTION_CONTROLS.join(", "),
+            self.name
+        ));
+        Err(e)
     }
 
     /// Whether the scenario named it (`[network] congestion_control`) rather than taking the

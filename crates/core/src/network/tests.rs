@@ -365,3 +365,41 @@ fn serializes_for_results_json() {
         assert!(toml.contains(want), "{want} missing from\n{toml}");
     }
 }
+
+#[test]
+fn a_congestion_control_quic_lacks_is_located_when_h3_runs() {
+    let src = |protocols: &str| {
+        format!(
+            "name = \"n\"\n{protocols}[network]\nrtt = \"40ms\"\ncongestion_control = \"htcp\"\n\
+             [[resource]]\npath = \"/a\"\n"
+        )
+    };
+    // No protocols listed: every protocol runs, h3 among them.
+    for protocols in ["", "protocols = [\"h2\", \"h3\"]\n"] {
+        let s = Scenario::parse(&src(protocols), "cc.toml").unwrap();
+        assert_eq!(
+            s.congestion_control.check(&kernel()),
+            Ok(()),
+            "TCP has htcp"
+        );
+        let e = s.check_quic().unwrap_err();
+        let line = if protocols.is_empty() { 4 } else { 5 };
+        assert_eq!((e.line, e.column), (line, 22), "{e}");
+        assert!(
+            e.message.contains(
+                "h3 runs QUIC's own congestion control, in user space, and QUIC has cubic, \
+                 reno, bbr but no \"htcp\""
+            ),
+            "{e}"
+        );
+        assert!(e.message.contains("--protocols"), "{e}");
+    }
+    // Without h3, the kernel's algorithm is all that counts.
+    let s = Scenario::parse(&src("protocols = [\"h2\"]\n"), "cc.toml").unwrap();
+    assert_eq!(s.check_quic(), Ok(()));
+    // QUIC's own three pass.
+    for cc in QUIC_CONGESTION_CONTROLS {
+        let s = Scenario::parse(&src("").replace("htcp", cc), "cc.toml").unwrap();
+        assert_eq!(s.check_quic(), Ok(()), "{cc}");
+    }
+}

@@ -111,6 +111,15 @@ pub struct Scenario {
 }
 
 impl Scenario {
+    /// With h3 among the protocols (as chosen last: `--protocols` may change them), checks the
+    /// congestion control against QUIC's (see [`CongestionControl::check_quic`]).
+    pub fn check_quic(&self) -> Result<(), ScenarioError> {
+        if self.protocols.iter().any(|p| p.is_quic()) {
+            self.congestion_control.check_quic()?;
+        }
+        Ok(())
+    }
+
     /// Parses and validates a scenario; `file` is only used in error messages.
     pub fn parse(source: &str, file: &str) -> Result<Self, ScenarioError> {
         let lines = error::LineStarts::new(source);
