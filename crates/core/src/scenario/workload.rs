@@ -68,13 +68,12 @@ impl Scenario {
     /// the first origin that has the path.
     pub fn resource(&self, host: Option<&str>, path: &str) -> Option<&Resource> {
         let origin = host.and_then(|h| {
-            let name = h.rsplit_once(':').map_or(h, |(name, port)| {
-                if port.bytes().all(|b| b.is_ascii_digit()) {
-                    name
-                } else {
-                    h
-                }
-            });
+            // A byte search: `rsplit_once(':')`'s char searcher cost a server hundreds of
+            // instructions per request.
+            let name = match h.bytes().rposition(|b| b == b':') {
+                Some(i) if h.as_bytes()[i + 1..].iter().all(u8::is_ascii_digit) => &h[..i],
+                _ => h,
+            };
             self.origins
                 .iter()
                 .position(|o| o.name.eq_ignore_ascii_case(name))
