@@ -10,7 +10,17 @@ use httplab_harness::{ExternalError, ExternalServer, Listening, Stopped, STOP_GR
 use httplab_testkit::{free_port, require_tool, temp_dir};
 use std::net::SocketAddr;
 use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
+
+/// One test at a time: each picks a free port and some listen on theirs, so run side by side one
+/// could listen on the port another expects no listener on (a CI run at 8aeafed saw the
+/// never-listening command "accept", on a port another test's server had taken).
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+fn one_at_a_time() -> MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner())
+}
 
 fn addr(port: u16) -> SocketAddr {
     ([127, 0, 0, 1], port).into()
@@ -41,6 +51,7 @@ fn pid_in(file: &Path) -> u32 {
 
 #[test]
 fn a_command_that_exits_at_once_is_an_error_with_its_stderr() {
+    let _turn = one_at_a_time();
     let start = Instant::now();
     let e = ExternalServer::start(
         "echo 'nginx: [emerg] no such file' >&2; exit 3",
@@ -63,6 +74,7 @@ fn a_command_that_exits_at_once_is_an_error_with_its_stderr() {
 
 #[test]
 fn a_command_that_never_listens_is_stopped_with_an_error() {
+    let _turn = one_at_a_time();
     let dir = temp_dir("external-never");
     let pid_file = dir.join("pid");
     let cmd = format!(
@@ -81,6 +93,7 @@ fn a_command_that_never_listens_is_stopped_with_an_error() {
 
 #[test]
 fn a_server_that_ignores_sigterm_is_killed_with_everything_it_started() {
+    let _turn = one_at_a_time();
     let test = "a_server_that_ignores_sigterm_is_killed_with_everything_it_started";
     let Some(node) = require_tool("node", test, "apt-get install nodejs") else {
         return;
@@ -130,6 +143,7 @@ fn python_listener(port: u16, tcp: bool) -> String {
 
 #[test]
 fn h3_waits_for_the_udp_socket_and_a_server_without_one_is_an_error_naming_h3() {
+    let _turn = one_at_a_time();
     let test = "h3_waits_for_the_udp_socket_and_a_server_without_one_is_an_error_naming_h3";
     if require_tool("python3", test, "apt-get install python3").is_none() {
         return;
