@@ -143,9 +143,8 @@ async fn check_quic(trust: &Trust, host: &str, addr: SocketAddr, url: &str) -> R
         .map_err(|e| UsageError(format!("--target {url}: {e}")))?;
     probe_quic(addr, host, config).await.map_err(|e| {
         UsageError(format!(
-            "h3 cannot run against {url} ({addr}): {e}. h3 is HTTP/3 over QUIC, on UDP at the \
-             URL's port: the server serves no HTTP/3 there, or UDP is blocked on the way; \
-             leave h3 out with --protocols"
+            "h3 cannot run against {url} ({addr}), whose HTTP/3 would be at the URL's port on \
+             UDP (leave h3 out with --protocols): {e}"
         ))
         .into()
     })

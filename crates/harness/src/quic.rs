@@ -95,7 +95,7 @@ pub(crate) async fn open(
 }
 
 /// [`open`], giving up on a handshake with no answer after `timeout`.
-async fn open_within(
+pub(crate) async fn open_within(
     socket: std::net::UdpSocket,
     (addr, host): (SocketAddr, &str),
     config: quinn::ClientConfig,
@@ -121,9 +121,9 @@ async fn open_within(
                         io::ErrorKind::TimedOut,
                         format!(
                             "no QUIC handshake with {addr} within {timeout:?}: is UDP blocked \
-                             between the lab's client and server (a firewall on the host or in \
-                             its network namespaces), or does the server not serve HTTP/3 on \
-                             UDP port {}?",
+                             on the way (a firewall on the host, in the lab's network namespaces \
+                             or on the network), or does the server not serve HTTP/3 on UDP \
+                             port {}?",
                             addr.port()
                         ),
                     )

@@ -53,8 +53,8 @@ pub const QUIC_PROBE_TIMEOUT: Duration = Duration::from_secs(4);
 
 /// One QUIC handshake (ALPN `h3`) with the target before an h3 run, so a server that serves no
 /// HTTP/3 on its port's UDP side, or a path that drops UDP, is one clear error up front, not
-/// every h3 request waiting out its handshake. `tls` is the client config (ALPN `h3`). The
-/// error says how the handshake ended: no answer within [`QUIC_PROBE_TIMEOUT`], or refused.
+/// every h3 request waiting out its handshake. `tls` is the client config (ALPN `h3`). It opens
+/// the connection as the runs will (`quic::open`), within [`QUIC_PROBE_TIMEOUT`], and closes it.
 pub async fn probe_quic(
     addr: SocketAddr,
     host: &str,
@@ -66,34 +66,17 @@ pub async fn probe_quic(
         (std::net::Ipv4Addr::UNSPECIFIED, 0).into()
     };
     let config = crate::quic::client_config(tls, Arc::new(quinn::TransportConfig::default()))?;
-    let runtime = quinn::default_runtime()
-        .ok_or_else(|| io::Error::other("a QUIC endpoint needs a tokio runtime"))?;
-    let endpoint = quinn::Endpoint::new(
-        quinn::EndpointConfig::default(),
-        None,
+    let opened = crate::quic::open_within(
         std::net::UdpSocket::bind(any)?,
-        runtime,
-    )?;
-    let connecting = endpoint
-        .connect_with(config, addr, host)
-        .map_err(|e| io::Error::other(e.to_string()))?;
-    let result = match tokio::time::timeout(QUIC_PROBE_TIMEOUT, connecting).await {
-        Err(_) => Err(io::Error::new(
-            io::ErrorKind::TimedOut,
-            format!(
-                "no answer to a QUIC handshake on UDP port {} within {QUIC_PROBE_TIMEOUT:?}",
-                addr.port()
-            ),
-        )),
-        Ok(Err(e)) => Err(io::Error::other(format!("the QUIC handshake failed: {e}"))),
-        Ok(Ok(connection)) => {
-            connection.close(0u32.into(), b"probe");
-            Ok(())
-        }
-    };
-    // Lets the close leave; bounded, since a peer that never answers is not waited for.
-    let _ = tokio::time::timeout(Duration::from_millis(200), endpoint.wait_idle()).await;
-    result
+        (addr, host),
+        config,
+        "cubic",
+        httplab_core::Clock::start(),
+        QUIC_PROBE_TIMEOUT,
+    )
+    .await?;
+    opened.quic.connection.close(0u32.into(), b"probe");
+    Ok(())
 }
 
 /// One TLS handshake with the target before the runs, so a certificate the client does not

@@ -11,14 +11,19 @@ use httplab_testkit::{inline_scenario, temp_dir};
 use std::sync::Arc;
 use std::time::Duration;
 
-async fn run(scenario: Scenario) -> RunRecord {
+/// A lab for `scenario` on loopback, with certificates of its own.
+async fn lab(scenario: Scenario) -> Lab {
     let options = LabOptions {
         certs_dir: temp_dir("certs"),
         ..LabOptions::default()
     };
-    let lab = Lab::start(Arc::new(scenario), options)
+    Lab::start(Arc::new(scenario), options)
         .await
-        .expect("lab starts");
+        .expect("lab starts")
+}
+
+async fn run(scenario: Scenario) -> RunRecord {
+    let lab = lab(scenario).await;
     let run = lab.run(Protocol::H3, 0).await.expect("run completes");
     lab.shutdown().await;
     run
@@ -213,13 +218,7 @@ async fn garbage_unknown_versions_and_forged_initials_leave_the_server_serving()
         "name = \"flood\"\nprotocols = [\"h3\"]\n[[resource]]\npath = \"/r/{i}\"\ncount = 5\n\
          size = \"2kb\"\n",
     );
-    let options = LabOptions {
-        certs_dir: temp_dir("certs"),
-        ..LabOptions::default()
-    };
-    let lab = Lab::start(Arc::new(scenario), options)
-        .await
-        .expect("lab starts");
+    let lab = lab(scenario).await;
     let server = lab.server_addr(Protocol::H3);
     let peer = std::net::UdpSocket::bind("127.0.0.1:0").expect("a UDP socket");
     // 2,000 datagrams of noise (short headers to no connection, and anything else), 500 long

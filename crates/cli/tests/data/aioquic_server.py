@@ -3,13 +3,10 @@
 usage: aioquic_server.py PORT CERT KEY
 
 Serves HTTP/3 on UDP PORT (every address) with CERT and KEY: a GET of /obj/SIZE/ANYTHING is
-answered 200 with SIZE bytes of filler; any other path, 404. It also listens on TCP PORT and
-closes whatever connects there, as a server that speaks HTTP/3 also has a TCP port: `httplab run
---server-cmd` waits until the port accepts TCP before it runs. Runs until killed."""
+answered 200 with SIZE bytes of filler; any other path, 404. UDP only: for an h3-only run
+`httplab run --server-cmd` waits until a UDP socket is bound on PORT. Runs until killed."""
 import asyncio
-import socket
 import sys
-import threading
 
 from aioquic.asyncio import serve
 from aioquic.asyncio.protocol import QuicConnectionProtocol
@@ -47,21 +44,10 @@ class Server(QuicConnectionProtocol):
         self.transmit()
 
 
-def tcp_port(port):
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind(("0.0.0.0", port))
-    s.listen(64)
-    while True:
-        conn, _ = s.accept()
-        conn.close()
-
-
 async def main(port, cert, key):
     config = QuicConfiguration(is_client=False, alpn_protocols=H3_ALPN)
     config.load_cert_chain(cert, key)
     await serve("0.0.0.0", port, configuration=config, create_protocol=Server)
-    threading.Thread(target=tcp_port, args=(port,), daemon=True).start()
     await asyncio.Future()
 
 
