@@ -19,9 +19,9 @@
 
 use libmimalloc_sys::{mi_free, mi_malloc, mi_realloc, mi_zalloc};
 use mimalloc::MiMalloc;
-use std::ffi::c_void;
 use std::alloc::{GlobalAlloc, Layout};
 use std::cell::Cell;
+use std::ffi::c_void;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// mimalloc, counting each thread's live bytes.
@@ -131,7 +131,9 @@ mod tests {
                 let (a, z) = unsafe { (COUNTING.alloc(layout), COUNTING.alloc_zeroed(layout)) };
                 assert!(!a.is_null() && !z.is_null(), "{size} bytes aligned {align}");
                 // SAFETY: `z` holds `size` zeroed bytes.
-                assert!(unsafe { std::slice::from_raw_parts(z, size) }.iter().all(|&b| b == 0));
+                assert!(unsafe { std::slice::from_raw_parts(z, size) }
+                    .iter()
+                    .all(|&b| b == 0));
                 // SAFETY: `a` came from this allocator with `layout`.
                 let grown = unsafe { COUNTING.realloc(a, layout, size * 3) };
                 for p in [grown, z] {
