@@ -13,6 +13,11 @@ the process's own rusage) and of the server (from /proc, the server's process an
 children): CPU cost does not drift with the machine's speed the way req/s does, so its ratios
 are the steadier comparison where req/s moves from run to run by more than the gaps measured.
 
+On the h2c row a third client runs too: the h2 crate alone loading the same page with the same
+request fields, without the lab's timing, records or metering (crates/h2/examples/bare_h2.rs).
+Its ratio to h2load is what any client on the h2 crate reaches here, so the distance from it
+to `httplab load`'s is the lab's own cost.
+
 Workloads: HTTP/1.1 keep-alive; HTTP/1.1 pipelined, depth 10; h2c and h2 over TLS with 10
 streams; `Connection: close` (the lab's HTTP/1.0 client, a connection per request). The
 resource is 100 bytes. Servers run on CPU 1 and clients on CPU 0 (taskset), one process and one
@@ -20,7 +25,7 @@ thread each (nginx: one worker). Each figure is the median of --reps runs of --s
 ratio the median of the repetitions' own ratios (the four runs of a repetition go back to back;
 the two runs of each client ratio are adjacent, in alternating order).
 
-Usage: python3 benches/parity.py [--seconds 5] [--reps 3] [--connections 10]
+Usage: python3 benches/parity.py [--seconds 5] [--reps 3] [--connections 10] [--only PROTOCOL]
 Needs: the release binary (built here), nginx and h2load (Debian: nginx, nghttp2-client).
 Everything listens on 127.0.0.1; every process started here is stopped by its PID.
 """
@@ -41,6 +46,9 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.join(ROOT, "target", "release", "httplab")
+# The h2 crate alone loading the same page (crates/h2/examples/bare_h2.rs): on the h2c row it
+# says how much of the lab client's cost is the crate's.
+BARE = os.path.join(ROOT, "target", "release", "examples", "bare_h2")
 CERTS = os.path.join(ROOT, "certs")
 BODY = 100
 STREAMS = 10
@@ -261,6 +269,17 @@ def lab_load(work, protocol, scenario, target, seconds, connections):
     return p["requests_per_s"], pages * per_page
 
 
+def bare_load(target, seconds, connections):
+    """The h2 crate alone (h2c, no timing or records) loading the ten-resource page."""
+    host = target.split("//", 1)[1].split("/", 1)[0]
+    argv = ["taskset", "-c", "0", BARE, host, str(connections), str(seconds), "1"]
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 60)
+    m = re.search(r"req/s ([\d.]+) total (\d+)", out.stdout)
+    if out.returncode != 0 or not m:
+        sys.exit(f"{' '.join(argv)} failed:\n{out.stdout}\n{out.stderr}")
+    return float(m.group(1)), int(m.group(2))
+
+
 def median(values):
     return statistics.median(values)
 
@@ -270,11 +289,16 @@ def main():
     ap.add_argument("--seconds", type=int, default=5)
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--connections", type=int, default=10)
+    ap.add_argument("--only", metavar="PROTOCOL", action="append",
+                    choices=[w[2] for w in WORKLOADS],
+                    help="run only the row of this lab protocol; repeatable")
     args = ap.parse_args()
     for tool in ("h2load", "taskset"):
         if not shutil.which(tool):
             sys.exit(f"{tool} is missing (Debian: nghttp2-client, util-linux)")
     subprocess.run(["cargo", "build", "--release", "-q", "-p", "httplab"], cwd=ROOT, check=True)
+    subprocess.run(["cargo", "build", "--release", "-q", "-p", "httplab-h2", "--example",
+                    "bare_h2"], cwd=ROOT, check=True)
     if not os.path.exists(os.path.join(CERTS, "localhost.pem")):
         # The lab writes its CA and leaf on first use.
         subprocess.run([BIN, "check", os.path.join(ROOT, "scenarios", "quickstart.toml")],
@@ -288,10 +312,12 @@ def main():
         f.write(SCENARIO_10)
     servers = Servers()
     s, n, c = args.seconds, args.reps, args.connections
-    rows, costs = [], []
+    rows, costs, bare = [], [], None
     try:
         servers.start_all(work)
         for label, flags, protocol, scenario, key in WORKLOADS:
+            if args.only and protocol not in args.only:
+                continue
             # The four measurements of a repetition run back to back, and each ratio is taken
             # within a repetition: the machine's drift from one minute to the next (seen here:
             # 20% between runs of the same command) cancels out of the ratios. Each client
@@ -307,13 +333,16 @@ def main():
                     work, protocol, scenario, url(servers.lab, key), s, c))
                 client_on_nginx = lambda: measured(servers.nginx_pid[key], lambda: lab_load(
                     work, protocol, scenario, url(servers.nginx, key), s, c))
+                # h2c only: the h2 crate alone, next to the lab's client.
+                crate = (lambda: measured(servers.lab_pid[key], lambda: bare_load(
+                    url(servers.lab, key), s, c))) if protocol == "h2c" else (lambda: None)
                 if rep % 2 == 0:
                     nginx, client_nginx = on_nginx(), client_on_nginx()
-                    lab, client_lab = on_lab(), client_on_lab()
+                    lab, client_lab, crate_lab = on_lab(), client_on_lab(), crate()
                 else:
-                    client_lab, lab = client_on_lab(), on_lab()
+                    crate_lab, client_lab, lab = crate(), client_on_lab(), on_lab()
                     client_nginx, nginx = client_on_nginx(), on_nginx()
-                reps.append((nginx, lab, client_lab, client_nginx))
+                reps.append((nginx, lab, client_lab, client_nginx, crate_lab))
             column = lambda i: median([r[i].rps for r in reps])
             ratio = lambda i, j: median([r[i].rps / r[j].rps for r in reps])
             rows.append((label, column(0), column(1), ratio(1, 0), column(2), ratio(2, 1),
@@ -324,6 +353,9 @@ def main():
             costs.append((label, cost(0, Run.server_us), cost(1, Run.server_us),
                           parity(1, 0, Run.server_us), cost(1, Run.client_us),
                           cost(2, Run.client_us), parity(2, 1, Run.client_us)))
+            if protocol == "h2c":
+                bare = (column(1), column(4), ratio(4, 1), column(2), ratio(2, 1),
+                        cost(1, Run.client_us), cost(4, Run.client_us), cost(2, Run.client_us))
             print(f"  {label}: done", file=sys.stderr)
     finally:
         servers.stop()
@@ -348,6 +380,14 @@ def main():
     for label, nginx, serve, r_server, h2l, load, r_client in costs:
         print(f"| {label} | {nginx:.1f} | {serve:.1f} | {r_server:.2f} | {h2l:.1f} | "
               f"{load:.1f} | {r_client:.2f} |")
+    if bare:
+        h2l, crate_rps, r_crate, lab_rps, r_lab, h2l_us, crate_us, lab_us = bare
+        print("\nh2c against `httplab serve`: h2load, the h2 crate alone (the same page and fields, "
+              "no timing or records: crates/h2/examples/bare_h2.rs) and `httplab load`:\n")
+        print("| client | req/s | ratio to h2load | CPU µs per request |\n|---|---|---|---|")
+        print(f"| h2load | {h2l / 1000:.0f}k | 1 | {h2l_us:.1f} |")
+        print(f"| h2 crate alone | {crate_rps / 1000:.0f}k | {r_crate:.2f} | {crate_us:.1f} |")
+        print(f"| `httplab load` | {lab_rps / 1000:.0f}k | {r_lab:.2f} | {lab_us:.1f} |")
     # Issue 16's bars: the server at 0.95x nginx on every row; the client, against `httplab
     # serve`, at 0.9x h2load on keep-alive, pipelined and h2.
     print("\nThe bars (issue 16):\n")

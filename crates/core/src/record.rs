@@ -8,6 +8,7 @@ use crate::serde_ms;
 use crate::tcp_info::TcpInfoLog;
 use crate::QuicInfo;
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use std::time::Duration;
 
 /// The request phases of HAR 1.2 and the DevTools waterfall, measured by the client.
@@ -188,8 +189,9 @@ pub struct RequestRecord {
     pub phases: Phases,
     /// The response's status, 0 if none arrived.
     pub status: u16,
-    /// Response HTTP version as received, e.g. "HTTP/1.1".
-    pub http_version: String,
+    /// Response HTTP version as received, e.g. "HTTP/1.1" (a constant for every version a
+    /// client reads, so a record allocates none).
+    pub http_version: Cow<'static, str>,
     pub request_headers: Vec<(String, String)>,
     pub response_headers: Vec<(String, String)>,
     /// Request head bytes (request line + headers + CRLF) and body bytes as written.

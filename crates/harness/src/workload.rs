@@ -15,6 +15,7 @@
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use httplab_core::{Clock, Phases, RequestRecord, RequestSpec, Scenario};
 use httplab_transport::ProtocolClient;
+use std::borrow::Cow;
 use std::time::Duration;
 
 /// What the harness does the moment a request's record is ready (its last response byte read,
@@ -157,7 +158,7 @@ fn not_issued(
         issued_at: clock.now(),
         phases: Phases::default(),
         status: 0,
-        http_version: String::new(),
+        http_version: Cow::Borrowed(""),
         request_headers: Vec::new(),
         response_headers: Vec::new(),
         request_header_bytes: 0,

@@ -16,9 +16,9 @@
 //! responses answer them, what is retried: `pipeline/`), parses no bytes (`parse.rs`), encodes
 //! no requests (`request.rs`) and does not decide which worker gets a request (`lib.rs`).
 
-use crate::pipeline::{End, Ended, Outcome, Pipeline, Resend};
+use crate::pipeline::{End, Ended, Outcome, Pipeline, Reply, Resend};
 use httplab_core::{Clock, RequestRecord};
-use httplab_transport::{ClientOptions, Connection, Meter};
+use httplab_transport::{ClientOptions, Connection, Meter, RequestTiming};
 use std::io;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -33,12 +33,39 @@ pub const MAX_RECONNECTS: u32 = 3;
 const READ_BUFFER_BYTES: usize = 64 * 1024;
 
 /// A request handed to a worker, with the way back to the `fetch` that awaits it.
-pub(crate) type Job = crate::pipeline::Job<oneshot::Sender<RequestRecord>>;
+pub(crate) type Job = crate::pipeline::Job<Answer>;
+
+/// The way back to a `fetch`: the oneshot its record goes through, and the clock that times a
+/// request dropped before it settled (its worker stopped holding it).
+pub(crate) struct Answer {
+    record: oneshot::Sender<RequestRecord>,
+    clock: Clock,
+}
+
+impl Answer {
+    /// An answer and the receiver its `fetch` awaits.
+    pub(crate) fn new(clock: Clock) -> (Self, oneshot::Receiver<RequestRecord>) {
+        let (record, answer) = oneshot::channel();
+        (Self { record, clock }, answer)
+    }
+
+    fn send(self, record: RequestRecord) {
+        // The fetch may have been dropped; nobody is left to tell then.
+        let _ = self.record.send(record);
+    }
+}
+
+impl Reply for Answer {
+    fn unsettled(self, timing: RequestTiming) {
+        let now = self.clock.now();
+        self.send(timing.fail(now, "the connection worker stopped".into()));
+    }
+}
 
 pub(crate) struct Worker {
     opts: ClientOptions,
     jobs: mpsc::UnboundedReceiver<Job>,
-    pipe: Pipeline<oneshot::Sender<RequestRecord>>,
+    pipe: Pipeline<Answer>,
     /// Whether it has a connection open now (for a keep-alive pool's choice of slot).
     connected: Arc<AtomicBool>,
     unexpected_ends: u32,
@@ -125,8 +152,7 @@ impl Worker {
                 self.unexpected_ends = 0;
             }
             let (reply, record) = outcome.into_record(clock.now());
-            // The fetch may have been dropped; nobody is left to tell then.
-            let _ = reply.send(record);
+            reply.send(record);
         }
     }
 

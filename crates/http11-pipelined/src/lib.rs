@@ -47,7 +47,7 @@ mod request;
 pub use conn::MAX_RECONNECTS;
 pub use parse::{ParseError, ParseErrorKind, ParsedResponse, ResponseParser};
 
-use conn::{Job, Worker};
+use conn::{Answer, Job, Worker};
 use httplab_core::{Clock, RequestRecord, RequestSpec};
 use httplab_transport::client::BoxFuture;
 use httplab_transport::{ClientOptions, ProtocolClient, RequestTiming};
@@ -126,15 +126,16 @@ impl Http11PipelinedClient {
         let clock = self.opts.clock;
         let url = self.opts.connector.origin().url(&spec.path);
         let timing = RequestTiming::new(spec, url, clock.now());
-        let (job, answer) = job(timing);
-        let fallback = job.timing.clone();
+        let unanswered = Unanswered::of(&timing);
+        let (job, answer) = job(timing, clock);
         if let Err(job) = self.dispatch(job) {
-            return job.timing.fail(
+            let (timing, _) = job.into_parts();
+            return timing.fail(
                 clock.now(),
                 "the client has finished and takes no more requests".into(),
             );
         }
-        answered(answer, fallback, clock).await
+        answered(answer, unanswered, clock).await
     }
 
     async fn close_all(&self) {
@@ -157,25 +158,48 @@ impl Http11PipelinedClient {
 }
 
 /// A job for `timing`'s request, and where its record will arrive.
-fn job(timing: RequestTiming) -> (Job, oneshot::Receiver<RequestRecord>) {
-    let (reply, answer) = oneshot::channel();
-    let job = Job {
-        timing,
-        reply,
-        sent_before: false,
-    };
-    (job, answer)
+fn job(timing: RequestTiming, clock: Clock) -> (Job, oneshot::Receiver<RequestRecord>) {
+    let (reply, answer) = Answer::new(clock);
+    (Job::new(timing, reply), answer)
 }
 
-/// The record that arrives on `answer`, or `fallback` failed if the worker stopped first.
+/// What a `fetch` keeps of its request in case no record comes back: its id and when it was
+/// issued (a copy of the whole request for that case was a tenth of a keep-alive request's
+/// client time).
+#[derive(Clone, Copy)]
+struct Unanswered {
+    id: u32,
+    issued_at: Duration,
+}
+
+impl Unanswered {
+    fn of(timing: &RequestTiming) -> Self {
+        Self {
+            id: timing.spec.id,
+            issued_at: timing.issued_at,
+        }
+    }
+}
+
+/// The record that arrives on `answer`. A job dropped unsettled sends its own failure (see
+/// `Answer`), so none arrives only if the worker panicked between settling the request and
+/// sending its record; that failure names the request by its id alone.
 async fn answered(
     answer: oneshot::Receiver<RequestRecord>,
-    fallback: RequestTiming,
+    unanswered: Unanswered,
     clock: Clock,
 ) -> RequestRecord {
     match answer.await {
         Ok(record) => record,
-        Err(_) => fallback.fail(clock.now(), "the connection worker stopped".into()),
+        Err(_) => RequestTiming {
+            spec: RequestSpec {
+                id: unanswered.id,
+                ..RequestSpec::default()
+            },
+            issued_at: unanswered.issued_at,
+            ..RequestTiming::default()
+        }
+        .fail(clock.now(), "the connection worker stopped".into()),
     }
 }
 
@@ -207,15 +231,13 @@ impl Slot {
     /// Carries `timing`'s request and returns its record. One at a time: the pool lends a slot
     /// to one request until it is answered.
     pub async fn fetch(&self, timing: RequestTiming, clock: Clock) -> RequestRecord {
-        let (job, answer) = job(timing);
-        let fallback = job.timing.clone();
+        let unanswered = Unanswered::of(&timing);
+        let (job, answer) = job(timing, clock);
         if let Err(e) = self.jobs.send(job) {
-            return e
-                .0
-                .timing
-                .fail(clock.now(), "the connection worker stopped".into());
+            let (timing, _) = e.0.into_parts();
+            return timing.fail(clock.now(), "the connection worker stopped".into());
         }
-        answered(answer, fallback, clock).await
+        answered(answer, unanswered, clock).await
     }
 }
 

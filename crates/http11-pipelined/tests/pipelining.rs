@@ -390,3 +390,52 @@ async fn large_chunked_and_head_responses_are_delimited() {
     assert_eq!(records[0].response_header_bytes, HEAD_0.len() as u64);
     assert_eq!(server.accepted(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_whose_worker_stops_comes_back_failed_and_named() {
+    // The server reads the request and never answers; the slot's worker is stopped (aborted)
+    // while the request waits. The fetch keeps no copy of its request: the job the stopped
+    // worker dropped settles itself, so the record still names the request.
+    let (seen, mut arrived) = tokio::sync::mpsc::unbounded_channel();
+    let server = serve(move |mut peer| {
+        let seen = seen.clone();
+        async move {
+            if let Some(request) = peer.next().await {
+                let _ = seen.send(request.id);
+            }
+            while peer.next().await.is_some() {}
+        }
+    })
+    .await;
+    let clock = Clock::start();
+    let opts = httplab_transport::ClientOptions {
+        connector: httplab_testkit::PlainConnector::new(server.addr, clock),
+        clock,
+        max_connections_per_host: 6,
+    };
+    let (slot, worker) = httplab_http11_pipelined::Slot::start(&opts);
+    let spec = numbered_get(4);
+    let url = format!("http://{}{}", server.addr, spec.path);
+    let timing = httplab_transport::RequestTiming::new(spec, url, clock.now());
+    let fetch = tokio::spawn(async move { slot.fetch(timing, clock).await });
+    let target = tokio::time::timeout(Duration::from_secs(5), arrived.recv()).await;
+    assert_eq!(
+        target.ok().flatten(),
+        Some(4),
+        "the server read the request"
+    );
+    worker.abort();
+    let record = tokio::time::timeout(Duration::from_secs(5), fetch)
+        .await
+        .expect("a record within 5 s of the worker stopping")
+        .expect("the fetch task");
+    assert_eq!(
+        record.error.as_deref(),
+        Some("the connection worker stopped")
+    );
+    assert_eq!(
+        (record.id, record.method.as_str(), record.path.as_str()),
+        (4, "GET", "/r/4")
+    );
+    assert_eq!(record.status, 0);
+}

@@ -199,7 +199,7 @@ impl RunBuilder {
                 phases,
                 status: if failed.is_some() { 0 } else { 200 },
                 http_version: if failed.is_some() {
-                    String::new()
+                    "".into()
                 } else {
                     self.protocol.http_version().into()
                 },

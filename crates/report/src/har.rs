@@ -146,9 +146,9 @@ fn ms_or_minus_one(us: Option<i64>) -> f64 {
 fn entry(run: &RunRecord, r: &RequestRecord, page_id: &str) -> Value {
     let t = Timings::of(r);
     let http_version = if r.http_version.is_empty() {
-        run.protocol.http_version().to_string()
+        run.protocol.http_version()
     } else {
-        r.http_version.clone()
+        &r.http_version
     };
     let mime = header(&r.response_headers, "content-type")
         .unwrap_or("application/octet-stream")

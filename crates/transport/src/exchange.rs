@@ -12,6 +12,7 @@ use hyper::client::conn::http1::SendRequest;
 use hyper::header::{HeaderMap, HeaderName, HeaderValue};
 use hyper::{Method, Request, Uri, Version};
 use rustc_hash::FxHashMap;
+use std::borrow::Cow;
 use std::convert::Infallible;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -68,7 +69,7 @@ impl hyper::body::Body for Upload {
 pub struct ResponseSummary {
     pub status: u16,
     /// e.g. "HTTP/1.1".
-    pub http_version: String,
+    pub http_version: Cow<'static, str>,
     pub headers: Vec<(String, String)>,
     pub body_bytes: u64,
     /// Whether the response asked for the connection to close (or HTTP/1.0 without keep-alive).
@@ -351,7 +352,7 @@ pub async fn exchange_http1(
     *request.headers_mut() = head;
     let response = sender.send_request(request).await?;
     let status = response.status().as_u16();
-    let http_version = version_name(response.version()).to_string();
+    let http_version = version_name(response.version()).into();
     let connection_close = response
         .headers()
         .get(hyper::header::CONNECTION)

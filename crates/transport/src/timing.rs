@@ -15,7 +15,7 @@ pub struct Setup {
 }
 
 /// What a protocol client knows about one request, gathered as it goes.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct RequestTiming {
     pub spec: RequestSpec,
     pub url: String,

@@ -9,7 +9,7 @@
 use super::{Resource, Scenario};
 
 /// One request of the workload, in the order the workload issues them.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RequestSpec {
     pub id: u32,
     pub method: String,

@@ -5,7 +5,7 @@
 //! that carried its first and last byte ([`Conn::answer`]). It deliberately decides nothing about
 //! which requests go on the connection or what happens when it ends (`mod.rs`), and does no I/O.
 
-use super::job::Outcome;
+use super::job::{Outcome, Reply};
 use super::stream::{Outgoing, ReadLog};
 use super::Job;
 use crate::parse::{ParsedResponse, ResponseParser};
@@ -14,7 +14,7 @@ use std::collections::VecDeque;
 use std::time::Duration;
 
 /// A request written (or being written) on the connection and not answered yet.
-pub(super) struct InFlight<R> {
+pub(super) struct InFlight<R: Reply> {
     pub(super) job: Job<R>,
     pub(super) idempotent: bool,
     /// Its bytes' offsets in the written stream: `start..end`.
@@ -25,7 +25,7 @@ pub(super) struct InFlight<R> {
 }
 
 /// One connection's state: what is in flight, what is still to write, what was read when.
-pub(super) struct Conn<R> {
+pub(super) struct Conn<R: Reply> {
     pub(super) id: u32,
     setup: Setup,
     /// Whether a request has been put on it (the first one pays for the connection).
@@ -40,7 +40,7 @@ pub(super) struct Conn<R> {
     pub(super) write_error: Option<String>,
 }
 
-impl<R> Conn<R> {
+impl<R: Reply> Conn<R> {
     pub(super) fn new(id: u32, setup: Setup) -> Self {
         Self {
             id,
@@ -109,15 +109,16 @@ impl<R> Conn<R> {
         bytes.last_read = self.reads.time_of(response.last_byte());
         let summary = ResponseSummary {
             status: response.status,
-            http_version: response.http_version.to_string(),
+            http_version: response.http_version.into(),
             headers: response.headers,
             body_bytes: response.body_bytes,
             connection_close: response.connection_close,
             error: None,
         };
+        let (timing, reply) = f.job.into_parts();
         outcomes.push(Outcome::Answered {
-            reply: f.job.reply,
-            record: f.job.timing.finish(bytes, summary),
+            reply,
+            record: timing.finish(bytes, summary),
         });
     }
 }

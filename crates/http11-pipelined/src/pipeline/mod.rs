@@ -25,7 +25,7 @@ mod stream;
 #[cfg(test)]
 mod tests;
 
-pub(crate) use job::{End, Ended, Job, Outcome};
+pub(crate) use job::{End, Ended, Job, Outcome, Reply};
 
 use crate::parse::{ParseError, ParsedResponse};
 use crate::request::{encode, EncodedRequest, RequestError};
@@ -54,7 +54,7 @@ pub(crate) enum Resend {
 }
 
 /// One worker's requests: queued, and in flight on its current connection.
-pub(crate) struct Pipeline<R> {
+pub(crate) struct Pipeline<R: Reply> {
     /// `host` of every request.
     authority: String,
     /// Unanswered requests allowed on the connection.
@@ -74,7 +74,7 @@ pub(crate) struct Pipeline<R> {
     parsed: Vec<ParsedResponse>,
 }
 
-impl<R> Pipeline<R> {
+impl<R: Reply> Pipeline<R> {
     /// `depth`: unanswered requests allowed per connection (at least 1); `resend`: which
     /// unanswered requests go out again when their connection ends.
     pub(crate) fn new(authority: String, depth: usize, resend: Resend) -> Self {

@@ -7,6 +7,11 @@ use httplab_transport::RequestTiming;
 /// The reply handle in these tests: the request's id.
 type Pipe = Pipeline<u32>;
 
+impl Reply for u32 {
+    /// A job these tests drop unsettled tells nobody.
+    fn unsettled(self, _: RequestTiming) {}
+}
+
 /// A new TCP connection's setup, its connect instant.
 fn tcp_setup() -> Setup {
     Setup {
@@ -31,11 +36,7 @@ fn job(id: u32, method: &str) -> Job<u32> {
         head_bytes: None,
     };
     let url = format!("http://h{}", spec.path);
-    Job {
-        timing: RequestTiming::new(spec, url, Duration::ZERO),
-        reply: id,
-        sent_before: false,
-    }
+    Job::new(RequestTiming::new(spec, url, Duration::ZERO), id)
 }
 
 /// A pipeline holding `methods` as requests 0, 1, …, on an open connection 0.
@@ -453,4 +454,34 @@ fn a_request_is_encoded_anew_when_it_differs_from_the_one_kept_under_its_id() {
     other.timing.spec.path = "/other".into();
     pipe.push(other);
     assert_eq!(write_all(&mut pipe, ms(5)), ["/other"]);
+}
+
+/// A reply that notes the requests it was told were dropped unsettled.
+struct Noted(std::rc::Rc<std::cell::RefCell<Vec<String>>>);
+
+impl Reply for Noted {
+    fn unsettled(self, timing: RequestTiming) {
+        self.0.borrow_mut().push(timing.spec.path);
+    }
+}
+
+#[test]
+fn a_job_dropped_unsettled_settles_itself_with_its_request() {
+    let told = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+    let with = |id| {
+        let Job { timing, .. } = &job(id, "GET");
+        Job::new(timing.clone(), Noted(told.clone()))
+    };
+    // Taken apart to be settled by its holder: nothing is told.
+    let (timing, reply) = with(1).into_parts();
+    assert_eq!(timing.spec.path, "/r1");
+    drop(reply);
+    assert!(told.borrow().is_empty());
+    // Dropped whole, as a worker that stops drops what it holds: its reply is told, with the
+    // request itself.
+    drop(with(2));
+    let mut pipe = Pipeline::new("h".into(), 4, Resend::Idempotent);
+    pipe.push(with(3));
+    drop(pipe);
+    assert_eq!(*told.borrow(), ["/r2", "/r3"]);
 }
