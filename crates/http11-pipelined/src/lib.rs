@@ -164,8 +164,8 @@ fn job(timing: RequestTiming, clock: Clock) -> (Job, oneshot::Receiver<RequestRe
 }
 
 /// What a `fetch` keeps of its request in case no record comes back: its id and when it was
-/// issued (a copy of the whole request for that case was a tenth of a keep-alive request's
-/// client time).
+/// issued (a copy of the whole request for that case cost every keep-alive request three
+/// allocations and a few hundred instructions).
 #[derive(Clone, Copy)]
 struct Unanswered {
     id: u32,
