@@ -25,7 +25,7 @@ thread each (nginx: one worker). Each figure is the median of --reps runs of --s
 ratio the median of the repetitions' own ratios (the four runs of a repetition go back to back;
 the two runs of each client ratio are adjacent, in alternating order).
 
-Usage: python3 benches/parity.py [--seconds 5] [--reps 3] [--connections 10] [--only PROTOCOL]
+Usage: python3 benches/parity.py [--seconds 5] [--reps 5] [--connections 10] [--only PROTOCOL]
 Needs: the release binary (built here), nginx and h2load (Debian: nginx, nghttp2-client).
 Everything listens on 127.0.0.1; every process started here is stopped by its PID.
 """
@@ -287,7 +287,7 @@ def median(values):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seconds", type=int, default=5)
-    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--connections", type=int, default=10)
     ap.add_argument("--only", metavar="PROTOCOL", action="append",
                     choices=[w[2] for w in WORKLOADS],
