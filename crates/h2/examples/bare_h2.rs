@@ -1,9 +1,9 @@
 //! The h2 crate alone, loading the parity bench's page: each of USERS connections (h2c) loads
 //! a page of ten 100-byte resources at a time (all ten requests sent, then all ten responses
 //! read, then the next page), as a closed-model `httplab load` user does, for SECONDS after
-//! WARMUP seconds. The requests carry the lab's fields (its user agent, `accept`, a request id
-//! new in every request, never indexed), so the h2 crate encodes and decodes what it does for
-//! the lab; there is no timing, record, meter or histogram. `benches/parity.py` runs it beside
+//! WARMUP seconds. Each request's head is the lab's own (`multiplexed_head`, built once per
+//! resource and copied, as the lab's client does), so the h2 crate encodes and decodes what it
+//! does for the lab; there is no timing, record, meter or histogram. `benches/parity.py` runs it beside
 //! `httplab load` and h2load on its h2c row: what the h2 crate alone reaches against h2load, and
 //! so how much of the lab client's gap is the crate's and how much the lab's own.
 //!
@@ -17,7 +17,9 @@
 use bytes::Bytes;
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use h2::client::SendRequest;
-use http::{HeaderName, HeaderValue, Request, Uri};
+use http::uri::Scheme;
+use http::{HeaderMap, Method, Request, Uri};
+use httplab_core::RequestSpec;
 use std::cell::Cell;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
@@ -29,9 +31,8 @@ static ALLOCATOR: httplab_socket::heap::CountingAllocator = httplab_socket::heap
 /// Resources on the page (the parity bench's `/r1` … `/r10`).
 const PAGE: usize = 10;
 
-/// What `httplab load` sends besides the pseudo-headers (`crates/transport/src/exchange.rs`).
-const USER_AGENT: &str = concat!("httplab/", env!("CARGO_PKG_VERSION"));
-const REQUEST_ID: HeaderName = HeaderName::from_static(httplab_core::wire::REQUEST_ID_HEADER);
+/// A request's method, URI and fields, as the lab's client builds them.
+type Head = (Method, Uri, HeaderMap);
 
 /// The measured window, and the responses completed in it and in all.
 struct Window {
@@ -104,16 +105,22 @@ async fn user(addr: &str, window: &Window) -> Result<(), Box<dyn std::error::Err
     tokio::task::spawn_local(async move {
         let _ = connection.await;
     });
-    let uris = (1..=PAGE)
-        .map(|i| Uri::try_from(format!("http://{addr}/r{i}")))
-        .collect::<Result<Vec<_>, _>>()?;
-    let mut next_id = 0u64;
+    let heads = (1..=PAGE as u32)
+        .map(|id| {
+            let spec = RequestSpec {
+                id,
+                method: "GET".into(),
+                path: format!("/r{id}"),
+                ..RequestSpec::default()
+            };
+            httplab_transport::exchange::multiplexed_head(&spec, &Scheme::HTTP, None, addr)
+        })
+        .collect::<Result<Vec<Head>, String>>()?;
     while Instant::now() < window.end {
-        let page = uris.iter().map(|uri| {
-            next_id += 1;
-            fetch(sender.clone(), uri.clone(), next_id)
-        });
-        let mut page: FuturesUnordered<_> = page.into_iter().collect();
+        let mut page: FuturesUnordered<_> = heads
+            .iter()
+            .map(|head| fetch(sender.clone(), head.clone()))
+            .collect();
         while let Some(done) = page.next().await {
             done?;
             window.total.set(window.total.get() + 1);
@@ -127,18 +134,11 @@ async fn user(addr: &str, window: &Window) -> Result<(), Box<dyn std::error::Err
 }
 
 /// One request and its whole response.
-async fn fetch(sender: SendRequest<Bytes>, uri: Uri, id: u64) -> Result<(), h2::Error> {
+async fn fetch(sender: SendRequest<Bytes>, (method, uri, headers): Head) -> Result<(), h2::Error> {
     let mut request = Request::new(());
+    *request.method_mut() = method;
     *request.uri_mut() = uri;
-    let headers = request.headers_mut();
-    headers.insert(
-        http::header::USER_AGENT,
-        HeaderValue::from_static(USER_AGENT),
-    );
-    headers.insert(http::header::ACCEPT, HeaderValue::from_static("*/*"));
-    let mut id = HeaderValue::from(id);
-    id.set_sensitive(true);
-    headers.insert(REQUEST_ID, id);
+    *request.headers_mut() = headers;
     let mut sender = sender.ready().await?;
     let (response, _) = sender.send_request(request, true)?;
     let mut body = response.await?.into_body();
