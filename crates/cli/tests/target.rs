@@ -1,7 +1,8 @@
 //! `run --target URL`: the lab's clients against a server on the real network, here nginx on
 //! loopback (tests send traffic to loopback only). Every response the size nginx served, the
-//! path's round trip measured and said, the model set at it, whose certificate check it was in
-//! every output, and the refusals that keep a target run honest.
+//! path's round trip measured and said, the model set at it, no lab request id sent (nginx
+//! echoes what it read), whose certificate check it was in every output, and the refusals that
+//! keep a target run honest.
 // Each test binary uses some of the crate's dependencies, never all.
 #![allow(unused_crate_dependencies)]
 
@@ -56,7 +57,9 @@ fn a_cleartext_target_is_measured_over_the_real_path_with_the_model_at_its_rtt()
     let test = "a_cleartext_target_is_measured_over_the_real_path_with_the_model_at_its_rtt";
     let work = temp_dir("target-plain");
     let www = site(&work);
-    let Some(nginx) = Nginx::start(test, &www, "") else {
+    // nginx says in each response what it read in the request's `x-httplab-request` field.
+    let echo = r#"add_header x-seen-request-id "[$http_x_httplab_request]";"#;
+    let Some(nginx) = Nginx::start(test, &www, echo) else {
         return;
     };
     let url = format!("http://127.0.0.1:{}", nginx.port);
@@ -82,8 +85,32 @@ fn a_cleartext_target_is_measured_over_the_real_path_with_the_model_at_its_rtt()
         assert_eq!(run["connections"].as_array().unwrap().len(), 9);
         assert_eq!(run["link"], Value::Null, "no emulated link");
     }
-    answered(&results, "http1.1");
-    answered(&results, "http1.1-pipelined");
+    // The lab's request id is for its own server's log: a target is sent none, as nginx saw.
+    let mut runs = answered(&results, "http1.1");
+    runs.extend(answered(&results, "http1.1-pipelined"));
+    for r in runs
+        .iter()
+        .flat_map(|run| run["requests"].as_array().unwrap())
+    {
+        let field = |fields: &Value, name: &str| {
+            fields
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|f| f[0].as_str().is_some_and(|n| n.eq_ignore_ascii_case(name)))
+                .map(|f| f[1].clone())
+        };
+        assert_eq!(
+            field(&r["request_headers"], "x-httplab-request"),
+            None,
+            "{r}"
+        );
+        assert_eq!(
+            field(&r["response_headers"], "x-seen-request-id"),
+            Some(Value::from("[]")),
+            "{r}"
+        );
+    }
     let env = &results["environment"];
     assert!(
         env["server"]

@@ -111,6 +111,8 @@ async fn user(addr: &str, window: &Window) -> Result<(), Box<dyn std::error::Err
                 id,
                 method: "GET".into(),
                 path: format!("/r{id}"),
+                // As `httplab load --target` sends them: without the lab's request id.
+                anonymous: true,
                 ..RequestSpec::default()
             };
             httplab_transport::exchange::multiplexed_head(&spec, &Scheme::HTTP, None, addr)

@@ -20,7 +20,8 @@ use h2::SendStream;
 use http::Request;
 use httplab_core::Clock;
 use httplab_transport::{ByteTimes, Meter, ResponseSummary};
-use std::future::poll_fn;
+use std::future::{poll_fn, Future};
+use std::time::Duration;
 
 /// The request body filler: DATA frames carry slices of it (at most one frame's worth each).
 static FILLER: [u8; FILLER_CHUNK] = [b'x'; FILLER_CHUNK];
@@ -50,99 +51,120 @@ impl From<H2ClientError> for Failed {
 /// Sends `request` (HEADERS, then `body_bytes` of filler in DATA frames) on a new stream and
 /// reads the response to its end. `meter` is the connection's, whose frame tap times the
 /// stream and counts its header blocks.
-pub(crate) async fn exchange(
-    sender: SendRequest<Bytes>,
+///
+/// The request is handed to h2 before the returned future first runs, so the future does not
+/// carry it (a request is a quarter of a kilobyte, copied at every move of the future).
+pub(crate) fn exchange(
+    mut sender: SendRequest<Bytes>,
     request: Request<()>,
     body_bytes: u64,
     clock: Clock,
     meter: &Meter,
-) -> Result<Exchanged, Failed> {
-    let mut sender = sender;
-    let (response, mut stream) = sender
-        .send_request(request, body_bytes == 0)
-        .map_err(H2ClientError::from)?;
-    let stream_id = u32::from(stream.stream_id());
-    // Normally at once. If h2 had to queue the stream behind the server's stream cap (the slot
-    // count raced a SETTINGS change), this waits until the stream opens, and the wait stays in
-    // `blocked` instead of `wait`.
-    if let Err(e) = sender.ready().await {
-        tracing::debug!("h2 connection no longer ready after sending HEADERS: {e}");
-    }
-    // The stream API's own times, for when the tap cannot say: read only then, since a clock
-    // read per event was a fiftieth of a load's client time.
-    let tapped = meter.h2_tap_working();
-    let stamp = || (!tapped).then(|| clock.now());
-    let first_write = stamp();
-    let mut last_write = None;
-    let sent = async {
-        send_body(&mut stream, body_bytes).await?;
-        last_write = stamp();
-        response.await.map_err(H2ClientError::from)
-    };
-    let result = sent.await;
-    let response = match result {
-        Ok(response) => response,
-        Err(error) => {
-            let on_wire = meter.take_h2_stream(stream_id).unwrap_or_default();
-            let bytes = ByteTimes {
-                bytes_written: on_wire.header_block_sent,
-                first_write: on_wire
-                    .headers_sent
-                    .or(first_write)
-                    .or_else(|| Some(clock.now())),
-                last_write: on_wire.end_sent.or(last_write),
-                first_read: on_wire.headers_received,
-                last_read: on_wire.end_received,
-                ..ByteTimes::default()
-            };
-            return Err(Failed {
-                error,
-                bytes: Some(bytes),
-            });
+) -> impl Future<Output = Result<Exchanged, Failed>> + Send + '_ {
+    let sent = sender.send_request(request, body_bytes == 0);
+    // A block, not an `async fn`: an async fn's future keeps each argument twice.
+    async move {
+        let (response, mut stream) = sent.map_err(H2ClientError::from)?;
+        let stream_id = u32::from(stream.stream_id());
+        // Normally at once. If h2 had to queue the stream behind the server's stream cap (the slot
+        // count raced a SETTINGS change), this waits until the stream opens, and the wait stays in
+        // `blocked` instead of `wait`.
+        if let Err(e) = sender.ready().await {
+            tracing::debug!("h2 connection no longer ready after sending HEADERS: {e}");
         }
-    };
-    let first_read = stamp();
-    let (head, mut body) = response.into_parts();
-    let mut received = 0u64;
-    while let Some(chunk) = body.data().await {
-        let chunk = chunk.map_err(H2ClientError::from)?;
-        received += chunk.len() as u64;
-        // Give the window back as data is consumed; without this a response larger than the
-        // stream window stalls until the server times out.
-        body.flow_control()
-            .release_capacity(chunk.len())
-            .map_err(H2ClientError::from)?;
-    }
-    if !body.is_end_stream() {
-        return Err(H2ClientError::StreamGone.into());
-    }
-    let last_read = stamp();
-    drop(stream);
-    let on_wire = meter.take_h2_stream(stream_id).unwrap_or_default();
-    // A tap that broke during the exchange left some of its times out: those are now.
-    let now = || Some(clock.now());
-    let first_write = on_wire.headers_sent.or(first_write).or_else(now);
-    let last_write = on_wire.end_sent.or(last_write).or(first_write);
-    let first_read = on_wire.headers_received.or(first_read).or_else(now);
-    let last_read = on_wire.end_received.or(last_read).or_else(now);
+        // The stream API's own times, for when the tap cannot say: read only then, since a clock
+        // read per event was a fiftieth of a load's client time.
+        let tapped = meter.h2_tap_working();
+        let stamp = || (!tapped).then(|| clock.now());
+        let first_write = stamp();
+        let mut last_write = None;
+        let sent = async {
+            send_body(&mut stream, body_bytes).await?;
+            last_write = stamp();
+            response.await.map_err(H2ClientError::from)
+        };
+        let result = sent.await;
+        let response = match result {
+            Ok(response) => response,
+            Err(error) => {
+                let sent = (first_write, last_write);
+                return Err(unanswered(error, meter, stream_id, sent, clock));
+            }
+        };
+        let first_read = stamp();
+        let (head, mut body) = response.into_parts();
+        let status = head.status.as_u16();
+        let headers = httplab_transport::exchange::record_fields(&head.headers);
+        drop(head);
+        let mut received = 0u64;
+        while let Some(chunk) = body.data().await {
+            let chunk = chunk.map_err(H2ClientError::from)?;
+            received += chunk.len() as u64;
+            // Give the window back as data is consumed; without this a response larger than the
+            // stream window stalls until the server times out.
+            body.flow_control()
+                .release_capacity(chunk.len())
+                .map_err(H2ClientError::from)?;
+        }
+        if !body.is_end_stream() {
+            return Err(H2ClientError::StreamGone.into());
+        }
+        let last_read = stamp();
+        drop(stream);
+        let on_wire = meter.take_h2_stream(stream_id).unwrap_or_default();
+        // A tap that broke during the exchange left some of its times out: those are now.
+        let now = || Some(clock.now());
+        let first_write = on_wire.headers_sent.or(first_write).or_else(now);
+        let last_write = on_wire.end_sent.or(last_write).or(first_write);
+        let first_read = on_wire.headers_received.or(first_read).or_else(now);
+        let last_read = on_wire.end_received.or(last_read).or_else(now);
 
+        let bytes = ByteTimes {
+            bytes_written: on_wire.header_block_sent + body_bytes,
+            bytes_read: on_wire.header_block_received + received,
+            first_write,
+            last_write,
+            first_read,
+            last_read,
+        };
+        let response = ResponseSummary {
+            status,
+            http_version: "HTTP/2".into(),
+            headers,
+            body_bytes: received,
+            connection_close: false,
+            error: None,
+        };
+        Ok(Exchanged { bytes, response })
+    }
+}
+
+/// A stream that failed before its response came: its times so far, from the tap, or from
+/// h2's stream API (`sent`: HEADERS and the last DATA handed over) where the tap cannot say.
+#[cold]
+fn unanswered(
+    error: H2ClientError,
+    meter: &Meter,
+    stream_id: u32,
+    (first_write, last_write): (Option<Duration>, Option<Duration>),
+    clock: Clock,
+) -> Failed {
+    let on_wire = meter.take_h2_stream(stream_id).unwrap_or_default();
     let bytes = ByteTimes {
-        bytes_written: on_wire.header_block_sent + body_bytes,
-        bytes_read: on_wire.header_block_received + received,
-        first_write,
-        last_write,
-        first_read,
-        last_read,
+        bytes_written: on_wire.header_block_sent,
+        first_write: on_wire
+            .headers_sent
+            .or(first_write)
+            .or_else(|| Some(clock.now())),
+        last_write: on_wire.end_sent.or(last_write),
+        first_read: on_wire.headers_received,
+        last_read: on_wire.end_received,
+        ..ByteTimes::default()
     };
-    let response = ResponseSummary {
-        status: head.status.as_u16(),
-        http_version: "HTTP/2".into(),
-        headers: httplab_transport::exchange::record_fields(&head.headers),
-        body_bytes: received,
-        connection_close: false,
-        error: None,
-    };
-    Ok(Exchanged { bytes, response })
+    Failed {
+        error,
+        bytes: Some(bytes),
+    }
 }
 
 /// Sends `len` filler bytes within the peer's flow-control windows, END_STREAM on the last.

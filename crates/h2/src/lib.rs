@@ -40,15 +40,16 @@ pub use connection::{ASSUMED_MAX_CONCURRENT_STREAMS, CLOSE_GRACE, PING_TIMEOUT};
 pub use error::H2ClientError;
 
 use connection::H2Connection;
-use exchange::exchange;
+use exchange::{exchange, Failed};
 use http::uri::{Authority, Scheme};
 use http::Uri;
 use httplab_core::scenario::ClientSettings;
 use httplab_core::wire::REQUEST_ID_HEADER;
-use httplab_core::{RequestRecord, RequestSpec, WriteMode};
+use httplab_core::{Clock, RequestRecord, RequestSpec, WriteMode};
 use httplab_transport::client::BoxFuture;
 use httplab_transport::exchange::{header_fields_kept, multiplexed_head, record_fields, HeadCache};
 use httplab_transport::{ClientOptions, ProtocolClient, RequestTiming};
+use std::future::Future;
 use std::sync::Arc;
 use tokio::sync::OnceCell;
 
@@ -101,7 +102,7 @@ pub struct Http2Client {
     scheme: Scheme,
     authority: Option<Authority>,
     /// Each request's method, URI and fields, as built once.
-    heads: HeadCache<(http::Method, Uri, http::HeaderMap)>,
+    heads: HeadCache<Arc<Head>>,
 }
 
 impl Http2Client {
@@ -121,21 +122,10 @@ impl Http2Client {
         }
     }
 
-    async fn fetch_one(&self, spec: RequestSpec) -> RequestRecord {
+    /// The first requests: they open the connection, or wait for the one opening it (their
+    /// `blocked`), then go out on it. Every later request starts at `send`.
+    async fn open_then_send(&self, mut timing: RequestTiming, head: Arc<Head>) -> RequestRecord {
         let clock = self.opts.clock;
-        let origin = self.opts.connector.origin();
-        // A request of another origin this connection was coalesced for carries its own.
-        let authority = spec.authority.clone();
-        let authority = authority.as_deref().unwrap_or(&origin.authority);
-        let url = httplab_transport::connector::url(origin.scheme, authority, &spec.path);
-        let mut timing = RequestTiming::new(spec, url, clock.now());
-        // Built before anything is sent: a head that cannot be is a failure of the request.
-        let mut request = match self.build_request(&timing.spec, authority) {
-            Ok(request) => Some(request),
-            Err(e) => return timing.fail(clock.now(), e),
-        };
-
-        // The first request opens the connection; the others wait for it (their `blocked`).
         let mut opened_here = false;
         let opened = self
             .conn
@@ -143,7 +133,7 @@ impl Http2Client {
                 opened_here = true;
                 async {
                     // Boxed: opening (TCP, TLS, the h2 handshake) is a large future that only
-                    // the first request awaits, and every request's future would carry its size.
+                    // the first request awaits.
                     Box::pin(H2Connection::open(&self.opts, self.h2))
                         .await
                         .map(Arc::new)
@@ -158,64 +148,66 @@ impl Http2Client {
         if opened_here {
             timing.new_connection = Some(conn.setup);
         }
-        timing.connection = Some(conn.id);
-        if let Some(request) = request.as_mut().filter(|_| conn.first_to_name_request_id()) {
-            if let Some(id) = request.headers_mut().get_mut(REQUEST_ID_HEADER) {
-                id.set_sensitive(false);
-            }
-        }
+        self.send(conn, timing, head).await
+    }
 
+    /// One request on the open connection: a stream slot under the server's cap (the
+    /// `blocked` phase), then its exchange; sent again if the server refuses the stream.
+    fn send(
+        &self,
+        conn: Arc<H2Connection>,
+        mut timing: RequestTiming,
+        head: Arc<Head>,
+    ) -> impl Future<Output = RequestRecord> + Send + '_ {
+        let clock = self.opts.clock;
+        timing.connection = Some(conn.id);
+        let mut name_request_id = conn.first_to_name_request_id();
         if header_fields_kept() {
-            let spec = &timing.spec;
-            let mut fields = vec![
-                (":method".to_string(), spec.method.clone()),
-                (":scheme".to_string(), origin.scheme.to_string()),
-                (":authority".to_string(), authority.to_string()),
-                (":path".to_string(), spec.path.clone()),
-            ];
-            fields.extend(request.iter().flat_map(|r| record_fields(r.headers())));
-            timing.request_headers = fields;
+            self.keep_fields(&mut timing, &head);
         }
         timing.request_body_bytes = timing.spec.body_bytes;
-
-        loop {
-            let Some(sender) = conn.sender() else {
-                return timing.fail(clock.now(), H2ClientError::Finished.to_string());
-            };
-            // Wait for a stream slot under the server's current cap: the `blocked` phase.
-            conn.slots.set_limit(sender.current_max_send_streams());
-            let slot = conn.slots.acquire().await;
-            // Built again only for a retry.
-            let request = match request.take() {
-                Some(request) => request,
-                None => match self.build_request(&timing.spec, authority) {
-                    Ok(request) => request,
-                    Err(e) => return timing.fail(clock.now(), e),
-                },
-            };
-            let result =
-                exchange(sender, request, timing.spec.body_bytes, clock, &conn.meter).await;
-            drop(slot);
-            match result {
-                Ok(done) => return timing.finish(done.bytes, done.response),
-                Err(failed)
-                    if failed.error.is_refused() && timing.retries < MAX_REFUSED_RETRIES =>
-                {
-                    tracing::debug!(
-                        "request {} refused by the server; sending it again",
-                        timing.spec.id
-                    );
-                    timing.retries += 1;
-                }
-                Err(failed) => {
-                    let error = failed.error.to_string();
-                    return match failed.bytes {
-                        Some(bytes) => timing.fail_after(bytes, clock.now(), error),
-                        None => timing.fail(clock.now(), error),
-                    };
+        // A block, not an `async fn`: an async fn's future keeps each argument twice, and
+        // this one is moved whole into its box and again into the page's set of requests.
+        async move {
+            loop {
+                let Some(sender) = conn.sender() else {
+                    return timing.fail(clock.now(), H2ClientError::Finished.to_string());
+                };
+                // Wait for a stream slot under the server's current cap: the `blocked` phase.
+                let slot = match conn.slots.try_acquire(sender.current_max_send_streams()) {
+                    Some(slot) => slot,
+                    None => conn.slots.acquire().await,
+                };
+                let request = head.request(std::mem::take(&mut name_request_id));
+                let result =
+                    exchange(sender, request, timing.spec.body_bytes, clock, &conn.meter).await;
+                drop(slot);
+                match result {
+                    Ok(done) => return timing.finish(done.bytes, done.response),
+                    Err(failed) => {
+                        if let Some(record) = failed_or_again(&mut timing, failed, clock) {
+                            return record;
+                        }
+                    }
                 }
             }
         }
+    }
+
+    /// The request's fields as the record keeps them, pseudo-headers first.
+    #[inline(never)]
+    fn keep_fields(&self, timing: &mut RequestTiming, head: &Head) {
+        let origin = self.opts.connector.origin();
+        let spec = &timing.spec;
+        let authority = spec.authority.as_deref().unwrap_or(&origin.authority);
+        let mut fields = vec![
+            (":method".to_string(), spec.method.clone()),
+            (":scheme".to_string(), origin.scheme.to_string()),
+            (":authority".to_string(), authority.to_string()),
+            (":path".to_string(), spec.path.clone()),
+        ];
+        fields.extend(record_fields(&head.fields));
+        timing.request_headers = fields;
     }
 
     async fn close(&self) {
@@ -226,29 +218,93 @@ impl Http2Client {
 }
 
 impl Http2Client {
-    /// The request h2 encodes: pseudo-headers from the method and the URI (the origin's
+    /// The head of `spec`'s request: pseudo-headers from the method and the URI (the origin's
     /// scheme, `authority` and the path), the fields the HTTP/1.x clients send less those
-    /// HTTP/2 forbids, and the upload's length.
-    fn build_request(
-        &self,
-        spec: &RequestSpec,
-        authority: &str,
-    ) -> Result<http::Request<()>, String> {
-        let (method, uri, head) = self.heads.head(spec, || {
-            multiplexed_head(spec, &self.scheme, self.authority.as_ref(), authority)
-        })?;
-        let mut request = http::Request::new(());
-        *request.method_mut() = method;
-        *request.uri_mut() = uri;
-        *request.version_mut() = http::Version::HTTP_2;
-        *request.headers_mut() = head;
-        Ok(request)
+    /// HTTP/2 forbids, and the upload's length; built once per resource.
+    fn head(&self, spec: &RequestSpec, authority: &str) -> Result<Arc<Head>, String> {
+        self.heads.head(spec, || {
+            let (method, uri, fields) =
+                multiplexed_head(spec, &self.scheme, self.authority.as_ref(), authority)?;
+            Ok(Arc::new(Head {
+                method,
+                uri,
+                fields,
+            }))
+        })
     }
+}
+
+/// A request's method, URI and fields, as built once per resource.
+struct Head {
+    method: http::Method,
+    uri: Uri,
+    fields: http::HeaderMap,
+}
+
+impl Head {
+    /// The request h2 encodes: a copy of the head. With `name_request_id` (a connection's
+    /// first request), its request id is indexed, so later requests name the field in a byte.
+    fn request(&self, name_request_id: bool) -> http::Request<()> {
+        let mut request = http::Request::new(());
+        *request.method_mut() = self.method.clone();
+        *request.uri_mut() = self.uri.clone();
+        *request.version_mut() = http::Version::HTTP_2;
+        let fields = request.headers_mut();
+        *fields = self.fields.clone();
+        if name_request_id {
+            if let Some(id) = fields.get_mut(REQUEST_ID_HEADER) {
+                id.set_sensitive(false);
+            }
+        }
+        request
+    }
+}
+
+/// After a failed exchange: the request's record, or `None` to send it again when the server
+/// refused the stream (REFUSED_STREAM: never processed) and retries are left.
+#[cold]
+fn failed_or_again(
+    timing: &mut RequestTiming,
+    failed: Failed,
+    clock: Clock,
+) -> Option<RequestRecord> {
+    if failed.error.is_refused() && timing.retries < MAX_REFUSED_RETRIES {
+        tracing::debug!(
+            "request {} refused by the server; sending it again",
+            timing.spec.id
+        );
+        timing.retries += 1;
+        return None;
+    }
+    let error = failed.error.to_string();
+    let timing = std::mem::take(timing);
+    Some(match failed.bytes {
+        Some(bytes) => timing.fail_after(bytes, clock.now(), error),
+        None => timing.fail(clock.now(), error),
+    })
 }
 
 impl ProtocolClient for Http2Client {
     fn fetch(&self, spec: RequestSpec) -> BoxFuture<'_, RequestRecord> {
-        Box::pin(self.fetch_one(spec))
+        let clock = self.opts.clock;
+        let origin = self.opts.connector.origin();
+        // A request of another origin this connection was coalesced for carries its own.
+        let url = {
+            let authority = spec.authority.as_deref().unwrap_or(&origin.authority);
+            httplab_transport::connector::url(origin.scheme, authority, &spec.path)
+        };
+        let timing = RequestTiming::new(spec, url, clock.now());
+        let authority = timing.spec.authority.as_deref();
+        // Built before anything is sent: a head that cannot be is a failure of the request.
+        let head = match self.head(&timing.spec, authority.unwrap_or(&origin.authority)) {
+            Ok(head) => head,
+            Err(e) => return Box::pin(std::future::ready(timing.fail(clock.now(), e))),
+        };
+        // The connection is open for every request but the first few: those go on at once.
+        match self.conn.get() {
+            Some(Ok(conn)) => Box::pin(self.send(conn.clone(), timing, head)),
+            _ => Box::pin(self.open_then_send(timing, head)),
+        }
     }
 
     fn finish(&self) -> BoxFuture<'_, ()> {

@@ -66,6 +66,7 @@ impl StreamSlots {
 
     /// Updates the cap (the server's SETTINGS may change it at any time); a raised cap lets
     /// waiting requests go at once. A cap of 0 is treated as 1 so the workload still finishes.
+    #[cfg(test)]
     pub(crate) fn set_limit(&self, limit: usize) {
         let mut state = self.state();
         state.limit = limit.max(1);
@@ -75,6 +76,19 @@ impl StreamSlots {
     #[cfg(test)]
     pub(crate) fn in_flight(&self) -> usize {
         self.state().open
+    }
+
+    /// Sets the cap (`set_limit`) and takes a slot if one is free and nobody is ahead, in one
+    /// go: what nearly every request does.
+    pub(crate) fn try_acquire(&self, limit: usize) -> Option<Slot<'_>> {
+        let mut state = self.state();
+        state.limit = limit.max(1);
+        state.grant();
+        if state.waiting.is_empty() && state.open < state.limit {
+            state.open += 1;
+            return Some(Slot { slots: self });
+        }
+        None
     }
 
     /// Waits for a slot: at once if one is free and nobody is ahead, else in turn.

@@ -247,6 +247,7 @@ async fn an_upload_larger_than_the_server_window_arrives_whole() {
         origin: 0,
         authority: None,
         head_bytes: None,
+        anonymous: false,
     };
     let record = client.fetch(spec).await;
     client.finish().await;

@@ -316,6 +316,12 @@ impl Lab {
         self.plain_server.raise_ceiling(connections);
     }
 
+    /// Whether the server is the lab's own, whose log the lab joins to its records by each
+    /// request's id; a remote target or the user's server (`--server-cmd`) is sent none.
+    pub(crate) fn runs_the_server(&self) -> bool {
+        self.target.is_none() && self.external.is_none()
+    }
+
     /// The server a load's meters read: the lab's two (TLS, cleartext) and their thread, the
     /// user's (`--server-cmd`) with its port, or none on a remote target.
     pub(crate) fn server_under_load(&self) -> ServerUnderLoad<'_> {
@@ -436,7 +442,8 @@ impl Lab {
         self.network.begin_run();
         let started_at = self.clock.now();
         let on_done = |record: &RequestRecord| connector.response_done(record);
-        let mut requests = crate::workload::issue(&client, &scenario, self.clock, &on_done).await;
+        let plan = crate::workload::Plan::new(&scenario, !self.runs_the_server());
+        let mut requests = crate::workload::issue_plan(&client, &plan, self.clock, &on_done).await;
         client.finish().await;
         let page_time = requests
             .iter()

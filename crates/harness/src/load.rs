@@ -279,7 +279,7 @@ impl Lab {
         };
         // Page loads under way (past their intended start, not yet finished): the users.
         let active = Cell::new(0u64);
-        let plan = crate::workload::Plan::new(self.scenario());
+        let plan = crate::workload::Plan::new(self.scenario(), !self.runs_the_server());
         let start = Instant::now();
         let window = start + options.warmup;
         let end = window + options.duration;

@@ -33,8 +33,13 @@ pub(crate) struct Plan {
 }
 
 impl Plan {
-    pub(crate) fn new(scenario: &Scenario) -> Plan {
-        let specs = scenario.requests();
+    /// The plan of `scenario`'s page; `anonymous`: its requests go without the lab's
+    /// request id, to a server the lab does not run (see [`RequestSpec::anonymous`]).
+    pub(crate) fn new(scenario: &Scenario, anonymous: bool) -> Plan {
+        let mut specs = scenario.requests();
+        for spec in &mut specs {
+            spec.anonymous = anonymous;
+        }
         let parents = scenario.dependencies();
         let mut children: Vec<Vec<usize>> = vec![Vec::new(); specs.len()];
         for (i, parent) in parents.iter().enumerate() {
@@ -60,7 +65,7 @@ pub async fn issue(
     clock: Clock,
     on_done: OnDone<'_>,
 ) -> Vec<RequestRecord> {
-    issue_plan(client, &Plan::new(scenario), clock, on_done).await
+    issue_plan(client, &Plan::new(scenario, false), clock, on_done).await
 }
 
 /// [`issue`] of a page already planned.

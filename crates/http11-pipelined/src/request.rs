@@ -77,6 +77,7 @@ mod tests {
             origin: 0,
             authority: None,
             head_bytes: None,
+            anonymous: false,
         }
     }
 

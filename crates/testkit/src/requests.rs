@@ -18,6 +18,7 @@ pub fn get(id: u32, path: &str) -> RequestSpec {
         origin: 0,
         authority: None,
         head_bytes: None,
+        anonymous: false,
     }
 }
 

@@ -253,12 +253,14 @@ fn each_request_field(
     mut emit: impl FnMut(&str, &str),
 ) {
     let id = spec.id.to_string();
-    let common = [
+    let named = [
         ("host", authority),
         ("user-agent", LAB_USER_AGENT),
         ("accept", "*/*"),
         (REQUEST_ID_HEADER, id.as_str()),
     ];
+    // An anonymous request leaves out the request id, the last of these.
+    let common = &named[..named.len() - usize::from(spec.anonymous)];
     let fields = || {
         common
             .iter()
@@ -400,6 +402,7 @@ mod tests {
             origin: 0,
             authority: None,
             head_bytes: None,
+            anonymous: false,
         }
     }
 

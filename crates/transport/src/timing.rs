@@ -165,6 +165,7 @@ mod tests {
             origin: 0,
             authority: None,
             head_bytes: None,
+            anonymous: false,
         }
     }
 
@@ -179,6 +180,7 @@ mod tests {
             origin: 0,
             authority: None,
             head_bytes: None,
+            anonymous: false,
         };
         let mut t = RequestTiming::new(spec, "http://x/a".into(), ms(10));
         t.new_connection = Some(Setup {

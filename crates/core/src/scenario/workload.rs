@@ -27,6 +27,10 @@ pub struct RequestSpec {
     /// The request head's size as HTTP/1.1 text, which the client pads its request to
     /// (`request_headers`); `None`: no padding.
     pub head_bytes: Option<u64>,
+    /// Sent without the lab's request-id field (`x-httplab-request`): to a server the lab does
+    /// not run (`--target`, `--server-cmd`), which keeps no log for the lab to join by it, and
+    /// whose every decoded field is a cost of the load the lab would add to its bill.
+    pub anonymous: bool,
 }
 
 impl Scenario {
@@ -44,6 +48,7 @@ impl Scenario {
                 origin: r.origin,
                 authority: None,
                 head_bytes: r.request_headers,
+                anonymous: false,
             })
             .collect()
     }

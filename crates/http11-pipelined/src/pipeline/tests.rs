@@ -34,6 +34,7 @@ fn job(id: u32, method: &str) -> Job<u32> {
         origin: 0,
         authority: None,
         head_bytes: None,
+        anonymous: false,
     };
     let url = format!("http://h{}", spec.path);
     Job::new(RequestTiming::new(spec, url, Duration::ZERO), id)
