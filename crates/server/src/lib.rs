@@ -48,6 +48,7 @@ mod body;
 mod http2;
 mod http3;
 mod log;
+mod nodelay;
 mod pace;
 mod pipeline;
 mod preface;
@@ -130,6 +131,8 @@ pub(crate) struct Shared {
     numbers: AtomicU64,
     /// `Alt-Svc` for every response, once HTTP/3 is served (`serve_quic`).
     pub alt_svc: std::sync::OnceLock<http::HeaderValue>,
+    /// Accepted connections come with TCP_NODELAY from their listener (`nodelay::on_accept`).
+    nodelay_inherited: bool,
 }
 
 impl Shared {
@@ -274,6 +277,7 @@ impl LabServer {
         if local_addrs.is_empty() {
             return Err(std::io::Error::other("a lab server needs a listener"));
         }
+        let nodelay_inherited = nodelay::on_accept(&listeners);
         let pipelining = PipeliningSwitch::default();
         pipelining.set(scenario.server.pipelining.first().copied());
         let shared = Arc::new(Shared {
@@ -289,6 +293,7 @@ impl LabServer {
             ceiling: AtomicUsize::new(MAX_CONNECTIONS),
             numbers: AtomicU64::new(0),
             alt_svc: std::sync::OnceLock::new(),
+            nodelay_inherited,
         });
         let (stop, stopped) = watch::channel(false);
         let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
@@ -533,8 +538,10 @@ async fn connection_task(
 ) {
     let log = shared.log.clone();
     let clock = shared.clock;
-    if let Err(e) = tcp.set_nodelay(true) {
-        tracing::warn!(connection = number, %peer, "TCP_NODELAY failed: {e}");
+    if !shared.nodelay_inherited {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::warn!(connection = number, %peer, "TCP_NODELAY failed: {e}");
+        }
     }
     let tcp = if log.is_counting() {
         Watched::without_last_reading(tcp, clock)

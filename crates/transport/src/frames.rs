@@ -149,6 +149,15 @@ impl FrameCounter {
     /// Feeds the next bytes, calling `on_end` for every frame whose last byte is among them.
     pub fn feed_with(&mut self, mut bytes: &[u8], on_end: &mut impl FnMut(FrameEnd)) {
         while !bytes.is_empty() {
+            // The common case, a whole frame header at a frame boundary: read where it lies.
+            if let State::Header { have: 0, .. } = self.state {
+                if let Some(header) = bytes.first_chunk::<FRAME_HEADER_LEN>() {
+                    self.state = self.frame_header(header);
+                    bytes = &bytes[FRAME_HEADER_LEN..];
+                    self.report_end(on_end);
+                    continue;
+                }
+            }
             match &mut self.state {
                 State::Broken { .. } => return,
                 State::Preface { matched } => {
