@@ -23,6 +23,20 @@ struct State {
 }
 
 impl State {
+    /// Updates the cap; a raised cap lets waiting requests go at once. A cap of 0 is treated
+    /// as 1 so the workload still finishes.
+    fn set_limit(&mut self, limit: usize) {
+        self.limit = limit.max(1);
+        self.grant();
+    }
+
+    /// Takes a slot if one is free and nobody is ahead.
+    fn take_free(&mut self) -> bool {
+        let free = self.waiting.is_empty() && self.open < self.limit;
+        self.open += usize::from(free);
+        free
+    }
+
     /// Hands free slots to waiting requests, oldest first.
     fn grant(&mut self) {
         while self.open < self.limit {
@@ -64,13 +78,10 @@ impl StreamSlots {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Updates the cap (the server's SETTINGS may change it at any time); a raised cap lets
-    /// waiting requests go at once. A cap of 0 is treated as 1 so the workload still finishes.
+    /// Updates the cap (the server's SETTINGS may change it at any time).
     #[cfg(test)]
     pub(crate) fn set_limit(&self, limit: usize) {
-        let mut state = self.state();
-        state.limit = limit.max(1);
-        state.grant();
+        self.state().set_limit(limit);
     }
 
     #[cfg(test)]
@@ -78,17 +89,13 @@ impl StreamSlots {
         self.state().open
     }
 
-    /// Sets the cap (`set_limit`) and takes a slot if one is free and nobody is ahead, in one
-    /// go: what nearly every request does.
+    /// Updates the cap and takes a slot if one is free and nobody is ahead, under one lock:
+    /// what nearly every request does.
     pub(crate) fn try_acquire(&self, limit: usize) -> Option<Slot<'_>> {
         let mut state = self.state();
-        state.limit = limit.max(1);
-        state.grant();
-        if state.waiting.is_empty() && state.open < state.limit {
-            state.open += 1;
-            return Some(Slot { slots: self });
-        }
-        None
+        state.set_limit(limit);
+        // Lazily: a `Slot` made and dropped would return a slot never taken.
+        state.take_free().then(|| Slot { slots: self })
     }
 
     /// Waits for a slot: at once if one is free and nobody is ahead, else in turn.
@@ -96,8 +103,7 @@ impl StreamSlots {
         loop {
             let receiver = {
                 let mut state = self.state();
-                if state.waiting.is_empty() && state.open < state.limit {
-                    state.open += 1;
+                if state.take_free() {
                     return Slot { slots: self };
                 }
                 let (sender, receiver) = oneshot::channel();
