@@ -6,7 +6,7 @@
 //! it is sending with when each last made progress. Every path updates it the same way (hyper's
 //! HTTP/1.x and HTTP/2 through `service.rs` and `body.rs`, the pipelining loop itself), and the
 //! limits read it: `h2_idle_timeout` (`http2.rs`), the pipelining loop's head and keep-alive
-//! timers, `send_timeout` (`stalled`, for every path).
+//! timers, `send_timeout` (`Registry::end_stalled`, one watch for every connection and path).
 //!
 //! The [`Registry`] holds the activity of every live connection. When the server is at its own
 //! ceiling (`MAX_CONNECTIONS`), the accept loop evicts one to admit a new client: the connection
@@ -28,7 +28,17 @@ const SLOW_GRACE: Duration = Duration::from_secs(1);
 /// One connection's activity.
 pub(crate) struct Activity {
     state: Mutex<State>,
-    evict: Notify,
+    /// Tells the connection's task to end (`end`).
+    end: Notify,
+}
+
+/// Why a connection is ended from outside its own task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Ending {
+    /// Evicted at the server's ceiling to admit a new client.
+    Evicted,
+    /// A response took none of its bytes for `send_timeout`.
+    Stalled,
 }
 
 struct State {
@@ -41,6 +51,8 @@ struct State {
     /// Responses being sent, by a number of their own: when each last made progress.
     sending: BTreeMap<u64, Instant>,
     next_send: u64,
+    /// Set once, when the connection is told to end.
+    ending: Option<Ending>,
 }
 
 /// The request bodies a connection is reading at once, together.
@@ -76,8 +88,9 @@ impl Activity {
                 upload: None,
                 sending: BTreeMap::new(),
                 next_send: 0,
+                ending: None,
             }),
-            evict: Notify::new(),
+            end: Notify::new(),
         }
     }
 
@@ -153,26 +166,15 @@ impl Activity {
         Sending(self.clone(), id)
     }
 
-    /// Returns once some response has made no progress for `limit` (the client takes none of
-    /// its bytes: its HTTP/2 window or its TCP window stays at zero).
-    ///
-    /// While nothing is being sent it still keeps a timer (`limit` away), whose arming wakes the
-    /// event loop through its eventfd for two connections in three of a `Connection: close`
-    /// load. Waiting instead for a send to begin (a `Notify`) saved those wake-ups but cost the
-    /// connection's task a poll per response: 15.6k → 17.7k server instructions a keep-alive
-    /// request under callgrind.
-    pub(crate) async fn stalled(&self, limit: Duration) {
-        loop {
-            let oldest = self.state().sending.values().min().copied();
-            let check = match oldest {
-                Some(at) if at.elapsed() >= limit => return,
-                Some(at) => at + limit,
-                None => Instant::now() + limit,
-            };
-            tokio::time::sleep_until(check).await;
+    /// When the oldest response being sent last made progress, unless none is being sent or the
+    /// connection is already ending.
+    fn oldest_send(&self) -> Option<Instant> {
+        let state = self.state();
+        match state.ending {
+            Some(_) => None,
+            None => state.sending.values().min().copied(),
         }
     }
-
     /// Whether the connection may be evicted at `now`, given the least body rate (bytes/s).
     pub(crate) fn evictable(&self, now: Instant, min_body_rate: u64) -> Option<Evictable> {
         let state = self.state();
@@ -185,14 +187,20 @@ impl Activity {
         (state.open == 0).then_some(Evictable::Idle(state.idle_since))
     }
 
-    /// Asks the connection to close at once.
-    pub(crate) fn evict(&self) {
-        self.evict.notify_one();
+    /// Asks the connection to close at once, for `why`; the first reason given is the one kept.
+    pub(crate) fn end(&self, why: Ending) {
+        let mut state = self.state();
+        if state.ending.is_none() {
+            state.ending = Some(why);
+            drop(state);
+            self.end.notify_one();
+        }
     }
 
-    /// Returns when the connection has been evicted.
-    pub(crate) async fn evicted(&self) {
-        self.evict.notified().await;
+    /// Returns when the connection has been told to end, and why.
+    pub(crate) async fn ended(&self) -> Ending {
+        self.end.notified().await;
+        self.state().ending.unwrap_or(Ending::Evicted)
     }
 }
 
@@ -293,9 +301,32 @@ impl Registry {
     pub(crate) fn evict_one(&self, min_body_rate: u64) -> Option<(u64, Evictable)> {
         let (connection, why) = self.candidate(Instant::now(), min_body_rate)?;
         if let Some(activity) = self.live().remove(&connection) {
-            activity.evict();
+            activity.end(Ending::Evicted);
         }
         Some((connection, why))
+    }
+
+    /// `send_timeout`, for every connection at once: ends each one whose oldest response has
+    /// taken no bytes for `limit` at `now`, and returns when to look again. That is the earliest
+    /// moment another could stall: a response in progress `limit` after its last progress, or
+    /// `limit` from `now` for one that begins later, so a watch that sleeps until then ends
+    /// every stalled connection on time.
+    ///
+    /// One watch for the server, not a timer per connection: arming a timer earlier than the
+    /// runtime's next wake writes to its eventfd, and a timer per connection did so for two
+    /// connections in three of a `Connection: close` load.
+    pub(crate) fn end_stalled(&self, now: Instant, limit: Duration) -> Instant {
+        let mut next = now + limit;
+        for activity in self.live().values() {
+            let Some(at) = activity.oldest_send() else {
+                continue;
+            };
+            match at + limit {
+                due if due <= now => activity.end(Ending::Stalled),
+                due => next = next.min(due),
+            }
+        }
+        next
     }
 }
 
@@ -321,9 +352,8 @@ mod tests {
         assert_eq!(registry.evict_one(rate).map(|e| e.0), Some(0));
         assert_eq!(registry.len(), 3);
         // Evicted: its connection's task is told.
-        tokio::time::timeout(Duration::from_millis(1), old_idle.evicted())
-            .await
-            .unwrap();
+        let why = tokio::time::timeout(Duration::from_millis(1), old_idle.ended()).await;
+        assert_eq!(why.unwrap(), Ending::Evicted);
         // 10 s: the upload (since t = 1 s) has fallen behind (9000 due) and began before
         // connection 3 went idle (also t = 1 s, registered after it).
         tokio::time::advance(Duration::from_secs(7)).await;
@@ -340,10 +370,9 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn idle_and_stall_timers_follow_the_requests() {
+    async fn the_idle_timer_follows_the_requests() {
         let activity = Arc::new(Activity::new());
         let timeout = Duration::from_secs(5);
-        let start = Instant::now();
         let request = activity.open();
         tokio::time::advance(Duration::from_secs(7)).await;
         assert!(!activity.idle_expired(timeout), "busy is not idle");
@@ -351,20 +380,49 @@ mod tests {
         let idle_at = Instant::now();
         activity.idle_for(timeout).await;
         assert_eq!(Instant::now() - idle_at, timeout);
+    }
 
-        let sending = activity.sending();
-        tokio::time::advance(Duration::from_secs(3)).await;
-        sending.progress();
-        let progressed = Instant::now();
-        activity.stalled(timeout).await;
-        assert_eq!(Instant::now() - progressed, timeout);
-        drop(sending);
-        assert!(
-            tokio::time::timeout(Duration::from_secs(60), activity.stalled(timeout))
-                .await
-                .is_err(),
-            "nothing being sent never stalls"
+    #[tokio::test(start_paused = true)]
+    async fn a_response_without_progress_for_the_limit_ends_its_connection_and_no_other() {
+        let registry = Registry::default();
+        let limit = Duration::from_secs(5);
+        let (quiet, stalling, fine) = (
+            registry.register(0),
+            registry.register(1),
+            registry.register(2),
         );
-        assert!(Instant::now() > start);
+        let start = Instant::now();
+        // Nothing is being sent: look again a whole limit from now.
+        assert_eq!(registry.end_stalled(start, limit), start + limit);
+        let stuck = stalling.sending();
+        let flowing = fine.sending();
+        tokio::time::advance(Duration::from_secs(3)).await;
+        flowing.progress();
+        let progressed = Instant::now();
+        // The stuck one is due first, at 5 s.
+        assert_eq!(registry.end_stalled(progressed, limit), start + limit);
+        tokio::time::advance(Duration::from_secs(2)).await;
+        // At 5 s it has stalled; the one that progressed at 3 s is due at 8 s.
+        assert_eq!(
+            registry.end_stalled(Instant::now(), limit),
+            progressed + limit
+        );
+        let why = tokio::time::timeout(Duration::from_millis(1), stalling.ended()).await;
+        assert_eq!(why.unwrap(), Ending::Stalled);
+        for untouched in [&quiet, &fine] {
+            let told = tokio::time::timeout(Duration::from_millis(1), untouched.ended()).await;
+            assert!(told.is_err(), "only the stalled connection is ended");
+        }
+        // Told once: while it closes, it is not judged again.
+        assert_eq!(
+            registry.end_stalled(Instant::now(), limit),
+            progressed + limit
+        );
+        drop((stuck, flowing));
+        assert_eq!(
+            registry.len(),
+            3,
+            "ending leaves the closing to the connection's task"
+        );
     }
 }

@@ -18,6 +18,7 @@
 //! handshakes under way a new one must first prove its address (a Retry round trip), so a
 //! flood of Initials from forged addresses costs no connection state.
 
+use crate::activity::Ending;
 use crate::service::Connection;
 use crate::Shared;
 use bytes::{Buf, Bytes};
@@ -208,7 +209,7 @@ async fn connection_task(
     let log = shared.log.clone();
     let clock = shared.clock;
     shared.accepted.fetch_add(1, Ordering::Relaxed);
-    log.connection_accepted(number, peer.to_string(), clock.now(), None);
+    log.connection_accepted(number, peer, clock.now(), None);
     let reader = connection.clone();
     log.quic_opened(
         number,
@@ -225,16 +226,16 @@ async fn connection_task(
         None,
         activity.clone(),
     ));
-    let send_timeout = shared.scenario.server.send_timeout;
     let serve = serve(connection.clone(), conn, &mut stopped);
     tokio::select! {
         () = serve => {}
-        () = activity.evicted() => {
-            connection.close(NO_ERROR, b"");
-        }
-        () = activity.stalled(send_timeout) => {
-            tracing::debug!(connection = number, %peer, "a response took no bytes for {send_timeout:?}");
-            connection.close(INTERNAL_ERROR, b"");
+        why = activity.ended() => {
+            tracing::debug!(connection = number, %peer, "ended: {why:?}");
+            let code = match why {
+                Ending::Evicted => NO_ERROR,
+                Ending::Stalled => INTERNAL_ERROR,
+            };
+            connection.close(code, b"");
         }
     }
     shared.registry.forget(number);

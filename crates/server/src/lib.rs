@@ -69,8 +69,8 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulConnection;
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
@@ -114,7 +114,7 @@ pub(crate) struct Shared {
     pub clock: Clock,
     pub log: ServerLog,
     /// The pipelining model for connections accepted from now on.
-    pub pipelining: PipeliningSwitch,
+    pub pipelining: pipeline::Switch,
     /// Numbers requests that carry no request id, for their think-time draws.
     anonymous: AtomicU64,
     /// Think times ending at one instant end together.
@@ -144,33 +144,6 @@ impl Shared {
     /// A draw number for a request without `x-httplab-request`, disjoint from request ids.
     pub(crate) fn next_anonymous(&self) -> u64 {
         (1 << 32) + self.anonymous.fetch_add(1, Ordering::Relaxed)
-    }
-}
-
-/// `Option<PipeliningModel>` that the accept loop reads while the run changes it.
-#[derive(Default)]
-pub(crate) struct PipeliningSwitch(AtomicU8);
-
-impl PipeliningSwitch {
-    const HYPER: u8 = 0;
-    const SERIAL: u8 = 1;
-    const PARALLEL: u8 = 2;
-
-    fn set(&self, model: Option<PipeliningModel>) {
-        let value = match model {
-            None => Self::HYPER,
-            Some(PipeliningModel::Serial) => Self::SERIAL,
-            Some(PipeliningModel::Parallel) => Self::PARALLEL,
-        };
-        self.0.store(value, Ordering::SeqCst);
-    }
-
-    fn get(&self) -> Option<PipeliningModel> {
-        match self.0.load(Ordering::SeqCst) {
-            Self::SERIAL => Some(PipeliningModel::Serial),
-            Self::PARALLEL => Some(PipeliningModel::Parallel),
-            _ => None,
-        }
     }
 }
 
@@ -278,7 +251,7 @@ impl LabServer {
             return Err(std::io::Error::other("a lab server needs a listener"));
         }
         let nodelay_inherited = nodelay::on_accept(&listeners);
-        let pipelining = PipeliningSwitch::default();
+        let pipelining = pipeline::Switch::default();
         pipelining.set(scenario.server.pipelining.first().copied());
         let shared = Arc::new(Shared {
             scenario,
@@ -298,6 +271,8 @@ impl LabServer {
         let (stop, stopped) = watch::channel(false);
         let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
         let tls = acceptor.as_ref().map(|a| a.config().clone());
+        let limit = shared.scenario.server.send_timeout;
+        runtime.spawn(watch_sends(Arc::downgrade(&shared), limit));
         let accept_task = runtime.spawn(accept_loop(listeners, shared.clone(), acceptor, stopped));
         Ok(LabServer {
             local_addrs,
@@ -427,6 +402,19 @@ impl LabServer {
     }
 }
 
+/// `send_timeout` for every connection of the server, TCP and QUIC (`Registry::end_stalled`),
+/// for as long as the server or any of its connections lives: it holds the server only while it
+/// looks.
+async fn watch_sends(shared: Weak<Shared>, limit: Duration) {
+    while let Some(server) = shared.upgrade() {
+        let next = server
+            .registry
+            .end_stalled(tokio::time::Instant::now(), limit);
+        drop(server);
+        tokio::time::sleep_until(next).await;
+    }
+}
+
 /// The next connection any of `listeners` accepts, looking at them in turn from `start`, so
 /// that none starves the others.
 async fn accept_any(
@@ -553,7 +541,7 @@ async fn connection_task(
             Box::new(move |reading| closing.socket_closed(number, reading)),
         )
     };
-    log.connection_accepted(number, peer.to_string(), clock.now(), Some(tcp.probe()));
+    log.connection_accepted(number, peer, clock.now(), Some(tcp.probe()));
     let activity = shared.registry.register(number);
     let conn = service::Connection::new(
         shared.clone(),
@@ -562,14 +550,13 @@ async fn connection_task(
         Some(tcp.probe()),
         activity.clone(),
     );
-    let send_timeout = shared.scenario.server.send_timeout;
     let serve = serve_connection(tcp, conn, shared.pipelining.get(), tls, stopped);
     tokio::select! {
         () = serve => {}
-        () = activity.evicted() => {}
-        () = activity.stalled(send_timeout) => {
-            tracing::debug!(connection = number, %peer, "a response took no bytes for {send_timeout:?}");
-        }
+        why = activity.ended() => if why == activity::Ending::Stalled {
+            let limit = shared.scenario.server.send_timeout;
+            tracing::debug!(connection = number, %peer, "a response took no bytes for {limit:?}");
+        },
     }
     drop(permit);
     shared.registry.forget(number);
@@ -617,20 +604,32 @@ async fn serve_connection(
                 Box::pin(serve_http1(io, conn, pipelining, stopped)).await;
             }
         }
-        Some(acceptor) => {
-            let accept = Box::pin(acceptor.accept(tcp));
-            match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, accept).await {
-                Ok(Ok(stream)) => {
-                    if stream.get_ref().1.alpn_protocol() == Some(httplab_tls::ALPN_H2) {
-                        Box::pin(http2::serve(stream, conn, stopped)).await;
-                    } else {
-                        Box::pin(serve_http1(stream, conn, pipelining, stopped)).await;
-                    }
-                }
-                Ok(Err(e)) => tracing::debug!(connection, %peer, "TLS handshake failed: {e}"),
-                Err(_) => tracing::debug!(connection, %peer, "TLS handshake timed out"),
+        Some(acceptor) => Box::pin(serve_tls(tcp, acceptor, conn, pipelining, stopped)).await,
+    }
+}
+
+/// The TLS handshake, then HTTP/2 if ALPN chose `h2`, else HTTP/1.x. Apart from
+/// `serve_connection`, whose future would otherwise hold room for the TLS stream (twice,
+/// 2.5 KB) on cleartext connections too, and be copied with it.
+async fn serve_tls(
+    tcp: Watched<TcpStream>,
+    acceptor: tokio_rustls::TlsAcceptor,
+    conn: service::Connection,
+    pipelining: Option<PipeliningModel>,
+    stopped: watch::Receiver<bool>,
+) {
+    let (connection, peer) = (conn.number, conn.peer);
+    let accept = Box::pin(acceptor.accept(tcp));
+    match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, accept).await {
+        Ok(Ok(stream)) => {
+            if stream.get_ref().1.alpn_protocol() == Some(httplab_tls::ALPN_H2) {
+                Box::pin(http2::serve(stream, conn, stopped)).await;
+            } else {
+                Box::pin(serve_http1(stream, conn, pipelining, stopped)).await;
             }
         }
+        Ok(Err(e)) => tracing::debug!(connection, %peer, "TLS handshake failed: {e}"),
+        Err(_) => tracing::debug!(connection, %peer, "TLS handshake timed out"),
     }
 }
 

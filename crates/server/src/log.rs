@@ -29,6 +29,7 @@ use httplab_core::{
 use httplab_socket::TcpProbe;
 use std::collections::BTreeMap;
 use std::io;
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -223,10 +224,12 @@ impl ServerLog {
         all
     }
 
+    /// Connection `connection` from `peer` was accepted `at`. A counting log only counts it (the
+    /// peer's address is not even formatted).
     pub(crate) fn connection_accepted(
         &self,
         connection: u64,
-        peer_addr: String,
+        peer: SocketAddr,
         at: Duration,
         probe: Option<TcpProbe>,
     ) {
@@ -242,7 +245,7 @@ impl ServerLog {
             connection,
             ServerConnectionRecord {
                 connection,
-                peer_addr,
+                peer_addr: peer.to_string(),
                 accepted_at: at,
                 first_request_at: None,
                 requests: 0,
@@ -449,7 +452,7 @@ mod tests {
         );
 
         let log = ServerLog::counting();
-        log.connection_accepted(0, "127.0.0.1:1".into(), Duration::ZERO, None);
+        log.connection_accepted(0, ([127, 0, 0, 1], 1).into(), Duration::ZERO, None);
         for status in [200, 404, 0] {
             let mut r = record(&"x".repeat(60_000));
             r.status = status;

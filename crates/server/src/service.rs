@@ -54,7 +54,9 @@ pub(crate) struct Connection {
     pub number: u64,
     pub peer: SocketAddr,
     /// `peer` as every log record of the connection names it, formatted once: formatting an
-    /// address per request was a tenth of the server's time per keep-alive request.
+    /// address per request was a tenth of the server's time per keep-alive request. Empty (and
+    /// its clones free) for a counting log, which keeps no records: formatting it there was a
+    /// tenth of the server's instructions per `Connection: close` request.
     peer_text: String,
     /// Requests that arrived on it so far.
     requests: AtomicU32,
@@ -242,11 +244,15 @@ impl Connection {
         probe: Option<TcpProbe>,
         activity: Arc<Activity>,
     ) -> Self {
+        let peer_text = match shared.log.is_counting() {
+            true => String::new(),
+            false => peer.to_string(),
+        };
         Connection {
             shared,
             number,
             peer,
-            peer_text: peer.to_string(),
+            peer_text,
             requests: AtomicU32::new(0),
             probe,
             arrival_at_read: false,

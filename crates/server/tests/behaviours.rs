@@ -1,7 +1,8 @@
 //! The scenario's server behaviours on real 127.0.0.1 sockets, on every server path (hyper's
 //! HTTP/1.x, the own pipelining loop, hyper's HTTP/2): a handler that never responds and the
 //! request timeout that ends it, `max_connections` and the listen backlog, `keep_alive_timeout`,
-//! `max_requests_per_connection`, and reproducible think-time draws.
+//! `max_requests_per_connection`, `send_timeout` for a client that takes no bytes, and
+//! reproducible think-time draws.
 // Each test binary uses some of the crate's dependencies, never all.
 #![allow(unused_crate_dependencies)]
 
@@ -186,6 +187,95 @@ async fn max_connections_leaves_the_third_waiting_in_the_backlog() {
     let log = server.log().take();
     let third = log.iter().find(|r| r.request_id == Some(3)).unwrap();
     assert!(third.arrived_at >= c.accepted_at);
+    server.shutdown().await;
+}
+
+const STALL: &str = r#"
+name = "stall"
+[server]
+send_timeout = "400ms"
+[[resource]]
+path = "/big"
+size = "64mb"
+"#;
+
+/// `send_timeout`, measured on the server's own clock.
+const SEND_TIMEOUT: Duration = Duration::from_millis(400);
+
+/// Waits for the server's one connection, whose client takes no bytes, to be ended by
+/// `send_timeout`; returns how long after its request arrived it closed.
+async fn ended_by_the_stall(server: &LabServer, what: &str) -> Duration {
+    // Bounded: the stall begins once the socket buffers are full, milliseconds after the
+    // request on loopback, so the connection is gone well inside 10 s.
+    for _ in 0..1000 {
+        if server.accepted_connections() == 1 && server.open_connections() == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let connections = server.log().connections();
+    assert_eq!(connections.len(), 1, "{what}: {connections:#?}");
+    let c = &connections[0];
+    let (arrived, closed) = (c.first_request_at.expect("a request"), c.closed_at);
+    closed.unwrap_or_else(|| panic!("{what}: still open after 10 s: {c:?}")) - arrived
+}
+
+/// The stall's bounds. Not before `send_timeout`: the response's last progress came after the
+/// request arrived. At most 2 s later: filling loopback's socket buffers (a few MB of the
+/// 64 MB response) takes milliseconds, and the server's watch wakes at the stalled response's
+/// deadline, so the slack is only for a loaded machine's scheduling.
+fn assert_ended_on_time(after: Duration, what: &str) {
+    eprintln!("{what}: closed {after:?} after the request arrived");
+    assert!(
+        after >= SEND_TIMEOUT && after < SEND_TIMEOUT + Duration::from_secs(2),
+        "{what}: closed {after:?} after the request arrived"
+    );
+}
+
+async fn a_client_that_reads_nothing(model: Option<PipeliningModel>) {
+    let what = format!("HTTP/1.1, {model:?}");
+    let server = start_with(scenario(STALL), None).await;
+    server.set_pipelining(model);
+    let mut tcp = TcpStream::connect(server.local_addr()).await.unwrap();
+    tcp.write_all(get("/big", 1).as_bytes()).await.unwrap();
+    let after = ended_by_the_stall(&server, &what).await;
+    assert_ended_on_time(after, &what);
+    let log = server.log().take();
+    assert_eq!(log.len(), 1, "{what}: {log:#?}");
+    assert_eq!(
+        log[0].response_sent_at, None,
+        "{what}: the response never finished"
+    );
+    drop(tcp);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_client_that_takes_no_bytes_is_closed_by_send_timeout_over_http1() {
+    a_client_that_reads_nothing(None).await;
+    a_client_that_reads_nothing(Some(PipeliningModel::Serial)).await;
+}
+
+#[tokio::test]
+async fn an_h2c_client_that_grants_no_window_is_closed_by_send_timeout() {
+    let server = start_with(scenario(STALL), None).await;
+    let tcp = TcpStream::connect(server.local_addr()).await.unwrap();
+    let (client, connection) = h2::client::handshake(tcp).await.unwrap();
+    let driver = tokio::spawn(connection);
+    let request = http::Request::get("http://localhost/big")
+        .header("x-httplab-request", "1")
+        .body(())
+        .unwrap();
+    let mut client = client.ready().await.unwrap();
+    let (response, _) = client.send_request(request, true).unwrap();
+    // The head arrives; the body is never read, so the client's 65,535-byte window stays
+    // spent and the server's send stops there.
+    let response = response.await.unwrap();
+    assert_eq!(response.status(), 200);
+    let after = ended_by_the_stall(&server, "h2c").await;
+    assert_ended_on_time(after, "h2c");
+    drop((response, client));
+    driver.abort();
     server.shutdown().await;
 }
 

@@ -35,6 +35,7 @@ use httplab_core::wire::ServerTiming;
 use httplab_core::{PipeliningModel, WriteMode};
 use httplab_socket::Packed;
 use std::pin::pin;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufWriter};
@@ -408,4 +409,31 @@ where
         }
     }
     Ok(())
+}
+
+/// `Option<PipeliningModel>` that the accept loop reads while the run changes it.
+#[derive(Default)]
+pub(crate) struct Switch(AtomicU8);
+
+impl Switch {
+    const HYPER: u8 = 0;
+    const SERIAL: u8 = 1;
+    const PARALLEL: u8 = 2;
+
+    pub(crate) fn set(&self, model: Option<PipeliningModel>) {
+        let value = match model {
+            None => Self::HYPER,
+            Some(PipeliningModel::Serial) => Self::SERIAL,
+            Some(PipeliningModel::Parallel) => Self::PARALLEL,
+        };
+        self.0.store(value, Ordering::SeqCst);
+    }
+
+    pub(crate) fn get(&self) -> Option<PipeliningModel> {
+        match self.0.load(Ordering::SeqCst) {
+            Self::SERIAL => Some(PipeliningModel::Serial),
+            Self::PARALLEL => Some(PipeliningModel::Parallel),
+            _ => None,
+        }
+    }
 }
