@@ -500,7 +500,9 @@ async fn accept_loop(
         shared
             .peak
             .fetch_max(shared.registry.len() as u64 + 1, Ordering::Relaxed);
-        connections.spawn(connection_task(
+        // Boxed: a task's future is moved whole at each stage of its life (spawned, run,
+        // finished, its output read), about eight copies a connection; a box is one.
+        connections.spawn(Box::pin(connection_task(
             shared.clone(),
             tcp,
             peer,
@@ -508,7 +510,7 @@ async fn accept_loop(
             tls.clone(),
             stopped.clone(),
             permit,
-        ));
+        )));
     }
     connections
 }
@@ -683,7 +685,9 @@ async fn serve_http1<S>(
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     if let Some(model) = pipelining {
-        return pipeline::serve(io, conn, model, stopped).await;
+        // Boxed: inline, its 3.6 KB would size hyper's path too, and this future is moved
+        // into its box whole.
+        return Box::pin(pipeline::serve(io, conn, model, stopped)).await;
     }
     let number = conn.number;
     let peer = conn.peer;
