@@ -86,14 +86,16 @@ pub(crate) async fn issue_plan(
         // requests in flight: under load this is per request.
         let delay = delays.first().copied().unwrap_or_default();
         let (_, record) = fetch(client, spec, 0, delay, on_done).await;
-        return vec![record];
+        return vec![*record];
     }
     let fetch = |i: usize| {
         let delay = delays.get(i).copied().unwrap_or_default();
         fetch(client, &specs[i], i, delay, on_done)
     };
 
-    let mut records: Vec<Option<RequestRecord>> = vec![None; specs.len()];
+    // Boxed from the fetch on: a record is most of a kilobyte, and each move of it through the
+    // set in flight was a copy (twelve a request in an h2 page under load).
+    let mut records: Vec<Option<Box<RequestRecord>>> = vec![None; specs.len()];
     // FuturesUnordered polls newly pushed futures in push order, so the first poll of each
     // fetch (where its `issued_at` is taken and it joins the queue for a slot) follows the
     // workload order, as `join_all` did.
@@ -113,7 +115,7 @@ pub(crate) async fn issue_plan(
                     let record = not_issued(&specs[child], &specs[parent], &why, clock);
                     let why = record.error.clone().unwrap_or_default();
                     skip.extend(children[child].iter().map(|&c| (c, child, why.clone())));
-                    records[child] = Some(record);
+                    records[child] = Some(Box::new(record));
                 }
             }
         }
@@ -124,7 +126,10 @@ pub(crate) async fn issue_plan(
         .zip(specs)
         .map(|(record, spec)| {
             // Unreachable with a validated scenario (no cycles); kept total all the same.
-            record.unwrap_or_else(|| not_issued(spec, spec, "it waits in a cycle", clock))
+            record.map_or_else(
+                || not_issued(spec, spec, "it waits in a cycle", clock),
+                |r| *r,
+            )
         })
         .collect()
 }
@@ -138,11 +143,11 @@ async fn fetch(
     i: usize,
     delay: Duration,
     on_done: OnDone<'_>,
-) -> (usize, RequestRecord) {
+) -> (usize, Box<RequestRecord>) {
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
     }
-    let record = client.fetch(spec.clone()).await;
+    let record = Box::new(client.fetch(spec.clone()).await);
     on_done(&record);
     (i, record)
 }
