@@ -1,7 +1,7 @@
 //! httplab-server: the lab origin, the server the scenarios describe.
 //!
-//! It owns the accept loop (TCP_NODELAY, one task per connection, numbered in acceptance order,
-//! each socket watched so the log holds its `TCP_INFO`),
+//! It owns the accept loop (`accept.rs`: TCP_NODELAY, one task per connection, numbered in
+//! acceptance order, each socket watched so the log holds its `TCP_INFO`),
 //! the TLS accept when configured, HTTP/1.0 and HTTP/1.1 through hyper's http1 server, and the
 //! server side of the timeline: for every request, when it arrived, when its think time ended and
 //! when its last body byte was handed to the connection, kept in a `ServerLog` and reported to
@@ -22,7 +22,7 @@
 //! the sniffing here, hyper's `header_read_timeout`, the pipelining loop's own timer), request
 //! bodies (`body_timeout` and `min_body_rate`, `service.rs` and `pace.rs`), idle HTTP/2
 //! connections (`h2_idle_timeout`, `http2.rs`), and responses the client stops taking
-//! (`send_timeout`, watched here for every path). At the server's own ceiling
+//! (`send_timeout`, one watch in `accept.rs` for every path). At the server's own ceiling
 //! (`MAX_CONNECTIONS`) the accept loop keeps accepting and evicts the connection idle the
 //! longest or reading a body too slowly (`activity.rs`), so a new client is served while idle
 //! or slow peers hold thousands of connections; only when none can be evicted do new ones wait
@@ -42,6 +42,7 @@
 // Dev-dependencies serve the integration tests, not every unit-test build.
 #![cfg_attr(test, allow(unused_crate_dependencies))]
 
+mod accept;
 mod activity;
 mod alarm;
 mod body;
@@ -70,11 +71,11 @@ use hyper_util::server::graceful::GracefulConnection;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::watch;
 use tokio::task::{JoinHandle, JoinSet};
 
 /// Connections served at once. At this ceiling a new connection evicts the one idle the
@@ -272,8 +273,13 @@ impl LabServer {
         let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
         let tls = acceptor.as_ref().map(|a| a.config().clone());
         let limit = shared.scenario.server.send_timeout;
-        runtime.spawn(watch_sends(Arc::downgrade(&shared), limit));
-        let accept_task = runtime.spawn(accept_loop(listeners, shared.clone(), acceptor, stopped));
+        runtime.spawn(accept::watch_sends(Arc::downgrade(&shared), limit));
+        let accept_task = runtime.spawn(accept::accept_loop(
+            listeners,
+            shared.clone(),
+            acceptor,
+            stopped,
+        ));
         Ok(LabServer {
             local_addrs,
             log,
@@ -400,169 +406,6 @@ impl LabServer {
             }
         }
     }
-}
-
-/// `send_timeout` for every connection of the server, TCP and QUIC (`Registry::end_stalled`),
-/// for as long as the server or any of its connections lives: it holds the server only while it
-/// looks.
-async fn watch_sends(shared: Weak<Shared>, limit: Duration) {
-    while let Some(server) = shared.upgrade() {
-        let next = server
-            .registry
-            .end_stalled(tokio::time::Instant::now(), limit);
-        drop(server);
-        tokio::time::sleep_until(next).await;
-    }
-}
-
-/// The next connection any of `listeners` accepts, looking at them in turn from `start`, so
-/// that none starves the others.
-async fn accept_any(
-    listeners: &[TcpListener],
-    start: usize,
-) -> std::io::Result<(tokio::net::TcpStream, SocketAddr)> {
-    std::future::poll_fn(|cx| {
-        for k in 0..listeners.len() {
-            let listener = &listeners[(start + k) % listeners.len()];
-            if let std::task::Poll::Ready(accepted) = listener.poll_accept(cx) {
-                return std::task::Poll::Ready(accepted);
-            }
-        }
-        std::task::Poll::Pending
-    })
-    .await
-}
-
-async fn accept_loop(
-    listeners: Vec<TcpListener>,
-    shared: Arc<Shared>,
-    tls: Option<tokio_rustls::TlsAcceptor>,
-    mut stopped: watch::Receiver<bool>,
-) -> JoinSet<()> {
-    // The scenario's cap: beyond it, `accept` is not called and connections wait in the listen
-    // backlog (what the scenario teaches; nobody is evicted for it).
-    let scenario_cap = shared
-        .scenario
-        .server
-        .max_connections
-        .map(|m| Arc::new(Semaphore::new((m as usize).min(MAX_CONNECTIONS))));
-    let min_body_rate = shared.scenario.server.min_body_rate;
-    let mut connections = JoinSet::new();
-    let mut turn: usize = 0;
-    loop {
-        while let Some(done) = connections.try_join_next() {
-            if let Err(e) = done {
-                tracing::error!("lab server connection task failed: {e}");
-            }
-        }
-        let permit = match &scenario_cap {
-            None => None,
-            Some(limit) => tokio::select! {
-                permit = limit.clone().acquire_owned() => match permit {
-                    Ok(permit) => Some(permit),
-                    Err(_) => break,
-                },
-                _ = stopped.changed() => break,
-            },
-        };
-        // The server's own ceiling: accept only when a slot is free or can be freed.
-        while shared.registry.len() >= shared.ceiling.load(Ordering::Relaxed)
-            && !shared.registry.has_candidate(min_body_rate)
-        {
-            tokio::select! {
-                () = tokio::time::sleep(ADMISSION_RECHECK) => {}
-                _ = stopped.changed() => return connections,
-            }
-        }
-        let (tcp, peer) = tokio::select! {
-            accepted = accept_any(&listeners, turn) => match accepted {
-                Ok(accepted) => accepted,
-                Err(e) => {
-                    tracing::warn!("lab server accept failed: {e}");
-                    tokio::time::sleep(ACCEPT_ERROR_PAUSE).await;
-                    continue;
-                }
-            },
-            _ = stopped.changed() => break,
-        };
-        if shared.registry.len() >= shared.ceiling.load(Ordering::Relaxed) {
-            if let Some((evicted, why)) = shared.registry.evict_one(min_body_rate) {
-                tracing::debug!(
-                    connection = evicted,
-                    "evicted at the ceiling ({why:?}) for {peer}"
-                );
-            }
-        }
-        let number = shared.next_connection_number();
-        turn = turn.wrapping_add(1);
-        shared.accepted.fetch_add(1, Ordering::Relaxed);
-        // The one accepted now joins the registry as its task starts.
-        shared
-            .peak
-            .fetch_max(shared.registry.len() as u64 + 1, Ordering::Relaxed);
-        // Boxed: a task's future is moved whole at each stage of its life (spawned, run,
-        // finished, its output read), about eight copies a connection; a box is one.
-        connections.spawn(Box::pin(connection_task(
-            shared.clone(),
-            tcp,
-            peer,
-            number,
-            tls.clone(),
-            stopped.clone(),
-            permit,
-        )));
-    }
-    connections
-}
-
-/// One accepted connection from start to end: logged, registered for admission, served, and
-/// ended early if it is evicted or a response stalls for `send_timeout`.
-async fn connection_task(
-    shared: Arc<Shared>,
-    tcp: TcpStream,
-    peer: SocketAddr,
-    number: u64,
-    tls: Option<tokio_rustls::TlsAcceptor>,
-    stopped: watch::Receiver<bool>,
-    permit: Option<OwnedSemaphorePermit>,
-) {
-    let log = shared.log.clone();
-    let clock = shared.clock;
-    if !shared.nodelay_inherited {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::warn!(connection = number, %peer, "TCP_NODELAY failed: {e}");
-        }
-    }
-    let tcp = if log.is_counting() {
-        Watched::without_last_reading(tcp, clock)
-    } else {
-        let closing = log.clone();
-        Watched::new(
-            tcp,
-            clock,
-            Box::new(move |reading| closing.socket_closed(number, reading)),
-        )
-    };
-    log.connection_accepted(number, peer, clock.now(), Some(tcp.probe()));
-    let activity = shared.registry.register(number);
-    let conn = service::Connection::new(
-        shared.clone(),
-        number,
-        peer,
-        Some(tcp.probe()),
-        activity.clone(),
-    );
-    let serve = serve_connection(tcp, conn, shared.pipelining.get(), tls, stopped);
-    tokio::select! {
-        () = serve => {}
-        why = activity.ended() => if why == activity::Ending::Stalled {
-            let limit = shared.scenario.server.send_timeout;
-            tracing::debug!(connection = number, %peer, "a response took no bytes for {limit:?}");
-        },
-    }
-    drop(permit);
-    shared.registry.forget(number);
-    log.connection_closed(number, clock.now());
 }
 
 /// Serves one accepted connection: TLS if configured, then HTTP/2 when ALPN chose `h2` (TLS)
