@@ -187,8 +187,19 @@ async fn connection_task(
 ) {
     let peer = incoming.remote_address();
     let accepted = async {
-        let connecting = incoming.accept().map_err(|e| e.to_string())?;
-        // Early data is taken: the connection serves 0-RTT requests before the handshake ends.
+        let mut connecting = incoming.accept().map_err(|e| e.to_string())?;
+        // The whole ClientHello first: it carries the client's transport parameters, and until
+        // they are read quinn has no stream budget to open the control stream with. An
+        // `open_uni` made before then is never woken when they arrive (quinn 0.11 signals new
+        // budget only for MAX_STREAMS frames), and the connection hangs unanswered. A
+        // ClientHello spans two Initial datagrams when it is big (Chromium's with a
+        // post-quantum key share, ~1.9 KB), and the second can come after the first is taken.
+        tokio::time::timeout(HANDSHAKE_TIMEOUT, connecting.handshake_data())
+            .await
+            .map_err(|_| "no whole ClientHello in time".to_string())?
+            .map_err(|e| e.to_string())?;
+        // Early data is taken: the connection serves 0-RTT requests before the handshake ends
+        // (a server's `into_0rtt` always succeeds; the arm below is for completeness).
         match connecting.into_0rtt() {
             Ok((connection, _)) => Ok(connection),
             Err(connecting) => tokio::time::timeout(HANDSHAKE_TIMEOUT, connecting)

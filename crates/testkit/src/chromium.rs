@@ -201,18 +201,30 @@ impl Chromium {
             .unwrap_or_else(|e| panic!("{} does not start: {e}", self.binary.display()));
         let mut child = KillOnDrop(child);
         let started = Instant::now();
+        let read =
+            |p: &Path| String::from_utf8_lossy(&std::fs::read(p).unwrap_or_default()).into_owned();
         let status = loop {
             match child.0.try_wait() {
                 Ok(Some(status)) => break status,
                 Ok(None) if started.elapsed() < TIME_LIMIT => {
                     std::thread::sleep(Duration::from_millis(100))
                 }
-                Ok(None) => panic!("Chromium did not finish within {TIME_LIMIT:?} on {url}"),
+                Ok(None) => {
+                    // Say what the browser was doing: its flags (a net log's path among
+                    // them), its log's last lines, and whether it had written the DOM (then
+                    // only the exit was missing).
+                    let (stdout, stderr) = (read(&stdout_path), read(&stderr_path));
+                    panic!(
+                        "Chromium did not finish within {TIME_LIMIT:?} on {url} with {} ({} \
+                         bytes on stdout); the end of its log:\n{}",
+                        extra.join(" "),
+                        stdout.len(),
+                        tail(&stderr, 40)
+                    )
+                }
                 Err(e) => panic!("waiting for Chromium: {e}"),
             }
         };
-        let read =
-            |p: &Path| String::from_utf8_lossy(&std::fs::read(p).unwrap_or_default()).into_owned();
         let rendered = Rendered {
             stdout: read(&stdout_path),
             stderr: read(&stderr_path),
@@ -226,6 +238,12 @@ impl Chromium {
         );
         rendered
     }
+}
+
+/// The last `n` lines of `text`.
+fn tail(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
 }
 
 /// Decodes a PNG to RGBA.
