@@ -4,16 +4,14 @@
 //! responses stall (`send_timeout`).
 
 use crate::activity;
-use crate::{
-    serve_connection, service, Shared, ACCEPT_ERROR_PAUSE, ADMISSION_RECHECK, MAX_CONNECTIONS,
-};
+use crate::{serve_connection, service, Shared, ACCEPT_ERROR_PAUSE, ADMISSION_RECHECK};
 use httplab_socket::Watched;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{watch, OwnedSemaphorePermit};
 use tokio::task::JoinSet;
 
 /// `send_timeout` for every connection of the server, TCP and QUIC (`Registry::end_stalled`),
@@ -53,13 +51,8 @@ pub(crate) async fn accept_loop(
     tls: Option<tokio_rustls::TlsAcceptor>,
     mut stopped: watch::Receiver<bool>,
 ) -> JoinSet<()> {
-    // The scenario's cap: beyond it, `accept` is not called and connections wait in the listen
-    // backlog (what the scenario teaches; nobody is evicted for it).
-    let scenario_cap = shared
-        .scenario
-        .server
-        .max_connections
-        .map(|m| Arc::new(Semaphore::new((m as usize).min(MAX_CONNECTIONS))));
+    // The scenario's cap: beyond it, `accept` is not called.
+    let scenario_cap = shared.scenario_cap();
     let min_body_rate = shared.scenario.server.min_body_rate;
     let mut connections = JoinSet::new();
     let mut turn: usize = 0;

@@ -127,11 +127,7 @@ pub(crate) async fn accept_loop(
     controller: &'static str,
     mut stopped: watch::Receiver<bool>,
 ) -> JoinSet<()> {
-    let scenario_cap = shared
-        .scenario
-        .server
-        .max_connections
-        .map(|m| Arc::new(tokio::sync::Semaphore::new(m as usize)));
+    let scenario_cap = shared.scenario_cap();
     let handshaking = Arc::new(AtomicUsize::new(0));
     let mut connections = JoinSet::new();
     loop {

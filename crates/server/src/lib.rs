@@ -146,6 +146,17 @@ impl Shared {
     pub(crate) fn next_anonymous(&self) -> u64 {
         (1 << 32) + self.anonymous.fetch_add(1, Ordering::Relaxed)
     }
+
+    /// The scenario's `[server] max_connections` as permits, one held per connection, TCP or
+    /// QUIC: beyond it an accept loop takes no more, and attempts wait unanswered (in the listen
+    /// backlog, or quinn's queue), as the scenario teaches; nobody is evicted for it. Never above
+    /// the server's own ceiling (the scenario refuses more anyway).
+    pub(crate) fn scenario_cap(&self) -> Option<Arc<tokio::sync::Semaphore>> {
+        let cap = self.scenario.server.max_connections?;
+        Some(Arc::new(tokio::sync::Semaphore::new(
+            (cap as usize).min(MAX_CONNECTIONS),
+        )))
+    }
 }
 
 impl LabServer {
